@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Agent libOS: set-up and the two main jobs. Everything the build needs is installed here.
+#
+#   ./dev.sh demo    build everything and run the deterministic demo (embedded SQLite store)
+#   ./dev.sh test    build everything and run every test
+#   ./dev.sh bench   run the benchmarks (numbers go in BENCHMARKS.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Guests build for these targets from source; install them if they are missing.
+ensure_targets() {
+    local installed
+    installed=$(rustup target list --installed)
+    for target in wasm32-unknown-unknown wasm32-wasip2; do
+        if ! grep -qx "$target" <<<"$installed"; then
+            echo "installing the Rust target $target" >&2
+            rustup target add "$target"
+        fi
+    done
+}
+
+case "${1:-}" in
+    demo)
+        ensure_targets
+        cargo build --release --locked -p libos -p libos-guests
+        exec bash scripts/demo.sh
+        ;;
+    test)
+        ensure_targets
+        cargo fmt --all --check
+        cargo clippy --workspace --all-targets --locked -- -D warnings
+        exec cargo test --workspace --locked
+        ;;
+    bench)
+        ensure_targets
+        exec cargo bench --locked -p libos --bench primitives
+        ;;
+    *)
+        echo "usage: ./dev.sh demo | test | bench" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,38 @@
+//! The errors the audit log reports.
+
+/// Why an audit operation failed.
+///
+/// Every failure to persist a record surfaces here (through [`crate::AuditLog::flush`]); none
+/// is swallowed, and none is turned into a panic.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// SQLite refused an operation (locked past the busy timeout, disk full, bad schema, ...).
+    #[error("audit database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file-system operation on the database path, or spawning the writer thread, failed.
+    #[error("audit I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A record could not be serialised for storage.
+    #[error("audit record could not be encoded: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The writer thread is no longer running, so records appended since cannot be written.
+    #[error("the audit writer thread is gone; {lost} record(s) could not be queued")]
+    WriterGone {
+        /// How many appended records were dropped because the writer was gone.
+        lost: u64,
+    },
+    /// One or more batches failed to commit since the last flush; their records are not in
+    /// the log.
+    #[error("{lost} audit record(s) could not be written: {source}")]
+    WriteFailed {
+        /// How many records were in the failed batches.
+        lost: u64,
+        /// The first failure.
+        #[source]
+        source: Box<AuditError>,
+    },
+    /// Stored data could not be decoded (wrong type, NULL, bad JSON or hex, unknown verdict),
+    /// or the chain tail is inconsistent so that it cannot be safely extended.
+    #[error("audit log is corrupt: {0}")]
+    Corrupt(String),
+}

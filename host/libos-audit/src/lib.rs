@@ -1,0 +1,22 @@
+//! Tamper-evident audit log for Agent libOS.
+//!
+//! Every authority decision becomes an [`AuditRecord`]. Records are appended off the hot path
+//! by a writer thread in batches to an SQLite table (WAL mode) and form a SHA-256 hash chain
+//! (see [`chain`] for the exact format), so that [`verify`] can detect any edit, deletion,
+//! insertion or reordering of rows.
+
+pub mod chain;
+mod error;
+mod log;
+mod read;
+mod record;
+mod row;
+mod schema;
+mod verify;
+mod writer;
+
+pub use error::AuditError;
+pub use log::AuditLog;
+pub use read::{StoredRecord, read_records};
+pub use record::{AuditRecord, AuditSink, Verdict};
+pub use verify::{BadRecord, VerifyReport, verify};

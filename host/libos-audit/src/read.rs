@@ -1,0 +1,56 @@
+//! Reading stored records back, for display (`audit show`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AuditError;
+use crate::record::AuditRecord;
+use crate::{row, schema};
+
+/// One record as stored in the log, with its position and chain hashes.
+///
+/// Serialises flat: `seq`, `prev_hash`, `hash`, then the fields of [`AuditRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Position in the log, starting at 1.
+    pub seq: i64,
+    /// The previous record's hash as stored (64 hex digits; zeros for the first record).
+    pub prev_hash: String,
+    /// This record's chain hash as stored (64 hex digits). Not checked here: use
+    /// [`crate::verify`] for that.
+    pub hash: String,
+    /// The record itself.
+    #[serde(flatten)]
+    pub record: AuditRecord,
+}
+
+/// Reads stored records in `seq` order (oldest first).
+///
+/// With `limit = Some(n)`, returns only the newest `n` records, still oldest first. A missing
+/// database file or missing `audit` table yields no records. Opens the database read-only and
+/// does not check the chain; a row whose values cannot be decoded gives
+/// [`AuditError::Corrupt`].
+pub fn read_records(db_path: &Path, limit: Option<usize>) -> Result<Vec<StoredRecord>, AuditError> {
+    let Some(conn) = schema::open_read_only(db_path)? else {
+        return Ok(Vec::new());
+    };
+    if !schema::table_exists(&conn, "audit")? {
+        return Ok(Vec::new());
+    }
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT {cols} FROM (SELECT {cols} FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq ASC",
+        cols = schema::AUDIT_COLUMNS
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([limit])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq = row::seq(r).map_err(|p| AuditError::Corrupt(format!("audit row: {p}")))?;
+        let stored = row::stored_record(r, seq)
+            .map_err(|p| AuditError::Corrupt(format!("record {seq}: {p}")))?;
+        out.push(stored);
+    }
+    Ok(out)
+}

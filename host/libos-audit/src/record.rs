@@ -1,0 +1,59 @@
+//! The audit record: one authority decision, as handed to the log.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one authority check, as the audit log stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The call was allowed and went ahead.
+    Allow,
+    /// The call was refused; nothing was done.
+    Deny,
+    /// The call needs a human decision; nothing was done yet.
+    Ask,
+}
+
+impl Verdict {
+    /// The lowercase name stored in the log (`allow`, `deny`, `ask`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::Ask => "ask",
+        }
+    }
+}
+
+/// One authority decision to append to the log.
+///
+/// The record is hashed into the chain exactly as given: every field takes part in the hash,
+/// so changing any of them after the fact is detected by verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Wall-clock time of the decision, nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// Who asked: e.g. `tool:word_count` or later `pid:7`.
+    pub subject: String,
+    /// The action asked for, e.g. `fs.read`.
+    pub action: String,
+    /// The resource acted on, e.g. a path relative to the working directory.
+    pub resource: String,
+    /// The decision.
+    pub verdict: Verdict,
+    /// Why: the denial reason, or which capability / policy allowed it. May be empty.
+    pub reason: String,
+    /// Ids of the policies that decided (Cedar policy ids), possibly empty.
+    pub policy_ids: Vec<String>,
+    /// Id of the approval request created for an `ask` verdict.
+    pub request_id: Option<String>,
+    /// Hex SHA-256 of the call's arguments, when the call has any.
+    pub args_digest: Option<String>,
+}
+
+/// Anything that accepts audit records. The hot path calls [`AuditSink::append`], which must
+/// not block on I/O; durability is reached by the sink's own flush.
+pub trait AuditSink: Send + Sync {
+    /// Queues one record for appending. Never blocks on disk.
+    fn append(&self, record: AuditRecord);
+}

@@ -1,0 +1,86 @@
+//! The audit tables and how connections to the shared database are opened.
+//!
+//! The database file is shared with other tables of the runtime; this module only ever creates
+//! its own two tables, and never drops or alters anything.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::error::AuditError;
+
+/// How long a connection waits for another connection's lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Creates the audit tables if they do not exist yet.
+///
+/// `audit` holds one row per record; `seq` runs 1, 2, 3, ... without gaps. `audit_head` holds
+/// at most one row (`id = 1`) naming the last record's `seq` and `hash`; it is updated in the
+/// same transaction as every append, so deleting the newest rows is detectable.
+const CREATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq         INTEGER PRIMARY KEY,
+    time_ns     INTEGER NOT NULL,
+    subject     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('allow', 'deny', 'ask')),
+    reason      TEXT NOT NULL,
+    policy_ids  TEXT NOT NULL,
+    request_id  TEXT,
+    args_digest TEXT,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+";
+
+/// The columns of `audit`, in the order [`crate::row`] decodes them.
+pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource, verdict, reason, \
+     policy_ids, request_id, args_digest, prev_hash, hash";
+
+/// Opens (creating if needed) the database for writing: WAL journal, `synchronous=NORMAL`,
+/// the busy timeout, and the audit tables present.
+pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, AuditError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %path.display(), mode, "audit database is not in WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(CREATE_TABLES)?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only, or returns `None` if there is no file at `path`.
+/// Never creates anything.
+pub(crate) fn open_read_only(path: &Path) -> Result<Option<Connection>, AuditError> {
+    match std::fs::metadata(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(Some(conn))
+}
+
+/// Whether a table called `name` exists in the main schema.
+pub(crate) fn table_exists(conn: &Connection, name: &str) -> Result<bool, AuditError> {
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |_| Ok(()),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}

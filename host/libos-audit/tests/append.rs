@@ -1,0 +1,247 @@
+//! Appending, flushing, reading back and verifying intact logs.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{db_path, raw, record, write_log};
+use libos_audit::{AuditLog, AuditSink, read_records, verify};
+
+#[test]
+fn appended_records_verify_and_read_back_in_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    assert_eq!(log.path(), path.as_path());
+    for i in 0..2500 {
+        log.append(record(i));
+    }
+    log.flush()?;
+
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 2500);
+
+    let stored = read_records(&path, None)?;
+    assert_eq!(stored.len(), 2500);
+    let mut prev = "0".repeat(64);
+    for (i, s) in stored.iter().enumerate() {
+        assert_eq!(s.seq, i as i64 + 1);
+        assert_eq!(s.record, record(i as u64));
+        assert_eq!(s.prev_hash, prev);
+        assert_eq!(s.hash.len(), 64);
+        prev = s.hash.clone();
+    }
+    Ok(())
+}
+
+#[test]
+fn read_records_limit_returns_newest_oldest_first() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    write_log(&path, 10)?;
+
+    let last3 = read_records(&path, Some(3))?;
+    let seqs: Vec<i64> = last3.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs, vec![8, 9, 10]);
+    assert_eq!(last3[0].record, record(7));
+    assert_eq!(read_records(&path, Some(100))?.len(), 10);
+    assert!(read_records(&path, Some(0))?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn stored_record_serialises_flat() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    write_log(&path, 3)?;
+    let stored = read_records(&path, None)?;
+    let json = serde_json::to_value(&stored[2])?;
+    assert_eq!(json["seq"], 3);
+    assert_eq!(json["verdict"], "ask");
+    assert_eq!(json["request_id"], "req-2");
+    assert_eq!(
+        json["policy_ids"],
+        serde_json::json!(["policy0", "policy1"])
+    );
+    assert_eq!(json["hash"], stored[2].hash.as_str());
+    Ok(())
+}
+
+#[test]
+fn flush_makes_records_visible_to_other_connections() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    for i in 0..50 {
+        log.append(record(i));
+    }
+    log.flush()?;
+    let conn = raw(&path)?;
+    let count: i64 = conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
+    assert_eq!(count, 50);
+    let (seq, hash): (i64, String) =
+        conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let last: String = conn.query_row("SELECT hash FROM audit WHERE seq = 50", [], |r| r.get(0))?;
+    assert_eq!((seq, hash), (50, last));
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    assert_eq!(mode, "wal");
+    drop(log);
+    Ok(())
+}
+
+#[test]
+fn drop_flushes_pending_records() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    {
+        let log = AuditLog::open(&path)?;
+        for i in 0..777 {
+            log.append(record(i));
+        }
+    }
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 777);
+    Ok(())
+}
+
+#[test]
+fn chain_continues_across_reopen() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    write_log(&path, 5)?;
+    {
+        let log = AuditLog::open(&path)?;
+        for i in 5..12 {
+            log.append(record(i));
+        }
+        log.flush()?;
+    }
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 12);
+    let stored = read_records(&path, None)?;
+    for (i, s) in stored.iter().enumerate() {
+        assert_eq!(s.record, record(i as u64));
+    }
+    Ok(())
+}
+
+#[test]
+fn concurrent_logs_on_one_file_form_one_chain() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let a = Arc::new(AuditLog::open(&path)?);
+    let b = Arc::new(AuditLog::open(&path)?);
+    let per_thread = 1500u64;
+
+    let threads: Vec<_> = [(a.clone(), 0u64), (b.clone(), 1_000_000u64)]
+        .into_iter()
+        .map(|(log, base)| {
+            std::thread::spawn(move || -> Result<(), libos_audit::AuditError> {
+                for i in 0..per_thread {
+                    log.append(record(base + i));
+                    if i % 97 == 0 {
+                        log.flush()?;
+                    }
+                }
+                log.flush()
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| anyhow::anyhow!("appender panicked"))??;
+    }
+
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 2 * per_thread);
+
+    // Each log's records appear exactly once and in the order that log appended them.
+    let stored = read_records(&path, None)?;
+    let from = |base: u64| -> Vec<_> {
+        stored
+            .iter()
+            .filter(|s| (s.record.time_ns as u64) >= 1_700_000_000_000_000_000 + base)
+            .filter(|s| (s.record.time_ns as u64) < 1_700_000_000_000_000_000 + base + per_thread)
+            .map(|s| s.record.clone())
+            .collect()
+    };
+    let expect = |base: u64| -> Vec<_> { (0..per_thread).map(|i| record(base + i)).collect() };
+    assert_eq!(from(0), expect(0));
+    assert_eq!(from(1_000_000), expect(1_000_000));
+    Ok(())
+}
+
+#[test]
+fn many_threads_share_one_log() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = Arc::new(AuditLog::open(&path)?);
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    log.append(record(t * 10_000 + i));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("appender panicked"))?;
+    }
+    log.flush()?;
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 4000);
+    Ok(())
+}
+
+#[test]
+fn missing_database_or_tables_is_an_empty_intact_log() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+
+    let report = verify(&path)?;
+    assert!(report.is_ok());
+    assert_eq!(report.records, 0);
+    assert!(read_records(&path, None)?.is_empty());
+    assert!(!path.exists(), "verify/read must not create the database");
+
+    raw(&path)?.execute_batch("CREATE TABLE other (x INTEGER); INSERT INTO other VALUES (1);")?;
+    let report = verify(&path)?;
+    assert!(report.is_ok());
+    assert_eq!(report.records, 0);
+    assert!(read_records(&path, None)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn open_keeps_other_tables_in_the_shared_file() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    raw(&path)?.execute_batch("CREATE TABLE other (x INTEGER); INSERT INTO other VALUES (42);")?;
+    write_log(&path, 3)?;
+    let x: i64 = raw(&path)?.query_row("SELECT x FROM other", [], |r| r.get(0))?;
+    assert_eq!(x, 42);
+    assert!(verify(&path)?.is_ok());
+    Ok(())
+}
+
+#[test]
+fn flush_with_nothing_appended_succeeds() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    log.flush()?;
+    log.flush()?;
+    let report = verify(&path)?;
+    assert!(report.is_ok());
+    assert_eq!(report.records, 0);
+    Ok(())
+}

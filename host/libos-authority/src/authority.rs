@@ -1,0 +1,254 @@
+//! The authority: the one choke point every runtime primitive goes through.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cedar_policy::Authorizer;
+use libos_audit::{AuditRecord, AuditSink, Verdict};
+
+use crate::cache::{CacheKey, DEFAULT_CAPACITY, VerdictCache};
+use crate::capability::CapabilitySet;
+use crate::decision::Decision;
+use crate::evaluate::{Evaluation, Evaluator};
+use crate::explain::Explanation;
+use crate::policy::Policy;
+
+/// One request to perform `action` on `resource` on behalf of `subject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Who asks, e.g. `tool:word_count`; the Cedar principal `Subject::"<subject>"`.
+    pub subject: &'a str,
+    /// The primitive, e.g. `fs.read`.
+    pub action: &'a str,
+    /// What it acts on, e.g. `docs/readme.md`. Callers pass normalized resources; a `..`
+    /// segment is always denied.
+    pub resource: &'a str,
+    /// SHA-256 of the call's arguments, when it has any; audited as hex and visible to
+    /// policies as `context.digest`.
+    pub args_digest: Option<&'a [u8; 32]>,
+}
+
+/// The authority for one subject: its capabilities, the policy, and the audit sink.
+///
+/// [`Authority::check`] decides every request in two layers (capabilities, then the Cedar
+/// policy) and appends exactly one audit record per decision. Verdicts are cached per
+/// (subject, action, resource) — plus the digest when the policy mentions `digest` — in a
+/// bounded map, so repeated checks skip Cedar entirely; `Ask` decisions still get a fresh
+/// request id each time.
+pub struct Authority {
+    caps: CapabilitySet,
+    ceiling: Option<CapabilitySet>,
+    policy: Arc<Policy>,
+    audit: Arc<dyn AuditSink>,
+    authorizer: Authorizer,
+    cache: VerdictCache<Evaluation>,
+    explain_subject: String,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("caps", &self.caps)
+            .field("policy", &self.policy.origin())
+            .field("cached_verdicts", &self.cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// An authority deciding with `subject_caps` and `policy`, auditing to `audit`.
+    pub fn new(
+        subject_caps: CapabilitySet,
+        policy: Arc<Policy>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Self {
+        Authority {
+            caps: subject_caps,
+            ceiling: None,
+            policy,
+            audit,
+            authorizer: Authorizer::new(),
+            cache: VerdictCache::new(DEFAULT_CAPACITY),
+            explain_subject: String::new(),
+        }
+    }
+
+    /// Narrows the authority to `ceiling`: a request must be covered both by a held capability
+    /// and by one in `ceiling` (e.g. a tool runs with the caller's capabilities ∩ what the tool
+    /// declares). Narrowing never widens anything.
+    #[must_use]
+    pub fn narrowed_to(mut self, ceiling: CapabilitySet) -> Self {
+        self.ceiling = Some(ceiling);
+        self
+    }
+
+    /// Records a refusal decided before any capability or policy applies — a request whose
+    /// arguments are themselves an attack, such as a path leaving the working directory —
+    /// as a `deny` audit record with `reason`, and returns the denial.
+    pub fn refuse(&self, req: &Request<'_>, reason: &str) -> Decision {
+        self.audit.append(AuditRecord {
+            time_ns: now_ns(),
+            subject: req.subject.to_owned(),
+            action: req.action.to_owned(),
+            resource: req.resource.to_owned(),
+            verdict: Verdict::Deny,
+            reason: reason.to_owned(),
+            policy_ids: Vec::new(),
+            request_id: None,
+            args_digest: req.args_digest.map(hex::encode),
+        });
+        Decision::Deny {
+            reason: reason.to_owned(),
+            policy_ids: Vec::new(),
+        }
+    }
+
+    /// Sets the subject [`Authority::explain`] evaluates as (default: the empty string).
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.explain_subject = subject.into();
+        self
+    }
+
+    /// Replaces the verdict cache with one holding at most `capacity` entries; `0` disables
+    /// caching (every check then evaluates Cedar).
+    #[must_use]
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = VerdictCache::new(capacity);
+        self
+    }
+
+    /// The capabilities this authority grants from.
+    pub fn capabilities(&self) -> &CapabilitySet {
+        &self.caps
+    }
+
+    /// The policy this authority applies.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Number of verdicts currently cached.
+    pub fn cached_verdicts(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Decides `req` and appends exactly one audit record for the decision.
+    ///
+    /// 1. Capability layer: no held capability covers (action, resource) → `Deny` with reason
+    ///    `no capability grants <action> on <resource>`.
+    /// 2. Policy layer (Cedar): a satisfied `forbid` → `Deny` naming it; no satisfied `permit`
+    ///    → `Deny` with `no policy permits <action> on <resource>`; otherwise `Ask` with a
+    ///    fresh `req-<uuid v7>` id when any satisfied permit is `@decision("ask")`, else
+    ///    `Allow`. Policies that fail to evaluate count as not applying, and the reason says
+    ///    so when that changed the outcome.
+    ///
+    /// Never panics on any input; strings are matched and passed to Cedar as given.
+    pub fn check(&self, req: &Request<'_>) -> Decision {
+        let key = CacheKey {
+            subject: req.subject,
+            action: req.action,
+            resource: req.resource,
+            digest: if self.policy.reads_digest() {
+                req.args_digest
+            } else {
+                None
+            },
+        };
+        let evaluation = match self.cache.get(&key) {
+            Some(hit) => hit,
+            None => {
+                let fresh = Arc::new(self.evaluate_on_own_stack(
+                    req.subject,
+                    req.action,
+                    req.resource,
+                    req.args_digest,
+                ));
+                self.cache.insert(&key, Arc::clone(&fresh));
+                fresh
+            }
+        };
+        let decision = match evaluation.verdict {
+            Verdict::Allow => Decision::Allow {
+                policy_ids: evaluation.policy_ids.clone(),
+            },
+            Verdict::Deny => Decision::Deny {
+                reason: evaluation.reason.clone(),
+                policy_ids: evaluation.policy_ids.clone(),
+            },
+            Verdict::Ask => Decision::Ask {
+                request_id: new_request_id(),
+                policy_ids: evaluation.policy_ids.clone(),
+                reason: evaluation.reason.clone(),
+            },
+        };
+        self.audit.append(AuditRecord {
+            time_ns: now_ns(),
+            subject: req.subject.to_owned(),
+            action: req.action.to_owned(),
+            resource: req.resource.to_owned(),
+            verdict: evaluation.verdict,
+            reason: evaluation.reason.clone(),
+            policy_ids: evaluation.policy_ids.clone(),
+            request_id: decision.request_id().map(str::to_owned),
+            args_digest: req.args_digest.map(hex::encode),
+        });
+        decision
+    }
+
+    /// What [`Authority::check`] would decide for `action` on `resource` (as the subject set
+    /// with [`Authority::with_subject`], without an arguments digest), and why. Writes no
+    /// audit record, mints no request id and bypasses the cache.
+    pub fn explain(&self, action: &str, resource: &str) -> Explanation {
+        let evaluation = self.evaluate_on_own_stack(&self.explain_subject, action, resource, None);
+        Explanation {
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            verdict: evaluation.verdict,
+            capability: evaluation.capability,
+            policy_ids: evaluation.policy_ids,
+            reason: evaluation.reason,
+        }
+    }
+
+    /// Evaluates on a stack of its own. Cedar guards its recursion by measuring the remaining
+    /// thread stack; callers may run on a stack the thread does not know about (a wasmtime
+    /// fiber, while a guest calls a primitive), where that measurement is wrong and every
+    /// evaluation would fail. A fresh stack of known size makes the guard meaningful again.
+    /// Only cache misses pay for it.
+    fn evaluate_on_own_stack(
+        &self,
+        subject: &str,
+        action: &str,
+        resource: &str,
+        digest: Option<&[u8; 32]>,
+    ) -> Evaluation {
+        stacker::grow(EVALUATION_STACK, || {
+            self.evaluator().evaluate(subject, action, resource, digest)
+        })
+    }
+
+    fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            caps: &self.caps,
+            ceiling: self.ceiling.as_ref(),
+            policy: &self.policy,
+            authorizer: &self.authorizer,
+        }
+    }
+}
+
+/// Stack given to one policy evaluation.
+const EVALUATION_STACK: usize = 1 << 20;
+
+/// A fresh approval request id: `req-` followed by a UUID v7.
+fn new_request_id() -> String {
+    format!("req-{}", uuid::Uuid::now_v7())
+}
+
+/// Nanoseconds since the Unix epoch, saturating; 0 if the clock is before the epoch.
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,148 @@
+//! Builds every guest crate in `guest-tools/` from source and turns it into a component.
+//!
+//! Guests for `wasm32-unknown-unknown` are core modules whose only imports are the
+//! `libos:runtime` interfaces; `wit-component` wraps them into components. Guests for
+//! `wasm32-wasip2` (the fixtures that stand for ordinary WASI programs) come out of rustc as
+//! components already. The guest build gets its own target directory: the outer build holds
+//! the lock on the workspace's.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Guest crates built for `wasm32-unknown-unknown` (imports: `libos:runtime` only).
+const NATIVE: &[&str] = &[
+    "read_file",
+    "write_file",
+    "list_dir",
+    "word_count",
+    "fs_probe",
+    "overreach",
+    "bench_loop",
+    "spin",
+    "membomb",
+    "big_output",
+    "trap",
+];
+
+/// Guest crates built for `wasm32-wasip2` (ordinary WASI programs).
+const WASIP2: &[&str] = &["sockets", "wasi_probe"];
+
+fn main() {
+    if let Err(e) = run() {
+        // One readable message instead of a backtrace.
+        eprintln!("error: building the guest components failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir
+        .parent()
+        .and_then(Path::parent)
+        .context("locating the workspace root")?
+        .to_path_buf();
+    let guests = root.join("guest-tools");
+    let wit = root.join("wit");
+    println!("cargo:rerun-if-changed={}", guests.display());
+    println!("cargo:rerun-if-changed={}", wit.display());
+
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: share one guest build across profiles.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map(|t| t.join("guest-tools"))
+        .unwrap_or_else(|| out_dir.join("guest-tools"));
+    let components = out_dir.join("components");
+    fs::create_dir_all(&components)?;
+
+    cargo_build(&guests, &target_dir, "wasm32-unknown-unknown", NATIVE)?;
+    cargo_build(&guests, &target_dir, "wasm32-wasip2", WASIP2)?;
+
+    let mut consts = String::new();
+    for name in NATIVE {
+        let core = target_dir
+            .join("wasm32-unknown-unknown/release")
+            .join(format!("{name}.wasm"));
+        let module = fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .with_context(|| format!("{name}: reading the component type section"))?
+            .validate(true)
+            .encode()
+            .with_context(|| format!("{name}: encoding the component"))?;
+        let path = components.join(format!("{name}.wasm"));
+        fs::write(&path, component)?;
+        writeln!(consts, "{}", constant(name, &path))?;
+        if *name == "word_count" {
+            // The bare core module, kept as a fixture: the host must reject it clearly.
+            let core_copy = components.join("word_count.core.wasm");
+            fs::write(&core_copy, &module)?;
+            writeln!(consts, "{}", constant("word_count_core", &core_copy))?;
+        }
+    }
+    for name in WASIP2 {
+        let built = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{name}.wasm"));
+        let path = components.join(format!("{name}.wasm"));
+        fs::copy(&built, &path).with_context(|| format!("copying {}", built.display()))?;
+        writeln!(consts, "{}", constant(name, &path))?;
+    }
+    writeln!(
+        consts,
+        "/// The directory holding every built component.\npub const DIR: &str = {:?};",
+        components.display().to_string()
+    )?;
+    fs::write(out_dir.join("guests.rs"), consts)?;
+    Ok(())
+}
+
+fn constant(name: &str, path: &Path) -> String {
+    format!(
+        "/// Path of the built `{name}` component.\npub const {}: &str = {:?};",
+        name.to_uppercase(),
+        path.display().to_string()
+    )
+}
+
+fn cargo_build(guests: &Path, target_dir: &Path, target: &str, crates: &[&str]) -> Result<()> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(guests)
+        .args(["build", "--release", "--target", target])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for c in crates {
+        cmd.args(["-p", c]);
+    }
+    // Flags meant for the host build must not leak into the guest build.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key == "RUSTFLAGS"
+            || key == "CARGO_ENCODED_RUSTFLAGS"
+            || key == "CARGO_TARGET_DIR"
+            || key == "CARGO_BUILD_TARGET"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+            || key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("CARGO_BUILD_")
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    let status = cmd.status().context("running cargo for the guests")?;
+    if !status.success() {
+        bail!(
+            "cargo build --target {target} failed in {} (is the target installed? \
+             `rustup target add {target}`)",
+            guests.display()
+        );
+    }
+    Ok(())
+}

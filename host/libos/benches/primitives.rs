@@ -1,0 +1,229 @@
+//! Primitive and invoke costs, each next to its raw-wasmtime baseline measured in the same run.
+//!
+//! * `stat`: one `fs.stat` host call — raw (a host function doing only the cap-std stat) vs
+//!   libos (path normalization, capability check, Cedar policy, audit append, then the stat).
+//! * `clock`: one `clock.monotonic` host call — raw vs libos (check + policy + audit).
+//! * `invoke`: a whole `word_count` invoke in a fresh instance from a pre-instantiated
+//!   component — raw store vs `ToolHost::call` (authority, limits, WASI context, audit).
+//!
+//! Per-call numbers come from guests looping `N` calls inside one invoke. Run with
+//! `./dev.sh bench`; the ratios are printed at the end and recorded in BENCHMARKS.md.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use libos::Limits;
+use libos::bindings::libos::runtime::fs::{DirEntry, Metadata};
+use libos::bindings::libos::runtime::types::{Datetime, Error};
+use libos::bindings::libos::runtime::{clock, fs, log, types};
+use libos::bindings::{Tool, ToolPre};
+use libos::host::{CallOptions, HostOptions, ToolHost};
+use libos::wasm::engine::{self, Allocation};
+use libos_authority::Policy;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+const N: u64 = 1000;
+
+/// Host state of the raw baseline: the same WIT functions with no checks at all.
+struct Raw {
+    dir: cap_std::fs::Dir,
+    ticks: u64,
+}
+
+impl types::Host for Raw {}
+
+impl fs::Host for Raw {
+    fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
+        Ok(Err(Error::NotFound))
+    }
+    fn write(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+        Ok(Err(Error::NotFound))
+    }
+    fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
+        Ok(Err(Error::NotFound))
+    }
+    fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), Error>> {
+        Ok(Err(Error::NotFound))
+    }
+    fn stat(&mut self, path: String) -> wasmtime::Result<Result<Metadata, Error>> {
+        Ok(match self.dir.symlink_metadata(&path) {
+            Ok(m) => Ok(Metadata {
+                kind: fs::EntryKind::File,
+                size: m.len(),
+                modified: None,
+            }),
+            Err(_) => Err(Error::NotFound),
+        })
+    }
+}
+
+impl clock::Host for Raw {
+    fn now(&mut self) -> wasmtime::Result<Result<Datetime, Error>> {
+        Ok(Ok(Datetime {
+            seconds: 0,
+            nanoseconds: 0,
+        }))
+    }
+    fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
+        self.ticks += 1;
+        Ok(Ok(self.ticks))
+    }
+}
+
+impl log::Host for Raw {
+    fn log(&mut self, _: log::Level, _: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+struct RawHost {
+    engine: Engine,
+    workdir: std::path::PathBuf,
+}
+
+impl RawHost {
+    fn pre(&self, path: &str) -> ToolPre<Raw> {
+        let mut linker = Linker::new(&self.engine);
+        Tool::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |r| r).expect("link");
+        let component = Component::from_file(&self.engine, path).expect("compile");
+        ToolPre::new(linker.instantiate_pre(&component).expect("pre")).expect("tool")
+    }
+
+    async fn invoke(&self, pre: &ToolPre<Raw>, input: &str) -> String {
+        let dir = cap_std::fs::Dir::open_ambient_dir(&self.workdir, cap_std::ambient_authority())
+            .expect("dir");
+        let mut store = Store::new(&self.engine, Raw { dir, ticks: 0 });
+        store.set_fuel(u64::MAX / 2).expect("fuel");
+        store.set_epoch_deadline(u64::MAX / 2);
+        let tool = pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        tool.call_invoke(&mut store, input)
+            .await
+            .expect("invoke")
+            .expect("tool ok")
+    }
+}
+
+fn ratio(group: &str, base: &str, ours: &str) -> Option<(f64, f64, f64)> {
+    let read = |id: &str| -> Option<f64> {
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()?
+            .join("criterion")
+            .join(group)
+            .join(id)
+            .join("new/estimates.json");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    };
+    let b = read(base)?;
+    let o = read(ours)?;
+    Some((b, o, o / b))
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let state = tempfile::tempdir().expect("state");
+    let work = tempfile::tempdir().expect("work");
+    std::fs::write(work.path().join("file.txt"), "x".repeat(100)).expect("fixture");
+    let host = ToolHost::new(HostOptions {
+        state_dir: Some(state.path().to_path_buf()),
+        allocation: Allocation::Pooling { instances: 100 },
+        ..HostOptions::default()
+    })
+    .expect("host");
+    let raw = RawHost {
+        engine: engine::build(Allocation::Pooling { instances: 100 }).expect("engine"),
+        workdir: work.path().to_path_buf(),
+    };
+    let options = CallOptions {
+        capabilities: vec!["fs.read:**".parse().expect("cap")],
+        policy: Arc::new(
+            Policy::parse(
+                r#"@id("reads") permit(principal, action, resource);
+                   @id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#,
+                "bench.cedar",
+            )
+            .expect("policy"),
+        ),
+        workdir: Some(work.path().to_path_buf()),
+        limits: Limits {
+            timeout: Duration::from_secs(60),
+            ..Limits::default()
+        },
+        seed: 1,
+    };
+    let loop_tool = rt
+        .block_on(host.load(Path::new(libos_guests::BENCH_LOOP)))
+        .expect("load bench_loop");
+    let wc_tool = rt
+        .block_on(host.load(Path::new(libos_guests::WORD_COUNT)))
+        .expect("load word_count");
+    let raw_loop = raw.pre(libos_guests::BENCH_LOOP);
+    let raw_wc = raw.pre(libos_guests::WORD_COUNT);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+
+    for op in ["stat", "clock"] {
+        let input = format!(r#"{{"op":"{op}","path":"file.txt","n":{N}}}"#);
+        let mut g = c.benchmark_group(op);
+        g.throughput(Throughput::Elements(N));
+        g.bench_function(BenchmarkId::new("raw", N), |b| {
+            b.to_async(&rt).iter(|| raw.invoke(&raw_loop, &input))
+        });
+        g.bench_function(BenchmarkId::new("libos", N), |b| {
+            b.to_async(&rt).iter(|| async {
+                let r = host.call(&loop_tool, &input, &options).await;
+                assert!(r.result.is_ok(), "{:?}", r.result);
+            })
+        });
+        g.finish();
+        // Keep the audit backlog from spilling into the next measurement.
+        host.flush_audit().expect("flush");
+    }
+
+    let input = r#"{"text":"the quick brown fox jumps over the lazy dog"}"#;
+    let mut g = c.benchmark_group("invoke");
+    g.bench_function("raw", |b| {
+        b.to_async(&rt).iter(|| raw.invoke(&raw_wc, input))
+    });
+    g.bench_function("libos", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = host.call(&wc_tool, input, &options).await;
+            assert!(r.result.is_ok(), "{:?}", r.result);
+        })
+    });
+    g.finish();
+    host.flush_audit().expect("flush");
+    c.final_summary();
+
+    println!("\nsummary (medians; per host call for stat/clock, per invoke for invoke)");
+    for (group, base, ours) in [
+        ("stat", "raw/1000", "libos/1000"),
+        ("clock", "raw/1000", "libos/1000"),
+        ("invoke", "raw", "libos"),
+    ] {
+        match ratio(group, base, ours) {
+            Some((b, o, r)) => {
+                let per = if group == "invoke" { 1.0 } else { N as f64 };
+                println!(
+                    "  {group:<6} raw {:>9.1} ns   libos {:>9.1} ns   ratio {r:.2}",
+                    b / per,
+                    o / per
+                );
+            }
+            None => println!("  {group:<6} (no estimates found)"),
+        }
+    }
+}

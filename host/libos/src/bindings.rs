@@ -1,0 +1,14 @@
+//! Host bindings for the `libos:runtime` WIT package (the one `bindgen!` of this crate).
+//!
+//! Imports are synchronous and `trappable`: a primitive returns its typed `error` as a value;
+//! only a host-internal failure becomes a trap. Exports are called asynchronously so that
+//! epoch-based time slices can yield to the scheduler.
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "libos:runtime/tool",
+    imports: { default: trappable },
+    exports: { default: async },
+});
+
+pub use libos::runtime::types::{Error as RuntimeError, LimitKind};

@@ -1,0 +1,95 @@
+//! `CallCtx`: the state of one tool call (the data of its wasmtime `Store`).
+
+use std::sync::Arc;
+
+use libos_authority::{Authority, Decision, Request};
+use sha2::{Digest, Sha256};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::RuntimeError;
+use crate::limits::Limits;
+use crate::primitives::log::CallLog;
+use crate::primitives::path::PathError;
+use crate::providers::Clock;
+use crate::wasm::limiter::CallLimiter;
+
+/// Everything one call of a component can reach. Primitives are implemented on this type;
+/// all their authority comes from [`CallCtx::authorize`].
+pub struct CallCtx {
+    pub(crate) subject: Arc<str>,
+    pub(crate) authority: Authority,
+    pub(crate) workdir: Option<cap_std::fs::Dir>,
+    pub(crate) limits: Limits,
+    pub(crate) limiter: CallLimiter,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) log: CallLog,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+}
+
+impl CallCtx {
+    /// The one authority check of every primitive: asks [`Authority::check`] (capabilities,
+    /// then policy; audited there) and turns anything but `allow` into the typed error the
+    /// guest receives.
+    pub(crate) fn authorize(
+        &self,
+        action: &str,
+        resource: &str,
+        args_digest: Option<&[u8; 32]>,
+    ) -> Result<(), RuntimeError> {
+        let request = Request {
+            subject: &self.subject,
+            action,
+            resource,
+            args_digest,
+        };
+        match self.authority.check(&request) {
+            Decision::Allow { .. } => Ok(()),
+            Decision::Deny { reason, .. } => Err(RuntimeError::Denied(reason)),
+            Decision::Ask { request_id, .. } => Err(RuntimeError::NeedsApproval(request_id)),
+        }
+    }
+
+    /// Refuses a call whose arguments try to leave the working directory, recording the
+    /// attempt as a denial in the audit log.
+    pub(crate) fn refuse_path(&self, action: &str, err: PathError) -> RuntimeError {
+        match err {
+            PathError::Escapes(path) => {
+                let reason = format!("path {path:?} leads outside the working directory");
+                let request = Request {
+                    subject: &self.subject,
+                    action,
+                    resource: &path,
+                    args_digest: None,
+                };
+                self.authority.refuse(&request, &reason);
+                RuntimeError::Denied(reason)
+            }
+            PathError::Invalid(m) => RuntimeError::Invalid(m),
+            PathError::NotFound => RuntimeError::NotFound,
+            PathError::Io(m) => RuntimeError::Io(m),
+        }
+    }
+}
+
+/// SHA-256 over length-prefixed parts: the argument digest recorded with a decision.
+pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+impl WasiView for CallCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl crate::bindings::libos::runtime::types::Host for CallCtx {}

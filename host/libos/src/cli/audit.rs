@@ -1,0 +1,81 @@
+//! `libos audit verify` and `libos audit show`.
+
+use std::path::Path;
+
+use clap::Subcommand;
+use libos::state::StateDir;
+
+use super::exit::{Code, Failure};
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; prints `ok: N records` or names the first bad record.
+    Verify,
+    /// Print the audit records, oldest first.
+    Show {
+        /// Print JSON (one array) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only the newest N records.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let state = StateDir::open(state_dir)?;
+    let db = state.db_path();
+    match cmd {
+        AuditCommand::Verify => {
+            let report = libos_audit::verify(&db)
+                .map_err(|e| Failure::new(Code::AuditBroken, format!("audit log: {e}")))?;
+            match report.first_bad {
+                None => {
+                    println!("ok: {} records", report.records);
+                    Ok(())
+                }
+                Some(bad) => Err(Failure::new(
+                    Code::AuditBroken,
+                    format!("audit log tampered: record {}: {}", bad.seq, bad.reason),
+                )),
+            }
+        }
+        AuditCommand::Show { json, limit } => {
+            let records = libos_audit::read_records(&db, limit)
+                .map_err(|e| Failure::new(Code::Error, format!("audit log: {e}")))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&records).unwrap_or_default()
+                );
+                return Ok(());
+            }
+            for r in &records {
+                let rec = &r.record;
+                let when = humantime::format_rfc3339_millis(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_nanos(rec.time_ns.max(0) as u64),
+                );
+                let mut line = format!(
+                    "#{:<5} {when} {:<5} {} {} {}",
+                    r.seq,
+                    rec.verdict.as_str(),
+                    rec.subject,
+                    rec.action,
+                    rec.resource
+                );
+                if !rec.reason.is_empty() {
+                    line.push_str(&format!(" — {}", rec.reason));
+                }
+                if !rec.policy_ids.is_empty() {
+                    line.push_str(&format!(" [policy: {}]", rec.policy_ids.join(", ")));
+                }
+                if let Some(id) = &rec.request_id {
+                    line.push_str(&format!(" (request {id})"));
+                }
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
+}

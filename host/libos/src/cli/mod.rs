@@ -1,0 +1,72 @@
+//! Command-line interface: argument parsing, dispatch, exit codes and error printing.
+
+mod audit;
+mod exit;
+mod parse;
+mod policy;
+mod tool;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Agent libOS: run WebAssembly tools under capabilities, policy and a tamper-evident audit log.
+#[derive(Debug, Parser)]
+#[command(name = "libos", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+struct Cli {
+    /// State directory (audit database, compiled-component cache).
+    /// Default: $XDG_STATE_HOME/libos, i.e. ~/.local/state/libos.
+    #[arg(long, global = true, env = "LIBOS_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
+    /// Show what the host does (cache hits, compile times) on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect or call tool components.
+    #[command(subcommand)]
+    Tool(tool::ToolCommand),
+    /// Work with Cedar policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Verify or show the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// Parses arguments, runs the command, prints errors as one line and maps them to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
+        Command::Policy(cmd) => policy::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("LIBOS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

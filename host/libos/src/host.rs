@@ -1,0 +1,545 @@
+//! `ToolHost`: loads tool components and runs calls of them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libos_audit::AuditLog;
+use libos_authority::{Authority, Capability, CapabilitySet, Policy};
+use serde::Serialize;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+use crate::bindings::{RuntimeError, Tool, ToolPre};
+use crate::call::CallCtx;
+use crate::error::{CallFailure, HostError, LimitKind, LoadError};
+use crate::limits::Limits;
+use crate::primitives::log::{CallLog, LogLine};
+use crate::providers::{Clock, SystemClock};
+use crate::state::StateDir;
+use crate::wasm::cache::{CacheOutcome, ComponentCache};
+use crate::wasm::engine::{self, Allocation};
+use crate::wasm::limiter::CallLimiter;
+use crate::wasm::pipe::CappedPipe;
+use crate::wasm::ticker::EpochTicker;
+use crate::wasm::validate::{self, ImportClass, ImportInfo};
+use crate::wasm::wasi::{self, Preopen, WasiSetup};
+
+/// Capabilities every call holds without asking: reading the clock and writing to its own
+/// log. The policy still decides them (a `forbid` can take them away) and they are audited.
+pub const AMBIENT_CAPABILITIES: &[&str] = &["clock.read:**", "log.write:**"];
+
+/// How a host is set up.
+#[derive(Clone)]
+pub struct HostOptions {
+    /// State directory (audit database, compiled-component cache); `None` for the default.
+    pub state_dir: Option<PathBuf>,
+    /// Instance allocation strategy.
+    pub allocation: Allocation,
+    /// Largest component file accepted, in bytes.
+    pub max_component_bytes: u64,
+    /// Clock provider for guests.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            state_dir: None,
+            allocation: Allocation::OnDemand,
+            max_component_bytes: 64 << 20,
+            clock: Arc::new(SystemClock::default()),
+        }
+    }
+}
+
+/// What a tool says about itself, checked by the host.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolDescription {
+    /// Tool name (`[a-z0-9_-]+`).
+    pub name: String,
+    /// Human-readable description.
+    pub description: String,
+    /// JSON Schema of its input.
+    pub input_schema: serde_json::Value,
+    /// Capabilities the tool declares; a call never gets more than these.
+    pub capabilities: Vec<String>,
+}
+
+/// A validated, compiled, pre-instantiated tool component.
+pub struct LoadedTool {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// Hex SHA-256 of the component bytes.
+    pub digest: String,
+    /// Every import and how the host treats it.
+    pub imports: Vec<ImportInfo>,
+    /// Every export name.
+    pub exports: Vec<String>,
+    /// Its `describe()` answer.
+    pub info: ToolDescription,
+    /// Whether compilation was served from the cache.
+    pub cache: CacheOutcome,
+    declared: Vec<Capability>,
+    uses_wasi_fs: bool,
+    pre: ToolPre<CallCtx>,
+}
+
+/// Everything a caller hands to one call.
+#[derive(Clone)]
+pub struct CallOptions {
+    /// Capabilities the caller holds.
+    pub capabilities: Vec<Capability>,
+    /// Policy deciding on top of capabilities.
+    pub policy: Arc<Policy>,
+    /// Working directory; without one every file primitive is denied.
+    pub workdir: Option<PathBuf>,
+    /// Limits of the call.
+    pub limits: Limits,
+    /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.
+    pub seed: u64,
+}
+
+/// The outcome of one call and what it left behind.
+#[derive(Debug, Serialize)]
+pub struct CallReport {
+    /// The tool's JSON result, or why there is none.
+    pub result: Result<String, CallFailure>,
+    /// Messages the tool logged.
+    pub log: Vec<LogLine>,
+    /// Bytes of log dropped past the cap.
+    pub log_dropped: u64,
+    /// Captured WASI stdout (lossy UTF-8) and bytes dropped past the cap.
+    pub stdout: String,
+    pub stdout_dropped: u64,
+    /// Captured WASI stderr (lossy UTF-8) and bytes dropped past the cap.
+    pub stderr: String,
+    pub stderr_dropped: u64,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall-clock time of the call.
+    pub elapsed: Duration,
+}
+
+/// Loads components and runs calls. One host serves many concurrent calls; a runaway call
+/// cannot stall the others (time slices, limits).
+pub struct ToolHost {
+    engine: Engine,
+    linker: Linker<CallCtx>,
+    cache: ComponentCache,
+    audit: Arc<AuditLog>,
+    state: StateDir,
+    clock: Arc<dyn Clock>,
+    max_component_bytes: u64,
+    _ticker: EpochTicker,
+}
+
+impl ToolHost {
+    /// Sets up the engine, linker, state directory, audit log and epoch ticker.
+    pub fn new(options: HostOptions) -> Result<ToolHost, HostError> {
+        let state = StateDir::open(options.state_dir.as_deref())?;
+        let engine = engine::build(options.allocation)?;
+        let mut linker = Linker::new(&engine);
+        Tool::add_to_linker::<CallCtx, HasSelf<CallCtx>>(&mut linker, |c| c)
+            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let audit = Arc::new(AuditLog::open(&state.db_path())?);
+        let ticker = EpochTicker::start(&engine).map_err(|e| HostError::Engine(e.to_string()))?;
+        Ok(ToolHost {
+            cache: ComponentCache::new(&state.cache_dir(), &engine),
+            engine,
+            linker,
+            audit,
+            state,
+            clock: options.clock,
+            max_component_bytes: options.max_component_bytes,
+            _ticker: ticker,
+        })
+    }
+
+    /// The state directory in use.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The audit log every decision of this host goes to.
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    /// The engine (for benchmarks and tests that compare against raw wasmtime).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Makes every audit record appended so far durable.
+    pub fn flush_audit(&self) -> Result<(), HostError> {
+        Ok(self.audit.flush()?)
+    }
+
+    /// Reads, checks, compiles (or loads from cache) and validates a component, then asks it
+    /// to describe itself. Nothing is instantiated before every import has been checked.
+    pub async fn load(&self, path: &Path) -> Result<LoadedTool, LoadError> {
+        let read_err = |source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > self.max_component_bytes {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                max: self.max_component_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        check_header(path, &bytes)?;
+        let digest = ComponentCache::digest(&bytes);
+        let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
+        let imports = validate::imports(&self.engine, &component);
+        validate::ensure_allowed(&imports)?;
+        let exports = validate::exports(&self.engine, &component);
+        let pre = self.prepare(path, &component)?;
+        let uses_wasi_fs = imports
+            .iter()
+            .any(|i| i.class == ImportClass::WasiFilesystem);
+        let mut tool = LoadedTool {
+            path: path.to_path_buf(),
+            digest,
+            imports,
+            exports,
+            info: ToolDescription {
+                name: String::new(),
+                description: String::new(),
+                input_schema: serde_json::Value::Null,
+                capabilities: Vec::new(),
+            },
+            cache,
+            declared: Vec::new(),
+            uses_wasi_fs,
+            pre,
+        };
+        self.describe(&mut tool).await?;
+        Ok(tool)
+    }
+
+    fn prepare(&self, path: &Path, component: &Component) -> Result<ToolPre<CallCtx>, LoadError> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| LoadError::Refused {
+                import: "an interface".into(),
+                why: format!("this host cannot link: {e:#}"),
+            })?;
+        ToolPre::new(pre).map_err(|e| LoadError::NotATool {
+            path: path.to_path_buf(),
+            message: format!("{e:#}"),
+        })
+    }
+
+    async fn describe(&self, tool: &mut LoadedTool) -> Result<(), LoadError> {
+        let fail = |message: String| LoadError::Describe {
+            path: tool.path.clone(),
+            message,
+        };
+        let subject: Arc<str> = format!("component:{}", &tool.digest[..12]).into();
+        let options = CallOptions {
+            capabilities: Vec::new(),
+            policy: Arc::new(Policy::permit_all()),
+            workdir: None,
+            limits: Limits::default(),
+            seed: 0,
+        };
+        let (mut store, _, _) = self
+            .store(subject, &options, &[], false)
+            .map_err(|e| fail(e.to_string()))?;
+        let instance = tool
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let info = instance
+            .call_describe(&mut store)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let valid_name = !info.name.is_empty()
+            && info.name.len() <= 64
+            && info
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(fail(format!(
+                "tool name {:?} is not 1-64 characters of [a-z0-9_-]",
+                info.name
+            )));
+        }
+        let schema: serde_json::Value = serde_json::from_str(&info.input_schema)
+            .map_err(|e| fail(format!("input schema is not JSON: {e}")))?;
+        let mut declared = Vec::new();
+        for c in &info.capabilities {
+            let text = format!("{}:{}", c.action, c.resource);
+            let cap: Capability = text
+                .parse()
+                .map_err(|e| fail(format!("declared capability {text:?}: {e}")))?;
+            declared.push(cap);
+        }
+        tool.info = ToolDescription {
+            name: info.name,
+            description: info.description,
+            input_schema: schema,
+            capabilities: declared.iter().map(ToString::to_string).collect(),
+        };
+        tool.declared = declared;
+        Ok(())
+    }
+
+    /// Builds the store of one call: authority (caller's capabilities narrowed to what the
+    /// tool declares, plus the ambient ones), working directory, WASI context, limits.
+    fn store(
+        &self,
+        subject: Arc<str>,
+        options: &CallOptions,
+        declared: &[Capability],
+        uses_wasi_fs: bool,
+    ) -> Result<(Store<CallCtx>, CappedPipe, CappedPipe), CallFailure> {
+        let ambient: Vec<Capability> = AMBIENT_CAPABILITIES
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        let held = CapabilitySet::new(
+            options
+                .capabilities
+                .iter()
+                .cloned()
+                .chain(ambient.iter().cloned())
+                .collect(),
+        )
+        .map_err(|e| CallFailure::Host(e.to_string()))?;
+        let ceiling = CapabilitySet::new(declared.iter().cloned().chain(ambient).collect())
+            .map_err(|e| CallFailure::Host(e.to_string()))?;
+        let authority =
+            Authority::new(held, options.policy.clone(), self.audit.clone()).narrowed_to(ceiling);
+        let workdir = match &options.workdir {
+            Some(p) => Some(
+                cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority()).map_err(
+                    |e| CallFailure::Host(format!("working directory {}: {e}", p.display())),
+                )?,
+            ),
+            None => None,
+        };
+        let limits = options.limits;
+        let stdout = CappedPipe::new(limits.max_log);
+        let stderr = CappedPipe::new(limits.max_log);
+        let mut ctx = CallCtx {
+            subject,
+            authority,
+            workdir: None,
+            limits,
+            limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
+            clock: self.clock.clone(),
+            log: CallLog::new(limits.max_log),
+            wasi: wasmtime_wasi::WasiCtx::builder().build(),
+            table: wasmtime::component::ResourceTable::new(),
+        };
+        let preopens = match (&options.workdir, uses_wasi_fs) {
+            (Some(root), true) => wasi_preopens(&ctx, root, &options.capabilities),
+            _ => Vec::new(),
+        };
+        ctx.wasi = wasi::build_ctx(WasiSetup {
+            clock: self.clock.clone(),
+            seed: options.seed,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            preopens,
+        })
+        .map_err(|e| CallFailure::Host(format!("preparing WASI: {e}")))?;
+        ctx.workdir = workdir;
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|c| &mut c.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| CallFailure::Host(format!("{e:#}")))?;
+        let deadline = Instant::now() + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut cx| {
+            if Instant::now() >= deadline {
+                cx.data_mut().limiter.hit = Some(LimitKind::Time);
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Ok((store, stdout, stderr))
+    }
+
+    /// Runs `invoke(input)` of `tool` in a fresh instance under `options`.
+    pub async fn call(&self, tool: &LoadedTool, input: &str, options: &CallOptions) -> CallReport {
+        let started = Instant::now();
+        let subject: Arc<str> = format!("tool:{}", tool.info.name).into();
+        let (mut store, stdout, stderr) =
+            match self.store(subject, options, &tool.declared, tool.uses_wasi_fs) {
+                Ok(s) => s,
+                Err(failure) => return CallReport::failed(failure, started),
+            };
+        let limits = options.limits;
+        // The epoch deadline stops running guest code; this bounds everything else.
+        let grace = limits.timeout + Duration::from_secs(1);
+        let outcome = tokio::time::timeout(grace, async {
+            let instance = tool.pre.instantiate_async(&mut store).await?;
+            instance.call_invoke(&mut store, input).await
+        })
+        .await;
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let hit = store.data().limiter.hit;
+        let result = match outcome {
+            Err(_elapsed) => Err(CallFailure::LimitExceeded(LimitKind::Time)),
+            Ok(Err(trap)) => Err(trap_failure(&trap, hit)),
+            Ok(Ok(Err(tool_error))) => Err(tool_failure(tool_error)),
+            Ok(Ok(Ok(output))) if output.len() > limits.max_output => {
+                Err(CallFailure::LimitExceeded(LimitKind::Output))
+            }
+            Ok(Ok(Ok(output))) => Ok(output),
+        };
+        let ctx = store.into_data();
+        let (out, out_dropped) = stdout.contents();
+        let (err, err_dropped) = stderr.contents();
+        CallReport {
+            result,
+            log: ctx.log.lines,
+            log_dropped: ctx.log.dropped,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stdout_dropped: out_dropped,
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            stderr_dropped: err_dropped,
+            fuel_used,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+impl CallReport {
+    fn failed(failure: CallFailure, started: Instant) -> CallReport {
+        CallReport {
+            result: Err(failure),
+            log: Vec::new(),
+            log_dropped: 0,
+            stdout: String::new(),
+            stdout_dropped: 0,
+            stderr: String::new(),
+            stderr_dropped: 0,
+            fuel_used: 0,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Checks the magic number and the layer before handing bytes to the compiler.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    if !bytes.starts_with(b"\0asm") || bytes.len() < 8 {
+        return Err(LoadError::Malformed {
+            path: path.to_path_buf(),
+            message: "the file does not start with the WebAssembly magic number".into(),
+        });
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(LoadError::CoreModule {
+            path: path.to_path_buf(),
+        });
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        return Err(LoadError::Malformed {
+            path: path.to_path_buf(),
+            message: "unknown WebAssembly version or layer".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Directories a WASI component may see: for each `fs.read`/`fs.write` capability over a
+/// whole directory (`DIR/**` or `**`), that directory, read-only unless writing is granted
+/// too. Each preopen is itself decided (and audited) by the authority on `DIR/**`.
+fn wasi_preopens(ctx: &CallCtx, root: &Path, caps: &[Capability]) -> Vec<Preopen> {
+    let mut dirs: Vec<String> = Vec::new();
+    for cap in caps {
+        let dir = if cap.resource == "**" {
+            String::new()
+        } else if let Some(d) = cap.resource.strip_suffix("/**") {
+            if d.contains(['*', '?', '[', '{']) {
+                continue;
+            }
+            match crate::primitives::path::normalize(d) {
+                Ok(n) => n,
+                Err(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    let mut preopens = Vec::new();
+    for dir in dirs {
+        let pattern = if dir.is_empty() {
+            "**".to_string()
+        } else {
+            format!("{dir}/**")
+        };
+        if ctx.authorize("fs.read", &pattern, None).is_err() {
+            continue;
+        }
+        let writable = ctx.authorize("fs.write", &pattern, None).is_ok();
+        let host = root.join(&dir);
+        if !host.is_dir() {
+            continue;
+        }
+        let guest = if dir.is_empty() { ".".to_string() } else { dir };
+        preopens.push(Preopen {
+            host,
+            guest,
+            writable,
+        });
+    }
+    preopens
+}
+
+fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {
+    if let Some(kind) = hit {
+        return CallFailure::LimitExceeded(kind);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallFailure::LimitExceeded(LimitKind::Fuel),
+        Some(Trap::Interrupt) => CallFailure::LimitExceeded(LimitKind::Time),
+        Some(Trap::StackOverflow) => CallFailure::Trap("stack overflow".into()),
+        Some(trap) => CallFailure::Trap(trap.to_string()),
+        None => CallFailure::Trap(format!("{err:#}")),
+    }
+}
+
+fn tool_failure(e: crate::bindings::libos::runtime::types::ToolError) -> CallFailure {
+    use crate::bindings::libos::runtime::types::ToolError;
+    match e {
+        ToolError::InvalidInput(m) => CallFailure::InvalidInput(m),
+        ToolError::Failed(m) => CallFailure::Failed(m),
+        ToolError::Runtime(r) => runtime_failure(r),
+    }
+}
+
+/// Maps a primitive's typed error, passed through by a tool, to the call's outcome.
+pub fn runtime_failure(e: RuntimeError) -> CallFailure {
+    use crate::bindings::LimitKind as Wit;
+    match e {
+        RuntimeError::Denied(m) => CallFailure::Denied(m),
+        RuntimeError::NeedsApproval(id) => CallFailure::NeedsApproval(id),
+        RuntimeError::Invalid(m) => CallFailure::Failed(format!("invalid: {m}")),
+        RuntimeError::NotFound => CallFailure::Failed("not found".into()),
+        RuntimeError::LimitExceeded(k) => CallFailure::LimitExceeded(match k {
+            Wit::Fuel => LimitKind::Fuel,
+            Wit::Time => LimitKind::Time,
+            Wit::Memory => LimitKind::Memory,
+            Wit::Output => LimitKind::Output,
+        }),
+        RuntimeError::Io(m) => CallFailure::Failed(format!("io: {m}")),
+    }
+}

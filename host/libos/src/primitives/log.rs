@@ -1,0 +1,76 @@
+//! `libos:runtime/log`: diagnostic messages, captured per call with a size cap.
+
+use serde::Serialize;
+
+use crate::bindings::libos::runtime::log::{Host, Level};
+use crate::call::CallCtx;
+
+/// One captured log message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The message (truncated to the remaining room under the cap).
+    pub message: String,
+}
+
+/// The log of one call: messages up to a byte cap, then a count of dropped bytes.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    cap: usize,
+    used: usize,
+    /// Messages kept.
+    pub lines: Vec<LogLine>,
+    /// Bytes of messages dropped past the cap.
+    pub dropped: u64,
+}
+
+impl CallLog {
+    /// An empty log keeping at most `cap` bytes of messages.
+    pub fn new(cap: usize) -> Self {
+        CallLog {
+            cap,
+            ..CallLog::default()
+        }
+    }
+
+    fn push(&mut self, level: &'static str, message: String) {
+        let room = self.cap.saturating_sub(self.used);
+        if room == 0 {
+            self.dropped += message.len() as u64;
+            return;
+        }
+        let mut message = message;
+        if message.len() > room {
+            let mut cut = room;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.dropped += (message.len() - cut) as u64;
+            message.truncate(cut);
+        }
+        self.used += message.len();
+        self.lines.push(LogLine { level, message });
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
+impl Host for CallCtx {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        // Ambient, but still decided (a policy may forbid it) and audited like any primitive;
+        // a refused message is dropped: the guest has nothing to do about it.
+        if self.authorize("log.write", "call", None).is_ok() {
+            self.log.push(level_name(level), message);
+        }
+        Ok(())
+    }
+}

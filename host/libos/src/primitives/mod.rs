@@ -1,0 +1,8 @@
+//! The `libos:runtime` primitives: one module per WIT interface. Each primitive validates
+//! its arguments, asks the one authority check ([`crate::call::CallCtx::authorize`]) and only
+//! then acts.
+
+pub mod clock;
+pub mod fs;
+pub mod log;
+pub mod path;

@@ -1,0 +1,57 @@
+//! Engine configuration: deterministic, interruptible, fuel-metered, async.
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::HostError;
+
+/// How the engine allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// Allocate memories on demand: cheapest start-up, for one-shot commands.
+    #[default]
+    OnDemand,
+    /// Pre-reserve slots for `instances` instances: instantiation in a few microseconds, for
+    /// hosts that instantiate many times.
+    Pooling { instances: u32 },
+}
+
+/// Largest linear memory any call may be allowed (the per-call cap is at most this).
+pub const MAX_MEMORY_CEILING: usize = 1 << 30;
+
+/// Builds the engine every component runs on.
+///
+/// Execution is deterministic (NaN canonicalization, deterministic relaxed SIMD, no threads),
+/// (the `threads` feature is not compiled in), interruptible (epoch interruption: the host's ticker bumps the epoch, each store sets a
+/// deadline), and metered (fuel).
+pub fn build(allocation: Allocation) -> Result<Engine, HostError> {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(true)
+        .cranelift_nan_canonicalization(true)
+        .relaxed_simd_deterministic(true)
+        .max_wasm_stack(1 << 20);
+    if let Allocation::Pooling { instances } = allocation {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 4)
+            .total_memories(instances * 2)
+            .total_tables(instances * 4)
+            .max_memory_size(MAX_MEMORY_CEILING)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(8);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&config).map_err(|e| HostError::Engine(format!("{e:#}")))
+}
+
+/// A stable digest of everything in the engine's configuration that affects compiled code;
+/// part of the compiled-component cache key.
+pub fn compatibility_key(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}

@@ -1,0 +1,10 @@
+//! The WebAssembly layer: engine configuration, the epoch ticker, component loading and
+//! import validation, the compiled-component cache, per-call limits and the WASI baseline.
+
+pub mod cache;
+pub mod engine;
+pub mod limiter;
+pub mod pipe;
+pub mod ticker;
+pub mod validate;
+pub mod wasi;

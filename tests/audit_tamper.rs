@@ -1,0 +1,103 @@
+//! The audit log records every decision, verifies, and detects any tampering.
+
+mod common;
+
+use common::Env;
+use libos_guests as guests;
+
+fn make_history(env: &Env) {
+    env.write("a.txt", "a");
+    let work = env.work.path().to_str().unwrap();
+    for (caps, input) in [
+        (vec!["fs.read"], r#"{"path":"a.txt"}"#),
+        (vec![], r#"{"path":"a.txt"}"#),
+        (vec!["fs.read:nothing/**"], r#"{"path":"a.txt"}"#),
+        (vec!["fs.read"], r#"{"path":"../escape.txt"}"#),
+    ] {
+        let mut cmd = env.libos();
+        cmd.args([
+            "tool",
+            "call",
+            guests::READ_FILE,
+            "--workdir",
+            work,
+            "--input",
+            input,
+        ]);
+        for c in caps {
+            cmd.args(["--allow", c]);
+        }
+        let _ = cmd.output().unwrap();
+    }
+}
+
+fn verify(env: &Env) -> (i32, String, String) {
+    let out = env.libos().args(["audit", "verify"]).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sql(env: &Env, statement: &str) {
+    let db = rusqlite::Connection::open(env.state.path().join("libos.db")).unwrap();
+    db.execute_batch(statement).unwrap();
+}
+
+#[test]
+fn every_decision_is_recorded_and_the_chain_verifies() {
+    let env = Env::new();
+    make_history(&env);
+    let out = env
+        .libos()
+        .args(["audit", "show", "--json"])
+        .output()
+        .unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<_> = records
+        .iter()
+        .filter(|r| r["action"] == "fs.read")
+        .map(|r| r["verdict"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(verdicts, ["allow", "deny", "deny", "deny"], "{records:#?}");
+    assert!(records.iter().all(|r| r["subject"] == "tool:read_file"));
+    assert!(records.iter().any(|r| r["args_digest"].is_string()));
+    let (code, stdout, _) = verify(&env);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, format!("ok: {} records\n", records.len()));
+    let text = env.libos().args(["audit", "show"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("no capability grants fs.read on a.txt")
+    );
+}
+
+#[test]
+fn edits_deletions_insertions_and_reordering_are_detected() {
+    let cases: &[(&str, &str)] = &[
+        ("edit", "UPDATE audit SET verdict = 'allow' WHERE seq = 2"),
+        ("delete middle", "DELETE FROM audit WHERE seq = 2"),
+        ("delete last", "DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)"),
+        (
+            "insert",
+            "INSERT INTO audit (seq, time_ns, subject, action, resource, verdict, reason, policy_ids, request_id, args_digest, prev_hash, hash)
+             SELECT 1000, time_ns, subject, action, resource, 'allow', reason, policy_ids, request_id, args_digest, hash, hash FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)",
+        ),
+        (
+            "reorder",
+            "UPDATE audit SET seq = -1 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = -1;",
+        ),
+    ];
+    for (name, statement) in cases {
+        let env = Env::new();
+        make_history(&env);
+        assert_eq!(verify(&env).0, 0, "{name}: clean history verifies");
+        sql(&env, statement);
+        let (code, _, stderr) = verify(&env);
+        assert_eq!(code, 9, "{name}: {stderr}");
+        assert!(
+            stderr.contains("record"),
+            "{name}: names the record: {stderr}"
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! The `libos` command as a user runs it: inspect, call, exit codes, state directory, cache,
+//! policy explain.
+
+mod common;
+
+use common::Env;
+use libos_guests as guests;
+use predicates::prelude::*;
+
+#[test]
+fn inspect_shows_imports_exports_description_and_schema() {
+    let env = Env::new();
+    let out = env
+        .libos()
+        .args(["tool", "inspect", guests::READ_FILE])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("name       read_file"), "{text}");
+    assert!(text.contains("libos:runtime/fs@0.1.0"), "{text}");
+    assert!(text.contains("allowed (libos runtime)"), "{text}");
+    assert!(text.contains("exports    describe, invoke"), "{text}");
+    assert!(text.contains("\"path\""), "{text}");
+
+    let out = env
+        .libos()
+        .args(["tool", "inspect", "--json", guests::SOCKETS])
+        .assert()
+        .code(5);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.starts_with("error: refused: imports wasi:sockets/"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+
+    let out = env
+        .libos()
+        .args(["tool", "inspect", "--json", guests::WORD_COUNT])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["describe"]["name"], "word_count");
+    assert_eq!(v["describe"]["input_schema"]["required"][0], "text");
+    assert_eq!(v["exports"], serde_json::json!(["describe", "invoke"]));
+}
+
+#[test]
+fn call_prints_the_result_and_exit_codes_tell_failures_apart() {
+    let env = Env::new();
+    env.write("hello.txt", "hello world\n");
+    let work = env.work.path().to_str().unwrap();
+
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text":"a b c"}"#,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#""words":3"#));
+
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::READ_FILE,
+            "--workdir",
+            work,
+            "--allow",
+            "fs.read:*.txt",
+        ])
+        .args(["--input", r#"{"path":"hello.txt"}"#])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello world"));
+
+    // Denied: exit 3, one line, file untouched.
+    env.libos()
+        .args(["tool", "call", guests::WRITE_FILE, "--workdir", work])
+        .args(["--input", r#"{"path":"hello.txt","content":"pwned"}"#])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with(
+            "error: denied: no capability grants fs.write on hello.txt",
+        ));
+    assert_eq!(env.read("hello.txt").as_deref(), Some("hello world\n"));
+
+    // Needs approval: exit 4, file untouched.
+    let policy = env.work_path("ask.cedar");
+    std::fs::write(&policy, "@id(\"ask-writes\") @decision(\"ask\") permit(principal, action == Action::\"fs.write\", resource);").unwrap();
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::WRITE_FILE,
+            "--workdir",
+            work,
+            "--allow",
+            "fs.write",
+        ])
+        .args(["--policy", policy.to_str().unwrap()])
+        .args(["--input", r#"{"path":"hello.txt","content":"pwned"}"#])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("needs approval: request req-"));
+    assert_eq!(env.read("hello.txt").as_deref(), Some("hello world\n"));
+
+    // Limit exceeded: exit 6. Tool error: exit 7. Not a component: exit 8.
+    env.libos()
+        .args(["tool", "call", guests::SPIN, "--timeout", "200ms"])
+        .assert()
+        .code(6)
+        .stderr("error: limit exceeded: time\n");
+    env.libos()
+        .args(["tool", "call", guests::WORD_COUNT, "--input", "not json"])
+        .assert()
+        .code(7);
+    env.libos()
+        .args(["tool", "call", guests::WORD_COUNT_CORE])
+        .assert()
+        .code(8)
+        .stderr(predicate::str::contains("core WebAssembly module"));
+    // A bad capability is a usage error with a clear message.
+    env.libos()
+        .args(["tool", "call", guests::WORD_COUNT, "--allow", ""])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn state_dir_is_a_global_flag_and_an_environment_variable() {
+    let other = tempfile::tempdir().unwrap();
+    // After the subcommand.
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_libos"))
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text":"x"}"#,
+            "--state-dir",
+        ])
+        .arg(other.path())
+        .assert()
+        .success();
+    assert!(other.path().join("libos.db").exists());
+    // From the environment.
+    let third = tempfile::tempdir().unwrap();
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_libos"))
+        .env("LIBOS_STATE_DIR", third.path())
+        .args(["audit", "verify"])
+        .assert()
+        .success()
+        .stdout("ok: 0 records\n");
+}
+
+#[test]
+fn the_second_call_does_not_recompile() {
+    let env = Env::new();
+    let first = env
+        .libos()
+        .args([
+            "-v",
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text":"x"}"#,
+        ])
+        .assert()
+        .success();
+    let err = String::from_utf8(first.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("cache miss"), "{err}");
+    let second = env
+        .libos()
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text":"x"}"#,
+            "-v",
+        ])
+        .assert()
+        .success();
+    let err = String::from_utf8(second.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("cache hit"), "{err}");
+    assert!(!err.contains("cache miss"), "{err}");
+}
+
+#[test]
+fn policy_explain_names_the_deciding_rules() {
+    let env = Env::new();
+    let policy = env.work_path("p.cedar");
+    std::fs::write(
+        &policy,
+        r#"@id("reads") permit(principal, action == Action::"fs.read", resource);
+@id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };
+@id("ask-writes") @decision("ask") permit(principal, action == Action::"fs.write", resource);"#,
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let explain = |action: &str, resource: &str, allow: &[&str]| {
+        let mut cmd = env.libos();
+        cmd.args([
+            "policy",
+            "explain",
+            "--policy",
+            p,
+            "--action",
+            action,
+            "--resource",
+            resource,
+        ]);
+        for a in allow {
+            cmd.args(["--allow", a]);
+        }
+        let out = cmd.assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let out = explain("fs.read", "docs/a.txt", &["fs.read"]);
+    assert!(
+        out.to_lowercase().contains("allow") && out.contains("reads"),
+        "{out}"
+    );
+    let out = explain("fs.read", "secrets/k", &["fs.read"]);
+    assert!(
+        out.to_lowercase().contains("deny") && out.contains("no-secrets"),
+        "{out}"
+    );
+    let out = explain("fs.write", "docs/a.txt", &["fs.write"]);
+    assert!(
+        out.to_lowercase().contains("ask") && out.contains("ask-writes"),
+        "{out}"
+    );
+    let out = explain("fs.write", "docs/a.txt", &[]);
+    assert!(
+        out.contains("no capability grants fs.write on docs/a.txt"),
+        "{out}"
+    );
+    // Explaining writes no audit records.
+    env.libos()
+        .args(["audit", "verify"])
+        .assert()
+        .success()
+        .stdout("ok: 0 records\n");
+}

@@ -1,0 +1,126 @@
+//! Helpers shared by the black-box tests: a fresh state directory and working directory per
+//! test, the `libos` binary, and an in-process host.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use assert_cmd::Command;
+use libos::host::{CallOptions, HostOptions, LoadedTool, ToolHost};
+use libos::{CallReport, Limits};
+use libos_authority::{Capability, Policy};
+use tempfile::TempDir;
+
+/// A fresh state directory and working directory.
+pub struct Env {
+    pub state: TempDir,
+    pub work: TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            state: tempfile::tempdir().expect("temp state dir"),
+            work: tempfile::tempdir().expect("temp work dir"),
+        }
+    }
+
+    /// The `libos` binary with `--state-dir` pointing at this environment.
+    pub fn libos(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_libos"));
+        cmd.arg("--state-dir").arg(self.state.path());
+        cmd.env_remove("LIBOS_STATE_DIR");
+        cmd
+    }
+
+    pub fn work_path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) {
+        let p = self.work_path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, contents).expect("write fixture file");
+    }
+
+    pub fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.work_path(rel)).ok()
+    }
+
+    /// An in-process host on this environment's state directory.
+    pub fn host(&self) -> ToolHost {
+        ToolHost::new(HostOptions {
+            state_dir: Some(self.state.path().to_path_buf()),
+            ..HostOptions::default()
+        })
+        .expect("host")
+    }
+
+    /// Call options holding `caps` under `policy_src` (or no policy file), in the work dir.
+    pub fn options(&self, caps: &[&str], policy_src: Option<&str>) -> CallOptions {
+        let policy = match policy_src {
+            Some(src) => libos::policy::parse(src, "test.cedar").expect("policy parses"),
+            None => Policy::permit_all(),
+        };
+        CallOptions {
+            capabilities: caps.iter().map(|c| cap(c)).collect(),
+            policy: Arc::new(policy),
+            workdir: Some(self.work.path().to_path_buf()),
+            limits: Limits::default(),
+            seed: 7,
+        }
+    }
+
+    /// Audit records as (verdict, action, resource), oldest first.
+    pub fn audit(&self, host: &ToolHost) -> Vec<(String, String, String)> {
+        host.flush_audit().expect("flush");
+        libos_audit::read_records(&self.state.path().join("libos.db"), None)
+            .expect("read audit")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.record.verdict.as_str().to_string(),
+                    r.record.action,
+                    r.record.resource,
+                )
+            })
+            .collect()
+    }
+}
+
+pub fn cap(s: &str) -> Capability {
+    s.parse().expect("capability parses")
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+pub async fn load(host: &ToolHost, path: &str) -> LoadedTool {
+    host.load(Path::new(path)).await.expect("component loads")
+}
+
+/// Calls `tool` and returns the report.
+pub async fn call(
+    host: &ToolHost,
+    tool: &LoadedTool,
+    input: &str,
+    options: &CallOptions,
+) -> CallReport {
+    host.call(tool, input, options).await
+}
+
+/// The parsed JSON result of a successful call.
+pub fn ok_json(report: &CallReport) -> serde_json::Value {
+    match &report.result {
+        Ok(s) => serde_json::from_str(s).expect("result is JSON"),
+        Err(e) => panic!("call failed: {e}"),
+    }
+}
