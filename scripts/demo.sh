@@ -33,7 +33,7 @@ cat "$w/notes/done.txt"
 step "A component importing sockets is refused before it runs (exit 5)" "$libos" tool inspect "$(tool sockets)"
 step "A runaway loop stops at its deadline (exit 6)" "$libos" tool call "$(tool spin)" --timeout 300ms
 step "A memory bomb stops at its cap (exit 6)" "$libos" tool call "$(tool membomb)" --max-memory 32M
-step "Why is a write to secrets/ refused?" "$libos" policy explain --policy "$demo/ask-writes.cedar" --allow fs.read --action fs.read --resource secrets/key.txt
+step "Why is reading secrets/ refused?" "$libos" policy explain --policy "$demo/ask-writes.cedar" --allow fs.read --action fs.read --resource secrets/key.txt
 step "Every decision is in the audit log" "$libos" audit show
 step "The audit log verifies" "$libos" audit verify
 echo; echo "Tampering with a record..."

@@ -438,3 +438,26 @@ fn a_tool_gets_no_more_than_it_declares() {
     );
     assert_eq!(env.read("a.txt").as_deref(), Some("hello"));
 }
+
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let env = Env::new();
+    let status = std::process::Command::new("mkfifo")
+        .arg(env.work_path("pipe"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    std::fs::create_dir(env.work_path("dir")).unwrap();
+    let host = env.host();
+    for path in ["pipe", "dir"] {
+        let e = probe(
+            &env,
+            &host,
+            &["fs.read:**"],
+            None,
+            json!({"op": "read", "path": path}),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "invalid", "{path}: {e:?}");
+    }
+}

@@ -86,21 +86,12 @@ impl Authority {
     /// arguments are themselves an attack, such as a path leaving the working directory —
     /// as a `deny` audit record with `reason`, and returns the denial.
     pub fn refuse(&self, req: &Request<'_>, reason: &str) -> Decision {
-        self.audit.append(AuditRecord {
-            time_ns: now_ns(),
-            subject: req.subject.to_owned(),
-            action: req.action.to_owned(),
-            resource: req.resource.to_owned(),
-            verdict: Verdict::Deny,
+        let decision = Decision::Deny {
             reason: reason.to_owned(),
             policy_ids: Vec::new(),
-            request_id: None,
-            args_digest: req.args_digest.map(hex::encode),
-        });
-        Decision::Deny {
-            reason: reason.to_owned(),
-            policy_ids: Vec::new(),
-        }
+        };
+        self.record(req, &decision, reason);
+        decision
     }
 
     /// Sets the subject [`Authority::explain`] evaluates as (default: the empty string).
@@ -182,18 +173,23 @@ impl Authority {
                 reason: evaluation.reason.clone(),
             },
         };
+        self.record(req, &decision, &evaluation.reason);
+        decision
+    }
+
+    /// Appends the audit record of `decision` on `req`; `reason` also explains an allow.
+    fn record(&self, req: &Request<'_>, decision: &Decision, reason: &str) {
         self.audit.append(AuditRecord {
             time_ns: now_ns(),
             subject: req.subject.to_owned(),
             action: req.action.to_owned(),
             resource: req.resource.to_owned(),
-            verdict: evaluation.verdict,
-            reason: evaluation.reason.clone(),
-            policy_ids: evaluation.policy_ids.clone(),
+            verdict: decision.verdict(),
+            reason: reason.to_owned(),
+            policy_ids: decision.policy_ids().to_vec(),
             request_id: decision.request_id().map(str::to_owned),
             args_digest: req.args_digest.map(hex::encode),
         });
-        decision
     }
 
     /// What [`Authority::check`] would decide for `action` on `resource` (as the subject set

@@ -36,7 +36,7 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                 }
                 Some(bad) => Err(Failure::new(
                     Code::AuditBroken,
-                    format!("audit log tampered: record {}: {}", bad.seq, bad.reason),
+                    format!("audit log tampered: {}", bad.reason),
                 )),
             }
         }

@@ -209,25 +209,17 @@ fn print_side_channels(name: &str, report: &CallReport) {
     for line in &report.log {
         eprintln!("[{name} {}] {}", line.level, line.message);
     }
-    if report.log_dropped > 0 {
-        eprintln!("[{name}] log capped: {} bytes dropped", report.log_dropped);
+    print_capped(name, "log", "", report.log_dropped);
+    print_capped(name, "stdout", &report.stdout, report.stdout_dropped);
+    print_capped(name, "stderr", &report.stderr, report.stderr_dropped);
+}
+
+/// Prints captured output line by line, then how much the cap dropped.
+fn print_capped(name: &str, stream: &str, text: &str, dropped: u64) {
+    for line in text.lines() {
+        eprintln!("[{name} {stream}] {line}");
     }
-    for line in report.stdout.lines() {
-        eprintln!("[{name} stdout] {line}");
-    }
-    if report.stdout_dropped > 0 {
-        eprintln!(
-            "[{name}] stdout capped: {} bytes dropped",
-            report.stdout_dropped
-        );
-    }
-    for line in report.stderr.lines() {
-        eprintln!("[{name} stderr] {line}");
-    }
-    if report.stderr_dropped > 0 {
-        eprintln!(
-            "[{name}] stderr capped: {} bytes dropped",
-            report.stderr_dropped
-        );
+    if dropped > 0 {
+        eprintln!("[{name}] {stream} capped: {dropped} bytes dropped");
     }
 }

@@ -43,11 +43,12 @@ impl CallCtx {
     fn fs_read(&self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
         let (dir, p) = self.fs_target("fs.read", raw, true, &d)?;
-        let file = dir.open(or_dot(&p)).map_err(io_error)?;
-        let meta = file.metadata().map_err(io_error)?;
-        if meta.is_dir() {
-            return Err(RuntimeError::Invalid(format!("{raw}: is a directory")));
+        // Checked before opening: opening a FIFO or a device could block the host forever.
+        let meta = dir.metadata(or_dot(&p)).map_err(io_error)?;
+        if !meta.is_file() {
+            return Err(RuntimeError::Invalid(format!("{raw}: not a regular file")));
         }
+        let file = dir.open(&p).map_err(io_error)?;
         let max = self.limits.max_io;
         if meta.len() > max as u64 {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
