@@ -2,7 +2,8 @@
 # Agent libOS: set-up and the two main jobs. Everything the build needs is installed here.
 #
 #   ./dev.sh demo    build everything and run the deterministic demo (embedded SQLite store)
-#   ./dev.sh test    build everything and run every test
+#   ./dev.sh test    build everything and run every test (what CI runs)
+#   ./dev.sh lint    clippy with warnings as errors (a second, check-mode build of every crate)
 #   ./dev.sh bench   run the benchmarks (numbers go in BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,15 +29,18 @@ case "${1:-}" in
     test)
         ensure_targets
         cargo fmt --all --check
-        cargo clippy --workspace --all-targets --locked -- -D warnings
         exec cargo test --workspace --locked
+        ;;
+    lint)
+        ensure_targets
+        exec cargo clippy --workspace --all-targets --locked -- -D warnings
         ;;
     bench)
         ensure_targets
         exec cargo bench --locked -p libos --bench primitives
         ;;
     *)
-        echo "usage: ./dev.sh demo | test | bench" >&2
+        echo "usage: ./dev.sh demo | test | lint | bench" >&2
         exit 2
         ;;
 esac

@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use libos::runtime::types::{Error as RuntimeError, LimitKind};
+pub use self::libos::runtime::types::{Error as RuntimeError, LimitKind};

@@ -1,7 +1,8 @@
 //! `ToolHost`: loads tool components and runs calls of them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libos_audit::AuditLog;
@@ -131,8 +132,12 @@ pub struct ToolHost {
     state: StateDir,
     clock: Arc<dyn Clock>,
     max_component_bytes: u64,
+    compiled_sets: Mutex<HashMap<Vec<Capability>, CapabilitySet>>,
     _ticker: EpochTicker,
 }
+
+/// How many compiled capability sets a host keeps.
+const COMPILED_SETS: usize = 256;
 
 impl ToolHost {
     /// Sets up the engine, linker, state directory, audit log and epoch ticker.
@@ -153,6 +158,7 @@ impl ToolHost {
             state,
             clock: options.clock,
             max_component_bytes: options.max_component_bytes,
+            compiled_sets: Mutex::default(),
             _ticker: ticker,
         })
     }
@@ -294,6 +300,30 @@ impl ToolHost {
         Ok(())
     }
 
+    /// `caps` plus the ambient capabilities, compiled. Compiled sets are kept (up to
+    /// [`COMPILED_SETS`] of them): callers and tools repeat the same sets call after call, and
+    /// compiling globs costs more than the rest of setting up a call.
+    fn capability_set(&self, caps: &[Capability]) -> Result<CapabilitySet, CallFailure> {
+        let mut sets = match self.compiled_sets.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(set) = sets.get(caps) {
+            return Ok(set.clone());
+        }
+        let all = caps
+            .iter()
+            .cloned()
+            .chain(AMBIENT_CAPABILITIES.iter().filter_map(|c| c.parse().ok()))
+            .collect();
+        let set = CapabilitySet::new(all).map_err(|e| CallFailure::Host(e.to_string()))?;
+        if sets.len() >= COMPILED_SETS {
+            sets.clear();
+        }
+        sets.insert(caps.to_vec(), set.clone());
+        Ok(set)
+    }
+
     /// Builds the store of one call: authority (caller's capabilities narrowed to what the
     /// tool declares, plus the ambient ones), working directory, WASI context, limits.
     fn store(
@@ -303,21 +333,8 @@ impl ToolHost {
         declared: &[Capability],
         uses_wasi_fs: bool,
     ) -> Result<(Store<CallCtx>, CappedPipe, CappedPipe), CallFailure> {
-        let ambient: Vec<Capability> = AMBIENT_CAPABILITIES
-            .iter()
-            .filter_map(|c| c.parse().ok())
-            .collect();
-        let held = CapabilitySet::new(
-            options
-                .capabilities
-                .iter()
-                .cloned()
-                .chain(ambient.iter().cloned())
-                .collect(),
-        )
-        .map_err(|e| CallFailure::Host(e.to_string()))?;
-        let ceiling = CapabilitySet::new(declared.iter().cloned().chain(ambient).collect())
-            .map_err(|e| CallFailure::Host(e.to_string()))?;
+        let held = self.capability_set(&options.capabilities)?;
+        let ceiling = self.capability_set(declared)?;
         let authority =
             Authority::new(held, options.policy.clone(), self.audit.clone()).narrowed_to(ceiling);
         let workdir = match &options.workdir {
