@@ -83,8 +83,8 @@ impl Env {
             .map(|r| {
                 (
                     r.record.verdict.as_str().to_string(),
-                    r.record.action,
-                    r.record.resource,
+                    r.record.action.to_string(),
+                    r.record.resource.to_string(),
                 )
             })
             .collect()

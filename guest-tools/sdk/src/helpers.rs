@@ -63,6 +63,11 @@ fn limit_name(kind: LimitKind) -> &'static str {
         LimitKind::Time => "time",
         LimitKind::Memory => "memory",
         LimitKind::Output => "output",
+        LimitKind::Children => "children",
+        LimitKind::Objects => "objects",
+        LimitKind::Storage => "storage",
+        LimitKind::ToolCalls => "tool-calls",
+        LimitKind::BytesWritten => "bytes-written",
     }
 }
 

@@ -63,7 +63,7 @@ fn encode_into(seq: i64, record: &AuditRecord, out: &mut impl FnMut(&[u8])) {
     put_str(out, record.verdict.as_str());
     put_str(out, &record.reason);
     put_len(out, record.policy_ids.len());
-    for id in &record.policy_ids {
+    for id in record.policy_ids.iter() {
         put_str(out, id);
     }
     put_opt_str(out, record.request_id.as_deref());
@@ -102,8 +102,8 @@ mod tests {
             action: "fs.read".into(),
             resource: "x".into(),
             verdict: Verdict::Allow,
-            reason: String::new(),
-            policy_ids: vec!["p".into()],
+            reason: "".into(),
+            policy_ids: vec!["p".to_owned()].into(),
             request_id: None,
             args_digest: Some("ab".into()),
         }

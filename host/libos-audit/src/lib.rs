@@ -8,6 +8,7 @@
 pub mod chain;
 mod error;
 mod log;
+mod queue;
 mod read;
 mod record;
 mod row;

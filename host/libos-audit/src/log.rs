@@ -2,30 +2,28 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
-
 use crate::error::AuditError;
+use crate::queue::Queue;
 use crate::record::{AuditRecord, AuditSink};
 use crate::schema;
-use crate::writer::{self, Msg};
+use crate::writer;
 
 /// An open, append-only audit log backed by an SQLite database.
 ///
 /// [`AuditSink::append`] only queues the record; a dedicated writer thread (`libos-audit`)
-/// commits queued records in batches, each extending the hash chain. Several `AuditLog`s, in
+/// commits queued records in batches, each extending the hash chain. The queue is bounded
+/// (64 Ki records): when the writer falls that far behind, `append` waits for it rather than
+/// letting memory grow. Several `AuditLog`s, in
 /// one process or many, may append to the same database: the chain stays linear.
 ///
 /// Records are durable once [`AuditLog::flush`] returns `Ok`. Dropping the log flushes and
 /// stops the writer thread.
 pub struct AuditLog {
     path: PathBuf,
-    sender: Option<Sender<Msg>>,
+    queue: Arc<Queue>,
     writer: Option<JoinHandle<()>>,
-    /// Records dropped by `append` because the writer thread was gone.
-    dropped: Arc<AtomicU64>,
 }
 
 impl AuditLog {
@@ -35,15 +33,15 @@ impl AuditLog {
     /// Fails if the database cannot be opened or set up, or the thread cannot be spawned.
     pub fn open(db_path: &Path) -> Result<AuditLog, AuditError> {
         let conn = schema::open_for_writing(db_path)?;
-        let (sender, receiver) = crossbeam_channel::unbounded();
+        let queue = Arc::new(Queue::default());
+        let for_writer = Arc::clone(&queue);
         let writer = std::thread::Builder::new()
             .name("libos-audit".into())
-            .spawn(move || writer::run(conn, receiver))?;
+            .spawn(move || writer::run(conn, for_writer))?;
         Ok(AuditLog {
             path: db_path.to_path_buf(),
-            sender: Some(sender),
+            queue,
             writer: Some(writer),
-            dropped: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -58,34 +56,19 @@ impl AuditLog {
     /// batch failed to commit ([`AuditError::WriteFailed`]) or the writer thread is gone
     /// ([`AuditError::WriterGone`]). Each failure is reported once.
     pub fn flush(&self) -> Result<(), AuditError> {
-        let lost = self.dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            return Err(AuditError::WriterGone { lost });
-        }
-        let sender = self
-            .sender
-            .as_ref()
-            .ok_or(AuditError::WriterGone { lost: 0 })?;
         let (reply, wait) = crossbeam_channel::bounded(1);
-        sender
-            .send(Msg::Flush(reply))
-            .map_err(|_| AuditError::WriterGone { lost: 0 })?;
+        self.queue.flush(reply)?;
         wait.recv()
             .map_err(|_| AuditError::WriterGone { lost: 0 })?
     }
 }
 
 impl AuditSink for AuditLog {
-    /// Queues `record` for the writer thread; never blocks. If the writer is gone the record is
-    /// counted as lost and the next [`AuditLog::flush`] reports it.
+    /// Queues `record` for the writer thread. Never waits on disk; waits for the writer only
+    /// while 64 Ki records are already queued. If the writer is gone the record is counted as
+    /// lost and the next [`AuditLog::flush`] reports it.
     fn append(&self, record: AuditRecord) {
-        let sent = match &self.sender {
-            Some(sender) => sender.send(Msg::Record(record)).is_ok(),
-            None => false,
-        };
-        if !sent {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue.push(record);
     }
 }
 
@@ -95,7 +78,7 @@ impl Drop for AuditLog {
         if let Err(error) = self.flush() {
             tracing::error!(%error, path = %self.path.display(), "audit flush on close failed");
         }
-        self.sender = None;
+        self.queue.close();
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {

@@ -1,5 +1,7 @@
 //! The audit record: one authority decision, as handed to the log.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one authority check, as the audit log stores it.
@@ -29,22 +31,25 @@ impl Verdict {
 ///
 /// The record is hashed into the chain exactly as given: every field takes part in the hash,
 /// so changing any of them after the fact is detected by verification.
+///
+/// Fields that repeat from record to record (subject, action, reason, policy ids) are shared
+/// (`Arc`), so building a record on the hot path costs little more than copying the resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Wall-clock time of the decision, nanoseconds since the Unix epoch.
     pub time_ns: i64,
     /// Who asked: e.g. `tool:word_count` or later `pid:7`.
-    pub subject: String,
+    pub subject: Arc<str>,
     /// The action asked for, e.g. `fs.read`.
-    pub action: String,
+    pub action: Arc<str>,
     /// The resource acted on, e.g. a path relative to the working directory.
-    pub resource: String,
+    pub resource: Arc<str>,
     /// The decision.
     pub verdict: Verdict,
     /// Why: the denial reason, or which capability / policy allowed it. May be empty.
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Ids of the policies that decided (Cedar policy ids), possibly empty.
-    pub policy_ids: Vec<String>,
+    pub policy_ids: Arc<[String]>,
     /// Id of the approval request created for an `ask` verdict.
     pub request_id: Option<String>,
     /// Hex SHA-256 of the call's arguments, when the call has any.

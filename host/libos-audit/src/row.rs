@@ -30,12 +30,12 @@ pub(crate) fn stored_record(row: &Row<'_>, seq: i64) -> Result<StoredRecord, Str
         .map_err(|e| format!("policy_ids is not a JSON array of strings: {e}"))?;
     let record = AuditRecord {
         time_ns: integer(row, 1, "time_ns")?,
-        subject: text(row, 2, "subject")?,
-        action: text(row, 3, "action")?,
-        resource: text(row, 4, "resource")?,
+        subject: text(row, 2, "subject")?.into(),
+        action: text(row, 3, "action")?.into(),
+        resource: text(row, 4, "resource")?.into(),
         verdict,
-        reason: text(row, 6, "reason")?,
-        policy_ids,
+        reason: text(row, 6, "reason")?.into(),
+        policy_ids: policy_ids.into(),
         request_id: optional_text(row, 8, "request_id")?,
         args_digest: optional_text(row, 9, "args_digest")?,
     };

@@ -5,25 +5,19 @@
 //! still produce one linear chain. A failed batch is rolled back as a whole; its failure is
 //! kept and handed to the next flush.
 
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::chain::{self, GENESIS_HASH};
 use crate::error::AuditError;
+use crate::queue::{CAPACITY, Queue};
 use crate::record::AuditRecord;
 use crate::row;
 
-/// Most records written in one transaction.
-pub(crate) const MAX_BATCH: usize = 1024;
-
-/// A message to the writer thread.
-pub(crate) enum Msg {
-    /// Append this record.
-    Record(AuditRecord),
-    /// Reply once every message queued before this one is committed, with the failure (if any)
-    /// of writes since the previous flush.
-    Flush(Sender<Result<(), AuditError>>),
-}
+/// Most records written in one transaction, so one commit never holds the database's write
+/// lock for long.
+pub(crate) const MAX_BATCH: usize = 4096;
 
 /// Failures accumulated since the last flush.
 struct Failure {
@@ -31,38 +25,36 @@ struct Failure {
     first: AuditError,
 }
 
-/// Runs the writer loop until every sender is gone, then returns after writing what was
-/// queued.
-pub(crate) fn run(mut conn: Connection, rx: Receiver<Msg>) {
-    let mut batch: Vec<AuditRecord> = Vec::with_capacity(MAX_BATCH);
-    let mut waiters: Vec<Sender<Result<(), AuditError>>> = Vec::new();
+/// Marks the writer as stopped when the thread leaves [`run`], returning or unwinding.
+struct StopGuard<'a>(&'a Queue);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.writer_stopped();
+    }
+}
+
+/// Runs the writer loop until the log is closed, then returns after writing what was queued.
+pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>) {
+    let _stopped = StopGuard(&queue);
+    let mut batch: Vec<AuditRecord> = Vec::with_capacity(CAPACITY);
     let mut failure: Option<Failure> = None;
 
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Record(record) => batch.push(record),
-                Msg::Flush(reply) => waiters.push(reply),
-            }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-
-        if !batch.is_empty() {
-            if let Err(error) = append_batch(&mut conn, &batch) {
-                let lost = batch.len() as u64;
+    loop {
+        let work = queue.take(&mut batch);
+        for chunk in batch.chunks(MAX_BATCH) {
+            if let Err(error) = append_batch(&mut conn, chunk) {
+                let lost = chunk.len() as u64;
                 tracing::error!(%error, lost, "audit batch failed; records not written");
                 match &mut failure {
                     Some(f) => f.lost += lost,
                     None => failure = Some(Failure { lost, first: error }),
                 }
             }
-            batch.clear();
         }
+        batch.clear();
 
-        for reply in waiters.drain(..) {
+        for reply in work.flushes {
             let result = match failure.take() {
                 None => Ok(()),
                 Some(f) => Err(AuditError::WriteFailed {
@@ -72,6 +64,9 @@ pub(crate) fn run(mut conn: Connection, rx: Receiver<Msg>) {
             };
             // The flushing thread may have stopped waiting; nothing to report to then.
             let _ = reply.send(result);
+        }
+        if work.closing {
+            break;
         }
     }
 
@@ -94,12 +89,21 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
              policy_ids, request_id, args_digest, prev_hash, hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
+        // Consecutive records usually share their policy ids; encode each list once.
+        let mut policy_json: Option<(Arc<[String]>, String)> = None;
+        let (mut prev_hex, mut hash_hex) = ([0u8; 64], [0u8; 64]);
         for record in records {
             seq = seq
                 .checked_add(1)
                 .ok_or_else(|| AuditError::Corrupt("audit seq overflow".into()))?;
             let hash = chain::record_hash(&prev, seq, record);
-            let policy_ids = serde_json::to_string(&record.policy_ids)?;
+            let policy_ids = match &policy_json {
+                Some((ids, json)) if Arc::ptr_eq(ids, &record.policy_ids) => json,
+                _ => {
+                    let json = serde_json::to_string(&record.policy_ids)?;
+                    &policy_json.insert((Arc::clone(&record.policy_ids), json)).1
+                }
+            };
             insert.execute(params![
                 seq,
                 record.time_ns,
@@ -111,8 +115,8 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
                 policy_ids,
                 record.request_id,
                 record.args_digest,
-                hex::encode(prev),
-                hex::encode(hash),
+                hex_str(&prev, &mut prev_hex),
+                hex_str(&hash, &mut hash_hex),
             ])?;
             prev = hash;
         }
@@ -124,6 +128,16 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// `hash` as 64 lowercase hex digits, written into `buf`.
+fn hex_str<'b>(hash: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
+    // 32 bytes always fill exactly 64 digits, and hex digits are ASCII: neither fallback
+    // can happen.
+    match hex::encode_to_slice(hash, buf) {
+        Ok(()) => std::str::from_utf8(buf).unwrap_or_default(),
+        Err(_) => "",
+    }
 }
 
 /// The `(seq, hash)` to extend from: the head row, or `(0, GENESIS_HASH)` for an empty log.

@@ -245,3 +245,30 @@ fn flush_with_nothing_appended_succeeds() -> anyhow::Result<()> {
     assert_eq!(report.records, 0);
     Ok(())
 }
+
+/// More records than the queue holds (64 Ki): appenders wait for the writer instead of growing
+/// memory, and every record still lands, in order, in one chain.
+#[test]
+fn appends_beyond_the_queue_bound_wait_and_all_land() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = Arc::new(AuditLog::open(&path)?);
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for i in 0..35_000 {
+                    log.append(record(t * 35_000 + i));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("appender panicked"))?;
+    }
+    log.flush()?;
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 70_000);
+    Ok(())
+}

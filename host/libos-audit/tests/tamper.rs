@@ -193,7 +193,7 @@ fn swapped_contents_with_hashes_left_in_place_are_reported() -> anyhow::Result<(
         .prepare("SELECT resource FROM audit ORDER BY seq")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    assert_eq!(subjects[1], record(3).resource);
+    assert_eq!(subjects[1], &*record(3).resource);
     let (seq, reason) = first_bad(&path)?;
     assert_eq!(seq, 2, "{reason}");
     assert!(reason.contains("hash does not match"), "{reason}");

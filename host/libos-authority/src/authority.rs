@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cedar_policy::Authorizer;
 use libos_audit::{AuditRecord, AuditSink, Verdict};
 
-use crate::cache::{CacheKey, DEFAULT_CAPACITY, VerdictCache};
+use crate::cache::{CacheKey, DEFAULT_CAPACITY, Interned, VerdictCache};
 use crate::capability::CapabilitySet;
 use crate::decision::Decision;
 use crate::evaluate::{Evaluation, Evaluator};
@@ -86,11 +86,17 @@ impl Authority {
     /// arguments are themselves an attack, such as a path leaving the working directory —
     /// as a `deny` audit record with `reason`, and returns the denial.
     pub fn refuse(&self, req: &Request<'_>, reason: &str) -> Decision {
+        let reason: Arc<str> = reason.into();
         let decision = Decision::Deny {
-            reason: reason.to_owned(),
-            policy_ids: Vec::new(),
+            reason: Arc::clone(&reason),
+            policy_ids: Arc::from([]),
         };
-        self.record(req, &decision, reason);
+        let key = Interned {
+            subject: req.subject.into(),
+            action: req.action.into(),
+            resource: req.resource.into(),
+        };
+        self.record(key, req.args_digest, &decision, &reason);
         decision
     }
 
@@ -146,7 +152,7 @@ impl Authority {
                 None
             },
         };
-        let evaluation = match self.cache.get(&key) {
+        let (evaluation, interned) = match self.cache.get(&key) {
             Some(hit) => hit,
             None => {
                 let fresh = Arc::new(self.evaluate_on_own_stack(
@@ -155,40 +161,48 @@ impl Authority {
                     req.resource,
                     req.args_digest,
                 ));
-                self.cache.insert(&key, Arc::clone(&fresh));
-                fresh
+                let interned = Interned::of(&key);
+                self.cache.insert(&key, &interned, Arc::clone(&fresh));
+                (fresh, interned)
             }
         };
         let decision = match evaluation.verdict {
             Verdict::Allow => Decision::Allow {
-                policy_ids: evaluation.policy_ids.clone(),
+                policy_ids: Arc::clone(&evaluation.policy_ids),
             },
             Verdict::Deny => Decision::Deny {
-                reason: evaluation.reason.clone(),
-                policy_ids: evaluation.policy_ids.clone(),
+                reason: Arc::clone(&evaluation.reason),
+                policy_ids: Arc::clone(&evaluation.policy_ids),
             },
             Verdict::Ask => Decision::Ask {
                 request_id: new_request_id(),
-                policy_ids: evaluation.policy_ids.clone(),
-                reason: evaluation.reason.clone(),
+                policy_ids: Arc::clone(&evaluation.policy_ids),
+                reason: Arc::clone(&evaluation.reason),
             },
         };
-        self.record(req, &decision, &evaluation.reason);
+        self.record(interned, req.args_digest, &decision, &evaluation.reason);
         decision
     }
 
-    /// Appends the audit record of `decision` on `req`; `reason` also explains an allow.
-    fn record(&self, req: &Request<'_>, decision: &Decision, reason: &str) {
+    /// Appends the audit record of `decision` on the request named by `key` (with arguments
+    /// digest `args_digest`); `reason` also explains an allow.
+    fn record(
+        &self,
+        key: Interned,
+        args_digest: Option<&[u8; 32]>,
+        decision: &Decision,
+        reason: &Arc<str>,
+    ) {
         self.audit.append(AuditRecord {
             time_ns: now_ns(),
-            subject: req.subject.to_owned(),
-            action: req.action.to_owned(),
-            resource: req.resource.to_owned(),
+            subject: key.subject,
+            action: key.action,
+            resource: key.resource,
             verdict: decision.verdict(),
-            reason: reason.to_owned(),
-            policy_ids: decision.policy_ids().to_vec(),
+            reason: Arc::clone(reason),
+            policy_ids: decision.shared_policy_ids(),
             request_id: decision.request_id().map(str::to_owned),
-            args_digest: req.args_digest.map(hex::encode),
+            args_digest: args_digest.map(digest_hex),
         });
     }
 
@@ -202,8 +216,8 @@ impl Authority {
             resource: resource.to_owned(),
             verdict: evaluation.verdict,
             capability: evaluation.capability,
-            policy_ids: evaluation.policy_ids,
-            reason: evaluation.reason,
+            policy_ids: evaluation.policy_ids.to_vec(),
+            reason: evaluation.reason.to_string(),
         }
     }
 
@@ -231,6 +245,17 @@ impl Authority {
             policy: &self.policy,
             authorizer: &self.authorizer,
         }
+    }
+}
+
+/// A digest as 64 lowercase hex digits (through a stack buffer: `hex::encode` builds its
+/// string one `char` at a time, which showed on the hot path).
+fn digest_hex(digest: &[u8; 32]) -> String {
+    let mut buf = [0u8; 64];
+    // 32 bytes always fill exactly 64 ASCII digits, so neither fallback can happen.
+    match hex::encode_to_slice(digest, &mut buf) {
+        Ok(()) => std::str::from_utf8(&buf).unwrap_or_default().to_owned(),
+        Err(_) => String::new(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A bounded verdict cache keyed by request identity.
 //!
 //! Lookups take a read lock, hash the borrowed key once and compare strings: a hit allocates
-//! nothing. Entries are stored per 64-bit hash (one slot each); a colliding key simply misses
+//! nothing, and hands back the key's strings as shared [`Interned`] copies, so the audit record
+//! of a repeated request needs no allocation either. Entries are stored per 64-bit hash (one slot each); a colliding key simply misses
 //! and replaces the slot. When the map reaches its capacity it is cleared wholesale.
 //!
 //! The key hash is a fast multiplicative hash seeded randomly per cache. It is not
@@ -35,20 +36,37 @@ impl CacheKey<'_> {
     }
 }
 
+/// The strings of a cached key, shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Interned {
+    pub(crate) subject: Arc<str>,
+    pub(crate) action: Arc<str>,
+    pub(crate) resource: Arc<str>,
+}
+
+impl Interned {
+    /// Fresh shared copies of `key`'s strings.
+    pub(crate) fn of(key: &CacheKey<'_>) -> Self {
+        Interned {
+            subject: key.subject.into(),
+            action: key.action.into(),
+            resource: key.resource.into(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry<V> {
-    subject: Box<str>,
-    action: Box<str>,
-    resource: Box<str>,
+    key: Interned,
     digest: Option<[u8; 32]>,
     value: Arc<V>,
 }
 
 impl<V> Entry<V> {
     fn is(&self, key: &CacheKey<'_>) -> bool {
-        *self.action == *key.action
-            && *self.resource == *key.resource
-            && *self.subject == *key.subject
+        *self.key.action == *key.action
+            && *self.key.resource == *key.resource
+            && *self.key.subject == *key.subject
             && self.digest.as_ref() == key.digest
     }
 }
@@ -143,27 +161,26 @@ impl<V> VerdictCache<V> {
         }
     }
 
-    /// The cached value for `key`, if any.
-    pub(crate) fn get(&self, key: &CacheKey<'_>) -> Option<Arc<V>> {
+    /// The cached value for `key`, if any, with the key's strings shared.
+    pub(crate) fn get(&self, key: &CacheKey<'_>) -> Option<(Arc<V>, Interned)> {
         let hash = self.hash(key);
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots
             .get(&hash)
             .filter(|entry| entry.is(key))
-            .map(|entry| Arc::clone(&entry.value))
+            .map(|entry| (Arc::clone(&entry.value), entry.key.clone()))
     }
 
-    /// Stores `value` for `key`, clearing the cache first when it is full. Keys longer than
-    /// [`MAX_CACHED_KEY_LEN`] are not stored, nor is anything when the capacity is `0`.
-    pub(crate) fn insert(&self, key: &CacheKey<'_>, value: Arc<V>) {
+    /// Stores `value` for `key` (whose strings are `interned`), clearing the cache first when
+    /// it is full. Keys longer than [`MAX_CACHED_KEY_LEN`] are not stored, nor is anything when
+    /// the capacity is `0`.
+    pub(crate) fn insert(&self, key: &CacheKey<'_>, interned: &Interned, value: Arc<V>) {
         if self.capacity == 0 || key.len() > MAX_CACHED_KEY_LEN {
             return;
         }
         let hash = self.hash(key);
         let entry = Entry {
-            subject: key.subject.into(),
-            action: key.action.into(),
-            resource: key.resource.into(),
+            key: interned.clone(),
             digest: key.digest.copied(),
             value,
         };

@@ -1,5 +1,7 @@
 //! The outcome of one authority check.
 
+use std::sync::Arc;
+
 use libos_audit::Verdict;
 use serde::Serialize;
 
@@ -8,29 +10,31 @@ use serde::Serialize;
 /// `policy_ids` are the reported ids (`@id` names, else Cedar ids) of the policies that
 /// determined the outcome, in source order: the satisfied permits for `Allow` and `Ask`, the
 /// satisfied forbids for a forbid `Deny`, and empty for a capability denial or a default deny.
+/// Ids and reasons are shared with the cached verdict they came from, so a decision is cheap to
+/// make and to clone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "lowercase")]
 pub enum Decision {
     /// The call may go ahead.
     Allow {
         /// The permit policies that allowed it.
-        policy_ids: Vec<String>,
+        policy_ids: Arc<[String]>,
     },
     /// The call is refused.
     Deny {
         /// Why, e.g. `no capability grants fs.read on secrets/key`.
-        reason: String,
+        reason: Arc<str>,
         /// The forbid policies that refused it (empty for capability and default denials).
-        policy_ids: Vec<String>,
+        policy_ids: Arc<[String]>,
     },
     /// The call needs a human's approval first; nothing may be done until then.
     Ask {
         /// Fresh id of the approval request (`req-` + a UUID v7), unique per check.
         request_id: String,
         /// The permit policies that matched, including at least one `@decision("ask")`.
-        policy_ids: Vec<String>,
+        policy_ids: Arc<[String]>,
         /// Which policies require approval, and for what.
-        reason: String,
+        reason: Arc<str>,
     },
 }
 
@@ -55,6 +59,15 @@ impl Decision {
             Decision::Allow { policy_ids }
             | Decision::Deny { policy_ids, .. }
             | Decision::Ask { policy_ids, .. } => policy_ids,
+        }
+    }
+
+    /// The ids of the policies that decided, shared.
+    pub fn shared_policy_ids(&self) -> Arc<[String]> {
+        match self {
+            Decision::Allow { policy_ids }
+            | Decision::Deny { policy_ids, .. }
+            | Decision::Ask { policy_ids, .. } => Arc::clone(policy_ids),
         }
     }
 

@@ -1,5 +1,7 @@
 //! The two decision layers, capability then policy, without caching or auditing.
 
+use std::sync::Arc;
+
 use cedar_policy::{AuthorizationError, Authorizer, Decision as CedarDecision, Effect, PolicyId};
 use libos_audit::Verdict;
 
@@ -15,8 +17,10 @@ pub(crate) struct Evaluation {
     pub(crate) verdict: Verdict,
     /// The matching grant, displayed; `None` when the capability layer denied.
     pub(crate) capability: Option<String>,
-    pub(crate) policy_ids: Vec<String>,
-    pub(crate) reason: String,
+    /// Shared with every decision and audit record made from this evaluation.
+    pub(crate) policy_ids: Arc<[String]>,
+    /// Shared with every decision and audit record made from this evaluation.
+    pub(crate) reason: Arc<str>,
 }
 
 impl Evaluation {
@@ -24,8 +28,8 @@ impl Evaluation {
         Evaluation {
             verdict: Verdict::Deny,
             capability,
-            policy_ids,
-            reason,
+            policy_ids: policy_ids.into(),
+            reason: reason.into(),
         }
     }
 }
@@ -151,8 +155,8 @@ impl Evaluator<'_> {
                     Evaluation {
                         verdict: Verdict::Allow,
                         capability: Some(capability),
-                        policy_ids: ids,
-                        reason,
+                        policy_ids: ids.into(),
+                        reason: reason.into(),
                     }
                 } else {
                     let reason = format!(
@@ -171,8 +175,8 @@ impl Evaluator<'_> {
                     Evaluation {
                         verdict: Verdict::Ask,
                         capability: Some(capability),
-                        policy_ids: ids,
-                        reason,
+                        policy_ids: ids.into(),
+                        reason: reason.into(),
                     }
                 }
             }

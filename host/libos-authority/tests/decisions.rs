@@ -23,7 +23,7 @@ fn allow_when_capability_and_permit() {
     assert_eq!(
         d,
         Decision::Allow {
-            policy_ids: vec!["default-permit".into()]
+            policy_ids: vec!["default-permit".to_owned()].into()
         }
     );
     assert_eq!(d.verdict(), Verdict::Allow);
@@ -31,10 +31,10 @@ fn allow_when_capability_and_permit() {
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(r.verdict, Verdict::Allow);
-    assert_eq!(r.subject, "tool:test");
-    assert_eq!(r.action, "fs.read");
-    assert_eq!(r.resource, "docs/a.md");
-    assert_eq!(r.policy_ids, vec!["default-permit".to_owned()]);
+    assert_eq!(&*r.subject, "tool:test");
+    assert_eq!(&*r.action, "fs.read");
+    assert_eq!(&*r.resource, "docs/a.md");
+    assert_eq!(r.policy_ids.to_vec(), vec!["default-permit".to_owned()]);
     assert_eq!(r.request_id, None);
     assert!(r.reason.contains("fs.read:docs/**"), "{}", r.reason);
     assert!(r.time_ns > 0);
@@ -49,13 +49,13 @@ fn deny_without_capability_is_audited() {
         d,
         Decision::Deny {
             reason: reason.into(),
-            policy_ids: vec![]
+            policy_ids: Vec::new().into()
         }
     );
     let records = sink.records();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].verdict, Verdict::Deny);
-    assert_eq!(records[0].reason, reason);
+    assert_eq!(&*records[0].reason, reason);
     assert!(records[0].policy_ids.is_empty());
 }
 
@@ -110,7 +110,7 @@ fn default_deny_when_no_permit_matches() {
         d,
         Decision::Deny {
             reason: "no policy permits fs.delete on a.txt".into(),
-            policy_ids: vec![]
+            policy_ids: Vec::new().into()
         }
     );
     assert!(auth.check(&req("fs.read", "a.txt")).is_allowed());
@@ -147,7 +147,7 @@ fn ask_mints_fresh_request_ids_and_audits_them() {
     assert_ne!(id1, id2);
     // Ask wins over the plain permit that also matched; both are reported.
     assert_eq!(
-        policy_ids,
+        &policy_ids[..],
         &["ask-writes".to_owned(), "fs-family".to_owned()]
     );
     assert!(reason.contains("ask-writes"), "{reason}");
@@ -172,7 +172,10 @@ fn id_annotations_name_policies_and_generated_ids_fill_in() {
     assert_eq!(d.policy_ids(), ["policy0".to_owned(), "named".to_owned()]);
     let d = auth.check(&req("fs.list", "a"));
     assert_eq!(d.policy_ids(), ["named".to_owned()]);
-    assert_eq!(sink.records()[1].policy_ids, vec!["named".to_owned()]);
+    assert_eq!(
+        sink.records()[1].policy_ids.to_vec(),
+        vec!["named".to_owned()]
+    );
 }
 
 #[test]

@@ -46,7 +46,7 @@ impl CallCtx {
         };
         match self.authority.check(&request) {
             Decision::Allow { .. } => Ok(()),
-            Decision::Deny { reason, .. } => Err(RuntimeError::Denied(reason)),
+            Decision::Deny { reason, .. } => Err(RuntimeError::Denied(reason.to_string())),
             Decision::Ask { request_id, .. } => Err(RuntimeError::NeedsApproval(request_id)),
         }
     }

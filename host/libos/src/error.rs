@@ -82,6 +82,11 @@ pub enum LimitKind {
     Time,
     Memory,
     Output,
+    Children,
+    Objects,
+    Storage,
+    ToolCalls,
+    BytesWritten,
 }
 
 impl LimitKind {
@@ -92,6 +97,11 @@ impl LimitKind {
             LimitKind::Time => "time",
             LimitKind::Memory => "memory",
             LimitKind::Output => "output",
+            LimitKind::Children => "children",
+            LimitKind::Objects => "objects",
+            LimitKind::Storage => "storage",
+            LimitKind::ToolCalls => "tool-calls",
+            LimitKind::BytesWritten => "bytes-written",
         }
     }
 }

@@ -556,6 +556,11 @@ pub fn runtime_failure(e: RuntimeError) -> CallFailure {
             Wit::Time => LimitKind::Time,
             Wit::Memory => LimitKind::Memory,
             Wit::Output => LimitKind::Output,
+            Wit::Children => LimitKind::Children,
+            Wit::Objects => LimitKind::Objects,
+            Wit::Storage => LimitKind::Storage,
+            Wit::ToolCalls => LimitKind::ToolCalls,
+            Wit::BytesWritten => LimitKind::BytesWritten,
         }),
         RuntimeError::Io(m) => CallFailure::Failed(format!("io: {m}")),
     }

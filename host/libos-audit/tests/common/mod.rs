@@ -16,19 +16,19 @@ pub fn record(i: u64) -> AuditRecord {
     };
     AuditRecord {
         time_ns: 1_700_000_000_000_000_000 + i as i64,
-        subject: format!("tool:t{}", i % 7),
+        subject: format!("tool:t{}", i % 7).into(),
         action: if i.is_multiple_of(2) {
             "fs.read"
         } else {
             "fs.write"
         }
-        .to_string(),
-        resource: format!("dir/file-{i}.txt"),
+        .into(),
+        resource: format!("dir/file-{i}.txt").into(),
         verdict,
         reason: if i.is_multiple_of(4) {
-            String::new()
+            "".into()
         } else {
-            format!("reason {i}")
+            format!("reason {i}").into()
         },
         policy_ids: (0..(i % 3)).map(|p| format!("policy{p}")).collect(),
         request_id: (verdict == Verdict::Ask).then(|| format!("req-{i}")),

@@ -1,0 +1,176 @@
+//! The bounded hand-off between appending threads and the writer thread.
+//!
+//! Appending is a push under an uncontended mutex; the writer is woken only when it is idle,
+//! so a burst of appends costs one wake-up, not one per record. Once woken, the writer lingers
+//! up to [`LINGER`] (or until [`LINGER_RECORDS`] are queued, or someone flushes) so that a burst
+//! becomes one batch and the appending threads run undisturbed meanwhile. The queue holds at most
+//! [`CAPACITY`] records: when the writer falls that far behind, appenders wait for it, so a
+//! guest calling primitives in a tight loop is slowed to the rate the log can be written at
+//! instead of growing the host's memory without bound.
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::error::AuditError;
+use crate::record::AuditRecord;
+
+/// Most records queued before appenders wait for the writer.
+pub(crate) const CAPACITY: usize = 64 * 1024;
+
+/// Longest time a queued record waits before the writer takes it (unless flushed sooner).
+pub(crate) const LINGER: Duration = Duration::from_millis(2);
+
+/// Queued records at which a lingering writer stops waiting and takes them.
+pub(crate) const LINGER_RECORDS: usize = 4096;
+
+/// A reply channel for one flush.
+pub(crate) type FlushReply = Sender<Result<(), AuditError>>;
+
+/// What the writer takes in one go.
+pub(crate) struct Work {
+    pub(crate) flushes: Vec<FlushReply>,
+    /// Set when the log is closing and nothing more will be appended.
+    pub(crate) closing: bool,
+}
+
+#[derive(Default)]
+struct State {
+    records: Vec<AuditRecord>,
+    flushes: Vec<FlushReply>,
+    /// The writer is waiting for work and must be woken by the next append.
+    writer_idle: bool,
+    /// The writer is letting a burst accumulate; wake it only for a flush, a close, or a
+    /// full batch.
+    lingering: bool,
+    /// The log is being closed.
+    closing: bool,
+    /// The writer thread has stopped (normally or by panicking); appends cannot be written.
+    writer_gone: bool,
+    /// Records that could not be written because the writer was gone, not yet reported.
+    lost: u64,
+}
+
+/// The queue shared by the log handle and its writer thread.
+#[derive(Default)]
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    /// Signalled when there is work for an idle writer.
+    work: Condvar,
+    /// Signalled when the writer has taken records (there is room again) or is gone.
+    room: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is a plain buffer that every critical section leaves consistent, so a
+        // panic elsewhere while holding the lock does not invalidate it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `record`, waiting while the queue is full. If the writer is gone the record is
+    /// counted as lost instead, and the next flush reports it.
+    pub(crate) fn push(&self, record: AuditRecord) {
+        let mut state = self.lock();
+        while state.records.len() >= CAPACITY && !state.writer_gone {
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.writer_gone {
+            state.lost += 1;
+            return;
+        }
+        state.records.push(record);
+        let urgent = state.records.len() >= LINGER_RECORDS;
+        self.wake_writer(&mut state, urgent);
+    }
+
+    /// Asks the writer to reply on `reply` once everything queued so far is committed. If the
+    /// writer is gone, returns that error instead, with the records lost since the last report.
+    pub(crate) fn flush(&self, reply: FlushReply) -> Result<(), AuditError> {
+        let mut state = self.lock();
+        if state.writer_gone {
+            let lost = std::mem::take(&mut state.lost);
+            return Err(AuditError::WriterGone { lost });
+        }
+        state.flushes.push(reply);
+        self.wake_writer(&mut state, true);
+        Ok(())
+    }
+
+    /// Tells the writer to finish what is queued and stop.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closing = true;
+        self.wake_writer(&mut state, true);
+    }
+
+    /// Wakes an idle writer; wakes a lingering one only if `urgent`.
+    fn wake_writer(&self, state: &mut State, urgent: bool) {
+        if state.writer_idle || (urgent && state.lingering) {
+            state.writer_idle = false;
+            state.lingering = false;
+            self.work.notify_one();
+        }
+    }
+
+    /// Writer side: waits for work, then moves the queued records into `into` (which must be
+    /// empty) and returns the flushes to answer once they are written.
+    pub(crate) fn take(&self, into: &mut Vec<AuditRecord>) -> Work {
+        let mut state = self.lock();
+        while state.records.is_empty() && state.flushes.is_empty() && !state.closing {
+            state.writer_idle = true;
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.writer_idle = false;
+        let deadline = Instant::now() + LINGER;
+        while state.flushes.is_empty() && !state.closing && state.records.len() < LINGER_RECORDS {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            state.lingering = true;
+            state = self
+                .work
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.lingering = false;
+        std::mem::swap(&mut state.records, into);
+        let work = Work {
+            flushes: std::mem::take(&mut state.flushes),
+            closing: state.closing && state.records.is_empty(),
+        };
+        drop(state);
+        self.room.notify_all();
+        work
+    }
+
+    /// Writer side: marks the writer as gone (it returned or is unwinding), so appenders stop
+    /// waiting and count their records as lost; records still queued are lost too, and
+    /// pending flushes are answered with the loss.
+    pub(crate) fn writer_stopped(&self) {
+        let mut state = self.lock();
+        state.writer_gone = true;
+        state.lost += state.records.len() as u64;
+        state.records = Vec::new();
+        let pending = std::mem::take(&mut state.flushes);
+        let lost = if pending.is_empty() {
+            0
+        } else {
+            std::mem::take(&mut state.lost)
+        };
+        drop(state);
+        self.room.notify_all();
+        for reply in pending {
+            // The flushing thread may have stopped waiting; nothing to report to then.
+            let _ = reply.send(Err(AuditError::WriterGone { lost }));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! AgentImage manifests and the content-addressed image store.
