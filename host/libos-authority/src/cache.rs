@@ -5,13 +5,16 @@
 //! of a repeated request needs no allocation either. Entries are stored per 64-bit hash (one slot each); a colliding key simply misses
 //! and replaces the slot. When the map reaches its capacity it is cleared wholesale.
 //!
+//! The most recent hit is also kept aside: a request repeating the previous one (a guest
+//! calling the same primitive in a loop) is answered by comparing strings, without hashing.
+//!
 //! The key hash is a fast multiplicative hash seeded randomly per cache. It is not
 //! collision-resistant, but collisions only cost a miss (the full key is always compared) and
 //! the map is bounded, so crafted keys cannot degrade it beyond re-evaluating.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// Default number of cached verdicts before the cache is cleared.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -148,7 +151,19 @@ type Slots<V> = HashMap<u64, Entry<V>, BuildHasherDefault<PrehashedHasher>>;
 pub(crate) struct VerdictCache<V> {
     seed: u64,
     slots: RwLock<Slots<V>>,
+    /// The entry most recently returned or inserted.
+    last: Mutex<Option<Entry<V>>>,
     capacity: usize,
+}
+
+impl<V> Clone for Entry<V> {
+    fn clone(&self) -> Self {
+        Entry {
+            key: self.key.clone(),
+            digest: self.digest,
+            value: Arc::clone(&self.value),
+        }
+    }
 }
 
 impl<V> VerdictCache<V> {
@@ -157,18 +172,22 @@ impl<V> VerdictCache<V> {
         VerdictCache {
             seed: RandomState::new().hash_one(0x5eed_u64),
             slots: RwLock::new(HashMap::default()),
+            last: Mutex::new(None),
             capacity,
         }
     }
 
     /// The cached value for `key`, if any, with the key's strings shared.
     pub(crate) fn get(&self, key: &CacheKey<'_>) -> Option<(Arc<V>, Interned)> {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = last.as_ref().filter(|entry| entry.is(key)) {
+            return Some((Arc::clone(&entry.value), entry.key.clone()));
+        }
         let hash = self.hash(key);
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-        slots
-            .get(&hash)
-            .filter(|entry| entry.is(key))
-            .map(|entry| (Arc::clone(&entry.value), entry.key.clone()))
+        let entry = slots.get(&hash).filter(|entry| entry.is(key))?;
+        *last = Some(entry.clone());
+        Some((Arc::clone(&entry.value), entry.key.clone()))
     }
 
     /// Stores `value` for `key` (whose strings are `interned`), clearing the cache first when
@@ -184,6 +203,7 @@ impl<V> VerdictCache<V> {
             digest: key.digest.copied(),
             value,
         };
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(entry.clone());
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         if slots.len() >= self.capacity && !slots.contains_key(&hash) {
             slots.clear();

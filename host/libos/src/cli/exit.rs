@@ -21,6 +21,8 @@ pub enum Code {
     BadComponent = 8,
     /// The audit log failed verification.
     AuditBroken = 9,
+    /// The named image (or other object) does not exist.
+    NotFound = 10,
 }
 
 /// Help text listing the exit codes.
@@ -34,7 +36,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   6  limit exceeded (fuel, time, memory, output)
   7  tool error (invalid input, tool failure, trap)
   8  not a usable component (malformed, core module, too large, not a tool)
-  9  audit log failed verification";
+  9  audit log failed verification
+ 10  not found (no such image)";
 
 /// A failed command: one line of message and its exit code.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 
 mod audit;
 mod exit;
+mod image;
 mod parse;
 mod policy;
 mod tool;
@@ -39,6 +40,9 @@ enum Command {
     /// Verify or show the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Build, list and inspect AgentImages.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 /// Parses arguments, runs the command, prints errors as one line and maps them to exit codes.
@@ -49,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
+        Command::Image(cmd) => image::run(cmd, cli.state_dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

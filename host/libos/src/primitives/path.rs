@@ -44,6 +44,13 @@ pub fn normalize(path: &str) -> Result<String, PathError> {
     if path.starts_with('/') {
         return Err(PathError::Escapes(path.to_string()));
     }
+    // Already normal (the common case): nothing to drop or apply.
+    if path
+        .split('/')
+        .all(|segment| !matches!(segment, "" | "." | ".."))
+    {
+        return Ok(path.to_owned());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -70,6 +77,11 @@ pub fn resolve(dir: &Dir, normalized: &str, follow_final: bool) -> Result<String
         Some((p, n)) => (p, n),
         None => ("", normalized),
     };
+    // A name directly in the working directory has no parent to resolve; unless its own
+    // symbolic link is followed, it is the path touched.
+    if parent.is_empty() && !follow_final {
+        return Ok(normalized.to_owned());
+    }
     let mut candidate = if parent.is_empty() {
         PathBuf::new()
     } else {
@@ -132,6 +144,10 @@ mod tests {
         assert_eq!(normalize("").unwrap(), "");
         assert_eq!(normalize(".").unwrap(), "");
         assert_eq!(normalize("a/..").unwrap(), "");
+        // Already-normal paths come back unchanged, dots inside names included.
+        assert_eq!(normalize("a/b.txt").unwrap(), "a/b.txt");
+        assert_eq!(normalize("a/..b/c..").unwrap(), "a/..b/c..");
+        assert_eq!(normalize("...").unwrap(), "...");
     }
 
     #[test]

@@ -1,0 +1,171 @@
+//! Resource limits an image asks to run under: the `[limits]` table of `image.toml`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Value;
+
+use crate::duration;
+use crate::error::{FieldError, ManifestError};
+use crate::fields::Section;
+use crate::size::{self, SizeError};
+
+/// The keys of the `[limits]` table.
+pub(crate) const LIMIT_KEYS: &[&str] = &[
+    "fuel_per_slice",
+    "memory",
+    "wall_clock",
+    "max_children",
+    "max_objects",
+    "max_object_bytes",
+    "max_namespace_bytes",
+    "max_tool_calls",
+];
+
+/// Resource limits of an agent built from an image. Every field is optional in the manifest;
+/// an omitted field takes the default documented on it ([`ImageLimits::default`]).
+///
+/// Sizes are bytes, at most [`crate::MAX_SIZE`] (1 GiB); they serialise as integers and
+/// deserialise from integers or size strings (`"64MiB"`). `wall_clock` serialises as a
+/// humantime string (`"10m"`). Deserialising rejects unknown fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageLimits {
+    /// Fuel (roughly, WebAssembly instructions) the agent may burn per scheduling slice before
+    /// it yields. Greater than zero. Default 10,000,000.
+    pub fuel_per_slice: u64,
+    /// Maximum linear memory of the agent, in bytes. Greater than zero. Default 64 MiB.
+    #[serde(with = "size")]
+    pub memory: u64,
+    /// Maximum wall-clock running time of the agent. Greater than zero. Default 10 minutes.
+    #[serde(with = "duration")]
+    pub wall_clock: Duration,
+    /// Maximum number of child agents alive at once. Default 16.
+    pub max_children: u32,
+    /// Maximum number of objects the agent may hold in its memory namespace. Default 10,000.
+    pub max_objects: u64,
+    /// Maximum size of one stored object, in bytes. Default 64 KiB.
+    #[serde(with = "size")]
+    pub max_object_bytes: u64,
+    /// Maximum total size of the agent's memory namespace, in bytes. Default 16 MiB.
+    #[serde(with = "size")]
+    pub max_namespace_bytes: u64,
+    /// Maximum number of tool calls over the agent's lifetime. Default 100,000.
+    pub max_tool_calls: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits {
+            fuel_per_slice: 10_000_000,
+            memory: 64 << 20,
+            wall_clock: Duration::from_secs(10 * 60),
+            max_children: 16,
+            max_objects: 10_000,
+            max_object_bytes: 64 << 10,
+            max_namespace_bytes: 16 << 20,
+            max_tool_calls: 100_000,
+        }
+    }
+}
+
+impl ImageLimits {
+    /// Reads the `[limits]` section; absent keys keep their defaults.
+    pub(crate) fn from_section(section: &mut Section) -> Result<ImageLimits, ManifestError> {
+        let mut limits = ImageLimits::default();
+        for (key, value) in section.drain() {
+            let field = |problem| section.error(&key, problem);
+            match key.as_str() {
+                "fuel_per_slice" => limits.fuel_per_slice = count(&value, 1).map_err(field)?,
+                "memory" => limits.memory = positive_size(&value).map_err(field)?,
+                "wall_clock" => limits.wall_clock = wall_clock(&value).map_err(field)?,
+                "max_children" => {
+                    let n = count(&value, 0).map_err(&field)?;
+                    limits.max_children = u32::try_from(n).map_err(|_| {
+                        field(FieldError::Invalid(format!(
+                            "{n} is more than the maximum of {}",
+                            u32::MAX
+                        )))
+                    })?;
+                }
+                "max_objects" => limits.max_objects = count(&value, 0).map_err(field)?,
+                "max_object_bytes" => limits.max_object_bytes = size(&value).map_err(field)?,
+                "max_namespace_bytes" => {
+                    limits.max_namespace_bytes = size(&value).map_err(field)?;
+                }
+                "max_tool_calls" => limits.max_tool_calls = count(&value, 0).map_err(field)?,
+                // Unknown keys were rejected when the section was opened.
+                _ => {
+                    return Err(field(FieldError::Unknown {
+                        expected: LIMIT_KEYS.join(", "),
+                    }));
+                }
+            }
+        }
+        Ok(limits)
+    }
+}
+
+/// An integer of at least `min`.
+fn count(value: &Value, min: u64) -> Result<u64, FieldError> {
+    let Value::Integer(n) = value else {
+        return Err(FieldError::WrongType {
+            expected: "an integer",
+            got: value.type_str(),
+        });
+    };
+    match u64::try_from(*n) {
+        Ok(n) if n >= min => Ok(n),
+        _ if min == 0 => Err(FieldError::Invalid(format!("{n} is negative"))),
+        _ => Err(FieldError::Invalid(format!(
+            "{n} is out of range; it must be at least {min}"
+        ))),
+    }
+}
+
+/// A size: an integer number of bytes or a size string.
+fn size(value: &Value) -> Result<u64, FieldError> {
+    let (result, got) = match value {
+        Value::Integer(n) => {
+            let checked = u64::try_from(*n)
+                .map_err(|_| SizeError::OutOfRange(format!("{n} is negative")))
+                .and_then(size::check_size);
+            (checked, n.to_string())
+        }
+        Value::String(s) => (size::parse_size(s), format!("{s:?}")),
+        other => {
+            return Err(FieldError::WrongType {
+                expected: "a size (an integer or a string like \"64MiB\")",
+                got: other.type_str(),
+            });
+        }
+    };
+    result.map_err(|e| match e {
+        SizeError::Malformed => FieldError::BadSize { got },
+        SizeError::OutOfRange(reason) => FieldError::Invalid(reason),
+    })
+}
+
+/// A size greater than zero.
+fn positive_size(value: &Value) -> Result<u64, FieldError> {
+    match size(value)? {
+        0 => Err(FieldError::Invalid(
+            "the size must be greater than zero".to_owned(),
+        )),
+        n => Ok(n),
+    }
+}
+
+/// A humantime duration string greater than zero.
+fn wall_clock(value: &Value) -> Result<Duration, FieldError> {
+    let Value::String(text) = value else {
+        return Err(FieldError::WrongType {
+            expected: "a duration string like \"10m\"",
+            got: value.type_str(),
+        });
+    };
+    duration::parse_positive(text).map_err(|reason| FieldError::BadDuration {
+        got: format!("{text:?}"),
+        reason,
+    })
+}

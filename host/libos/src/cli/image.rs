@@ -1,0 +1,160 @@
+//! `libos image build | ls | inspect`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use libos::state::StateDir;
+use libos_image::{BuildChange, Image, ImageError, ImageStore};
+
+use super::exit::{Code, Failure};
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Validate an image directory (or its image.toml), store its components by content
+    /// hash and record the image.
+    Build {
+        /// The image directory, or its image.toml.
+        path: PathBuf,
+        /// Print the stored image as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored images.
+    Ls {
+        /// Print JSON (one array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one image: NAME (newest version), NAME:VERSION or sha256:PREFIX.
+    Inspect {
+        /// The image reference.
+        reference: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let state = StateDir::open(state_dir)?;
+    let store = ImageStore::open(state.root()).map_err(failure)?;
+    match cmd {
+        ImageCommand::Build { path, json } => {
+            let built = store.build(&path).map_err(failure)?;
+            let image = &built.image;
+            if json {
+                print_json(image);
+                return Ok(());
+            }
+            let what = match built.change {
+                BuildChange::Created => "built".to_owned(),
+                BuildChange::Unchanged => "unchanged".to_owned(),
+                BuildChange::Replaced { previous } => {
+                    format!("rebuilt (was sha256:{})", short(&previous.to_string()))
+                }
+            };
+            println!(
+                "{what} {} sha256:{}",
+                image.reference(),
+                short(&image.digest.to_string())
+            );
+            Ok(())
+        }
+        ImageCommand::Ls { json } => {
+            let images = store.list().map_err(failure)?;
+            if json {
+                print_json(&images);
+                return Ok(());
+            }
+            println!(
+                "{:<24} {:<12} {:<20} {:>5}  CREATED",
+                "NAME", "VERSION", "DIGEST", "TOOLS"
+            );
+            for i in &images {
+                println!(
+                    "{:<24} {:<12} sha256:{:<13} {:>5}  {}",
+                    i.name,
+                    i.version,
+                    short(&i.digest.to_string()),
+                    i.tools,
+                    created(i.created_ns)
+                );
+            }
+            Ok(())
+        }
+        ImageCommand::Inspect { reference, json } => {
+            let image = store.get(&reference).map_err(failure)?;
+            if json {
+                print_json(&image);
+            } else {
+                print_image(&image);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_image(image: &Image) {
+    println!("image       {}", image.reference());
+    println!("digest      sha256:{}", image.digest);
+    if let Some(d) = &image.description {
+        println!("description {d}");
+    }
+    println!("created     {}", created(image.created_ns));
+    println!(
+        "agent       sha256:{} ({} bytes)",
+        short(&image.agent.digest.to_string()),
+        image.agent.size
+    );
+    for (name, c) in &image.tools {
+        println!(
+            "tool        {name}: sha256:{} ({} bytes)",
+            short(&c.digest.to_string()),
+            c.size
+        );
+    }
+    for cap in &image.capabilities {
+        println!("capability  {cap}");
+    }
+    match &image.policy {
+        Some(p) => println!("policy      {} line(s)", p.lines().count()),
+        None => println!("policy      none (capabilities alone decide)"),
+    }
+    let l = &image.limits;
+    println!(
+        "limits      fuel/slice {}, memory {} B, wall clock {}, children {}, objects {}, \
+         object {} B, namespace {} B, tool calls {}",
+        l.fuel_per_slice,
+        l.memory,
+        humantime::format_duration(l.wall_clock),
+        l.max_children,
+        l.max_objects,
+        l.max_object_bytes,
+        l.max_namespace_bytes,
+        l.max_tool_calls
+    );
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+fn created(ns: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+        .to_string()
+}
+
+fn failure(e: ImageError) -> Failure {
+    let code = match &e {
+        ImageError::NotFound { .. } => Code::NotFound,
+        _ => Code::Error,
+    };
+    Failure::new(code, e.to_string())
+}
