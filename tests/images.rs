@@ -144,3 +144,35 @@ fn manifest_errors_name_the_file_and_the_field() {
         serde_json::json!([])
     );
 }
+
+/// The example images shipped in `guest-tools/images/` build as they are.
+#[test]
+fn example_images_build() {
+    let env = Env::new();
+    let images = std::path::Path::new(libos_guests::IMAGES);
+    for (name, tools) in [("coding-agent", 1), ("log-parser", 0)] {
+        env.libos()
+            .args(["image", "build"])
+            .arg(images.join(name))
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(format!("built {name}:")));
+        let out = env
+            .libos()
+            .args(["image", "inspect", name, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let image: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            image["tools"].as_object().map(|t| t.len()),
+            Some(tools),
+            "{image}"
+        );
+        assert!(
+            image["policy"]
+                .as_str()
+                .is_some_and(|p| p.contains("no-secrets"))
+        );
+    }
+}

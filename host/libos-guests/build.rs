@@ -5,6 +5,10 @@
 //! `wasm32-wasip2` (the fixtures that stand for ordinary WASI programs) come out of rustc as
 //! components already. The guest build gets its own target directory: the outer build holds
 //! the lock on the workspace's.
+//!
+//! Agents (`libos:runtime/agent` world) are built and wrapped exactly like tools. The image
+//! directories of `guest-tools/images/` are then assembled into `<OUT_DIR>/images/` with the
+//! built components copied in (see `build/images.rs`).
 
 use std::env;
 use std::fmt::Write as _;
@@ -13,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+#[path = "build/images.rs"]
+mod images;
 
 /// Guest crates built for `wasm32-unknown-unknown` (imports: `libos:runtime` only).
 const NATIVE: &[&str] = &[
@@ -27,6 +34,17 @@ const NATIVE: &[&str] = &[
     "membomb",
     "big_output",
     "trap",
+    "log_parser",
+    "coding_agent",
+    "agent_spinner",
+    "agent_ticker",
+    "agent_spawn_loop",
+    "agent_object_flood",
+    "agent_event_flood",
+    "agent_kill_foreign",
+    "agent_escalate",
+    "agent_minimal",
+    "agent_waiter",
 ];
 
 /// Guest crates built for `wasm32-wasip2` (ordinary WASI programs).
@@ -99,6 +117,15 @@ fn run() -> Result<()> {
         consts,
         "/// The directory holding every built component.\npub const DIR: &str = {:?};",
         components.display().to_string()
+    )?;
+
+    let images = out_dir.join("images");
+    images::assemble(&guests.join("images"), &components, &images)?;
+    writeln!(
+        consts,
+        "/// The directory holding the assembled image directories (`<name>/image.toml` with its \
+         policy and components) and the demo `workspace/`.\npub const IMAGES: &str = {:?};",
+        images.display().to_string()
     )?;
     fs::write(out_dir.join("guests.rs"), consts)?;
     Ok(())
