@@ -1,0 +1,44 @@
+//! The errors the process table reports.
+
+use crate::lifecycle::TransitionError;
+
+/// Shorthand for results of process-table operations.
+pub type Result<T> = std::result::Result<T, KernelError>;
+
+/// Why a process-table operation failed.
+///
+/// Every variant except [`KernelError::Store`] means the request was refused before anything
+/// was written: the table is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// No process has this pid.
+    #[error("no process {0}")]
+    NoSuchProcess(u64),
+    /// A new process's parent has already ended.
+    #[error("parent process {parent} has ended ({state})")]
+    ParentEnded {
+        /// The parent's pid.
+        parent: u64,
+        /// The name of the parent's state (`exited`, `failed` or `killed`).
+        state: String,
+    },
+    /// The lifecycle does not allow the requested state change from the process's current
+    /// state (read inside the same transaction as the write).
+    #[error("process {pid}: {source}")]
+    Transition {
+        /// The process whose state was to change.
+        pid: u64,
+        /// Both states.
+        #[source]
+        source: TransitionError,
+    },
+    /// The database failed (locked past the busy timeout, disk full, corrupt data, ...).
+    #[error("process table error: {0}")]
+    Store(String),
+}
+
+impl From<rusqlite::Error> for KernelError {
+    fn from(err: rusqlite::Error) -> Self {
+        KernelError::Store(err.to_string())
+    }
+}

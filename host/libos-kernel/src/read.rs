@@ -1,0 +1,123 @@
+//! Queries. Each function reads through the given connection (inside a transaction or not).
+
+use rusqlite::{Connection, params};
+
+use crate::error::{KernelError, Result};
+use crate::record::{ProcessFilter, ProcessRecord, TransitionRecord};
+use crate::sql::{PROCESS_COLUMNS, pid_key, query_processes, query_transitions};
+use crate::state::LIVE_STATE_NAMES;
+
+/// The `IN (...)` list of live state names.
+fn live_names() -> String {
+    LIVE_STATE_NAMES
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The process `pid`.
+///
+/// # Errors
+///
+/// [`KernelError::NoSuchProcess`] if there is none; [`KernelError::Store`] if the database
+/// fails.
+pub(crate) fn process(conn: &Connection, pid: u64) -> Result<ProcessRecord> {
+    let key = pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))?;
+    let sql = format!("SELECT {PROCESS_COLUMNS} FROM processes p WHERE p.pid = ?1");
+    query_processes(conn, &sql, params![key])?
+        .into_iter()
+        .next()
+        .ok_or(KernelError::NoSuchProcess(pid))
+}
+
+/// Every process (or every live one) by ascending pid.
+pub(crate) fn list(conn: &Connection, filter: ProcessFilter) -> Result<Vec<ProcessRecord>> {
+    let sql = match filter {
+        ProcessFilter::All => format!("SELECT {PROCESS_COLUMNS} FROM processes p ORDER BY p.pid"),
+        ProcessFilter::Live => format!(
+            "SELECT {PROCESS_COLUMNS} FROM processes p WHERE p.state_name IN ({}) \
+             ORDER BY p.pid",
+            live_names()
+        ),
+    };
+    query_processes(conn, &sql, [])
+}
+
+/// The live processes of `host` by ascending pid.
+pub(crate) fn owned_by(conn: &Connection, host: &str) -> Result<Vec<ProcessRecord>> {
+    let sql = format!(
+        "SELECT {PROCESS_COLUMNS} FROM processes p \
+         WHERE p.host = ?1 AND p.state_name IN ({}) ORDER BY p.pid",
+        live_names()
+    );
+    query_processes(conn, &sql, params![host])
+}
+
+/// The direct children of `pid` (which must exist) by ascending pid.
+pub(crate) fn children(conn: &Connection, pid: u64) -> Result<Vec<ProcessRecord>> {
+    let key = existing(conn, pid)?;
+    let sql =
+        format!("SELECT {PROCESS_COLUMNS} FROM processes p WHERE p.parent = ?1 ORDER BY p.pid");
+    query_processes(conn, &sql, params![key])
+}
+
+/// `pid` (which must exist) and its whole subtree in tree order: depth first, each process
+/// before its descendants, siblings by ascending pid.
+pub(crate) fn subtree(conn: &Connection, pid: u64) -> Result<Vec<ProcessRecord>> {
+    let key = existing(conn, pid)?;
+    // A child is always created after its parent, so `c.pid > s.pid` holds for every real
+    // edge and guarantees termination even on corrupt data.
+    let sql = format!(
+        "WITH RECURSIVE subtree(pid, path) AS (
+             SELECT pid, printf('%020d', pid) FROM processes WHERE pid = ?1
+             UNION ALL
+             SELECT c.pid, s.path || '/' || printf('%020d', c.pid)
+             FROM processes c JOIN subtree s ON c.parent = s.pid
+             WHERE c.pid > s.pid
+         )
+         SELECT {PROCESS_COLUMNS} FROM subtree s JOIN processes p ON p.pid = s.pid
+         ORDER BY s.path"
+    );
+    query_processes(conn, &sql, params![key])
+}
+
+/// The ancestors of `pid` (which must exist): its parent first, its tree's root last.
+pub(crate) fn ancestors(conn: &Connection, pid: u64) -> Result<Vec<ProcessRecord>> {
+    let key = existing(conn, pid)?;
+    let sql = format!(
+        "WITH RECURSIVE up(pid, depth) AS (
+             SELECT parent, 1 FROM processes WHERE pid = ?1 AND parent IS NOT NULL
+             UNION ALL
+             SELECT a.parent, up.depth + 1 FROM processes a JOIN up ON a.pid = up.pid
+             WHERE a.parent IS NOT NULL AND a.parent < up.pid
+         )
+         SELECT {PROCESS_COLUMNS} FROM up JOIN processes p ON p.pid = up.pid
+         ORDER BY up.depth"
+    );
+    query_processes(conn, &sql, params![key])
+}
+
+/// The recorded state changes of `pid` (which must exist) in order.
+pub(crate) fn transitions(conn: &Connection, pid: u64) -> Result<Vec<TransitionRecord>> {
+    let key = existing(conn, pid)?;
+    query_transitions(
+        conn,
+        "SELECT pid, seq, from_state, to_state, time_ns FROM process_transitions
+         WHERE pid = ?1 ORDER BY seq",
+        params![key],
+    )
+}
+
+/// The stored key of `pid`, or [`KernelError::NoSuchProcess`] if there is no such process.
+fn existing(conn: &Connection, pid: u64) -> Result<i64> {
+    let key = pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))?;
+    let found: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM processes WHERE pid = ?1")?
+        .query_row(params![key], |row| row.get(0))?;
+    if found == 0 {
+        Err(KernelError::NoSuchProcess(pid))
+    } else {
+        Ok(key)
+    }
+}

@@ -1,0 +1,74 @@
+//! What the process table stores about a process and its state changes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::State;
+
+/// The request to register a new process (see [`crate::ProcessTable::create`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewProcess {
+    /// The parent's pid; `None` makes the process the root of a new tree.
+    pub parent: Option<u64>,
+    /// The image it runs, as `name:version`.
+    pub image: String,
+    /// The digest of the image's content.
+    pub image_digest: String,
+    /// Its working directory.
+    pub cwd: String,
+    /// The capabilities it is granted.
+    pub capabilities: Vec<String>,
+    /// The id of the host process that owns it, e.g. `"pid@hostname:1234"`.
+    pub host: String,
+}
+
+/// One process as stored in the table. Strings are stored and returned exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// Its pid, never reused.
+    pub pid: u64,
+    /// Its parent's pid, `None` for the root of a tree.
+    pub parent: Option<u64>,
+    /// The pid of its tree's root (its own pid if it has no parent).
+    pub root: u64,
+    /// The image it runs, as `name:version`.
+    pub image: String,
+    /// The digest of the image's content.
+    pub image_digest: String,
+    /// Its current lifecycle state.
+    pub state: State,
+    /// Its working directory.
+    pub cwd: String,
+    /// The capabilities it is granted.
+    pub capabilities: Vec<String>,
+    /// The id of the host process that owns it.
+    pub host: String,
+    /// When it was created, in nanoseconds since the Unix epoch.
+    pub created_ns: u64,
+    /// When its row last changed, in nanoseconds since the Unix epoch.
+    pub updated_ns: u64,
+}
+
+/// One recorded state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionRecord {
+    /// The process that changed state.
+    pub pid: u64,
+    /// The change's number for this process, counting from 1.
+    pub seq: u64,
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+    /// When it happened, in nanoseconds since the Unix epoch.
+    pub time_ns: u64,
+}
+
+/// Which processes [`crate::ProcessTable::list`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessFilter {
+    /// Only processes in a live state.
+    Live,
+    /// Every process, ended ones included.
+    All,
+}

@@ -1,0 +1,67 @@
+//! The process tables and how connections to the shared database are opened.
+//!
+//! The database file is shared with other tables of the runtime; this module only creates its
+//! own tables (and their indexes) and never drops or alters anything.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{KernelError, Result};
+
+/// How long a connection waits for another connection's lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Creates the tables if they do not exist yet.
+///
+/// `processes` holds one row per process ever created; `AUTOINCREMENT` guarantees a pid is
+/// never handed out twice, even after rows are deleted. `state` is the JSON of the
+/// [`crate::State`] and `state_name` its [`crate::State::name`]; `root` is the pid of the root
+/// of the process's tree (its own pid for a process without parent). `capabilities` is a JSON
+/// array of strings. `process_transitions` holds every state change, numbered per process
+/// from 1.
+const CREATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS processes (
+    pid          INTEGER PRIMARY KEY AUTOINCREMENT,
+    parent       INTEGER NULL,
+    root         INTEGER,
+    image        TEXT    NOT NULL,
+    image_digest TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    state_name   TEXT    NOT NULL,
+    cwd          TEXT    NOT NULL,
+    capabilities TEXT    NOT NULL,
+    host         TEXT    NOT NULL,
+    created_ns   INTEGER NOT NULL,
+    updated_ns   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS processes_by_parent ON processes (parent);
+CREATE INDEX IF NOT EXISTS processes_by_host ON processes (host, state_name);
+CREATE INDEX IF NOT EXISTS processes_by_state ON processes (state_name);
+CREATE TABLE IF NOT EXISTS process_transitions (
+    pid        INTEGER NOT NULL,
+    seq        INTEGER NOT NULL CHECK (seq >= 1),
+    from_state TEXT    NOT NULL,
+    to_state   TEXT    NOT NULL,
+    time_ns    INTEGER NOT NULL,
+    PRIMARY KEY (pid, seq)
+) WITHOUT ROWID;
+";
+
+/// Opens (creating if needed) the database at `path` with WAL journaling,
+/// `synchronous=NORMAL`, the busy timeout and the tables present.
+pub(crate) fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(KernelError::Store(format!(
+            "database refused WAL journal mode (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(CREATE_TABLES)?;
+    Ok(conn)
+}

@@ -1,0 +1,113 @@
+//! Mutations. Each function runs inside the caller's `BEGIN IMMEDIATE` transaction and checks
+//! everything before its first write, so an error leaves nothing to undo (the transaction is
+//! rolled back regardless).
+
+use rusqlite::{Connection, params};
+
+use crate::error::{KernelError, Result};
+use crate::lifecycle;
+use crate::read;
+use crate::record::{NewProcess, ProcessRecord};
+use crate::sql::{encode_state, now_ns, pid_key};
+use crate::state::State;
+
+/// Inserts `new` in state `Created` and returns its pid.
+///
+/// # Errors
+///
+/// [`KernelError::NoSuchProcess`] if the parent does not exist, [`KernelError::ParentEnded`]
+/// if it has ended, [`KernelError::Store`] if the database fails.
+pub(crate) fn create(conn: &Connection, new: &NewProcess) -> Result<u64> {
+    let root = match new.parent {
+        None => None,
+        Some(parent) => {
+            let parent = read::process(conn, parent)?;
+            if parent.state.is_ended() {
+                return Err(KernelError::ParentEnded {
+                    parent: parent.pid,
+                    state: parent.state.name().to_owned(),
+                });
+            }
+            Some(stored_pid(parent.root)?)
+        }
+    };
+    let parent = new.parent.map(stored_pid).transpose()?;
+    let state = State::Created;
+    let capabilities = serde_json::to_string(&new.capabilities)
+        .map_err(|err| KernelError::Store(format!("cannot encode capabilities: {err}")))?;
+    let now = now_ns();
+    conn.prepare_cached(
+        "INSERT INTO processes (parent, root, image, image_digest, state, state_name, cwd,
+                                capabilities, host, created_ns, updated_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    )?
+    .execute(params![
+        parent,
+        root,
+        new.image,
+        new.image_digest,
+        encode_state(&state)?,
+        state.name(),
+        new.cwd,
+        capabilities,
+        new.host,
+        now,
+    ])?;
+    let pid = conn.last_insert_rowid();
+    if root.is_none() {
+        conn.prepare_cached("UPDATE processes SET root = ?1 WHERE pid = ?1")?
+            .execute(params![pid])?;
+    }
+    u64::try_from(pid).map_err(|_| KernelError::Store(format!("negative new pid {pid}")))
+}
+
+/// Moves `pid` to `to` if [`lifecycle::check`] allows it from its current state, records the
+/// change and returns the updated record.
+///
+/// # Errors
+///
+/// [`KernelError::NoSuchProcess`], [`KernelError::Transition`], or [`KernelError::Store`].
+pub(crate) fn transition(conn: &Connection, pid: u64, to: &State) -> Result<ProcessRecord> {
+    let current = read::process(conn, pid)?;
+    lifecycle::check(&current.state, to)
+        .map_err(|source| KernelError::Transition { pid, source })?;
+    set_state(conn, &current, to)?;
+    read::process(conn, pid)
+}
+
+/// Moves every live process of the subtree rooted at `pid` (itself included) to `Killed` and
+/// returns their pids in tree order.
+pub(crate) fn kill_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
+    let mut killed = Vec::new();
+    for process in read::subtree(conn, pid)? {
+        if process.state.is_live() {
+            set_state(conn, &process, &State::Killed)?;
+            killed.push(process.pid);
+        }
+    }
+    Ok(killed)
+}
+
+/// Writes `to` as the state of `current` and appends the transition row. The caller has
+/// checked the change.
+fn set_state(conn: &Connection, current: &ProcessRecord, to: &State) -> Result<()> {
+    let key = stored_pid(current.pid)?;
+    let now = now_ns();
+    let from_json = encode_state(&current.state)?;
+    let to_json = encode_state(to)?;
+    conn.prepare_cached(
+        "UPDATE processes SET state = ?2, state_name = ?3, updated_ns = ?4 WHERE pid = ?1",
+    )?
+    .execute(params![key, to_json, to.name(), now])?;
+    conn.prepare_cached(
+        "INSERT INTO process_transitions (pid, seq, from_state, to_state, time_ns)
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4
+         FROM process_transitions WHERE pid = ?1",
+    )?
+    .execute(params![key, from_json, to_json, now])?;
+    Ok(())
+}
+
+fn stored_pid(pid: u64) -> Result<i64> {
+    pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))
+}
