@@ -9,6 +9,9 @@ pub enum AuditError {
     /// SQLite refused an operation (locked past the busy timeout, disk full, bad schema, ...).
     #[error("audit database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database cannot be used as the audit log (e.g. it refuses WAL journaling).
+    #[error("audit database cannot be used: {0}")]
+    Unusable(String),
     /// A file-system operation on the database path, or spawning the writer thread, failed.
     #[error("audit I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -35,4 +38,13 @@ pub enum AuditError {
     /// or the chain tail is inconsistent so that it cannot be safely extended.
     #[error("audit log is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<libos_db::OpenError> for AuditError {
+    fn from(err: libos_db::OpenError) -> Self {
+        match err {
+            libos_db::OpenError::Sqlite(e) => AuditError::Sqlite(e),
+            other => AuditError::Unusable(other.to_string()),
+        }
+    }
 }

@@ -4,14 +4,10 @@
 //! its own two tables, and never drops or alters anything.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::AuditError;
-
-/// How long a connection waits for another connection's lock before failing.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Creates the audit tables if they do not exist yet.
 ///
@@ -51,16 +47,7 @@ pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource,
 /// Opens (creating if needed) the database for writing: WAL journal, `synchronous=NORMAL`,
 /// the busy timeout, and the audit tables present.
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, AuditError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(path = %path.display(), mode, "audit database is not in WAL mode");
-    }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(CREATE_TABLES)?;
-    Ok(conn)
+    Ok(libos_db::open(path, CREATE_TABLES)?)
 }
 
 /// Opens an existing database read-only, or returns `None` if there is no file at `path`.
@@ -73,7 +60,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Option<Connection>, AuditErr
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(libos_db::BUSY_TIMEOUT)?;
     Ok(Some(conn))
 }
 

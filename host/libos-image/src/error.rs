@@ -157,6 +157,9 @@ pub enum ImageError {
     /// SQLite refused an operation (locked past the busy timeout, disk full, ...).
     #[error("image database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The state directory's database cannot be used (e.g. it refuses WAL journaling).
+    #[error("image database cannot be used: {0}")]
+    Unusable(String),
     /// A file-system operation in the state directory failed.
     #[error("image store I/O error on {}: {source}", path.display())]
     Io {
@@ -223,6 +226,15 @@ impl ImageError {
         ImageError::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<libos_db::OpenError> for ImageError {
+    fn from(err: libos_db::OpenError) -> Self {
+        match err {
+            libos_db::OpenError::Sqlite(e) => ImageError::Database(e),
+            other => ImageError::Unusable(other.to_string()),
         }
     }
 }

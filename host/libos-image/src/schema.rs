@@ -5,7 +5,6 @@
 //! anything.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -13,9 +12,6 @@ use crate::error::ImageError;
 
 /// The database file inside the state directory.
 pub(crate) const DB_FILE: &str = "libos.db";
-
-/// How long a connection waits for another connection's lock before failing.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One row per `(name, version)`. `record` is the canonical JSON the image digest is the
 /// SHA-256 of; `digest`, `created_ns` and `tool_count` are kept alongside for lookups and
@@ -41,10 +37,5 @@ pub(crate) const IMAGE_COLUMNS: &str = "name, version, digest, created_ns, recor
 /// Opens (creating if needed) the database: WAL journal, `synchronous=NORMAL`, the busy
 /// timeout, and the `images` table present.
 pub(crate) fn open(path: &Path) -> Result<Connection, ImageError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(CREATE_TABLES)?;
-    Ok(conn)
+    Ok(libos_db::open(path, CREATE_TABLES)?)
 }

@@ -42,3 +42,9 @@ impl From<rusqlite::Error> for KernelError {
         KernelError::Store(err.to_string())
     }
 }
+
+impl From<libos_db::OpenError> for KernelError {
+    fn from(err: libos_db::OpenError) -> Self {
+        KernelError::Store(err.to_string())
+    }
+}

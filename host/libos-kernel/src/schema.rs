@@ -4,14 +4,10 @@
 //! own tables (and their indexes) and never drops or alters anything.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::error::{KernelError, Result};
-
-/// How long a connection waits for another connection's lock before failing.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::error::Result;
 
 /// Creates the tables if they do not exist yet.
 ///
@@ -52,16 +48,5 @@ CREATE TABLE IF NOT EXISTS process_transitions (
 /// Opens (creating if needed) the database at `path` with WAL journaling,
 /// `synchronous=NORMAL`, the busy timeout and the tables present.
 pub(crate) fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(KernelError::Store(format!(
-            "database refused WAL journal mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(CREATE_TABLES)?;
-    Ok(conn)
+    Ok(libos_db::open(path, CREATE_TABLES)?)
 }

@@ -1,9 +1,11 @@
 //! The process table: the durable record of every process, its tree and its state changes.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
-use rusqlite::{Connection, TransactionBehavior};
+use libos_db::SharedConnection;
+
+use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::read;
@@ -23,7 +25,7 @@ use crate::write;
 /// lock held by another connection for longer than the 5 s busy timeout).
 #[derive(Debug)]
 pub struct ProcessTable {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
 }
 
 impl ProcessTable {
@@ -37,7 +39,7 @@ impl ProcessTable {
     pub fn open(db_path: impl AsRef<Path>) -> Result<Self> {
         let conn = schema::open(db_path.as_ref())?;
         Ok(ProcessTable {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::new(conn),
         })
     }
 
@@ -148,18 +150,11 @@ impl ProcessTable {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
     fn transaction<T>(&self, body: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = body(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.conn.immediate(body)
     }
 
-    /// Locks the connection. A panic in another thread cannot leave it mid-transaction (the
-    /// transaction rolls back while unwinding), so a poisoned lock is still safe to use.
+    /// Locks the connection (see [`SharedConnection::lock`]).
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock()
     }
 }

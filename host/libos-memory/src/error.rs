@@ -80,3 +80,9 @@ impl From<rusqlite::Error> for MemoryError {
         MemoryError::Store(err.to_string())
     }
 }
+
+impl From<libos_db::OpenError> for MemoryError {
+    fn from(err: libos_db::OpenError) -> Self {
+        MemoryError::Store(err.to_string())
+    }
+}

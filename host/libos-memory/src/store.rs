@@ -2,9 +2,11 @@
 //! [`crate::write`].
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
-use rusqlite::{Connection, TransactionBehavior};
+use libos_db::SharedConnection;
+
+use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::limits::{MemoryLimits, check_object_size};
@@ -48,7 +50,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 /// The handle is `Send + Sync`; calls from several threads are serialized on one connection.
 #[derive(Debug)]
 pub struct ObjectStore {
-    conn: Mutex<Connection>,
+    conn: SharedConnection,
     path: PathBuf,
 }
 
@@ -63,7 +65,7 @@ impl ObjectStore {
         let path = db_path.as_ref().to_path_buf();
         let conn = schema::open(&path)?;
         Ok(ObjectStore {
-            conn: Mutex::new(conn),
+            conn: SharedConnection::new(conn),
             path,
         })
     }
@@ -208,19 +210,12 @@ impl ObjectStore {
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
     fn transaction<T>(&self, body: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = body(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.conn.immediate(body)
     }
 
-    /// Locks the connection. A panic in another thread cannot leave it mid-transaction (the
-    /// transaction rolls back while unwinding), so a poisoned lock is still safe to use.
+    /// Locks the connection (see [`SharedConnection::lock`]).
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock()
     }
 }
 

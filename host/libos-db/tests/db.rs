@@ -1,0 +1,55 @@
+//! Opening the shared database and running write transactions on it.
+
+use libos_db::{SharedConnection, open};
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
+
+#[test]
+fn open_uses_wal_and_keeps_other_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libos.db");
+    let conn = open(&path, SCHEMA).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+    conn.execute("INSERT INTO t VALUES ('a', 1)", []).unwrap();
+    drop(conn);
+    // Another crate's schema on the same file leaves this one's rows alone.
+    let other = open(&path, "CREATE TABLE IF NOT EXISTS u (x INTEGER);").unwrap();
+    let n: i64 = other
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn immediate_commits_on_success_and_rolls_back_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = SharedConnection::new(open(&dir.path().join("libos.db"), SCHEMA).unwrap());
+    shared
+        .immediate::<_, rusqlite::Error>(|c| c.execute("INSERT INTO t VALUES ('a', 1)", []))
+        .unwrap();
+    let failed = shared.immediate::<(), rusqlite::Error>(|c| {
+        c.execute("INSERT INTO t VALUES ('b', 2)", [])?;
+        // Violates the primary key: the whole transaction, 'b' included, is rolled back.
+        c.execute("INSERT INTO t VALUES ('a', 3)", [])?;
+        Ok(())
+    });
+    assert!(failed.is_err());
+    let keys: Vec<String> = shared
+        .lock()
+        .prepare("SELECT k FROM t ORDER BY k")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys, ["a"]);
+}
+
+#[test]
+fn a_directory_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(open(dir.path(), SCHEMA).is_err());
+}
