@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The deterministic demo: tools under capabilities, policy, limits and a verifiable audit log.
+# The deterministic demo: tools under capabilities, policy, limits and a verifiable audit log;
+# AgentImages built into the state directory.
 # Run it with `./dev.sh demo` (which builds first). Uses a fresh state directory each time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 libos="$target/release/libos"
 components="$("$target/release/libos-guests")"
+images="$(dirname "$components")/images"
 demo="$target/demo"
 rm -rf "$demo"
 mkdir -p "$demo/work/notes"
@@ -33,6 +35,10 @@ cat "$w/notes/done.txt"
 step "A component importing sockets is refused before it runs (exit 5)" "$libos" tool inspect "$(tool sockets)"
 step "A runaway loop stops at its deadline (exit 6)" "$libos" tool call "$(tool spin)" --timeout 300ms
 step "A memory bomb stops at its cap (exit 6)" "$libos" tool call "$(tool membomb)" --max-memory 32M
+step "An AgentImage: a manifest and its components, stored by content hash" "$libos" image build "$images/coding-agent"
+step "Its worker image" "$libos" image build "$images/log-parser"
+step "Images in the state directory" "$libos" image ls
+step "What the coding-agent image holds" "$libos" image inspect coding-agent
 step "Why is reading secrets/ refused?" "$libos" policy explain --policy "$demo/ask-writes.cedar" --allow fs.read --action fs.read --resource secrets/key.txt
 step "Every decision is in the audit log" "$libos" audit show
 step "The audit log verifies" "$libos" audit verify
