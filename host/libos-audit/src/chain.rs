@@ -70,6 +70,17 @@ fn encode_into(seq: i64, record: &AuditRecord, out: &mut impl FnMut(&[u8])) {
     put_opt_str(out, record.args_digest.as_deref());
 }
 
+/// `hash` as 64 lowercase hex digits, written into `buf` (no allocation): the form hashes
+/// and argument digests are stored in.
+pub fn hex_into<'b>(hash: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
+    // 32 bytes always fill exactly 64 digits, and hex digits are ASCII: neither fallback
+    // can happen.
+    match hex::encode_to_slice(hash, buf) {
+        Ok(()) => std::str::from_utf8(buf).unwrap_or_default(),
+        Err(_) => "",
+    }
+}
+
 fn put_len(out: &mut impl FnMut(&[u8]), len: usize) {
     // usize is at most 64 bits on every supported target, so this never truncates.
     out(&(len as u64).to_be_bytes());

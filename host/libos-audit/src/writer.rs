@@ -115,8 +115,8 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
                 policy_ids,
                 record.request_id,
                 record.args_digest,
-                hex_str(&prev, &mut prev_hex),
-                hex_str(&hash, &mut hash_hex),
+                chain::hex_into(&prev, &mut prev_hex),
+                chain::hex_into(&hash, &mut hash_hex),
             ])?;
             prev = hash;
         }
@@ -128,16 +128,6 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
     )?;
     tx.commit()?;
     Ok(())
-}
-
-/// `hash` as 64 lowercase hex digits, written into `buf`.
-fn hex_str<'b>(hash: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
-    // 32 bytes always fill exactly 64 digits, and hex digits are ASCII: neither fallback
-    // can happen.
-    match hex::encode_to_slice(hash, buf) {
-        Ok(()) => std::str::from_utf8(buf).unwrap_or_default(),
-        Err(_) => "",
-    }
 }
 
 /// The `(seq, hash)` to extend from: the head row, or `(0, GENESIS_HASH)` for an empty log.

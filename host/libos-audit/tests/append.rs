@@ -182,19 +182,7 @@ fn many_threads_share_one_log() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = db_path(&dir);
     let log = Arc::new(AuditLog::open(&path)?);
-    let threads: Vec<_> = (0..8u64)
-        .map(|t| {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for i in 0..500 {
-                    log.append(record(t * 10_000 + i));
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().map_err(|_| anyhow::anyhow!("appender panicked"))?;
-    }
+    append_from_threads(&log, 8, 500)?;
     log.flush()?;
     let report = verify(&path)?;
     assert!(report.is_ok(), "{report:?}");
@@ -253,22 +241,28 @@ fn appends_beyond_the_queue_bound_wait_and_all_land() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = db_path(&dir);
     let log = Arc::new(AuditLog::open(&path)?);
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for i in 0..35_000 {
-                    log.append(record(t * 35_000 + i));
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().map_err(|_| anyhow::anyhow!("appender panicked"))?;
-    }
+    append_from_threads(&log, 2, 35_000)?;
     log.flush()?;
     let report = verify(&path)?;
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.records, 70_000);
+    Ok(())
+}
+
+/// Appends `per_thread` distinct records from each of `threads` threads at once.
+fn append_from_threads(log: &Arc<AuditLog>, threads: u64, per_thread: u64) -> anyhow::Result<()> {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let log = Arc::clone(log);
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    log.append(record(t * per_thread + i));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow::anyhow!("appender panicked"))?;
+    }
     Ok(())
 }

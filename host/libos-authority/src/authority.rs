@@ -91,11 +91,12 @@ impl Authority {
             reason: Arc::clone(&reason),
             policy_ids: Arc::from([]),
         };
-        let key = Interned {
-            subject: req.subject.into(),
-            action: req.action.into(),
-            resource: req.resource.into(),
-        };
+        let key = Interned::of(&CacheKey {
+            subject: req.subject,
+            action: req.action,
+            resource: req.resource,
+            digest: None,
+        });
         self.record(key, req.args_digest, &decision, &reason);
         decision
     }
@@ -202,7 +203,8 @@ impl Authority {
             reason: Arc::clone(reason),
             policy_ids: decision.shared_policy_ids(),
             request_id: decision.request_id().map(str::to_owned),
-            args_digest: args_digest.map(digest_hex),
+            args_digest: args_digest
+                .map(|d| libos_audit::chain::hex_into(d, &mut [0; 64]).to_owned()),
         });
     }
 
@@ -245,17 +247,6 @@ impl Authority {
             policy: &self.policy,
             authorizer: &self.authorizer,
         }
-    }
-}
-
-/// A digest as 64 lowercase hex digits (through a stack buffer: `hex::encode` builds its
-/// string one `char` at a time, which showed on the hot path).
-fn digest_hex(digest: &[u8; 32]) -> String {
-    let mut buf = [0u8; 64];
-    // 32 bytes always fill exactly 64 ASCII digits, so neither fallback can happen.
-    match hex::encode_to_slice(digest, &mut buf) {
-        Ok(()) => std::str::from_utf8(&buf).unwrap_or_default().to_owned(),
-        Err(_) => String::new(),
     }
 }
 
