@@ -1,7 +1,7 @@
 //! Opening a connection to the shared database.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -29,12 +29,29 @@ pub enum OpenError {
 pub fn open(path: &Path, schema: &str) -> Result<Connection, OpenError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    let mode = switch_to_wal(&conn)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(OpenError::NotWal(mode));
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(schema)?;
     Ok(conn)
+}
+
+/// Sets WAL journaling. Switching a fresh file's journal mode needs an exclusive lock, and
+/// SQLite reports `SQLITE_BUSY` at once (without its busy handler) when another connection
+/// is opening the same file at that moment; retry for up to [`BUSY_TIMEOUT`].
+fn switch_to_wal(conn: &Connection) -> Result<String, rusqlite::Error> {
+    let started = Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }

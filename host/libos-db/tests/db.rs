@@ -53,3 +53,19 @@ fn a_directory_is_not_a_database() {
     let dir = tempfile::tempdir().unwrap();
     assert!(open(dir.path(), SCHEMA).is_err());
 }
+
+#[test]
+fn many_connections_opening_a_fresh_file_at_once_all_succeed() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("libos.db");
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| open(&path, SCHEMA).map(|_| ())))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+    }
+}
