@@ -82,9 +82,9 @@ impl Env {
             .into_iter()
             .map(|r| {
                 (
-                    r.record.verdict.as_str().to_string(),
-                    r.record.action.to_string(),
-                    r.record.resource.to_string(),
+                    r.record.decided.verdict.as_str().to_string(),
+                    r.record.decided.action.to_string(),
+                    r.record.decided.resource.to_string(),
                 )
             })
             .collect()

@@ -12,12 +12,14 @@ const N: u64 = 1000;
 fn record(i: u64) -> AuditRecord {
     AuditRecord {
         time_ns: i as i64,
-        subject: "tool:bench".into(),
-        action: "clock.read".into(),
-        resource: "monotonic".into(),
-        verdict: Verdict::Allow,
-        reason: "granted by capability clock.read:**".into(),
-        policy_ids: vec!["reads".to_owned()].into(),
+        decided: std::sync::Arc::new(libos_audit::Decided {
+            subject: "tool:bench".into(),
+            action: "clock.read".into(),
+            resource: "monotonic".into(),
+            verdict: Verdict::Allow,
+            reason: "granted by capability clock.read:**".into(),
+            policy_ids: vec!["reads".to_owned()].into(),
+        }),
         request_id: None,
         args_digest: None,
     }

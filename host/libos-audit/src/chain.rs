@@ -57,13 +57,14 @@ pub fn record_hash(prev_hash: &[u8; 32], seq: i64, record: &AuditRecord) -> [u8;
 fn encode_into(seq: i64, record: &AuditRecord, out: &mut impl FnMut(&[u8])) {
     out(&seq.to_be_bytes());
     out(&record.time_ns.to_be_bytes());
-    put_str(out, &record.subject);
-    put_str(out, &record.action);
-    put_str(out, &record.resource);
-    put_str(out, record.verdict.as_str());
-    put_str(out, &record.reason);
-    put_len(out, record.policy_ids.len());
-    for id in record.policy_ids.iter() {
+    let decided = &*record.decided;
+    put_str(out, &decided.subject);
+    put_str(out, &decided.action);
+    put_str(out, &decided.resource);
+    put_str(out, decided.verdict.as_str());
+    put_str(out, &decided.reason);
+    put_len(out, decided.policy_ids.len());
+    for id in decided.policy_ids.iter() {
         put_str(out, id);
     }
     put_opt_str(out, record.request_id.as_deref());
@@ -103,18 +104,22 @@ fn put_opt_str(out: &mut impl FnMut(&[u8]), s: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::record::Verdict;
 
     fn sample() -> AuditRecord {
         AuditRecord {
             time_ns: 1,
-            subject: "tool:a".into(),
-            action: "fs.read".into(),
-            resource: "x".into(),
-            verdict: Verdict::Allow,
-            reason: "".into(),
-            policy_ids: vec!["p".to_owned()].into(),
+            decided: Arc::new(crate::record::Decided {
+                subject: "tool:a".into(),
+                action: "fs.read".into(),
+                resource: "x".into(),
+                verdict: Verdict::Allow,
+                reason: "".into(),
+                policy_ids: vec!["p".to_owned()].into(),
+            }),
             request_id: None,
             args_digest: Some("ab".into()),
         }
@@ -148,11 +153,13 @@ mod tests {
     #[test]
     fn field_boundaries_are_unambiguous() {
         let mut a = sample();
-        a.subject = "ab".into();
-        a.action = "c".into();
+        let d = Arc::make_mut(&mut a.decided);
+        d.subject = "ab".into();
+        d.action = "c".into();
         let mut b = sample();
-        b.subject = "a".into();
-        b.action = "bc".into();
+        let d = Arc::make_mut(&mut b.decided);
+        d.subject = "a".into();
+        d.action = "bc".into();
         assert_ne!(encode(1, &a), encode(1, &b));
 
         let mut none = sample();

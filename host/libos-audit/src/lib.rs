@@ -6,6 +6,7 @@
 //! insertion or reordering of rows.
 
 pub mod chain;
+pub mod clock;
 mod error;
 mod log;
 mod queue;
@@ -19,5 +20,5 @@ mod writer;
 pub use error::AuditError;
 pub use log::AuditLog;
 pub use read::{StoredRecord, read_records};
-pub use record::{AuditRecord, AuditSink, Verdict};
+pub use record::{AuditRecord, AuditSink, Decided, Verdict};
 pub use verify::{BadRecord, VerifyReport, verify};

@@ -27,17 +27,13 @@ impl Verdict {
     }
 }
 
-/// One authority decision to append to the log.
+/// What was decided about one request: the part of an audit record that is the same every
+/// time the same request gets the same verdict.
 ///
-/// The record is hashed into the chain exactly as given: every field takes part in the hash,
-/// so changing any of them after the fact is detected by verification.
-///
-/// Fields that repeat from record to record (subject, action, reason, policy ids) are shared
-/// (`Arc`), so building a record on the hot path costs little more than copying the resource.
+/// The authority keeps one `Decided` per cached verdict and hands each record a shared
+/// reference to it, so recording a repeated decision allocates nothing and copies one pointer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// Wall-clock time of the decision, nanoseconds since the Unix epoch.
-    pub time_ns: i64,
+pub struct Decided {
     /// Who asked: e.g. `tool:word_count` or later `pid:7`.
     pub subject: Arc<str>,
     /// The action asked for, e.g. `fs.read`.
@@ -50,6 +46,21 @@ pub struct AuditRecord {
     pub reason: Arc<str>,
     /// Ids of the policies that decided (Cedar policy ids), possibly empty.
     pub policy_ids: Arc<[String]>,
+}
+
+/// One authority decision to append to the log.
+///
+/// The record is hashed into the chain exactly as given: every field (those of [`Decided`]
+/// included) takes part in the hash, so changing any of them after the fact is detected by
+/// verification. Serialises flat: `time_ns`, the fields of [`Decided`], `request_id`,
+/// `args_digest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Wall-clock time of the decision, nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// Who asked for what, and the verdict; shared between records of the same decision.
+    #[serde(flatten)]
+    pub decided: Arc<Decided>,
     /// Id of the approval request created for an `ask` verdict.
     pub request_id: Option<String>,
     /// Hex SHA-256 of the call's arguments, when the call has any.

@@ -4,11 +4,13 @@
 //! verdict, malformed hash) is returned as a description, never a panic, so callers can turn
 //! it into an error or a bad-record report.
 
+use std::sync::Arc;
+
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
 use crate::read::StoredRecord;
-use crate::record::{AuditRecord, Verdict};
+use crate::record::{AuditRecord, Decided, Verdict};
 
 /// Decodes the `seq` column (column 0 of [`crate::schema::AUDIT_COLUMNS`]).
 pub(crate) fn seq(row: &Row<'_>) -> Result<i64, String> {
@@ -30,12 +32,14 @@ pub(crate) fn stored_record(row: &Row<'_>, seq: i64) -> Result<StoredRecord, Str
         .map_err(|e| format!("policy_ids is not a JSON array of strings: {e}"))?;
     let record = AuditRecord {
         time_ns: integer(row, 1, "time_ns")?,
-        subject: text(row, 2, "subject")?.into(),
-        action: text(row, 3, "action")?.into(),
-        resource: text(row, 4, "resource")?.into(),
-        verdict,
-        reason: text(row, 6, "reason")?.into(),
-        policy_ids: policy_ids.into(),
+        decided: Arc::new(Decided {
+            subject: text(row, 2, "subject")?.into(),
+            action: text(row, 3, "action")?.into(),
+            resource: text(row, 4, "resource")?.into(),
+            verdict,
+            reason: text(row, 6, "reason")?.into(),
+            policy_ids: policy_ids.into(),
+        }),
         request_id: optional_text(row, 8, "request_id")?,
         args_digest: optional_text(row, 9, "args_digest")?,
     };

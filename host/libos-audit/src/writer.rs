@@ -97,21 +97,24 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
                 .checked_add(1)
                 .ok_or_else(|| AuditError::Corrupt("audit seq overflow".into()))?;
             let hash = chain::record_hash(&prev, seq, record);
+            let decided = &*record.decided;
             let policy_ids = match &policy_json {
-                Some((ids, json)) if Arc::ptr_eq(ids, &record.policy_ids) => json,
+                Some((ids, json)) if Arc::ptr_eq(ids, &decided.policy_ids) => json,
                 _ => {
-                    let json = serde_json::to_string(&record.policy_ids)?;
-                    &policy_json.insert((Arc::clone(&record.policy_ids), json)).1
+                    let json = serde_json::to_string(&decided.policy_ids)?;
+                    &policy_json
+                        .insert((Arc::clone(&decided.policy_ids), json))
+                        .1
                 }
             };
             insert.execute(params![
                 seq,
                 record.time_ns,
-                record.subject,
-                record.action,
-                record.resource,
-                record.verdict.as_str(),
-                record.reason,
+                decided.subject,
+                decided.action,
+                decided.resource,
+                decided.verdict.as_str(),
+                decided.reason,
                 policy_ids,
                 record.request_id,
                 record.args_digest,

@@ -63,7 +63,7 @@ fn processes_appending_concurrently_form_one_chain() -> anyhow::Result<()> {
         let mine: Vec<_> = stored
             .iter()
             .map(|s| &s.record)
-            .filter(|r| r.resource.starts_with("dir/file-"))
+            .filter(|r| r.decided.resource.starts_with("dir/file-"))
             .filter(|r| {
                 let i = (r.time_ns - 1_700_000_000_000_000_000) as u64;
                 (base..base + PER_CHILD).contains(&i)

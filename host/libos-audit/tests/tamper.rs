@@ -113,7 +113,7 @@ fn forged_row_inserted_in_the_middle_is_reported() -> anyhow::Result<()> {
     }
     let prev = stored_hash(&conn, 2)?;
     let mut forged = record(100);
-    forged.subject = "tool:forged".into();
+    std::sync::Arc::make_mut(&mut forged.decided).subject = "tool:forged".into();
     let hash = record_hash(&prev, 3, &forged);
     insert_raw(&conn, 3, &forged, &prev, &hash)?;
     conn.execute("UPDATE audit_head SET seq = 6", [])?;
@@ -193,7 +193,7 @@ fn swapped_contents_with_hashes_left_in_place_are_reported() -> anyhow::Result<(
         .prepare("SELECT resource FROM audit ORDER BY seq")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    assert_eq!(subjects[1], &*record(3).resource);
+    assert_eq!(subjects[1], &*record(3).decided.resource);
     let (seq, reason) = first_bad(&path)?;
     assert_eq!(seq, 2, "{reason}");
     assert!(reason.contains("hash does not match"), "{reason}");

@@ -1,15 +1,14 @@
 //! The authority: the one choke point every runtime primitive goes through.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cedar_policy::Authorizer;
-use libos_audit::{AuditRecord, AuditSink, Verdict};
+use libos_audit::{AuditRecord, AuditSink, Decided, Verdict};
 
-use crate::cache::{CacheKey, DEFAULT_CAPACITY, Interned, VerdictCache};
+use crate::cache::{CacheKey, DEFAULT_CAPACITY, VerdictCache};
 use crate::capability::CapabilitySet;
-use crate::decision::Decision;
-use crate::evaluate::{Evaluation, Evaluator};
+use crate::decision::{Decision, Refusal};
+use crate::evaluate::Evaluator;
 use crate::explain::Explanation;
 use crate::policy::Policy;
 
@@ -41,7 +40,7 @@ pub struct Authority {
     policy: Arc<Policy>,
     audit: Arc<dyn AuditSink>,
     authorizer: Authorizer,
-    cache: VerdictCache<Evaluation>,
+    cache: VerdictCache,
     explain_subject: String,
 }
 
@@ -87,17 +86,19 @@ impl Authority {
     /// as a `deny` audit record with `reason`, and returns the denial.
     pub fn refuse(&self, req: &Request<'_>, reason: &str) -> Decision {
         let reason: Arc<str> = reason.into();
-        let decision = Decision::Deny {
+        let decided = Arc::new(Decided {
+            subject: req.subject.into(),
+            action: req.action.into(),
+            resource: req.resource.into(),
+            verdict: Verdict::Deny,
             reason: Arc::clone(&reason),
             policy_ids: Arc::from([]),
-        };
-        let key = Interned::of(&CacheKey {
-            subject: req.subject,
-            action: req.action,
-            resource: req.resource,
-            digest: None,
         });
-        self.record(key, req.args_digest, &decision, &reason);
+        let decision = Decision::Deny {
+            reason,
+            policy_ids: Arc::clone(&decided.policy_ids),
+        };
+        self.record(decided, req.args_digest, None);
         decision
     }
 
@@ -143,6 +144,58 @@ impl Authority {
     ///
     /// Never panics on any input; strings are matched and passed to Cedar as given.
     pub fn check(&self, req: &Request<'_>) -> Decision {
+        let decided = self.lookup(req);
+        let decision = match decided.verdict {
+            Verdict::Allow => Decision::Allow {
+                policy_ids: Arc::clone(&decided.policy_ids),
+            },
+            Verdict::Deny => Decision::Deny {
+                reason: Arc::clone(&decided.reason),
+                policy_ids: Arc::clone(&decided.policy_ids),
+            },
+            Verdict::Ask => Decision::Ask {
+                request_id: new_request_id(),
+                policy_ids: Arc::clone(&decided.policy_ids),
+                reason: Arc::clone(&decided.reason),
+            },
+        };
+        let request_id = decision.request_id().map(str::to_owned);
+        self.record(decided, req.args_digest, request_id);
+        decision
+    }
+
+    /// The same decision as [`Authority::check`], audited the same way, for callers that only
+    /// need to know whether to go ahead: `Ok(())` on allow, else why not. This is the path
+    /// every runtime primitive takes; an allowed repeated request costs a cache lookup and
+    /// one queued audit record, nothing more.
+    pub fn authorize(&self, req: &Request<'_>) -> Result<(), Refusal> {
+        let decided = self.lookup(req);
+        let (outcome, request_id) = match decided.verdict {
+            Verdict::Allow => (Ok(()), None),
+            Verdict::Deny => (
+                Err(Refusal::Denied {
+                    reason: Arc::clone(&decided.reason),
+                }),
+                None,
+            ),
+            Verdict::Ask => {
+                let request_id = new_request_id();
+                (
+                    Err(Refusal::NeedsApproval {
+                        request_id: request_id.clone(),
+                        reason: Arc::clone(&decided.reason),
+                    }),
+                    Some(request_id),
+                )
+            }
+        };
+        self.record(decided, req.args_digest, request_id);
+        outcome
+    }
+
+    /// The decision for `req` before any request id is minted: from the cache, or evaluated
+    /// (and cached) on a miss.
+    fn lookup(&self, req: &Request<'_>) -> Arc<Decided> {
         let key = CacheKey {
             subject: req.subject,
             action: req.action,
@@ -153,56 +206,35 @@ impl Authority {
                 None
             },
         };
-        let (evaluation, interned) = match self.cache.get(&key) {
-            Some(hit) => hit,
-            None => {
-                let fresh = Arc::new(self.evaluate_on_own_stack(
-                    req.subject,
-                    req.action,
-                    req.resource,
-                    req.args_digest,
-                ));
-                let interned = Interned::of(&key);
-                self.cache.insert(&key, &interned, Arc::clone(&fresh));
-                (fresh, interned)
-            }
-        };
-        let decision = match evaluation.verdict {
-            Verdict::Allow => Decision::Allow {
-                policy_ids: Arc::clone(&evaluation.policy_ids),
-            },
-            Verdict::Deny => Decision::Deny {
-                reason: Arc::clone(&evaluation.reason),
-                policy_ids: Arc::clone(&evaluation.policy_ids),
-            },
-            Verdict::Ask => Decision::Ask {
-                request_id: new_request_id(),
-                policy_ids: Arc::clone(&evaluation.policy_ids),
-                reason: Arc::clone(&evaluation.reason),
-            },
-        };
-        self.record(interned, req.args_digest, &decision, &evaluation.reason);
-        decision
+        if let Some(hit) = self.cache.get(&key) {
+            return hit;
+        }
+        let evaluation =
+            self.evaluate_on_own_stack(req.subject, req.action, req.resource, req.args_digest);
+        let decided = Arc::new(Decided {
+            subject: req.subject.into(),
+            action: req.action.into(),
+            resource: req.resource.into(),
+            verdict: evaluation.verdict,
+            reason: evaluation.reason,
+            policy_ids: evaluation.policy_ids,
+        });
+        self.cache.insert(&key, &decided);
+        decided
     }
 
-    /// Appends the audit record of `decision` on the request named by `key` (with arguments
-    /// digest `args_digest`); `reason` also explains an allow.
+    /// Appends the audit record of `decided`, made for a call with arguments digest
+    /// `args_digest` (and approval request `request_id` for an ask).
     fn record(
         &self,
-        key: Interned,
+        decided: Arc<Decided>,
         args_digest: Option<&[u8; 32]>,
-        decision: &Decision,
-        reason: &Arc<str>,
+        request_id: Option<String>,
     ) {
         self.audit.append(AuditRecord {
-            time_ns: now_ns(),
-            subject: key.subject,
-            action: key.action,
-            resource: key.resource,
-            verdict: decision.verdict(),
-            reason: Arc::clone(reason),
-            policy_ids: decision.shared_policy_ids(),
-            request_id: decision.request_id().map(str::to_owned),
+            time_ns: libos_audit::clock::now_ns(),
+            decided,
+            request_id,
             args_digest: args_digest
                 .map(|d| libos_audit::chain::hex_into(d, &mut [0; 64]).to_owned()),
         });
@@ -234,7 +266,7 @@ impl Authority {
         action: &str,
         resource: &str,
         digest: Option<&[u8; 32]>,
-    ) -> Evaluation {
+    ) -> crate::evaluate::Evaluation {
         stacker::grow(EVALUATION_STACK, || {
             self.evaluator().evaluate(subject, action, resource, digest)
         })
@@ -256,11 +288,4 @@ const EVALUATION_STACK: usize = 1 << 20;
 /// A fresh approval request id: `req-` followed by a UUID v7.
 fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::now_v7())
-}
-
-/// Nanoseconds since the Unix epoch, saturating; 0 if the clock is before the epoch.
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }

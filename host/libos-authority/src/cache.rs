@@ -1,9 +1,9 @@
 //! A bounded verdict cache keyed by request identity.
 //!
 //! Lookups take a read lock, hash the borrowed key once and compare strings: a hit allocates
-//! nothing, and hands back the key's strings as shared [`Interned`] copies, so the audit record
-//! of a repeated request needs no allocation either. Entries are stored per 64-bit hash (one slot each); a colliding key simply misses
-//! and replaces the slot. When the map reaches its capacity it is cleared wholesale.
+//! nothing and hands back the request's shared [`Decided`], which the audit record of a
+//! repeated request points to as it is. Entries are stored per 64-bit hash (one slot each); a
+//! colliding key simply misses and replaces the slot. When the map reaches its capacity it is cleared wholesale.
 //!
 //! The most recent hit is also kept aside: a request repeating the previous one (a guest
 //! calling the same primitive in a loop) is answered by comparing strings, without hashing.
@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use libos_audit::Decided;
 
 /// Default number of cached verdicts before the cache is cleared.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -39,37 +41,17 @@ impl CacheKey<'_> {
     }
 }
 
-/// The strings of a cached key, shared.
 #[derive(Debug, Clone)]
-pub(crate) struct Interned {
-    pub(crate) subject: Arc<str>,
-    pub(crate) action: Arc<str>,
-    pub(crate) resource: Arc<str>,
-}
-
-impl Interned {
-    /// Fresh shared copies of `key`'s strings.
-    pub(crate) fn of(key: &CacheKey<'_>) -> Self {
-        Interned {
-            subject: key.subject.into(),
-            action: key.action.into(),
-            resource: key.resource.into(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Entry<V> {
-    key: Interned,
+struct Entry {
+    decided: Arc<Decided>,
     digest: Option<[u8; 32]>,
-    value: Arc<V>,
 }
 
-impl<V> Entry<V> {
+impl Entry {
     fn is(&self, key: &CacheKey<'_>) -> bool {
-        *self.key.action == *key.action
-            && *self.key.resource == *key.resource
-            && *self.key.subject == *key.subject
+        *self.decided.action == *key.action
+            && *self.decided.resource == *key.resource
+            && *self.decided.subject == *key.subject
             && self.digest.as_ref() == key.digest
     }
 }
@@ -144,29 +126,19 @@ impl Hasher for PrehashedHasher {
     }
 }
 
-type Slots<V> = HashMap<u64, Entry<V>, BuildHasherDefault<PrehashedHasher>>;
+type Slots = HashMap<u64, Entry, BuildHasherDefault<PrehashedHasher>>;
 
-/// A bounded, thread-safe map from [`CacheKey`] to a shared value.
+/// A bounded, thread-safe map from [`CacheKey`] to the shared [`Decided`] for it.
 #[derive(Debug)]
-pub(crate) struct VerdictCache<V> {
+pub(crate) struct VerdictCache {
     seed: u64,
-    slots: RwLock<Slots<V>>,
+    slots: RwLock<Slots>,
     /// The entry most recently returned or inserted.
-    last: Mutex<Option<Entry<V>>>,
+    last: Mutex<Option<Entry>>,
     capacity: usize,
 }
 
-impl<V> Clone for Entry<V> {
-    fn clone(&self) -> Self {
-        Entry {
-            key: self.key.clone(),
-            digest: self.digest,
-            value: Arc::clone(&self.value),
-        }
-    }
-}
-
-impl<V> VerdictCache<V> {
+impl VerdictCache {
     /// An empty cache holding at most `capacity` entries; `0` disables caching.
     pub(crate) fn new(capacity: usize) -> Self {
         VerdictCache {
@@ -177,31 +149,30 @@ impl<V> VerdictCache<V> {
         }
     }
 
-    /// The cached value for `key`, if any, with the key's strings shared.
-    pub(crate) fn get(&self, key: &CacheKey<'_>) -> Option<(Arc<V>, Interned)> {
+    /// The cached decision for `key`, if any.
+    pub(crate) fn get(&self, key: &CacheKey<'_>) -> Option<Arc<Decided>> {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = last.as_ref().filter(|entry| entry.is(key)) {
-            return Some((Arc::clone(&entry.value), entry.key.clone()));
+            return Some(Arc::clone(&entry.decided));
         }
         let hash = self.hash(key);
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let entry = slots.get(&hash).filter(|entry| entry.is(key))?;
         *last = Some(entry.clone());
-        Some((Arc::clone(&entry.value), entry.key.clone()))
+        Some(Arc::clone(&entry.decided))
     }
 
-    /// Stores `value` for `key` (whose strings are `interned`), clearing the cache first when
-    /// it is full. Keys longer than [`MAX_CACHED_KEY_LEN`] are not stored, nor is anything when
-    /// the capacity is `0`.
-    pub(crate) fn insert(&self, key: &CacheKey<'_>, interned: &Interned, value: Arc<V>) {
+    /// Stores `decided` for `key` (whose strings `decided` carries), clearing the cache first
+    /// when it is full. Keys longer than [`MAX_CACHED_KEY_LEN`] are not stored, nor is anything
+    /// when the capacity is `0`.
+    pub(crate) fn insert(&self, key: &CacheKey<'_>, decided: &Arc<Decided>) {
         if self.capacity == 0 || key.len() > MAX_CACHED_KEY_LEN {
             return;
         }
         let hash = self.hash(key);
         let entry = Entry {
-            key: interned.clone(),
+            decided: Arc::clone(decided),
             digest: key.digest.copied(),
-            value,
         };
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(entry.clone());
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);

@@ -62,15 +62,6 @@ impl Decision {
         }
     }
 
-    /// The ids of the policies that decided, shared.
-    pub fn shared_policy_ids(&self) -> Arc<[String]> {
-        match self {
-            Decision::Allow { policy_ids }
-            | Decision::Deny { policy_ids, .. }
-            | Decision::Ask { policy_ids, .. } => Arc::clone(policy_ids),
-        }
-    }
-
     /// The reason for a denial or an approval request; empty for `Allow`.
     pub fn reason(&self) -> &str {
         match self {
@@ -86,4 +77,21 @@ impl Decision {
             _ => None,
         }
     }
+}
+
+/// Why a request may not go ahead, as [`crate::Authority::authorize`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Refused; the same reason as [`Decision::Deny`].
+    Denied {
+        /// Why, e.g. `no capability grants fs.read on secrets/key`.
+        reason: Arc<str>,
+    },
+    /// A human must approve first; the same as [`Decision::Ask`].
+    NeedsApproval {
+        /// Fresh id of the approval request (`req-` + a UUID v7).
+        request_id: String,
+        /// Which policies require approval, and for what.
+        reason: Arc<str>,
+    },
 }

@@ -51,7 +51,7 @@ mod text;
 pub use authority::{Authority, Request};
 pub use cache::{DEFAULT_CAPACITY, MAX_CACHED_KEY_LEN};
 pub use capability::{ANY_RESOURCE, Capability, CapabilitySet};
-pub use decision::Decision;
+pub use decision::{Decision, Refusal};
 pub use entities::{ACTION_TYPE, RESOURCE_TYPE, SUBJECT_TYPE, action_family};
 pub use error::AuthorityError;
 pub use explain::Explanation;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{authority, req};
-use libos_authority::{Decision, Request, Verdict};
+use libos_authority::{Decision, Refusal, Request, Verdict};
 
 const POLICY: &str = r#"
 @id("no-secrets")
@@ -30,13 +30,20 @@ fn allow_when_capability_and_permit() {
     let records = sink.records();
     assert_eq!(records.len(), 1);
     let r = &records[0];
-    assert_eq!(r.verdict, Verdict::Allow);
-    assert_eq!(&*r.subject, "tool:test");
-    assert_eq!(&*r.action, "fs.read");
-    assert_eq!(&*r.resource, "docs/a.md");
-    assert_eq!(r.policy_ids.to_vec(), vec!["default-permit".to_owned()]);
+    assert_eq!(r.decided.verdict, Verdict::Allow);
+    assert_eq!(&*r.decided.subject, "tool:test");
+    assert_eq!(&*r.decided.action, "fs.read");
+    assert_eq!(&*r.decided.resource, "docs/a.md");
+    assert_eq!(
+        r.decided.policy_ids.to_vec(),
+        vec!["default-permit".to_owned()]
+    );
     assert_eq!(r.request_id, None);
-    assert!(r.reason.contains("fs.read:docs/**"), "{}", r.reason);
+    assert!(
+        r.decided.reason.contains("fs.read:docs/**"),
+        "{}",
+        r.decided.reason
+    );
     assert!(r.time_ns > 0);
 }
 
@@ -54,9 +61,9 @@ fn deny_without_capability_is_audited() {
     );
     let records = sink.records();
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].verdict, Verdict::Deny);
-    assert_eq!(&*records[0].reason, reason);
-    assert!(records[0].policy_ids.is_empty());
+    assert_eq!(records[0].decided.verdict, Verdict::Deny);
+    assert_eq!(&*records[0].decided.reason, reason);
+    assert!(records[0].decided.policy_ids.is_empty());
 }
 
 #[test]
@@ -85,7 +92,7 @@ fn forbid_wins_over_permit_and_ask() {
 
     let records = sink.records();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.verdict == Verdict::Deny));
+    assert!(records.iter().all(|r| r.decided.verdict == Verdict::Deny));
     assert!(records.iter().all(|r| r.request_id.is_none()));
 }
 
@@ -155,10 +162,10 @@ fn ask_mints_fresh_request_ids_and_audits_them() {
 
     let records = sink.records();
     assert_eq!(records.len(), 2);
-    assert_eq!(records[0].verdict, Verdict::Ask);
+    assert_eq!(records[0].decided.verdict, Verdict::Ask);
     assert_eq!(records[0].request_id.as_deref(), Some(id1.as_str()));
     assert_eq!(records[1].request_id.as_deref(), Some(id2.as_str()));
-    assert_eq!(records[0].reason, *reason);
+    assert_eq!(records[0].decided.reason, *reason);
 }
 
 #[test]
@@ -173,7 +180,7 @@ fn id_annotations_name_policies_and_generated_ids_fill_in() {
     let d = auth.check(&req("fs.list", "a"));
     assert_eq!(d.policy_ids(), ["named".to_owned()]);
     assert_eq!(
-        sink.records()[1].policy_ids.to_vec(),
+        sink.records()[1].decided.policy_ids.to_vec(),
         vec!["named".to_owned()]
     );
 }
@@ -271,7 +278,7 @@ fn exactly_one_record_per_check() {
         auth.check(&req(a, r));
         assert_eq!(sink.len(), i + 1);
     }
-    let verdicts: Vec<Verdict> = sink.records().iter().map(|r| r.verdict).collect();
+    let verdicts: Vec<Verdict> = sink.records().iter().map(|r| r.decided.verdict).collect();
     assert_eq!(
         verdicts,
         [
@@ -305,4 +312,62 @@ fn authority_is_shareable_across_threads() {
         h.join().unwrap();
     }
     assert_eq!(sink.len(), 400);
+}
+
+#[test]
+fn authorize_decides_and_audits_exactly_like_check() {
+    let specs = ["fs.read:**", "fs.write:**"];
+    let cases = [
+        ("fs.read", "docs/a.md"),
+        ("fs.read", "secrets/key"),
+        ("fs.write", "docs/a.md"),
+        ("fs.delete", "docs/a.md"),
+    ];
+    for (action, resource) in cases {
+        let (checker, check_sink) = authority(&specs, Some(POLICY));
+        let (authorizer, auth_sink) = authority(&specs, Some(POLICY));
+        let request = req(action, resource);
+        let decision = checker.check(&request);
+        let outcome = authorizer.authorize(&request);
+        match (&decision, &outcome) {
+            (Decision::Allow { .. }, Ok(())) => {}
+            (Decision::Deny { reason, .. }, Err(Refusal::Denied { reason: r })) => {
+                assert_eq!(reason, r)
+            }
+            (
+                Decision::Ask { reason, .. },
+                Err(Refusal::NeedsApproval {
+                    request_id,
+                    reason: r,
+                }),
+            ) => {
+                assert_eq!(reason, r);
+                assert!(request_id.starts_with("req-"), "{request_id}");
+            }
+            other => panic!("{action} {resource}: check and authorize differ: {other:?}"),
+        }
+        let (by_check, by_authorize) = (check_sink.records(), auth_sink.records());
+        assert_eq!(by_check.len(), 1, "{action} {resource}");
+        assert_eq!(by_authorize.len(), 1, "{action} {resource}");
+        assert_eq!(by_check[0].decided, by_authorize[0].decided);
+        if let Err(Refusal::NeedsApproval { request_id, .. }) = &outcome {
+            assert_eq!(by_authorize[0].request_id.as_ref(), Some(request_id));
+        } else {
+            assert_eq!(by_authorize[0].request_id, None);
+        }
+    }
+}
+
+#[test]
+fn repeated_authorize_shares_one_decided_between_records() {
+    let (auth, sink) = authority(&["fs.read:**"], None);
+    for _ in 0..3 {
+        assert_eq!(auth.authorize(&req("fs.read", "a.txt")), Ok(()));
+    }
+    let records = sink.records();
+    assert_eq!(records.len(), 3);
+    assert!(std::sync::Arc::ptr_eq(
+        &records[0].decided,
+        &records[2].decided
+    ));
 }

@@ -2,7 +2,8 @@
 //!
 //! * `stat`: one `fs.stat` host call — raw (a host function doing only the cap-std stat) vs
 //!   libos (path normalization, capability check, Cedar policy, audit append, then the stat).
-//! * `clock`: one `clock.monotonic` host call — raw vs libos (check + policy + audit).
+//! * `clock`: one `clock.monotonic` host call — raw (reads the same clock provider) vs libos
+//!   (check + policy + audit, then the same reading).
 //! * `invoke`: a whole `word_count` invoke in a fresh instance from a pre-instantiated
 //!   component — raw store vs `ToolHost::call` (authority, limits, WASI context, audit).
 //!
@@ -25,6 +26,7 @@ use libos::bindings::libos::runtime::types::{Datetime, Error};
 use libos::bindings::libos::runtime::{clock, fs, log, types};
 use libos::bindings::{Tool, ToolPre};
 use libos::host::{CallOptions, HostOptions, ToolHost};
+use libos::providers::clock::{Clock, SystemClock};
 use libos::wasm::engine::{self, Allocation};
 use libos_authority::Policy;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -32,10 +34,11 @@ use wasmtime::{Engine, Store};
 
 const N: u64 = 1000;
 
-/// Host state of the raw baseline: the same WIT functions with no checks at all.
+/// Host state of the raw baseline: the same WIT functions doing the same work (the stat,
+/// the clock reading through the same provider) with no checks at all.
 struct Raw {
     dir: cap_std::fs::Dir,
-    ticks: u64,
+    clock: Arc<dyn Clock>,
 }
 
 impl types::Host for Raw {}
@@ -73,8 +76,7 @@ impl clock::Host for Raw {
         }))
     }
     fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
-        self.ticks += 1;
-        Ok(Ok(self.ticks))
+        Ok(Ok(self.clock.monotonic()))
     }
 }
 
@@ -87,6 +89,7 @@ impl log::Host for Raw {
 struct RawHost {
     engine: Engine,
     workdir: std::path::PathBuf,
+    clock: Arc<dyn Clock>,
 }
 
 impl RawHost {
@@ -100,7 +103,11 @@ impl RawHost {
     async fn invoke(&self, pre: &ToolPre<Raw>, input: &str) -> String {
         let dir = cap_std::fs::Dir::open_ambient_dir(&self.workdir, cap_std::ambient_authority())
             .expect("dir");
-        let mut store = Store::new(&self.engine, Raw { dir, ticks: 0 });
+        let raw = Raw {
+            dir,
+            clock: Arc::clone(&self.clock),
+        };
+        let mut store = Store::new(&self.engine, raw);
         store.set_fuel(u64::MAX / 2).expect("fuel");
         store.set_epoch_deadline(u64::MAX / 2);
         let tool = pre
@@ -148,6 +155,7 @@ fn main() {
     let raw = RawHost {
         engine: engine::build(Allocation::Pooling { instances: 100 }).expect("engine"),
         workdir: work.path().to_path_buf(),
+        clock: Arc::new(SystemClock::default()),
     };
     let options = CallOptions {
         capabilities: vec!["fs.read:**".parse().expect("cap")],
@@ -215,12 +223,14 @@ fn main() {
         let log = libos_audit::AuditLog::open(&state.path().join("writer-bench.db")).expect("log");
         let record = libos_audit::AuditRecord {
             time_ns: 1,
-            subject: "tool:bench_loop".into(),
-            action: "clock.read".into(),
-            resource: "monotonic".into(),
-            verdict: libos_audit::Verdict::Allow,
-            reason: "granted by capability clock.read:**; permitted by policy `reads`".into(),
-            policy_ids: vec!["reads".to_owned()].into(),
+            decided: std::sync::Arc::new(libos_audit::Decided {
+                subject: "tool:bench_loop".into(),
+                action: "clock.read".into(),
+                resource: "monotonic".into(),
+                verdict: libos_audit::Verdict::Allow,
+                reason: "granted by capability clock.read:**; permitted by policy `reads`".into(),
+                policy_ids: vec!["reads".to_owned()].into(),
+            }),
             request_id: None,
             args_digest: None,
         };

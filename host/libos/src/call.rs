@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libos_authority::{Authority, Decision, Request};
+use libos_authority::{Authority, Refusal, Request};
 use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -29,7 +29,7 @@ pub struct CallCtx {
 }
 
 impl CallCtx {
-    /// The one authority check of every primitive: asks [`Authority::check`] (capabilities,
+    /// The one authority check of every primitive: asks [`Authority::authorize`] (capabilities,
     /// then policy; audited there) and turns anything but `allow` into the typed error the
     /// guest receives.
     pub(crate) fn authorize(
@@ -44,11 +44,14 @@ impl CallCtx {
             resource,
             args_digest,
         };
-        match self.authority.check(&request) {
-            Decision::Allow { .. } => Ok(()),
-            Decision::Deny { reason, .. } => Err(RuntimeError::Denied(reason.to_string())),
-            Decision::Ask { request_id, .. } => Err(RuntimeError::NeedsApproval(request_id)),
-        }
+        self.authority
+            .authorize(&request)
+            .map_err(|refusal| match refusal {
+                Refusal::Denied { reason } => RuntimeError::Denied(reason.to_string()),
+                Refusal::NeedsApproval { request_id, .. } => {
+                    RuntimeError::NeedsApproval(request_id)
+                }
+            })
     }
 
     /// Refuses a call whose arguments try to leave the working directory, recording the

@@ -16,21 +16,23 @@ pub fn record(i: u64) -> AuditRecord {
     };
     AuditRecord {
         time_ns: 1_700_000_000_000_000_000 + i as i64,
-        subject: format!("tool:t{}", i % 7).into(),
-        action: if i.is_multiple_of(2) {
-            "fs.read"
-        } else {
-            "fs.write"
-        }
-        .into(),
-        resource: format!("dir/file-{i}.txt").into(),
-        verdict,
-        reason: if i.is_multiple_of(4) {
-            "".into()
-        } else {
-            format!("reason {i}").into()
-        },
-        policy_ids: (0..(i % 3)).map(|p| format!("policy{p}")).collect(),
+        decided: std::sync::Arc::new(libos_audit::Decided {
+            subject: format!("tool:t{}", i % 7).into(),
+            action: if i.is_multiple_of(2) {
+                "fs.read"
+            } else {
+                "fs.write"
+            }
+            .into(),
+            resource: format!("dir/file-{i}.txt").into(),
+            verdict,
+            reason: if i.is_multiple_of(4) {
+                "".into()
+            } else {
+                format!("reason {i}").into()
+            },
+            policy_ids: (0..(i % 3)).map(|p| format!("policy{p}")).collect(),
+        }),
         request_id: (verdict == Verdict::Ask).then(|| format!("req-{i}")),
         args_digest: (i % 2 == 1).then(|| format!("{i:064x}")),
     }
@@ -79,12 +81,12 @@ pub fn insert_raw(
         rusqlite::params![
             seq,
             rec.time_ns,
-            rec.subject,
-            rec.action,
-            rec.resource,
-            rec.verdict.as_str(),
-            rec.reason,
-            serde_json::to_string(&rec.policy_ids)?,
+            rec.decided.subject,
+            rec.decided.action,
+            rec.decided.resource,
+            rec.decided.verdict.as_str(),
+            rec.decided.reason,
+            serde_json::to_string(&rec.decided.policy_ids)?,
             rec.request_id,
             rec.args_digest,
             hex::encode(prev_hash),

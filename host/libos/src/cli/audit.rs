@@ -59,16 +59,16 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                 let mut line = format!(
                     "#{:<5} {when} {:<5} {} {} {}",
                     r.seq,
-                    rec.verdict.as_str(),
-                    rec.subject,
-                    rec.action,
-                    rec.resource
+                    rec.decided.verdict.as_str(),
+                    rec.decided.subject,
+                    rec.decided.action,
+                    rec.decided.resource
                 );
-                if !rec.reason.is_empty() {
-                    line.push_str(&format!(" — {}", rec.reason));
+                if !rec.decided.reason.is_empty() {
+                    line.push_str(&format!(" — {}", rec.decided.reason));
                 }
-                if !rec.policy_ids.is_empty() {
-                    line.push_str(&format!(" [policy: {}]", rec.policy_ids.join(", ")));
+                if !rec.decided.policy_ids.is_empty() {
+                    line.push_str(&format!(" [policy: {}]", rec.decided.policy_ids.join(", ")));
                 }
                 if let Some(id) = &rec.request_id {
                     line.push_str(&format!(" (request {id})"));
