@@ -70,6 +70,11 @@ impl AuditSink for AuditLog {
     fn append(&self, record: AuditRecord) {
         self.queue.push(record);
     }
+
+    /// Queues all of `records` under one lock.
+    fn append_all(&self, records: &mut Vec<AuditRecord>) {
+        self.queue.push_all(records);
+    }
 }
 
 impl Drop for AuditLog {

@@ -88,6 +88,29 @@ impl Queue {
         self.wake_writer(&mut state, urgent);
     }
 
+    /// Queues all of `records` (leaving it empty), waiting while the queue is full, as
+    /// [`Queue::push`] does for one.
+    pub(crate) fn push_all(&self, records: &mut Vec<AuditRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        while state.records.len() >= CAPACITY && !state.writer_gone {
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.writer_gone {
+            state.lost += records.len() as u64;
+            records.clear();
+            return;
+        }
+        state.records.append(records);
+        let urgent = state.records.len() >= LINGER_RECORDS;
+        self.wake_writer(&mut state, urgent);
+    }
+
     /// Asks the writer to reply on `reply` once everything queued so far is committed. If the
     /// writer is gone, returns that error instead, with the records lost since the last report.
     pub(crate) fn flush(&self, reply: FlushReply) -> Result<(), AuditError> {

@@ -72,4 +72,12 @@ pub struct AuditRecord {
 pub trait AuditSink: Send + Sync {
     /// Queues one record for appending. Never blocks on disk.
     fn append(&self, record: AuditRecord);
+
+    /// Queues every record of `records`, in order, leaving it empty. Sinks that can take a
+    /// batch at once (the audit log: one lock, one copy) override this.
+    fn append_all(&self, records: &mut Vec<AuditRecord>) {
+        for record in records.drain(..) {
+            self.append(record);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The cost of one `Authority::check` with a cached verdict: with an audit sink that drops
 //! records (the authority's own work) and with the real audit log (plus the queue hand-off;
-//! the writer drains between iterations, untimed).
+//! the writer drains between iterations, untimed). `check-uncached` is the cost of deciding a
+//! request the first time (capability match and Cedar evaluation).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -70,6 +71,14 @@ fn main() {
             })
         });
     }
+    g.finish();
+
+    // A verdict that is not cached: the capability match plus one Cedar evaluation.
+    let uncached = authority(Arc::new(Discard)).with_cache_capacity(0);
+    let mut g = c.benchmark_group("check-uncached");
+    g.bench_function("discard", |b| {
+        b.iter(|| black_box(uncached.check(black_box(&req))))
+    });
     g.finish();
     c.final_summary();
 }

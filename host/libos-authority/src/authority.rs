@@ -169,7 +169,17 @@ impl Authority {
     /// every runtime primitive takes; an allowed repeated request costs a cache lookup and
     /// one queued audit record, nothing more.
     pub fn authorize(&self, req: &Request<'_>) -> Result<(), Refusal> {
-        let decided = self.lookup(req);
+        self.conclude(self.lookup(req), req, |record| self.audit.append(record))
+    }
+
+    /// Turns the looked-up `decided` for `req` into the caller's answer and hands its audit
+    /// record to `audit`.
+    pub(crate) fn conclude(
+        &self,
+        decided: Arc<Decided>,
+        req: &Request<'_>,
+        audit: impl FnOnce(AuditRecord),
+    ) -> Result<(), Refusal> {
         let (outcome, request_id) = match decided.verdict {
             Verdict::Allow => (Ok(()), None),
             Verdict::Deny => (
@@ -189,23 +199,14 @@ impl Authority {
                 )
             }
         };
-        self.record(decided, req.args_digest, request_id);
+        audit(record(decided, req.args_digest, request_id));
         outcome
     }
 
     /// The decision for `req` before any request id is minted: from the cache, or evaluated
     /// (and cached) on a miss.
-    fn lookup(&self, req: &Request<'_>) -> Arc<Decided> {
-        let key = CacheKey {
-            subject: req.subject,
-            action: req.action,
-            resource: req.resource,
-            digest: if self.policy.reads_digest() {
-                req.args_digest
-            } else {
-                None
-            },
-        };
+    pub(crate) fn lookup(&self, req: &Request<'_>) -> Arc<Decided> {
+        let key = self.key(req);
         if let Some(hit) = self.cache.get(&key) {
             return hit;
         }
@@ -223,6 +224,20 @@ impl Authority {
         decided
     }
 
+    /// The cache key of `req`: the digest takes part only when the policy can read it.
+    pub(crate) fn key<'r>(&self, req: &Request<'r>) -> CacheKey<'r> {
+        CacheKey {
+            subject: req.subject,
+            action: req.action,
+            resource: req.resource,
+            digest: if self.policy.reads_digest() {
+                req.args_digest
+            } else {
+                None
+            },
+        }
+    }
+
     /// Appends the audit record of `decided`, made for a call with arguments digest
     /// `args_digest` (and approval request `request_id` for an ask).
     fn record(
@@ -231,13 +246,12 @@ impl Authority {
         args_digest: Option<&[u8; 32]>,
         request_id: Option<String>,
     ) {
-        self.audit.append(AuditRecord {
-            time_ns: libos_audit::clock::now_ns(),
-            decided,
-            request_id,
-            args_digest: args_digest
-                .map(|d| libos_audit::chain::hex_into(d, &mut [0; 64]).to_owned()),
-        });
+        self.audit.append(record(decided, args_digest, request_id));
+    }
+
+    /// The sink records go to.
+    pub(crate) fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
     }
 
     /// What [`Authority::check`] would decide for `action` on `resource` (as the subject set
@@ -288,4 +302,19 @@ const EVALUATION_STACK: usize = 1 << 20;
 /// A fresh approval request id: `req-` followed by a UUID v7.
 fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::now_v7())
+}
+
+/// The audit record of `decided`, made now for a call with arguments digest `args_digest`
+/// (and approval request `request_id` for an ask).
+fn record(
+    decided: Arc<Decided>,
+    args_digest: Option<&[u8; 32]>,
+    request_id: Option<String>,
+) -> AuditRecord {
+    AuditRecord {
+        time_ns: libos_audit::clock::now_ns(),
+        decided,
+        request_id,
+        args_digest: args_digest.map(|d| libos_audit::chain::hex_into(d, &mut [0; 64]).to_owned()),
+    }
 }

@@ -36,6 +36,14 @@ pub(crate) struct CacheKey<'a> {
 }
 
 impl CacheKey<'_> {
+    /// Whether this key is the request `decided` was made for (with arguments `digest`).
+    pub(crate) fn names(&self, decided: &Decided, digest: Option<&[u8; 32]>) -> bool {
+        *decided.action == *self.action
+            && *decided.resource == *self.resource
+            && *decided.subject == *self.subject
+            && digest == self.digest
+    }
+
     fn len(&self) -> usize {
         self.subject.len() + self.action.len() + self.resource.len()
     }
@@ -49,10 +57,7 @@ struct Entry {
 
 impl Entry {
     fn is(&self, key: &CacheKey<'_>) -> bool {
-        *self.decided.action == *key.action
-            && *self.decided.resource == *key.resource
-            && *self.decided.subject == *key.subject
-            && self.digest.as_ref() == key.digest
+        key.names(&self.decided, self.digest.as_ref())
     }
 }
 

@@ -46,6 +46,7 @@ mod error;
 mod evaluate;
 mod explain;
 mod policy;
+mod session;
 mod text;
 
 pub use authority::{Authority, Request};
@@ -57,3 +58,4 @@ pub use error::AuthorityError;
 pub use explain::Explanation;
 pub use libos_audit::Verdict;
 pub use policy::{DECISION_ANNOTATION, DECISION_ASK, DEFAULT_PERMIT_ID, ID_ANNOTATION, Policy};
+pub use session::{SESSION_BATCH, Session};

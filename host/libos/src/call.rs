@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libos_authority::{Authority, Refusal, Request};
+use libos_authority::{Refusal, Request, Session};
 use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -18,7 +18,7 @@ use crate::wasm::limiter::CallLimiter;
 /// all their authority comes from [`CallCtx::authorize`].
 pub struct CallCtx {
     pub(crate) subject: Arc<str>,
-    pub(crate) authority: Authority,
+    pub(crate) authority: Session,
     pub(crate) workdir: Option<cap_std::fs::Dir>,
     pub(crate) limits: Limits,
     pub(crate) limiter: CallLimiter,
@@ -29,11 +29,11 @@ pub struct CallCtx {
 }
 
 impl CallCtx {
-    /// The one authority check of every primitive: asks [`Authority::authorize`] (capabilities,
+    /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
     /// then policy; audited there) and turns anything but `allow` into the typed error the
     /// guest receives.
     pub(crate) fn authorize(
-        &self,
+        &mut self,
         action: &str,
         resource: &str,
         args_digest: Option<&[u8; 32]>,
@@ -56,7 +56,7 @@ impl CallCtx {
 
     /// Refuses a call whose arguments try to leave the working directory, recording the
     /// attempt as a denial in the audit log.
-    pub(crate) fn refuse_path(&self, action: &str, err: PathError) -> RuntimeError {
+    pub(crate) fn refuse_path(&mut self, action: &str, err: PathError) -> RuntimeError {
         match err {
             PathError::Escapes(path) => {
                 let reason = format!("path {path:?} leads outside the working directory");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libos_audit::AuditLog;
-use libos_authority::{Authority, Capability, CapabilitySet, Policy};
+use libos_authority::{Authority, Capability, CapabilitySet, Policy, Session};
 use serde::Serialize;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
@@ -132,12 +132,22 @@ pub struct ToolHost {
     state: StateDir,
     clock: Arc<dyn Clock>,
     max_component_bytes: u64,
-    compiled_sets: Mutex<HashMap<Vec<Capability>, CapabilitySet>>,
+    authorities: Mutex<HashMap<AuthorityKey, Arc<Authority>>>,
     _ticker: EpochTicker,
 }
 
-/// How many compiled capability sets a host keeps.
-const COMPILED_SETS: usize = 256;
+/// How many authorities (compiled capability sets with their verdict caches) a host keeps.
+const KEPT_AUTHORITIES: usize = 256;
+
+/// What makes two calls' authorities interchangeable: the same held capabilities, the same
+/// declared ceiling and the same policy (by identity; the kept [`Authority`] holds the policy,
+/// so the address cannot be reused while the entry exists).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AuthorityKey {
+    held: Vec<Capability>,
+    declared: Vec<Capability>,
+    policy: usize,
+}
 
 impl ToolHost {
     /// Sets up the engine, linker, state directory, audit log and epoch ticker.
@@ -158,7 +168,7 @@ impl ToolHost {
             state,
             clock: options.clock,
             max_component_bytes: options.max_component_bytes,
-            compiled_sets: Mutex::default(),
+            authorities: Mutex::default(),
             _ticker: ticker,
         })
     }
@@ -300,28 +310,40 @@ impl ToolHost {
         Ok(())
     }
 
-    /// `caps` plus the ambient capabilities, compiled. Compiled sets are kept (up to
-    /// [`COMPILED_SETS`] of them): callers and tools repeat the same sets call after call, and
-    /// compiling globs costs more than the rest of setting up a call.
-    fn capability_set(&self, caps: &[Capability]) -> Result<CapabilitySet, CallFailure> {
-        let mut sets = match self.compiled_sets.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
+    /// The authority for a call holding `held`, narrowed to `declared`, under `policy`.
+    ///
+    /// Authorities are kept and shared between calls with the same capabilities, ceiling and
+    /// policy (up to [`KEPT_AUTHORITIES`] of them): compiling capability globs costs more than
+    /// the rest of setting up a call, and sharing the verdict cache means a request is decided
+    /// by Cedar once per host rather than once per call. The subject is part of every cached
+    /// verdict's key, so sharing never lets one tool's verdict answer another's request.
+    fn authority(
+        &self,
+        held: &[Capability],
+        declared: &[Capability],
+        policy: &Arc<Policy>,
+    ) -> Result<Arc<Authority>, CallFailure> {
+        let key = AuthorityKey {
+            held: held.to_vec(),
+            declared: declared.to_vec(),
+            policy: Arc::as_ptr(policy) as usize,
         };
-        if let Some(set) = sets.get(caps) {
-            return Ok(set.clone());
+        let mut kept = self
+            .authorities
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(authority) = kept.get(&key) {
+            return Ok(Arc::clone(authority));
         }
-        let all = caps
-            .iter()
-            .cloned()
-            .chain(AMBIENT_CAPABILITIES.iter().filter_map(|c| c.parse().ok()))
-            .collect();
-        let set = CapabilitySet::new(all).map_err(|e| CallFailure::Host(e.to_string()))?;
-        if sets.len() >= COMPILED_SETS {
-            sets.clear();
+        let authority = Arc::new(
+            Authority::new(capability_set(held)?, policy.clone(), self.audit.clone())
+                .narrowed_to(capability_set(declared)?),
+        );
+        if kept.len() >= KEPT_AUTHORITIES {
+            kept.clear();
         }
-        sets.insert(caps.to_vec(), set.clone());
-        Ok(set)
+        kept.insert(key, Arc::clone(&authority));
+        Ok(authority)
     }
 
     /// Builds the store of one call: authority (caller's capabilities narrowed to what the
@@ -333,10 +355,7 @@ impl ToolHost {
         declared: &[Capability],
         uses_wasi_fs: bool,
     ) -> Result<(Store<CallCtx>, CappedPipe, CappedPipe), CallFailure> {
-        let held = self.capability_set(&options.capabilities)?;
-        let ceiling = self.capability_set(declared)?;
-        let authority =
-            Authority::new(held, options.policy.clone(), self.audit.clone()).narrowed_to(ceiling);
+        let authority = self.authority(&options.capabilities, declared, &options.policy)?;
         let workdir = match &options.workdir {
             Some(p) => Some(
                 cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority()).map_err(
@@ -350,7 +369,7 @@ impl ToolHost {
         let stderr = CappedPipe::new(limits.max_log);
         let mut ctx = CallCtx {
             subject,
-            authority,
+            authority: Session::new(authority),
             workdir: None,
             limits,
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
@@ -360,7 +379,7 @@ impl ToolHost {
             table: wasmtime::component::ResourceTable::new(),
         };
         let preopens = match (&options.workdir, uses_wasi_fs) {
-            (Some(root), true) => wasi_preopens(&ctx, root, &options.capabilities),
+            (Some(root), true) => wasi_preopens(&mut ctx, root, &options.capabilities),
             _ => Vec::new(),
         };
         ctx.wasi = wasi::build_ctx(WasiSetup {
@@ -380,6 +399,9 @@ impl ToolHost {
         let deadline = Instant::now() + limits.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut cx| {
+            // A time slice boundary: audit records held by the call's session go to the log
+            // now, so none waits longer than a slice while the guest computes.
+            cx.data_mut().authority.hand_off();
             if Instant::now() >= deadline {
                 cx.data_mut().limiter.hit = Some(LimitKind::Time);
                 Ok(UpdateDeadline::Interrupt)
@@ -476,7 +498,7 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 /// Directories a WASI component may see: for each `fs.read`/`fs.write` capability over a
 /// whole directory (`DIR/**` or `**`), that directory, read-only unless writing is granted
 /// too. Each preopen is itself decided (and audited) by the authority on `DIR/**`.
-fn wasi_preopens(ctx: &CallCtx, root: &Path, caps: &[Capability]) -> Vec<Preopen> {
+fn wasi_preopens(ctx: &mut CallCtx, root: &Path, caps: &[Capability]) -> Vec<Preopen> {
     let mut dirs: Vec<String> = Vec::new();
     for cap in caps {
         let dir = if cap.resource == "**" {
@@ -564,4 +586,14 @@ pub fn runtime_failure(e: RuntimeError) -> CallFailure {
         }),
         RuntimeError::Io(m) => CallFailure::Failed(format!("io: {m}")),
     }
+}
+
+/// `caps` plus the ambient capabilities, compiled.
+fn capability_set(caps: &[Capability]) -> Result<CapabilitySet, CallFailure> {
+    let all = caps
+        .iter()
+        .cloned()
+        .chain(AMBIENT_CAPABILITIES.iter().filter_map(|c| c.parse().ok()))
+        .collect();
+    CapabilitySet::new(all).map_err(|e| CallFailure::Host(e.to_string()))
 }

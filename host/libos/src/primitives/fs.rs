@@ -20,29 +20,38 @@ impl CallCtx {
     /// Validates `raw`, authorizes `action` on it, and returns the working directory and the
     /// relative path to touch.
     fn fs_target(
-        &self,
+        &mut self,
         action: &str,
         raw: &str,
         follow_final: bool,
         args_digest: &[u8; 32],
-    ) -> R<(&Dir, String)> {
-        let normalized = path::normalize(raw).map_err(|e| self.refuse_path(action, e))?;
+    ) -> R<String> {
+        let normalized = match path::normalize(raw) {
+            Ok(normalized) => normalized,
+            Err(e) => return Err(self.refuse_path(action, e)),
+        };
         self.authorize(action, &normalized, Some(args_digest))?;
-        let dir = self
-            .workdir
-            .as_ref()
-            .ok_or_else(|| RuntimeError::Denied("the call has no working directory".into()))?;
-        let resolved = path::resolve(dir, &normalized, follow_final)
-            .map_err(|e| self.refuse_path(action, e))?;
+        let resolved = match path::resolve(self.dir()?, &normalized, follow_final) {
+            Ok(resolved) => resolved,
+            Err(e) => return Err(self.refuse_path(action, e)),
+        };
         if resolved != normalized {
             self.authorize(action, &resolved, Some(args_digest))?;
         }
-        Ok((dir, resolved))
+        Ok(resolved)
     }
 
-    fn fs_read(&self, raw: &str) -> R<Vec<u8>> {
+    /// The working directory; every file primitive is denied without one.
+    fn dir(&self) -> R<&Dir> {
+        self.workdir
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Denied("the call has no working directory".into()))
+    }
+
+    fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let (dir, p) = self.fs_target("fs.read", raw, true, &d)?;
+        let p = self.fs_target("fs.read", raw, true, &d)?;
+        let dir = self.dir()?;
         // Checked before opening: opening a FIFO or a device could block the host forever.
         let meta = dir.metadata(or_dot(&p)).map_err(io_error)?;
         if !meta.is_file() {
@@ -63,12 +72,13 @@ impl CallCtx {
         Ok(bytes)
     }
 
-    fn fs_write(&self, raw: &str, contents: &[u8]) -> R<()> {
+    fn fs_write(&mut self, raw: &str, contents: &[u8]) -> R<()> {
         let d = digest(&[b"fs.write", raw.as_bytes(), contents]);
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let (dir, p) = self.fs_target("fs.write", raw, true, &d)?;
+        let p = self.fs_target("fs.write", raw, true, &d)?;
+        let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot write to the working directory itself".into(),
@@ -82,9 +92,10 @@ impl CallCtx {
         atomic_write(dir, &p, contents).map_err(io_error)
     }
 
-    fn fs_list(&self, raw: &str) -> R<Vec<DirEntry>> {
+    fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let (dir, p) = self.fs_target("fs.read", raw, true, &d)?;
+        let p = self.fs_target("fs.read", raw, true, &d)?;
+        let dir = self.dir()?;
         let mut entries = Vec::new();
         for entry in dir.read_dir(or_dot(&p)).map_err(io_error)? {
             let entry = entry.map_err(io_error)?;
@@ -98,9 +109,10 @@ impl CallCtx {
         Ok(entries)
     }
 
-    fn fs_delete(&self, raw: &str) -> R<()> {
+    fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let (dir, p) = self.fs_target("fs.delete", raw, false, &d)?;
+        let p = self.fs_target("fs.delete", raw, false, &d)?;
+        let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot delete the working directory itself".into(),
@@ -114,9 +126,10 @@ impl CallCtx {
         }
     }
 
-    fn fs_stat(&self, raw: &str) -> R<WitMetadata> {
+    fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let (dir, p) = self.fs_target("fs.read", raw, false, &d)?;
+        let p = self.fs_target("fs.read", raw, false, &d)?;
+        let dir = self.dir()?;
         let meta = dir.symlink_metadata(or_dot(&p)).map_err(io_error)?;
         Ok(metadata_of(&meta))
     }
