@@ -23,7 +23,7 @@ ensure_targets() {
 case "${1:-}" in
     demo)
         ensure_targets
-        cargo build --release --locked -p libos -p libos-guests
+        cargo build --release --locked -p libos-cli -p libos-guests
         exec bash scripts/demo.sh
         ;;
     test)

@@ -37,6 +37,7 @@
 //! permit(principal, action in Action::"fs", resource) when { action != Action::"fs.write" };
 //! ```
 
+pub mod attenuate;
 mod authority;
 mod cache;
 mod capability;

@@ -29,10 +29,31 @@ pub struct CallCtx {
 }
 
 impl CallCtx {
+    /// The resource limiter of this call (for a store built around the context).
+    pub fn limiter_mut(&mut self) -> &mut CallLimiter {
+        &mut self.limiter
+    }
+
+    /// Hands the audit records this call's session holds to the log (see
+    /// [`Session::hand_off`]); call it at time slice boundaries and before parking.
+    pub fn hand_off_audit(&mut self) {
+        self.authority.hand_off();
+    }
+
+    /// The subject this context decides for.
+    pub fn subject(&self) -> &Arc<str> {
+        &self.subject
+    }
+
+    /// The messages logged through the `log` primitive so far.
+    pub fn log(&self) -> &CallLog {
+        &self.log
+    }
+
     /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
     /// then policy; audited there) and turns anything but `allow` into the typed error the
     /// guest receives.
-    pub(crate) fn authorize(
+    pub fn authorize(
         &mut self,
         action: &str,
         resource: &str,
@@ -52,6 +73,20 @@ impl CallCtx {
                     RuntimeError::NeedsApproval(request_id)
                 }
             })
+    }
+
+    /// Records a refusal of `action` on `resource` decided before any capability or policy
+    /// applies (e.g. a child asking for more than its parent holds) as an audited denial, and
+    /// returns the error the guest receives.
+    pub fn refuse(&mut self, action: &str, resource: &str, reason: String) -> RuntimeError {
+        let request = Request {
+            subject: &self.subject,
+            action,
+            resource,
+            args_digest: None,
+        };
+        self.authority.refuse(&request, &reason);
+        RuntimeError::Denied(reason)
     }
 
     /// Refuses a call whose arguments try to leave the working directory, recording the

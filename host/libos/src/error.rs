@@ -106,6 +106,24 @@ impl LimitKind {
     }
 }
 
+impl From<LimitKind> for crate::bindings::LimitKind {
+    /// The WIT `limit-kind` a guest receives for this limit.
+    fn from(kind: LimitKind) -> Self {
+        use crate::bindings::LimitKind as Wit;
+        match kind {
+            LimitKind::Fuel => Wit::Fuel,
+            LimitKind::Time => Wit::Time,
+            LimitKind::Memory => Wit::Memory,
+            LimitKind::Output => Wit::Output,
+            LimitKind::Children => Wit::Children,
+            LimitKind::Objects => Wit::Objects,
+            LimitKind::Storage => Wit::Storage,
+            LimitKind::ToolCalls => Wit::ToolCalls,
+            LimitKind::BytesWritten => Wit::BytesWritten,
+        }
+    }
+}
+
 /// Why a tool call did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", content = "message", rename_all = "kebab-case")]

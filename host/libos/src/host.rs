@@ -196,24 +196,13 @@ impl ToolHost {
     /// Reads, checks, compiles (or loads from cache) and validates a component, then asks it
     /// to describe itself. Nothing is instantiated before every import has been checked.
     pub async fn load(&self, path: &Path) -> Result<LoadedTool, LoadError> {
-        let read_err = |source| LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read_err)?.len();
-        if size > self.max_component_bytes {
-            return Err(LoadError::TooLarge {
-                path: path.to_path_buf(),
-                size,
-                max: self.max_component_bytes,
+        let (component, digest, cache, imports) = self.compile(path).await?;
+        if let Some(agent_only) = imports.iter().find(|i| validate::is_agent_only(&i.name)) {
+            return Err(LoadError::Refused {
+                import: agent_only.name.clone(),
+                why: "is served to agent processes only, not to tools".into(),
             });
         }
-        let bytes = std::fs::read(path).map_err(read_err)?;
-        check_header(path, &bytes)?;
-        let digest = ComponentCache::digest(&bytes);
-        let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
-        let imports = validate::imports(&self.engine, &component);
-        validate::ensure_allowed(&imports)?;
         let exports = validate::exports(&self.engine, &component);
         let pre = self.prepare(path, &component)?;
         let uses_wasi_fs = imports
@@ -237,6 +226,34 @@ impl ToolHost {
         };
         self.describe(&mut tool).await?;
         Ok(tool)
+    }
+
+    /// Reads, checks and compiles (or loads from the cache) the component at `path`, and
+    /// refuses it unless every import is one this host serves. Returns the component, the
+    /// hex SHA-256 of its bytes, whether the cache served it, and its imports.
+    pub async fn compile(
+        &self,
+        path: &Path,
+    ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
+        let read_err = |source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > self.max_component_bytes {
+            return Err(LoadError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                max: self.max_component_bytes,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        check_header(path, &bytes)?;
+        let digest = ComponentCache::digest(&bytes);
+        let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
+        let imports = validate::imports(&self.engine, &component);
+        validate::ensure_allowed(&imports)?;
+        Ok((component, digest, cache, imports))
     }
 
     fn prepare(&self, path: &Path, component: &Component) -> Result<ToolPre<CallCtx>, LoadError> {
@@ -346,15 +363,28 @@ impl ToolHost {
         Ok(authority)
     }
 
-    /// Builds the store of one call: authority (caller's capabilities narrowed to what the
+    /// The primitive context of an agent process: the fs, clock and log primitives decided by
+    /// `subject`'s capabilities (plus the ambient ones) under the options' policy, in its
+    /// working directory, with its limits. Agents reach files through the same primitives
+    /// (and the same authority sharing) as tools. Returns the context and its captured
+    /// stdout and stderr.
+    pub fn process_context(
+        &self,
+        subject: Arc<str>,
+        options: &CallOptions,
+    ) -> Result<(CallCtx, CappedPipe, CappedPipe), CallFailure> {
+        self.context(subject, options, &options.capabilities, false)
+    }
+
+    /// The data of one call's store: authority (caller's capabilities narrowed to what the
     /// tool declares, plus the ambient ones), working directory, WASI context, limits.
-    fn store(
+    fn context(
         &self,
         subject: Arc<str>,
         options: &CallOptions,
         declared: &[Capability],
         uses_wasi_fs: bool,
-    ) -> Result<(Store<CallCtx>, CappedPipe, CappedPipe), CallFailure> {
+    ) -> Result<(CallCtx, CappedPipe, CappedPipe), CallFailure> {
         let authority = self.authority(&options.capabilities, declared, &options.policy)?;
         let workdir = match &options.workdir {
             Some(p) => Some(
@@ -391,6 +421,20 @@ impl ToolHost {
         })
         .map_err(|e| CallFailure::Host(format!("preparing WASI: {e}")))?;
         ctx.workdir = workdir;
+        Ok((ctx, stdout, stderr))
+    }
+
+    /// Builds the store of one call around [`ToolHost::context`], with its fuel, memory and
+    /// wall-clock limits armed.
+    fn store(
+        &self,
+        subject: Arc<str>,
+        options: &CallOptions,
+        declared: &[Capability],
+        uses_wasi_fs: bool,
+    ) -> Result<(Store<CallCtx>, CappedPipe, CappedPipe), CallFailure> {
+        let (ctx, stdout, stderr) = self.context(subject, options, declared, uses_wasi_fs)?;
+        let limits = options.limits;
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|c| &mut c.limiter);
         store

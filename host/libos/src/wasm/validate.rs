@@ -19,6 +19,17 @@ pub const RUNTIME_VERSION: &str = "0.1.0";
 
 const RUNTIME_INTERFACES: &[&str] = &["types", "fs", "clock", "log"];
 
+/// Interfaces of `libos:runtime` served to agent processes only (world `agent`); a tool that
+/// imports one is refused when loaded as a tool.
+pub const AGENT_INTERFACES: &[&str] = &["process", "tools", "memory", "events"];
+
+/// Whether `name` (an import name) is an agent-only `libos:runtime` interface.
+pub fn is_agent_only(name: &str) -> bool {
+    let (base, _) = split_version(name);
+    base.strip_prefix("libos:runtime/")
+        .is_some_and(|iface| AGENT_INTERFACES.contains(&iface))
+}
+
 const WASI_BASELINE: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -85,7 +96,7 @@ fn split_version(name: &str) -> (&str, Option<&str>) {
 pub fn classify(name: &str) -> ImportClass {
     let (base, version) = split_version(name);
     if let Some(iface) = base.strip_prefix("libos:runtime/") {
-        if !RUNTIME_INTERFACES.contains(&iface) {
+        if !RUNTIME_INTERFACES.contains(&iface) && !AGENT_INTERFACES.contains(&iface) {
             return ImportClass::Refused(format!(
                 "is not an interface of libos:runtime@{RUNTIME_VERSION}"
             ));

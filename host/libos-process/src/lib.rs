@@ -1,0 +1,20 @@
+//! The AgentProcess runtime.
+//!
+//! A [`Kernel`] starts processes from stored AgentImages: each is a wasmtime `Store` of a
+//! [`ProcessCtx`] driven by its own tokio task, with epoch time slices and fuel slices so a
+//! busy process yields to the others, and every state change recorded in the process table
+//! (`libos-kernel`) of the shared state directory. The fs, clock and log primitives are the
+//! tool host's own; `process` and `tools` are served here, decided through the process's
+//! authority session like every primitive.
+
+pub mod bindings;
+mod ctx;
+mod error;
+mod kernel;
+mod primitives;
+mod status;
+
+pub use ctx::ProcessCtx;
+pub use error::ProcessError;
+pub use kernel::{Kernel, PROCESS_AMBIENT, Start};
+pub use status::ExitStatus;

@@ -1,0 +1,198 @@
+//! `libos:runtime/process`: spawn, wait, kill, signal, exec, self-info, send, recv.
+
+use libos::bindings::{LimitKind, RuntimeError};
+use libos_authority::Capability;
+use libos_kernel::{BlockedOn, State};
+
+use crate::bindings::libos::runtime::process::{
+    ExitStatus as WitExit, Host, Message, Pid, ProcessInfo, SignalKind,
+};
+use crate::bindings::libos::runtime::types::CapabilityRequest;
+use crate::ctx::ProcessCtx;
+use crate::kernel::{Inner, Start};
+use crate::primitives::not_yet;
+use crate::status::ExitStatus;
+
+type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
+
+impl ProcessCtx {
+    /// The child `pid` of this process, or `not-found`.
+    fn own_child(&self, pid: u64) -> Result<(), RuntimeError> {
+        match self.kernel.table.get(pid) {
+            Ok(record) if record.parent == Some(self.pid) => Ok(()),
+            _ => Err(RuntimeError::NotFound),
+        }
+    }
+
+    /// Whether `pid` is a descendant of this process (`denied` if not, `not-found` if there
+    /// is no such process).
+    fn own_descendant(&mut self, action: &str, pid: u64) -> Result<(), RuntimeError> {
+        let ancestors = self
+            .kernel
+            .table
+            .ancestors(pid)
+            .map_err(|_| RuntimeError::NotFound)?;
+        if ancestors.iter().any(|a| a.pid == self.pid) {
+            Ok(())
+        } else {
+            Err(self.call.refuse(
+                action,
+                &pid.to_string(),
+                format!("process {pid} is not a descendant of process {}", self.pid),
+            ))
+        }
+    }
+
+    async fn do_spawn(
+        &mut self,
+        image: String,
+        input: String,
+        requested: Vec<CapabilityRequest>,
+        cwd: Option<String>,
+    ) -> Result<u64, RuntimeError> {
+        let name = image.split(':').next().unwrap_or_default().to_owned();
+        self.call.authorize("process.spawn", &name, None)?;
+        let children = self
+            .kernel
+            .table
+            .children(self.pid)
+            .map_err(|e| RuntimeError::Io(e.to_string()))?;
+        if children.len() as u64 >= u64::from(self.image.limits.max_children) {
+            return Err(RuntimeError::LimitExceeded(LimitKind::Children));
+        }
+        let mut caps = Vec::with_capacity(requested.len());
+        for r in &requested {
+            let cap = Capability::new(r.action.clone(), r.resource.clone()).map_err(|e| {
+                RuntimeError::Invalid(format!("capability {}:{}: {e}", r.action, r.resource))
+            })?;
+            caps.push(cap);
+        }
+        if let Some(wider) = Inner::attenuate(&caps, &self.held) {
+            return Err(self.call.refuse(
+                "process.spawn",
+                &name,
+                format!(
+                    "cannot grant {wider} to a child: process {} does not hold it",
+                    self.pid
+                ),
+            ));
+        }
+        let (dir, shown) = match cwd {
+            None => (self.workdir.clone(), self.cwd.clone()),
+            Some(rel) => {
+                let rel = libos::primitives::path::normalize(&rel).map_err(|_| {
+                    RuntimeError::Invalid(format!("cwd {rel:?} leaves the working directory"))
+                })?;
+                let dir = Inner::child_dir(&self.workdir, &rel);
+                if !dir.is_dir() {
+                    return Err(RuntimeError::Invalid(format!(
+                        "cwd {rel:?} is not a directory"
+                    )));
+                }
+                (dir, format!("{}/{rel}", self.cwd.trim_end_matches('/')))
+            }
+        };
+        let start = Start {
+            image,
+            input,
+            capabilities: Some(caps),
+            workdir: dir,
+            cwd: shown,
+            parent: Some(self.pid),
+        };
+        Inner::start(&self.kernel, start)
+            .await
+            .map_err(|e| e.to_runtime())
+    }
+}
+
+impl Host for ProcessCtx {
+    async fn spawn(
+        &mut self,
+        image: String,
+        input: String,
+        capabilities: Vec<CapabilityRequest>,
+        cwd: Option<String>,
+    ) -> R<Pid> {
+        Ok(self.do_spawn(image, input, capabilities, cwd).await)
+    }
+
+    async fn wait(&mut self, pid: Pid) -> R<WitExit> {
+        if let Err(e) = self.own_child(pid) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = self
+            .call
+            .authorize("process.wait", &format!("children/{pid}"), None)
+        {
+            return Ok(Err(e));
+        }
+        self.call.hand_off_audit();
+        let me = self.pid;
+        let table = &self.kernel.table;
+        let _ = table.transition(me, State::Blocked(BlockedOn::Child(pid)));
+        let status = self.kernel.wait(pid).await;
+        let _ = table.transition(me, State::Running);
+        Ok(match status {
+            Ok(ExitStatus::Exited(out)) => Ok(WitExit::Exited(out)),
+            Ok(ExitStatus::Failed(why)) => Ok(WitExit::Failed(why)),
+            Ok(ExitStatus::Killed) => Ok(WitExit::Killed),
+            Err(e) => Err(e.to_runtime()),
+        })
+    }
+
+    fn kill(&mut self, pid: Pid) -> R<()> {
+        if let Err(e) = self.own_descendant("process.kill", pid) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = self
+            .call
+            .authorize("process.kill", &format!("descendants/{pid}"), None)
+        {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .kernel
+            .kill(pid)
+            .map(|_| ())
+            .map_err(|e| e.to_runtime()))
+    }
+
+    fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
+        match kind {
+            SignalKind::Terminate => self.kill(pid),
+            SignalKind::Interrupt => Ok(Err(not_yet("process.signal(interrupt)"))),
+            SignalKind::Pause => Ok(Err(not_yet("process.signal(pause)"))),
+            SignalKind::Resume => Ok(Err(not_yet("process.signal(resume)"))),
+        }
+    }
+
+    fn exec(&mut self, _image: String, _input: String) -> R<()> {
+        Ok(Err(not_yet("process.exec")))
+    }
+
+    fn self_info(&mut self) -> wasmtime::Result<ProcessInfo> {
+        Ok(ProcessInfo {
+            pid: self.pid,
+            parent: self.parent,
+            image: self.image.reference(),
+            cwd: self.cwd.clone(),
+            capabilities: self
+                .capabilities
+                .iter()
+                .map(|c| CapabilityRequest {
+                    action: c.action.clone(),
+                    resource: c.resource.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    fn send(&mut self, _to: Pid, _body: String) -> R<()> {
+        Ok(Err(not_yet("process.send")))
+    }
+
+    async fn recv(&mut self, _timeout_ms: Option<u64>) -> R<Option<Message>> {
+        Ok(Err(not_yet("process.recv")))
+    }
+}

@@ -1,0 +1,89 @@
+//! `libos:runtime/tools`: the tool table of the process's image.
+
+use libos::bindings::RuntimeError;
+use libos::host::CallOptions;
+use libos::{CallFailure, Limits};
+
+use crate::bindings::libos::runtime::tools::Host;
+use crate::bindings::libos::runtime::types::{CapabilityRequest, ToolError, ToolInfo};
+use crate::ctx::ProcessCtx;
+
+impl Host for ProcessCtx {
+    fn list(&mut self) -> wasmtime::Result<Vec<ToolInfo>> {
+        // Tools are described when first loaded; list what the image names, loaded or not,
+        // from their recorded descriptions.
+        let mut out = Vec::new();
+        let loaded = self
+            .kernel
+            .tools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (name, component) in &self.image.tools {
+            let info = loaded
+                .get(&component.digest.to_string())
+                .map(|t| t.info.clone());
+            out.push(match info {
+                Some(info) => ToolInfo {
+                    name: info.name,
+                    description: info.description,
+                    input_schema: info.input_schema.to_string(),
+                    capabilities: info
+                        .capabilities
+                        .iter()
+                        .filter_map(|c| c.split_once(':'))
+                        .map(|(a, r)| CapabilityRequest {
+                            action: a.to_owned(),
+                            resource: r.to_owned(),
+                        })
+                        .collect(),
+                },
+                None => ToolInfo {
+                    name: name.clone(),
+                    description: String::new(),
+                    input_schema: "{}".into(),
+                    capabilities: Vec::new(),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    async fn call(
+        &mut self,
+        name: String,
+        input: String,
+    ) -> wasmtime::Result<Result<String, ToolError>> {
+        if let Err(e) = self.call.authorize("tools.call", &name, None) {
+            return Ok(Err(ToolError::Runtime(e)));
+        }
+        let tool = match self.kernel.tool(&self.image, &name).await {
+            Ok(tool) => tool,
+            Err(e) => return Ok(Err(ToolError::Runtime(e.to_runtime()))),
+        };
+        self.call.hand_off_audit();
+        let options = CallOptions {
+            capabilities: self.capabilities.clone(),
+            policy: self.policy.clone(),
+            workdir: Some(self.workdir.clone()),
+            limits: Limits::default(),
+            seed: self.pid,
+        };
+        let report = self.kernel.host.call(&tool, &input, &options).await;
+        Ok(report.result.map_err(to_tool_error))
+    }
+}
+
+fn to_tool_error(failure: CallFailure) -> ToolError {
+    match failure {
+        CallFailure::Denied(m) => ToolError::Runtime(RuntimeError::Denied(m)),
+        CallFailure::NeedsApproval(id) => ToolError::Runtime(RuntimeError::NeedsApproval(id)),
+        CallFailure::LimitExceeded(kind) => {
+            ToolError::Runtime(RuntimeError::LimitExceeded(kind.into()))
+        }
+        CallFailure::InvalidInput(m) => ToolError::InvalidInput(m),
+        CallFailure::Failed(m) => ToolError::Failed(m),
+        CallFailure::Trap(m) => ToolError::Failed(format!("tool trapped: {m}")),
+        CallFailure::Host(m) => ToolError::Runtime(RuntimeError::Io(m)),
+    }
+}
