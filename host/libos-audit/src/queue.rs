@@ -72,28 +72,21 @@ impl Queue {
     /// Queues `record`, waiting while the queue is full. If the writer is gone the record is
     /// counted as lost instead, and the next flush reports it.
     pub(crate) fn push(&self, record: AuditRecord) {
-        let mut state = self.lock();
-        while state.records.len() >= CAPACITY && !state.writer_gone {
-            state = self
-                .room
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        if state.writer_gone {
-            state.lost += 1;
-            return;
-        }
-        state.records.push(record);
-        let urgent = state.records.len() >= LINGER_RECORDS;
-        self.wake_writer(&mut state, urgent);
+        self.enqueue(1, |queued| queued.push(record));
     }
 
-    /// Queues all of `records` (leaving it empty), waiting while the queue is full, as
-    /// [`Queue::push`] does for one.
+    /// Queues all of `records` (leaving it empty) as [`Queue::push`] does for one.
     pub(crate) fn push_all(&self, records: &mut Vec<AuditRecord>) {
-        if records.is_empty() {
-            return;
+        if !records.is_empty() {
+            let count = records.len() as u64;
+            self.enqueue(count, |queued| queued.append(records));
         }
+        records.clear();
+    }
+
+    /// Waits for room, then lets `add` append `count` records to the queue and wakes the
+    /// writer if needed; counts them as lost if the writer is gone.
+    fn enqueue(&self, count: u64, add: impl FnOnce(&mut Vec<AuditRecord>)) {
         let mut state = self.lock();
         while state.records.len() >= CAPACITY && !state.writer_gone {
             state = self
@@ -102,11 +95,10 @@ impl Queue {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         if state.writer_gone {
-            state.lost += records.len() as u64;
-            records.clear();
+            state.lost += count;
             return;
         }
-        state.records.append(records);
+        add(&mut state.records);
         let urgent = state.records.len() >= LINGER_RECORDS;
         self.wake_writer(&mut state, urgent);
     }

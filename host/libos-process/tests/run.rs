@@ -132,6 +132,28 @@ async fn a_process_without_the_capability_is_refused_and_reads_nothing() -> anyh
     Ok(())
 }
 
+/// Runs `agent-escalate` as a root with `input` and returns its root pid and JSON trace.
+async fn escalate(
+    kernel: &Kernel,
+    work: &Path,
+    input: serde_json::Value,
+) -> anyhow::Result<(u64, serde_json::Value)> {
+    let pid = kernel
+        .start(Start {
+            image: "agent-escalate".into(),
+            input: input.to_string(),
+            capabilities: None,
+            workdir: work.to_path_buf(),
+            cwd: "/".into(),
+            parent: None,
+        })
+        .await?;
+    match kernel.wait(pid).await? {
+        ExitStatus::Exited(output) => Ok((pid, serde_json::from_str(&output)?)),
+        status => anyhow::bail!("escalate root did not exit: {status:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow::Result<()> {
     let state = tempfile::tempdir()?;
@@ -146,26 +168,12 @@ async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow:
     )?;
     let kernel = kernel(state.path())?;
     // The root holds process.spawn + fs.read:docs/**; each level asks its child for the
-    // spawn right, docs/** and more (fs.read:** and fs.write:**), which no one holds.
+    // spawn right, docs/** and more (fs.read:**), which no one holds.
     let input = serde_json::json!({
         "level": 2,
         "ask": ["process.spawn:agent-escalate", "fs.read:docs/**", "fs.read:**"],
     });
-    let pid = kernel
-        .start(Start {
-            image: "agent-escalate".into(),
-            input: input.to_string(),
-            capabilities: None,
-            workdir: work.path().to_path_buf(),
-            cwd: "/".into(),
-            parent: None,
-        })
-        .await?;
-    let status = kernel.wait(pid).await?;
-    let ExitStatus::Exited(output) = &status else {
-        anyhow::bail!("escalate root did not exit: {status:?}");
-    };
-    let trace: serde_json::Value = serde_json::from_str(output)?;
+    let (pid, trace) = escalate(&kernel, work.path(), input).await?;
     let top = &trace["trace"][0];
     assert_eq!(top["spawn"]["granted"], false, "{trace}");
     assert_eq!(top["spawn"]["error"]["kind"], "denied", "{trace}");
@@ -179,21 +187,7 @@ async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow:
         "level": 2,
         "ask": ["process.spawn:agent-escalate", "fs.read:docs/a/**"],
     });
-    let pid = kernel
-        .start(Start {
-            image: "agent-escalate".into(),
-            input: input.to_string(),
-            capabilities: None,
-            workdir: work.path().to_path_buf(),
-            cwd: "/".into(),
-            parent: None,
-        })
-        .await?;
-    let status = kernel.wait(pid).await?;
-    let ExitStatus::Exited(output) = &status else {
-        anyhow::bail!("escalate root did not exit: {status:?}");
-    };
-    let trace: serde_json::Value = serde_json::from_str(output)?;
+    let (pid, trace) = escalate(&kernel, work.path(), input).await?;
     let levels = trace["trace"].as_array().cloned().unwrap_or_default();
     assert_eq!(levels.len(), 3, "{trace}");
     assert_eq!(levels[0]["spawn"]["granted"], true, "{trace}");
