@@ -49,8 +49,12 @@ fn fixture_image(
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_parser_runs_to_exit_and_every_state_change_is_recorded() -> anyhow::Result<()> {
+/// Runs the example `log-parser` image on a pytest log with `capabilities` (`None`: the
+/// image's own) in a fresh state directory; returns the directory, the kernel, the pid and
+/// how it ended.
+async fn log_parser(
+    capabilities: Option<Vec<libos_authority::Capability>>,
+) -> anyhow::Result<(tempfile::TempDir, Kernel, u64, ExitStatus)> {
     let state = tempfile::tempdir()?;
     let work = tempfile::tempdir()?;
     std::fs::write(work.path().join("pytest.log"), LOG)?;
@@ -60,13 +64,19 @@ async fn log_parser_runs_to_exit_and_every_state_change_is_recorded() -> anyhow:
         .start(Start {
             image: "log-parser".into(),
             input: r#"{"log":"pytest.log"}"#.into(),
-            capabilities: None,
+            capabilities,
             workdir: work.path().to_path_buf(),
             cwd: "/".into(),
             parent: None,
         })
         .await?;
     let status = kernel.wait(pid).await?;
+    Ok((state, kernel, pid, status))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_parser_runs_to_exit_and_every_state_change_is_recorded() -> anyhow::Result<()> {
+    let (_state, kernel, pid, status) = log_parser(None).await?;
     let ExitStatus::Exited(output) = &status else {
         anyhow::bail!("log-parser did not exit: {status:?}");
     };
@@ -109,22 +119,8 @@ async fn log_parser_runs_to_exit_and_every_state_change_is_recorded() -> anyhow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_without_the_capability_is_refused_and_reads_nothing() -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    std::fs::write(work.path().join("pytest.log"), LOG)?;
-    ImageStore::open(state.path())?.build(&Path::new(libos_guests::IMAGES).join("log-parser"))?;
-    let kernel = kernel(state.path())?;
-    let pid = kernel
-        .start(Start {
-            image: "log-parser".into(),
-            input: r#"{"log":"pytest.log"}"#.into(),
-            capabilities: Some(vec!["fs.read:docs/**".parse()?]),
-            workdir: work.path().to_path_buf(),
-            cwd: "/".into(),
-            parent: None,
-        })
-        .await?;
-    let status = kernel.wait(pid).await?;
+    let (_state, _kernel, _pid, status) =
+        log_parser(Some(vec!["fs.read:docs/**".parse()?])).await?;
     let ExitStatus::Failed(reason) = &status else {
         anyhow::bail!("expected a failure, got {status:?}");
     };
