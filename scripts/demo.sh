@@ -39,6 +39,9 @@ step "An AgentImage: a manifest and its components, stored by content hash" "$li
 step "Its worker image" "$libos" image build "$images/log-parser"
 step "Images in the state directory" "$libos" image ls
 step "What the coding-agent image holds" "$libos" image inspect coding-agent
+proj="$(mktemp -d)"; cp -r "$images/workspace/." "$proj/"
+step "Run it: it reads a file through a tool, files tracebacks in object memory, and has a log-parser child parse the log" "$libos" run coding-agent --workdir "$proj" --input '{"log":"pytest.log","source":"src/calc.py"}'
+step "The process tree (the child held only fs.read on the log)" "$libos" ps --tree
 step "Why is reading secrets/ refused?" "$libos" policy explain --policy "$demo/ask-writes.cedar" --allow fs.read --action fs.read --resource secrets/key.txt
 step "Every decision is in the audit log" "$libos" audit show
 step "The audit log verifies" "$libos" audit verify

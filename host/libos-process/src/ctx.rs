@@ -1,5 +1,6 @@
 //! `ProcessCtx`: the state of one running AgentProcess (the data of its wasmtime `Store`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -28,12 +29,33 @@ pub struct ProcessCtx {
     pub(crate) cwd: String,
     pub(crate) call: CallCtx,
     pub(crate) kernel: Arc<Inner>,
+    /// Per topic, the sequence of the last event this process received.
+    pub(crate) seen: HashMap<String, u64>,
 }
 
 impl ProcessCtx {
     /// This process's pid.
     pub fn pid(&self) -> u64 {
         self.pid
+    }
+
+    /// Records that this process parks waiting for `on` (hands its audit records off first).
+    pub(crate) fn block(&mut self, on: libos_kernel::BlockedOn) {
+        self.call.hand_off_audit();
+        self.record(libos_kernel::State::Blocked(on));
+    }
+
+    /// Records that this process runs again after [`ProcessCtx::block`]: ready, then running.
+    pub(crate) fn unblock(&self) {
+        self.record(libos_kernel::State::Ready);
+        self.record(libos_kernel::State::Running);
+    }
+
+    fn record(&self, state: libos_kernel::State) {
+        if let Err(e) = self.kernel.table.transition(self.pid, state) {
+            // Killed meanwhile (the table refuses leaving an ended state): nothing to record.
+            tracing::debug!(pid = self.pid, error = %e, "state change not recorded");
+        }
     }
 }
 

@@ -14,20 +14,31 @@ use libos_authority::attenuate;
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::{Image, ImageError, ImageStore};
 use libos_kernel::{NewProcess, ProcessTable, State};
+use libos_memory::ObjectStore;
 use tokio::sync::watch;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::AgentPre;
+use crate::bus::Bus;
 use crate::ctx::ProcessCtx;
 use crate::error::ProcessError;
+use crate::primitives::EXIT_TOPIC;
 use crate::status::ExitStatus;
 
-/// Capabilities every process holds over its own tree, on top of the clock and log ones:
-/// waiting for its children and killing its descendants (resources `children/PID` and
-/// `descendants/PID`, named only after the kernel checked the relation). The policy still
+/// Capabilities every process holds on top of the clock and log ones: waiting for its
+/// children and killing its descendants (resources `children/PID` and `descendants/PID`,
+/// named only after the kernel checked the relation), and calling the tools of its own image's
+/// tool table (the table is the grant; a name not in it is `not-found`). The policy still
 /// decides them and they are audited; they are never passed on to children.
-pub const PROCESS_AMBIENT: &[&str] = &["process.wait:children/*", "process.kill:descendants/*"];
+pub const PROCESS_AMBIENT: &[&str] = &[
+    "process.wait:children/*",
+    "process.kill:descendants/*",
+    "tools.call:*",
+];
+
+/// How often a host looks at the process table for kills made from other terminals.
+const TABLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -65,6 +76,8 @@ pub(crate) struct Inner {
     linker: Linker<ProcessCtx>,
     pub(crate) table: ProcessTable,
     pub(crate) images: ImageStore,
+    pub(crate) memory: ObjectStore,
+    pub(crate) bus: Bus,
     host_id: String,
     running: Mutex<HashMap<u64, Running>>,
     agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
@@ -79,19 +92,53 @@ impl Kernel {
         let linker = link(&host).map_err(|e| ProcessError::Host(format!("{e:#}")))?;
         let table = ProcessTable::open(host.state().db_path())?;
         let images = ImageStore::open(host.state().root())?;
+        let memory = ObjectStore::open(host.state().db_path())
+            .map_err(|e| ProcessError::Host(e.to_string()))?;
         let host_id = format!("libos@{}", std::process::id());
-        Ok(Kernel {
+        let kernel = Kernel {
             inner: Arc::new(Inner {
                 host,
                 linker,
                 table,
                 images,
+                memory,
+                bus: Bus::default(),
                 host_id,
                 running: Mutex::default(),
                 agents: Mutex::default(),
                 tools: Mutex::default(),
             }),
-        })
+        };
+        kernel.watch_table();
+        Ok(kernel)
+    }
+
+    /// Polls the process table for processes of this host that ended behind its back (killed
+    /// by `libos kill` from another terminal) and stops them. Runs while the kernel lives, if
+    /// a tokio runtime is current.
+    fn watch_table(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(TABLE_POLL);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                inner.reap_external_ends();
+            }
+        });
+    }
+
+    /// Ends the tree of root `pid`: kills every descendant that is still running.
+    pub fn end_tree(&self, pid: u64) -> Result<(), ProcessError> {
+        for child in self.inner.table.children(pid)? {
+            if ExitStatus::of_state(&child.state).is_none() {
+                self.inner.kill(child.pid)?;
+            }
+        }
+        Ok(())
     }
 
     /// The tool host underneath (audit log, state directory).
@@ -187,6 +234,7 @@ impl Inner {
             cwd: start.cwd,
             call,
             kernel: Arc::clone(self),
+            seen: HashMap::new(),
         };
         let (tx, rx) = watch::channel(None);
         self.lock_running().insert(
@@ -274,6 +322,7 @@ impl Inner {
                 }
             },
         };
+        self.announce_exit(pid, &recorded);
         tx.send_replace(Some(recorded));
         if let Some(running) = self.lock_running().get_mut(&pid) {
             running.abort = None;
@@ -294,12 +343,19 @@ impl Inner {
                 ))
             });
         };
-        let ended = rx
+        if let Some(status) = rx
             .wait_for(Option::is_some)
             .await
-            .map_err(|_| ProcessError::Host(format!("process {pid} vanished")))?;
-        ended
-            .clone()
+            .ok()
+            .and_then(|s| s.clone())
+        {
+            return Ok(status);
+        }
+        // The task was aborted (killed) before it could report: the table has the end.
+        self.table
+            .get(pid)
+            .ok()
+            .and_then(|r| ExitStatus::of_state(&r.state))
             .ok_or_else(|| ProcessError::Host(format!("process {pid} vanished")))
     }
 
@@ -325,12 +381,55 @@ impl Inner {
         Ok(killed)
     }
 
+    /// Emits the end of `pid` on the exit topic, where its parent can wait for it.
+    fn announce_exit(&self, pid: u64, status: &ExitStatus) {
+        let payload = serde_json::json!({ "pid": pid, "status": status });
+        self.bus.emit(EXIT_TOPIC, payload.to_string(), 0);
+    }
+
+    /// Stops the running processes of this host whose table rows say they have ended.
+    fn reap_external_ends(&self) {
+        let running: Vec<u64> = self
+            .lock_running()
+            .iter()
+            .filter(|(_, r)| r.abort.is_some())
+            .map(|(pid, _)| *pid)
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        let Ok(live) = self.table.owned_by(&self.host_id) else {
+            return;
+        };
+        for pid in running {
+            if live.iter().any(|r| r.pid == pid) {
+                continue;
+            }
+            let ended = self
+                .table
+                .get(pid)
+                .ok()
+                .is_some_and(|r| r.state == State::Killed);
+            if ended {
+                if let Some(abort) = self
+                    .lock_running()
+                    .get_mut(&pid)
+                    .and_then(|r| r.abort.take())
+                {
+                    abort.abort();
+                }
+                self.notify_killed(pid);
+            }
+        }
+    }
+
     fn notify_killed(&self, pid: u64) {
         let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
         if let Some(rx) = rx
             && rx.borrow().is_none()
         {
             // The sender lives in the aborted task; a fresh pair carries the end instead.
+            self.announce_exit(pid, &ExitStatus::Killed);
             let (tx, rx) = watch::channel(Some(ExitStatus::Killed));
             drop(tx);
             if let Some(r) = self.lock_running().get_mut(&pid) {

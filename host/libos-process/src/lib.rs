@@ -4,10 +4,11 @@
 //! [`ProcessCtx`] driven by its own tokio task, with epoch time slices and fuel slices so a
 //! busy process yields to the others, and every state change recorded in the process table
 //! (`libos-kernel`) of the shared state directory. The fs, clock and log primitives are the
-//! tool host's own; `process` and `tools` are served here, decided through the process's
+//! tool host's own; `process`, `tools` and `memory` (over `libos-memory`) are served here, decided through the process's
 //! authority session like every primitive.
 
 pub mod bindings;
+mod bus;
 mod ctx;
 mod error;
 mod kernel;

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use libos::host::HostOptions;
+mod common;
+
+use common::{fixture_image, kernel};
 use libos_image::ImageStore;
 use libos_kernel::State;
 use libos_process::{ExitStatus, Kernel, Start};
@@ -18,36 +20,6 @@ E       ZeroDivisionError: division by zero
 FAILED tests/test_math.py::test_div - ZeroDivisionError: division by zero
 ========================= 1 failed, 1 passed in 0.12s ==========================
 ";
-
-fn kernel(state: &Path) -> anyhow::Result<Kernel> {
-    Ok(Kernel::new(HostOptions {
-        state_dir: Some(state.to_path_buf()),
-        ..HostOptions::default()
-    })?)
-}
-
-/// Writes an image dir for fixture `component` named `name`, with `caps`, and builds it.
-fn fixture_image(
-    state: &Path,
-    dir: &Path,
-    name: &str,
-    component: &str,
-    caps: &[&str],
-) -> anyhow::Result<()> {
-    let image_dir = dir.join(name);
-    std::fs::create_dir_all(&image_dir)?;
-    std::fs::copy(component, image_dir.join("agent.wasm"))?;
-    let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
-    std::fs::write(
-        image_dir.join("image.toml"),
-        format!(
-            "name = {name:?}\nversion = \"0.1.0\"\nagent = \"agent.wasm\"\ncapabilities = [{}]\n\n[limits]\nmax_children = 2\nwall_clock = \"20s\"\n",
-            caps.join(", ")
-        ),
-    )?;
-    ImageStore::open(state)?.build(&image_dir)?;
-    Ok(())
-}
 
 /// Runs the example `log-parser` image on a pytest log with `capabilities` (`None`: the
 /// image's own) in a fresh state directory; returns the directory, the kernel, the pid and
@@ -161,6 +133,7 @@ async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow:
         "agent-escalate",
         libos_guests::AGENT_ESCALATE,
         &["process.spawn:agent-escalate", "fs.read:docs/**"],
+        "max_children = 2\nwall_clock = \"20s\"",
     )?;
     let kernel = kernel(state.path())?;
     // The root holds process.spawn + fs.read:docs/**; each level asks its child for the

@@ -23,6 +23,10 @@ pub enum Code {
     AuditBroken = 9,
     /// The named image (or other object) does not exist.
     NotFound = 10,
+    /// The process ended as failed (its `run` returned an error, trapped or hit a limit).
+    ProcessFailed = 11,
+    /// The process was killed.
+    ProcessKilled = 12,
 }
 
 /// Help text listing the exit codes.
@@ -37,7 +41,9 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   7  tool error (invalid input, tool failure, trap)
   8  not a usable component (malformed, core module, too large, not a tool)
   9  audit log failed verification
- 10  not found (no such image)";
+ 10  not found (no such image or process)
+ 11  process failed (its run returned an error, trapped or hit a limit)
+ 12  process killed";
 
 /// A failed command: one line of message and its exit code.
 #[derive(Debug)]

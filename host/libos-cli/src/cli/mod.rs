@@ -5,6 +5,7 @@ mod exit;
 mod image;
 mod parse;
 mod policy;
+mod process;
 mod tool;
 
 use std::path::PathBuf;
@@ -43,6 +44,20 @@ enum Command {
     /// Build, list and inspect AgentImages.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Run an image as the root of a new process tree; prints its output.
+    Run(process::RunArgs),
+    /// List processes (from any terminal).
+    Ps(process::PsArgs),
+    /// Wait until a process has ended; prints its output.
+    Wait {
+        /// The process id.
+        pid: u64,
+    },
+    /// Kill a process and its whole subtree.
+    Kill {
+        /// The process id.
+        pid: u64,
+    },
 }
 
 /// Parses arguments, runs the command, prints errors as one line and maps them to exit codes.
@@ -54,6 +69,10 @@ pub fn main() -> ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
         Command::Image(cmd) => image::run(cmd, cli.state_dir.as_deref()),
+        Command::Run(args) => process::run(args, cli.state_dir.as_deref()),
+        Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
+        Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
+        Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,6 +81,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(failure.code as u8)
         }
     }
+}
+
+/// The tokio runtime commands that run guests use.
+fn runtime() -> Result<tokio::runtime::Runtime, exit::Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Failure::new(exit::Code::Error, format!("starting the runtime: {e}")))
 }
 
 fn init_tracing(verbose: bool) {

@@ -11,7 +11,7 @@ use libos::{CallReport, Limits};
 use libos_authority::{Capability, Policy};
 use serde_json::json;
 
-use super::exit::{Code, Failure};
+use super::exit::Failure;
 use super::parse;
 
 #[derive(Debug, Subcommand)]
@@ -65,11 +65,7 @@ pub struct CallArgs {
 }
 
 pub fn run(cmd: ToolCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(Code::Error, format!("starting the runtime: {e}")))?;
+    let runtime = super::runtime()?;
     let host = ToolHost::new(HostOptions {
         state_dir: state_dir.map(Path::to_path_buf),
         ..HostOptions::default()

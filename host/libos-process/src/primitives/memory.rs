@@ -1,41 +1,188 @@
-//! `libos:runtime/memory`: not served by this runtime yet; every function answers with a
-//! typed `invalid` error.
+//! `libos:runtime/memory`: versioned JSON objects in namespaces.
+//!
+//! A process's own namespace is `pid:N`; it names it as `none` (or `"self"`). Every call is
+//! decided on `memory.read` / `memory.write` with resource `<namespace>/<kind>/<key>` (for a
+//! listing, `<namespace>/<kind>`), where the caller's own namespace is spelled `self` — so an
+//! image grants its process its own memory with `memory.write:self/**`, and another
+//! namespace only by naming it.
 
-use libos::bindings::RuntimeError;
+use libos::bindings::{LimitKind, RuntimeError};
+use libos_memory::{MemoryError, MemoryLimits};
 
 use crate::bindings::libos::runtime::memory::{Host, Object, ObjectMeta, SwapOutcome};
 use crate::ctx::ProcessCtx;
-use crate::primitives::not_yet;
 
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 
+/// Most entries one `list` returns, whatever the caller asks.
+const MAX_LIST: u32 = 1000;
+
+impl ProcessCtx {
+    /// The stored namespace and the name the authority sees for `namespace`.
+    fn namespace(&self, namespace: Option<String>) -> Result<(String, String), RuntimeError> {
+        let own = format!("pid:{}", self.pid);
+        match namespace {
+            None => Ok((own, "self".into())),
+            Some(ns) if ns == "self" || ns == own => Ok((own, "self".into())),
+            Some(ns) if ns.contains('/') => Err(RuntimeError::Invalid(format!(
+                "namespace {ns:?} contains '/'"
+            ))),
+            Some(ns) => Ok((ns.clone(), ns)),
+        }
+    }
+
+    /// Checks `action` on `<shown>/<kind>[/<key>]` and returns the stored namespace.
+    fn memory_target(
+        &mut self,
+        action: &str,
+        namespace: Option<String>,
+        kind: &str,
+        key: Option<&str>,
+    ) -> Result<String, RuntimeError> {
+        let (stored, shown) = self.namespace(namespace)?;
+        let resource = match key {
+            Some(key) => format!("{shown}/{kind}/{key}"),
+            None => format!("{shown}/{kind}"),
+        };
+        self.call.authorize(action, &resource, None)?;
+        Ok(stored)
+    }
+
+    fn memory_limits(&self) -> MemoryLimits {
+        let l = &self.image.limits;
+        MemoryLimits {
+            max_object_bytes: l.max_object_bytes,
+            max_objects: l.max_objects,
+            max_namespace_bytes: l.max_namespace_bytes,
+        }
+    }
+}
+
+fn memory_error(e: MemoryError) -> RuntimeError {
+    match e {
+        MemoryError::Invalid(m) => RuntimeError::Invalid(m),
+        MemoryError::TooLarge { .. } => RuntimeError::LimitExceeded(LimitKind::Output),
+        MemoryError::NamespaceFull { limit, .. } => RuntimeError::LimitExceeded(match limit {
+            libos_memory::LimitKind::Objects => LimitKind::Objects,
+            libos_memory::LimitKind::Bytes => LimitKind::Storage,
+        }),
+        e @ MemoryError::VersionMismatch { .. } => RuntimeError::Invalid(e.to_string()),
+        MemoryError::Store(m) => RuntimeError::Io(m),
+    }
+}
+
 impl Host for ProcessCtx {
-    fn put(&mut self, _: Option<String>, _: String, _: String, _: String) -> R<u64> {
-        Ok(Err(not_yet("memory.put")))
+    fn put(
+        &mut self,
+        namespace: Option<String>,
+        kind: String,
+        key: String,
+        value: String,
+    ) -> R<u64> {
+        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
+            Ok(ns) => ns,
+            Err(e) => return Ok(Err(e)),
+        };
+        let limits = self.memory_limits();
+        Ok(self
+            .kernel
+            .memory
+            .put(&ns, &kind, &key, &value, &limits)
+            .map_err(memory_error))
     }
-    fn get(&mut self, _: Option<String>, _: String, _: String) -> R<Object> {
-        Ok(Err(not_yet("memory.get")))
+
+    fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {
+        let ns = match self.memory_target("memory.read", namespace, &kind, Some(&key)) {
+            Ok(ns) => ns,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(match self.kernel.memory.get(&ns, &kind, &key) {
+            Ok(Some(o)) => Ok(Object {
+                kind: o.kind,
+                key: o.key,
+                version: o.version,
+                value: o.value,
+            }),
+            Ok(None) => Err(RuntimeError::NotFound),
+            Err(e) => Err(memory_error(e)),
+        })
     }
+
     fn list(
         &mut self,
-        _: Option<String>,
-        _: String,
-        _: Option<String>,
-        _: u32,
+        namespace: Option<String>,
+        kind: String,
+        after: Option<String>,
+        limit: u32,
     ) -> R<Vec<ObjectMeta>> {
-        Ok(Err(not_yet("memory.list")))
+        let ns = match self.memory_target("memory.read", namespace, &kind, None) {
+            Ok(ns) => ns,
+            Err(e) => return Ok(Err(e)),
+        };
+        let limit = limit.min(MAX_LIST) as usize;
+        Ok(self
+            .kernel
+            .memory
+            .list(&ns, &kind, after.as_deref(), limit)
+            .map(|metas| {
+                metas
+                    .into_iter()
+                    .map(|m| ObjectMeta {
+                        key: m.key,
+                        version: m.version,
+                        size: m.size,
+                    })
+                    .collect()
+            })
+            .map_err(memory_error))
     }
+
     fn compare_and_swap(
         &mut self,
-        _: Option<String>,
-        _: String,
-        _: String,
-        _: u64,
-        _: String,
+        namespace: Option<String>,
+        kind: String,
+        key: String,
+        expected_version: u64,
+        value: String,
     ) -> R<SwapOutcome> {
-        Ok(Err(not_yet("memory.compare-and-swap")))
+        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
+            Ok(ns) => ns,
+            Err(e) => return Ok(Err(e)),
+        };
+        let limits = self.memory_limits();
+        Ok(
+            match self.kernel.memory.compare_and_swap(
+                &ns,
+                &kind,
+                &key,
+                expected_version,
+                &value,
+                &limits,
+            ) {
+                Ok(version) => Ok(SwapOutcome::Swapped(version)),
+                Err(MemoryError::VersionMismatch { current, .. }) => {
+                    Ok(SwapOutcome::Conflict(current))
+                }
+                Err(e) => Err(memory_error(e)),
+            },
+        )
     }
-    fn delete(&mut self, _: Option<String>, _: String, _: String, _: Option<u64>) -> R<bool> {
-        Ok(Err(not_yet("memory.delete")))
+
+    fn delete(
+        &mut self,
+        namespace: Option<String>,
+        kind: String,
+        key: String,
+        expected_version: Option<u64>,
+    ) -> R<bool> {
+        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
+            Ok(ns) => ns,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self
+            .kernel
+            .memory
+            .delete(&ns, &kind, &key, expected_version)
+            .map_err(memory_error))
     }
 }

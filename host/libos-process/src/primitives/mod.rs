@@ -6,6 +6,8 @@ mod memory;
 mod process;
 mod tools;
 
+pub(crate) use events::EXIT_TOPIC;
+
 use libos::bindings::RuntimeError;
 
 /// The typed answer of a function this runtime does not serve yet: a value, never a trap.

@@ -2,7 +2,7 @@
 
 use libos::bindings::{LimitKind, RuntimeError};
 use libos_authority::Capability;
-use libos_kernel::{BlockedOn, State};
+use libos_kernel::BlockedOn;
 
 use crate::bindings::libos::runtime::process::{
     ExitStatus as WitExit, Host, Message, Pid, ProcessInfo, SignalKind,
@@ -127,12 +127,9 @@ impl Host for ProcessCtx {
         {
             return Ok(Err(e));
         }
-        self.call.hand_off_audit();
-        let me = self.pid;
-        let table = &self.kernel.table;
-        let _ = table.transition(me, State::Blocked(BlockedOn::Child(pid)));
+        self.block(BlockedOn::Child(pid));
         let status = self.kernel.wait(pid).await;
-        let _ = table.transition(me, State::Running);
+        self.unblock();
         Ok(match status {
             Ok(ExitStatus::Exited(out)) => Ok(WitExit::Exited(out)),
             Ok(ExitStatus::Failed(why)) => Ok(WitExit::Failed(why)),

@@ -1,0 +1,208 @@
+//! `libos run | ps | wait | kill`: AgentProcesses from the shell.
+//!
+//! `run` is a host: it starts the image as the root of a new process tree and serves the
+//! tree until the root ends. The other commands read and write the process table in the
+//! state directory, so they work from any terminal while the host runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use libos::host::HostOptions;
+use libos::state::StateDir;
+use libos_kernel::{ProcessFilter, ProcessRecord, ProcessTable};
+use libos_process::{ExitStatus, Kernel, ProcessError, Start};
+
+use super::exit::{Code, Failure};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The image: NAME (newest version), NAME:VERSION or sha256:PREFIX.
+    pub image: String,
+    /// JSON input handed to the agent's `run`.
+    #[arg(long, default_value = "{}")]
+    pub input: String,
+    /// Working directory of the root process (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show each process under its parent.
+    #[arg(long)]
+    pub tree: bool,
+    /// Only processes that have not ended.
+    #[arg(long)]
+    pub live: bool,
+    /// Print JSON (one array of process records).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `image` as the root of a new tree, prints its output and exits with its status.
+pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let runtime = super::runtime()?;
+    let workdir = match args.workdir {
+        Some(dir) => dir,
+        None => std::env::current_dir()
+            .map_err(|e| Failure::new(Code::Error, format!("current directory: {e}")))?,
+    };
+    if !workdir.is_dir() {
+        return Err(Failure::new(
+            Code::Error,
+            format!("working directory {} is not a directory", workdir.display()),
+        ));
+    }
+    serde_json::from_str::<serde_json::Value>(&args.input)
+        .map_err(|e| Failure::new(Code::Error, format!("--input is not JSON: {e}")))?;
+    runtime.block_on(async {
+        let kernel = Kernel::new(HostOptions {
+            state_dir: state_dir.map(Path::to_path_buf),
+            ..HostOptions::default()
+        })
+        .map_err(process_failure)?;
+        let pid = kernel
+            .start(Start {
+                image: args.image.clone(),
+                input: args.input,
+                capabilities: None,
+                workdir,
+                cwd: "/".into(),
+                parent: None,
+            })
+            .await
+            .map_err(process_failure)?;
+        eprintln!("process {pid} started ({})", args.image);
+        let status = kernel.wait(pid).await.map_err(process_failure)?;
+        // The tree ends with its root: whatever still runs below it is killed.
+        kernel.end_tree(pid).map_err(process_failure)?;
+        kernel
+            .host()
+            .flush_audit()
+            .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+        report(pid, status)
+    })
+}
+
+/// Lists processes.
+pub fn ps(args: PsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    let filter = if args.live {
+        ProcessFilter::Live
+    } else {
+        ProcessFilter::All
+    };
+    let records = table
+        .list(filter)
+        .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:>6}  {:<24} {:<24} CWD",
+        "PID", "PPID", "STATE", "IMAGE"
+    );
+    if args.tree {
+        for root in records.iter().filter(|r| {
+            r.parent
+                .is_none_or(|p| !records.iter().any(|other| other.pid == p))
+        }) {
+            print_tree(&records, root, 0);
+        }
+    } else {
+        for r in &records {
+            print_row(r, 0);
+        }
+    }
+    Ok(())
+}
+
+/// Waits (from any terminal) until `pid` has ended; prints its output and exits with its
+/// status.
+pub fn wait(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    loop {
+        let record = table
+            .get(pid)
+            .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))?;
+        if let Some(status) = ExitStatus::of_state(&record.state) {
+            return report(pid, status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills `pid` and its subtree. The host running them notices within tens of milliseconds
+/// and stops them.
+pub fn kill(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    table
+        .get(pid)
+        .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))?;
+    let killed = table
+        .kill_subtree(pid)
+        .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+    if killed.is_empty() {
+        println!("process {pid} had already ended");
+    } else {
+        let list: Vec<String> = killed.iter().map(u64::to_string).collect();
+        println!("killed {}", list.join(" "));
+    }
+    Ok(())
+}
+
+fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
+    match status {
+        ExitStatus::Exited(output) => {
+            println!("{output}");
+            Ok(())
+        }
+        ExitStatus::Failed(reason) => Err(Failure::new(
+            Code::ProcessFailed,
+            format!("process {pid} failed: {reason}"),
+        )),
+        ExitStatus::Killed => Err(Failure::new(
+            Code::ProcessKilled,
+            format!("process {pid} was killed"),
+        )),
+    }
+}
+
+fn open_table(state_dir: Option<&Path>) -> Result<ProcessTable, Failure> {
+    let state = StateDir::open(state_dir)?;
+    ProcessTable::open(state.db_path()).map_err(|e| Failure::new(Code::Error, e.to_string()))
+}
+
+fn print_tree(records: &[ProcessRecord], node: &ProcessRecord, depth: usize) {
+    print_row(node, depth);
+    for child in records.iter().filter(|r| r.parent == Some(node.pid)) {
+        print_tree(records, child, depth + 1);
+    }
+}
+
+fn print_row(r: &ProcessRecord, depth: usize) {
+    let parent = r.parent.map_or_else(|| "-".to_owned(), |p| p.to_string());
+    let state = r.state.to_string();
+    let state: String = state.chars().take(24).collect();
+    let image = format!("{}{}", "  ".repeat(depth), r.image);
+    println!(
+        "{:>6} {:>6}  {state:<24} {image:<24} {}",
+        r.pid, parent, r.cwd
+    );
+}
+
+fn process_failure(e: ProcessError) -> Failure {
+    let code = match &e {
+        ProcessError::NotFound(_) => Code::NotFound,
+        ProcessError::Denied(_) => Code::Denied,
+        ProcessError::LimitExceeded(_) => Code::LimitExceeded,
+        ProcessError::Invalid(_) => Code::BadComponent,
+        ProcessError::Host(_) => Code::Error,
+    };
+    Failure::new(code, e.to_string())
+}
