@@ -54,6 +54,20 @@ pub(crate) fn owned_by(conn: &Connection, host: &str) -> Result<Vec<ProcessRecor
     query_processes(conn, &sql, params![host])
 }
 
+/// The pids of the processes of `host` in state `killed`, ascending.
+pub(crate) fn killed_on(conn: &Connection, host: &str) -> Result<Vec<u64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pid FROM processes WHERE host = ?1 AND state_name = 'killed' ORDER BY pid",
+    )?;
+    let pids = stmt
+        .query_map(params![host], |row| row.get::<_, i64>(0))?
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    Ok(pids
+        .into_iter()
+        .filter_map(|p| u64::try_from(p).ok())
+        .collect())
+}
+
 /// The direct children of `pid` (which must exist) by ascending pid.
 pub(crate) fn children(conn: &Connection, pid: u64) -> Result<Vec<ProcessRecord>> {
     let key = existing(conn, pid)?;

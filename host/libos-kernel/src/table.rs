@@ -148,6 +148,16 @@ impl ProcessTable {
         read::owned_by(&self.lock(), host)
     }
 
+    /// The pids of `host`'s processes that were killed, ascending: what a host polls to stop
+    /// the processes killed from another terminal. Reads only the pid column (indexed).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn killed_on(&self, host: &str) -> Result<Vec<u64>> {
+        read::killed_on(&self.lock(), host)
+    }
+
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
     fn transaction<T>(&self, body: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.conn.immediate(body)

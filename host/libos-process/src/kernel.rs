@@ -161,6 +161,11 @@ impl Kernel {
         self.inner.wait(pid).await
     }
 
+    /// Emits an event from the host itself (source 0) to every process waiting on `topic`.
+    pub fn emit(&self, topic: &str, payload: &serde_json::Value) {
+        self.inner.bus.emit(topic, payload.to_string(), 0);
+    }
+
     /// Kills `pid` and its whole subtree; returns the pids that were killed.
     pub fn kill(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
         self.inner.kill(pid)
@@ -398,28 +403,19 @@ impl Inner {
         if running.is_empty() {
             return;
         }
-        let Ok(live) = self.table.owned_by(&self.host_id) else {
+        let Ok(killed) = self.table.killed_on(&self.host_id) else {
             return;
         };
-        for pid in running {
-            if live.iter().any(|r| r.pid == pid) {
-                continue;
+        let killed: std::collections::HashSet<u64> = killed.into_iter().collect();
+        for pid in running.into_iter().filter(|pid| killed.contains(pid)) {
+            if let Some(abort) = self
+                .lock_running()
+                .get_mut(&pid)
+                .and_then(|r| r.abort.take())
+            {
+                abort.abort();
             }
-            let ended = self
-                .table
-                .get(pid)
-                .ok()
-                .is_some_and(|r| r.state == State::Killed);
-            if ended {
-                if let Some(abort) = self
-                    .lock_running()
-                    .get_mut(&pid)
-                    .and_then(|r| r.abort.take())
-                {
-                    abort.abort();
-                }
-                self.notify_killed(pid);
-            }
+            self.notify_killed(pid);
         }
     }
 

@@ -178,3 +178,82 @@ async fn an_event_wait_times_out_and_a_wait_without_the_capability_is_denied() -
     assert!(reason.contains("denied"), "{reason}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_spinners_do_not_starve_a_ticking_process() -> anyhow::Result<()> {
+    let w = World::new()?;
+    w.image(
+        "spinner",
+        libos_guests::AGENT_SPINNER,
+        &[],
+        "wall_clock = \"60s\"",
+    )?;
+    w.image(
+        "ticker",
+        libos_guests::AGENT_TICKER,
+        &[],
+        "wall_clock = \"60s\"",
+    )?;
+    let kernel = kernel(w.state.path())?;
+    // Two spinners: as many as the runtime has worker threads. Without time slices they
+    // would hold both threads forever.
+    let spinners = [
+        start(&kernel, "spinner", "{}", w.work()).await?,
+        start(&kernel, "spinner", "{}", w.work()).await?,
+    ];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ticker = start(&kernel, "ticker", r#"{"n": 2000}"#, w.work()).await?;
+    let status = tokio::time::timeout(Duration::from_secs(30), kernel.wait(ticker))
+        .await
+        .map_err(|_| anyhow::anyhow!("the ticker starved behind the spinners"))??;
+    let libos_process::ExitStatus::Exited(out) = status else {
+        anyhow::bail!("ticker did not exit: {status:?}");
+    };
+    let out: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(out["count"], 2000, "{out}");
+    for spinner in spinners {
+        let state = kernel.table().get(spinner)?.state;
+        assert!(
+            matches!(state, State::Running | State::Ready),
+            "the spinners keep running too: {state:?}"
+        );
+        kernel.kill(spinner)?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_cwd_through_a_symlink_out_of_the_workdir_is_refused() -> anyhow::Result<()> {
+    let w = World::new()?;
+    let outside = tempfile::tempdir()?;
+    std::fs::create_dir(w.work().join("sub"))?;
+    std::os::unix::fs::symlink(outside.path(), w.work().join("out"))?;
+    w.image(
+        "agent-escalate",
+        libos_guests::AGENT_ESCALATE,
+        &["process.spawn:agent-escalate"],
+        "",
+    )?;
+    let kernel = kernel(w.state.path())?;
+    let ask = r#""ask": ["process.spawn:agent-escalate"]"#;
+    for (cwd, granted) in [
+        ("sub", true),
+        ("out", false),
+        ("../x", false),
+        ("/tmp", false),
+    ] {
+        let input = format!(r#"{{"level": 1, {ask}, "cwd": {cwd:?}}}"#);
+        let out = run_to_exit(&kernel, "agent-escalate", &input, w.work()).await?;
+        let spawn = &out["trace"][0]["spawn"];
+        assert_eq!(spawn["granted"], granted, "cwd {cwd}: {out}");
+    }
+    let children: Vec<String> = kernel
+        .table()
+        .list(libos_kernel::ProcessFilter::All)?
+        .into_iter()
+        .filter(|r| r.parent.is_some())
+        .map(|r| r.cwd)
+        .collect();
+    assert_eq!(children, ["/sub"]);
+    Ok(())
+}

@@ -89,6 +89,18 @@ impl ProcessCtx {
                         "cwd {rel:?} is not a directory"
                     )));
                 }
+                // A symbolic link inside the working directory may point outside it.
+                let inside = match (dir.canonicalize(), self.workdir.canonicalize()) {
+                    (Ok(child), Ok(own)) => child.starts_with(own),
+                    _ => false,
+                };
+                if !inside {
+                    return Err(self.call.refuse(
+                        "process.spawn",
+                        &rel,
+                        format!("cwd {rel:?} leads outside the working directory"),
+                    ));
+                }
                 (dir, format!("{}/{rel}", self.cwd.trim_end_matches('/')))
             }
         };

@@ -39,6 +39,7 @@ pub fn build(allocation: Allocation) -> Result<Engine, HostError> {
     if let Allocation::Pooling { instances } = allocation {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(instances)
+            .total_stacks(instances)
             .total_core_instances(instances * 4)
             .total_memories(instances * 2)
             .total_tables(instances * 4)

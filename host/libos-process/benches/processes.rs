@@ -1,0 +1,236 @@
+//! Process costs, each next to its raw-wasmtime baseline measured in the same run.
+//!
+//! * `spawn`: a raw `instantiate_async` + `run` of the minimal agent on a bare store, vs
+//!   `Kernel::start` + `wait` of an image running it (image lookup, process-table rows and
+//!   transitions, authority, store, instance). Compilation is excluded on both sides.
+//! * `park`: 10,000 processes of the waiter agent parked in `events.wait`: resident memory
+//!   per parked process, time to start and park them all, time to wake them all with one
+//!   event and see every one exit. Measured once per run (not a criterion group).
+//!
+//! Run: `cargo bench -p libos-process --bench processes`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use libos::host::HostOptions;
+use libos::wasm::engine::{self, Allocation};
+use libos_image::ImageStore;
+use libos_kernel::{ProcessFilter, State};
+use libos_process::bindings::{Agent, AgentPre};
+use libos_process::{Kernel, Start};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+const PARKED: u32 = 10_000;
+
+fn image(state: &Path, dir: &Path, name: &str, component: &str, caps: &[&str]) {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::copy(component, d.join("agent.wasm")).expect("copy");
+    let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
+    std::fs::write(
+        d.join("image.toml"),
+        format!(
+            "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\ncapabilities = [{}]\n",
+            caps.join(", ")
+        ),
+    )
+    .expect("manifest");
+    ImageStore::open(state)
+        .expect("store")
+        .build(&d)
+        .expect("build");
+}
+
+fn start(image: &str, input: &str, work: &Path) -> Start {
+    Start {
+        image: image.into(),
+        input: input.into(),
+        capabilities: None,
+        workdir: work.to_path_buf(),
+        cwd: "/".into(),
+        parent: None,
+    }
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn raw_pre(engine: &Engine) -> AgentPre<()> {
+    let component = Component::from_file(engine, libos_guests::AGENT_MINIMAL).expect("compile");
+    let mut linker: Linker<()> = Linker::new(engine);
+    linker
+        .define_unknown_imports_as_traps(&component)
+        .expect("stub imports");
+    AgentPre::new(linker.instantiate_pre(&component).expect("pre")).expect("agent")
+}
+
+async fn raw_run(engine: &Engine, pre: &AgentPre<()>) {
+    let mut store = Store::new(engine, ());
+    store.set_fuel(u64::MAX / 2).expect("fuel");
+    store.set_epoch_deadline(u64::MAX / 2);
+    let agent: Agent = pre
+        .instantiate_async(&mut store)
+        .await
+        .expect("instantiate");
+    let out = agent.call_run(&mut store, "{}").await.expect("run");
+    assert!(out.is_ok());
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let state = tempfile::tempdir().expect("state");
+    let images = tempfile::tempdir().expect("images");
+    let work = tempfile::tempdir().expect("work");
+    image(
+        state.path(),
+        images.path(),
+        "minimal",
+        libos_guests::AGENT_MINIMAL,
+        &[],
+    );
+    image(
+        state.path(),
+        images.path(),
+        "waiter",
+        libos_guests::AGENT_WAITER,
+        &["events.wait:park"],
+    );
+    let allocation = Allocation::Pooling {
+        instances: PARKED + 100,
+    };
+    let kernel = rt
+        .block_on(async {
+            Kernel::new(HostOptions {
+                state_dir: Some(state.path().to_path_buf()),
+                allocation,
+                ..HostOptions::default()
+            })
+        })
+        .expect("kernel");
+    let engine = engine::build(Allocation::Pooling { instances: 100 }).expect("engine");
+    let pre = raw_pre(&engine);
+    // Compile the minimal agent once, outside the measurements.
+    rt.block_on(async {
+        let pid = kernel
+            .start(start("minimal", "{}", work.path()))
+            .await
+            .expect("start");
+        kernel.wait(pid).await.expect("wait");
+    });
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let mut g = c.benchmark_group("spawn");
+    g.bench_function("raw", |b| b.to_async(&rt).iter(|| raw_run(&engine, &pre)));
+    g.bench_function("libos", |b| {
+        b.to_async(&rt).iter(|| async {
+            let pid = kernel
+                .start(start("minimal", "{}", work.path()))
+                .await
+                .expect("start");
+            kernel.wait(pid).await.expect("wait");
+        })
+    });
+    g.finish();
+    kernel.host().flush_audit().expect("flush");
+
+    let parked = rt.block_on(park(&kernel, work.path()));
+    c.final_summary();
+
+    println!("\nsummary (medians)");
+    if let Some((raw, ours)) = medians("spawn", "raw", "libos") {
+        println!(
+            "  spawn  raw {:>9.1} us   libos {:>9.1} us   ratio {:.2}",
+            raw / 1e3,
+            ours / 1e3,
+            ours / raw
+        );
+    }
+    match parked {
+        Some(p) => println!(
+            "  park   {PARKED} waiters: {:.1} KiB resident each; started and parked in {:.2} s; \
+             woken and exited in {:.2} s",
+            p.rss_per_process / 1024.0,
+            p.park_s,
+            p.wake_s
+        ),
+        None => println!("  park   (not all {PARKED} waiters parked)"),
+    }
+}
+
+struct Parked {
+    rss_per_process: f64,
+    park_s: f64,
+    wake_s: f64,
+}
+
+async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
+    let before = rss();
+    let started = Instant::now();
+    let mut pids = Vec::with_capacity(PARKED as usize);
+    for _ in 0..PARKED {
+        pids.push(
+            kernel
+                .start(start("waiter", r#"{"topic":"park"}"#, work))
+                .await
+                .ok()?,
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let live = kernel.table().list(ProcessFilter::Live).ok()?;
+        let blocked = live
+            .iter()
+            .filter(|r| matches!(r.state, State::Blocked(_)))
+            .count();
+        if blocked >= PARKED as usize {
+            break;
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let park_s = started.elapsed().as_secs_f64();
+    let after = rss();
+    let woken = Instant::now();
+    kernel.emit("park", &serde_json::json!({"wake": true}));
+    for pid in pids {
+        kernel.wait(pid).await.ok()?;
+    }
+    Some(Parked {
+        rss_per_process: after.saturating_sub(before) as f64 / f64::from(PARKED),
+        park_s,
+        wake_s: woken.elapsed().as_secs_f64(),
+    })
+}
+
+fn medians(group: &str, base: &str, ours: &str) -> Option<(f64, f64)> {
+    let read = |id: &str| -> Option<f64> {
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()?
+            .join("criterion")
+            .join(group)
+            .join(id)
+            .join("new/estimates.json");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    };
+    Some((read(base)?, read(ours)?))
+}
