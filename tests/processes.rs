@@ -35,6 +35,23 @@ fn spinner_image(env: &Env) -> std::path::PathBuf {
     dir
 }
 
+/// `libos run IMAGE --input INPUT` in the environment's working directory; must succeed and
+/// print JSON.
+fn run_ok(env: &Env, image: &str, input: &str) -> serde_json::Value {
+    let out = env
+        .libos()
+        .args(["run", image, "--input", input, "--workdir"])
+        .arg(env.work.path())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("output is JSON")
+}
+
 fn ps_json(env: &Env) -> Vec<serde_json::Value> {
     let out = env.libos().args(["ps", "--json"]).output().expect("ps");
     assert!(
@@ -50,24 +67,7 @@ fn run_prints_the_output_and_ps_shows_the_ended_process() {
     let env = Env::new();
     env.write("pytest.log", LOG);
     build_image(&env, &Path::new(libos_guests::IMAGES).join("log-parser"));
-    let out = env
-        .libos()
-        .args([
-            "run",
-            "log-parser",
-            "--input",
-            r#"{"log":"pytest.log"}"#,
-            "--workdir",
-        ])
-        .arg(env.work.path())
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("output is JSON");
+    let report = run_ok(&env, "log-parser", r#"{"log":"pytest.log"}"#);
     assert_eq!(report["failed_count"], 1, "{report}");
 
     let procs = ps_json(&env);
@@ -181,20 +181,11 @@ fn the_coding_agent_example_runs_its_log_parser_child_and_shows_as_a_tree() {
     }
     build_image(&env, &images.join("log-parser"));
     build_image(&env, &images.join("coding-agent"));
-    let out = env
-        .libos()
-        .args(["run", "coding-agent", "--input"])
-        .arg(r#"{"log":"pytest.log","source":"src/calc.py"}"#)
-        .arg("--workdir")
-        .arg(env.work.path())
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let result = run_ok(
+        &env,
+        "coding-agent",
+        r#"{"log":"pytest.log","source":"src/calc.py"}"#,
     );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(result["child_status"]["state"], "exited", "{result}");
     assert!(
         result["trace_objects"].as_u64().unwrap_or(0) >= 1,
