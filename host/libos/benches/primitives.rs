@@ -14,6 +14,11 @@
 //! and waits for the writer between iterations (untimed), so each iteration starts with an
 //! idle writer; `libos+flush` also times that wait, i.e. the sustained cost when the writer is
 //! the bottleneck. `audit/append+flush` is the writer's throughput on its own.
+//!
+//! After the criterion groups, "paired rounds" time single invokes of the same loop, raw and
+//! libos back to back (alternating which goes first), and report the median of the per-round
+//! ratios: a drift of the machine's speed between groups cannot skew those. Each round is one
+//! cold invoke including instantiation, so these ratios are not the per-call ratios above.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +38,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 const N: u64 = 1000;
+
+/// Rounds of the paired raw/libos measurement.
+const PAIRED_ROUNDS: usize = 51;
 
 /// Host state of the raw baseline: the same WIT functions doing the same work (the stat,
 /// the clock reading through the same provider) with no checks at all.
@@ -262,6 +270,48 @@ fn main() {
     host.flush_audit().expect("flush");
     c.final_summary();
 
+    // Paired rounds: raw and libos back to back, so a drift of the machine's speed between
+    // criterion groups (seconds apart) does not skew the ratio.
+    let mut paired = Vec::new();
+    for op in ["stat", "clock"] {
+        let input = format!(r#"{{"op":"{op}","path":"file.txt","n":{N}}}"#);
+        let mut ratios = Vec::with_capacity(PAIRED_ROUNDS);
+        for round in 0..PAIRED_ROUNDS {
+            let (raw_t, ours_t) = rt.block_on(async {
+                let time_raw = || async {
+                    let start = Instant::now();
+                    raw.invoke(&raw_loop, &input).await;
+                    start.elapsed()
+                };
+                let time_ours = || async {
+                    let start = Instant::now();
+                    let r = host.call(&loop_tool, &input, &options).await;
+                    let elapsed = start.elapsed();
+                    assert!(r.result.is_ok(), "{:?}", r.result);
+                    host.flush_audit().expect("flush");
+                    elapsed
+                };
+                // Alternate which side goes first, so neither always runs on a cache the
+                // other (or the audit writer) just disturbed.
+                if round % 2 == 0 {
+                    let r = time_raw().await;
+                    (r, time_ours().await)
+                } else {
+                    let o = time_ours().await;
+                    (time_raw().await, o)
+                }
+            });
+            ratios.push(ours_t.as_secs_f64() / raw_t.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        paired.push((
+            op,
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1],
+        ));
+    }
+
     println!("\nsummary (medians; per host call for stat/clock, per invoke for invoke)");
     for (group, base, ours) in [
         ("stat", "raw/1000", "libos/1000"),
@@ -282,6 +332,11 @@ fn main() {
             }
             None => println!("  {group:<6} (no estimates found)"),
         }
+    }
+    for (op, median, low, high) in paired {
+        println!(
+            "  {op:<6} paired rounds: ratio {median:.2} (median of {PAIRED_ROUNDS}; range {low:.2}-{high:.2})"
+        );
     }
     if let Some((_, o, _)) = ratio("audit", "append+flush/1000", "append+flush/1000") {
         let per = o / N as f64;
