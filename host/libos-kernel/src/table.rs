@@ -69,6 +69,25 @@ impl ProcessTable {
         self.transaction(|conn| write::transition(conn, pid, &to))
     }
 
+    /// Applies the state changes `path` to process `pid` in order, each checked and recorded
+    /// as by [`ProcessTable::transition`], all in one transaction: either every change is made
+    /// or none. Returns the final record. (E.g. `[Ready, Running]` when a blocked process
+    /// resumes: one commit instead of two.)
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::transition`], for the first change that is not allowed (nothing of
+    /// `path` is then recorded). An empty `path` returns the current record unchanged.
+    pub fn transitions_to(&self, pid: u64, path: &[State]) -> Result<ProcessRecord> {
+        self.transaction(|conn| {
+            let mut record = read::process(conn, pid)?;
+            for to in path {
+                record = write::transition(conn, pid, to)?;
+            }
+            Ok(record)
+        })
+    }
+
     /// Moves every live process of the subtree rooted at `pid` (itself included) to
     /// [`State::Killed`], recording each change, all in one transaction. Processes that have
     /// already ended are left as they are. Returns the pids it changed, in tree order.

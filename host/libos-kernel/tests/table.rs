@@ -388,3 +388,30 @@ fn table_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ProcessTable>();
 }
+
+#[test]
+fn transitions_to_applies_a_path_in_one_go_or_not_at_all() -> anyhow::Result<()> {
+    let (_dir, table) = open()?;
+    let p = table.create(new(None))?.pid;
+    let record = table.transitions_to(p, &[State::Ready, State::Running])?;
+    assert_eq!(record.state, State::Running);
+    let recorded: Vec<State> = table.transitions(p)?.into_iter().map(|t| t.to).collect();
+    assert_eq!(recorded, [State::Ready, State::Running]);
+
+    // Running -> Blocked is allowed, Blocked -> Running is not: nothing of the path is kept.
+    let blocked = State::Blocked(BlockedOn::Message);
+    let err = table.transitions_to(p, &[blocked, State::Running]);
+    assert!(
+        matches!(err, Err(KernelError::Transition { .. })),
+        "{err:?}"
+    );
+    assert_eq!(table.get(p)?.state, State::Running);
+    assert_eq!(table.transitions(p)?.len(), 2);
+
+    assert_eq!(table.transitions_to(p, &[])?.state, State::Running);
+    assert!(matches!(
+        table.transitions_to(999, &[State::Ready]),
+        Err(KernelError::NoSuchProcess(999))
+    ));
+    Ok(())
+}

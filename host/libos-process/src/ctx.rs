@@ -42,17 +42,16 @@ impl ProcessCtx {
     /// Records that this process parks waiting for `on` (hands its audit records off first).
     pub(crate) fn block(&mut self, on: libos_kernel::BlockedOn) {
         self.call.hand_off_audit();
-        self.record(libos_kernel::State::Blocked(on));
+        self.record(&[libos_kernel::State::Blocked(on)]);
     }
 
     /// Records that this process runs again after [`ProcessCtx::block`]: ready, then running.
     pub(crate) fn unblock(&self) {
-        self.record(libos_kernel::State::Ready);
-        self.record(libos_kernel::State::Running);
+        self.record(&[libos_kernel::State::Ready, libos_kernel::State::Running]);
     }
 
-    fn record(&self, state: libos_kernel::State) {
-        if let Err(e) = self.kernel.table.transition(self.pid, state) {
+    fn record(&self, path: &[libos_kernel::State]) {
+        if let Err(e) = self.kernel.table.transitions_to(self.pid, path) {
             // Killed meanwhile (the table refuses leaving an ended state): nothing to record.
             tracing::debug!(pid = self.pid, error = %e, "state change not recorded");
         }

@@ -81,6 +81,7 @@ pub(crate) struct Inner {
     host_id: String,
     running: Mutex<HashMap<u64, Running>>,
     agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
+    policies: Mutex<HashMap<String, Arc<Policy>>>,
     pub(crate) tools: Mutex<HashMap<String, Arc<libos::LoadedTool>>>,
 }
 
@@ -106,6 +107,7 @@ impl Kernel {
                 host_id,
                 running: Mutex::default(),
                 agents: Mutex::default(),
+                policies: Mutex::default(),
                 tools: Mutex::default(),
             }),
         };
@@ -192,13 +194,7 @@ impl Inner {
         };
         let held = CapabilitySet::new(capabilities.clone())
             .map_err(|e| ProcessError::Invalid(e.to_string()))?;
-        let policy = match &image.policy {
-            Some(text) => Arc::new(
-                Policy::parse(text, &format!("{}/policy.cedar", image.name))
-                    .map_err(|e| ProcessError::Invalid(e.to_string()))?,
-            ),
-            None => Arc::new(Policy::permit_all()),
-        };
+        let policy = self.policy(&image)?;
         let pre = self.agent(&image).await?;
         let record = self.table.create(NewProcess {
             parent: start.parent,
@@ -292,10 +288,11 @@ impl Inner {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        for state in [State::Ready, State::Running] {
-            if let Err(e) = self.table.transition(pid, state) {
-                return ExitStatus::Failed(format!("host error: {e}"));
-            }
+        if let Err(e) = self
+            .table
+            .transitions_to(pid, &[State::Ready, State::Running])
+        {
+            return ExitStatus::Failed(format!("host error: {e}"));
         }
         let outcome = async {
             let agent = pre.instantiate_async(&mut store).await?;
@@ -432,6 +429,23 @@ impl Inner {
                 r.exit = rx;
             }
         }
+    }
+
+    /// The parsed policy of `image`, parsed once per host and image. Sharing one `Arc` also
+    /// lets processes of the same image share their authorities' verdict caches.
+    fn policy(&self, image: &Image) -> Result<Arc<Policy>, ProcessError> {
+        let digest = image.digest.to_string();
+        let mut policies = self.policies.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(policy) = policies.get(&digest) {
+            return Ok(Arc::clone(policy));
+        }
+        let policy = Arc::new(match &image.policy {
+            Some(text) => Policy::parse(text, &format!("{}/policy.cedar", image.name))
+                .map_err(|e| ProcessError::Invalid(e.to_string()))?,
+            None => Policy::permit_all(),
+        });
+        policies.insert(digest, Arc::clone(&policy));
+        Ok(policy)
     }
 
     /// The pre-instantiated agent of `image`, compiled once per host.
