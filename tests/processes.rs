@@ -52,6 +52,16 @@ fn run_ok(env: &Env, image: &str, input: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("output is JSON")
 }
 
+/// What `libos ps --tree` prints.
+fn ps_tree(env: &Env) -> String {
+    let out = env
+        .libos()
+        .args(["ps", "--tree"])
+        .output()
+        .expect("ps --tree");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn ps_json(env: &Env) -> Vec<serde_json::Value> {
     let out = env.libos().args(["ps", "--json"]).output().expect("ps");
     assert!(
@@ -76,12 +86,7 @@ fn run_prints_the_output_and_ps_shows_the_ended_process() {
     assert!(procs[0]["state"].get("exited").is_some(), "{procs:?}");
     let pid = procs[0]["pid"].as_u64().expect("pid");
 
-    let tree = env
-        .libos()
-        .args(["ps", "--tree"])
-        .output()
-        .expect("ps --tree");
-    let text = String::from_utf8_lossy(&tree.stdout);
+    let text = ps_tree(&env);
     assert!(text.contains("log-parser:0.1.0"), "{text}");
     assert!(text.contains("exited"), "{text}");
 
@@ -207,12 +212,7 @@ fn the_coding_agent_example_runs_its_log_parser_child_and_shows_as_a_tree() {
         serde_json::json!(["fs.read:pytest.log"])
     );
 
-    let tree = env
-        .libos()
-        .args(["ps", "--tree"])
-        .output()
-        .expect("ps --tree");
-    let text = String::from_utf8_lossy(&tree.stdout);
+    let text = ps_tree(&env);
     let parent_line = text.lines().position(|l| l.contains("coding-agent:0.1.0"));
     let child_line = text.lines().position(|l| l.contains("  log-parser:0.1.0"));
     assert!(

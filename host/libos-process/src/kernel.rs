@@ -2,7 +2,7 @@
 //! state change in the process table, and lets callers wait for and kill them.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -10,7 +10,6 @@ use libos::call::CallCtx;
 use libos::error::LimitKind;
 use libos::host::{CallOptions, HostOptions, ToolHost};
 use libos::{HostError, Limits};
-use libos_authority::attenuate;
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::{Image, ImageError, ImageStore};
 use libos_kernel::{NewProcess, ProcessTable, State};
@@ -506,19 +505,6 @@ impl Inner {
 
     fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<libos::LoadedTool>>> {
         self.tools.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Whether `requested` lies within `held`; otherwise the first capability that does not.
-    pub(crate) fn attenuate<'r>(
-        requested: &'r [Capability],
-        held: &CapabilitySet,
-    ) -> Option<&'r Capability> {
-        attenuate::first_not_within(requested, held)
-    }
-
-    /// The host directory `cwd` (relative) names inside `base`.
-    pub(crate) fn child_dir(base: &Path, cwd: &str) -> PathBuf {
-        base.join(cwd)
     }
 }
 

@@ -67,7 +67,7 @@ impl ProcessCtx {
             })?;
             caps.push(cap);
         }
-        if let Some(wider) = Inner::attenuate(&caps, &self.held) {
+        if let Some(wider) = libos_authority::attenuate::first_not_within(&caps, &self.held) {
             return Err(self.call.refuse(
                 "process.spawn",
                 &name,
@@ -83,7 +83,7 @@ impl ProcessCtx {
                 let rel = libos::primitives::path::normalize(&rel).map_err(|_| {
                     RuntimeError::Invalid(format!("cwd {rel:?} leaves the working directory"))
                 })?;
-                let dir = Inner::child_dir(&self.workdir, &rel);
+                let dir = self.workdir.join(&rel);
                 if !dir.is_dir() {
                     return Err(RuntimeError::Invalid(format!(
                         "cwd {rel:?} is not a directory"
