@@ -45,6 +45,7 @@ const NATIVE: &[&str] = &[
     "agent_escalate",
     "agent_minimal",
     "agent_waiter",
+    "agent_script",
 ];
 
 /// Guest crates built for `wasm32-wasip2` (ordinary WASI programs).

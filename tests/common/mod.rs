@@ -71,6 +71,7 @@ impl Env {
             workdir: Some(self.work.path().to_path_buf()),
             limits: Limits::default(),
             seed: 7,
+            meter: None,
         }
     }
 

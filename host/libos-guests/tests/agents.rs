@@ -18,6 +18,7 @@ const AGENTS: &[(&str, &str)] = &[
     ("agent_escalate", libos_guests::AGENT_ESCALATE),
     ("agent_minimal", libos_guests::AGENT_MINIMAL),
     ("agent_waiter", libos_guests::AGENT_WAITER),
+    ("agent_script", libos_guests::AGENT_SCRIPT),
 ];
 
 /// The top-level import and export names of a component.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::ImageBudget;
 use crate::digest::Digest;
 use crate::limits::ImageLimits;
 
@@ -41,6 +42,8 @@ pub struct Image {
     pub policy: Option<String>,
     /// Resource limits.
     pub limits: ImageLimits,
+    /// Lifetime budgets of the process and its descendants.
+    pub budget: ImageBudget,
     /// When this record was stored, in nanoseconds since the Unix epoch.
     pub created_ns: u64,
 }
@@ -109,6 +112,10 @@ pub(crate) struct ImageRecord {
     pub capabilities: Vec<String>,
     pub policy: Option<String>,
     pub limits: ImageLimits,
+    /// Left out when empty, so an image without budgets keeps the digest it had before
+    /// budgets existed.
+    #[serde(default, skip_serializing_if = "ImageBudget::is_empty")]
+    pub budget: ImageBudget,
 }
 
 impl ImageRecord {
@@ -129,6 +136,7 @@ impl ImageRecord {
             capabilities: self.capabilities,
             policy: self.policy,
             limits: self.limits,
+            budget: self.budget,
             created_ns,
         }
     }

@@ -27,6 +27,7 @@
 //! errors, and every error names the manifest file and the field.
 
 mod blobs;
+mod budget;
 mod component;
 mod digest;
 mod duration;
@@ -43,6 +44,7 @@ mod schema;
 mod size;
 mod store;
 
+pub use budget::ImageBudget;
 pub use component::MAX_COMPONENT_SIZE;
 pub use digest::Digest;
 pub use error::{FieldError, ImageError, ManifestError};

@@ -19,7 +19,6 @@ pub(crate) const LIMIT_KEYS: &[&str] = &[
     "max_objects",
     "max_object_bytes",
     "max_namespace_bytes",
-    "max_tool_calls",
 ];
 
 /// Resource limits of an agent built from an image. Every field is optional in the manifest;
@@ -50,8 +49,6 @@ pub struct ImageLimits {
     /// Maximum total size of the agent's memory namespace, in bytes. Default 16 MiB.
     #[serde(with = "size")]
     pub max_namespace_bytes: u64,
-    /// Maximum number of tool calls over the agent's lifetime. Default 100,000.
-    pub max_tool_calls: u64,
 }
 
 impl Default for ImageLimits {
@@ -64,7 +61,6 @@ impl Default for ImageLimits {
             max_objects: 10_000,
             max_object_bytes: 64 << 10,
             max_namespace_bytes: 16 << 20,
-            max_tool_calls: 100_000,
         }
     }
 }
@@ -93,7 +89,6 @@ impl ImageLimits {
                 "max_namespace_bytes" => {
                     limits.max_namespace_bytes = size(&value).map_err(field)?;
                 }
-                "max_tool_calls" => limits.max_tool_calls = count(&value, 0).map_err(field)?,
                 // Unknown keys were rejected when the section was opened.
                 _ => {
                     return Err(field(FieldError::Unknown {
@@ -107,7 +102,7 @@ impl ImageLimits {
 }
 
 /// An integer of at least `min`.
-fn count(value: &Value, min: u64) -> Result<u64, FieldError> {
+pub(crate) fn count(value: &Value, min: u64) -> Result<u64, FieldError> {
     let Value::Integer(n) = value else {
         return Err(FieldError::WrongType {
             expected: "an integer",
@@ -124,7 +119,7 @@ fn count(value: &Value, min: u64) -> Result<u64, FieldError> {
 }
 
 /// A size: an integer number of bytes or a size string.
-fn size(value: &Value) -> Result<u64, FieldError> {
+pub(crate) fn size(value: &Value) -> Result<u64, FieldError> {
     let (result, got) = match value {
         Value::Integer(n) => {
             let checked = u64::try_from(*n)

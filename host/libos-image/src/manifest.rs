@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use libos_authority::{Capability, Policy};
 
+use crate::budget::{BUDGET_KEYS, ImageBudget};
 use crate::component;
 use crate::error::{FieldError, ManifestError};
 use crate::fields::Section;
@@ -28,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "policy",
     "tools",
     "limits",
+    "budget",
 ];
 
 /// A parsed and validated `image.toml`.
@@ -56,6 +58,8 @@ pub struct Manifest {
     pub policy: Option<PolicyFile>,
     /// Resource limits, defaults filled in.
     pub limits: ImageLimits,
+    /// Lifetime budgets of the process and its descendants.
+    pub budget: ImageBudget,
 }
 
 /// A component file named by a manifest.
@@ -178,6 +182,10 @@ impl Manifest {
             Some(mut section) => ImageLimits::from_section(&mut section)?,
             None => ImageLimits::default(),
         };
+        let budget = match top.take_section("budget", Some(BUDGET_KEYS))? {
+            Some(mut section) => ImageBudget::from_section(&mut section)?,
+            None => ImageBudget::default(),
+        };
 
         Ok(Manifest {
             path: origin.to_path_buf(),
@@ -189,6 +197,7 @@ impl Manifest {
             capabilities,
             policy,
             limits,
+            budget,
         })
     }
 

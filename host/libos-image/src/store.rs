@@ -74,8 +74,9 @@ impl ImageStore {
     /// Components are read again in full (their framing checked) and stored once per
     /// distinct content. The image digest is the SHA-256 of the canonical record: compact JSON
     /// of `{"format":"libos-image/1","name","version","description","agent":{"digest","size"},
-    /// "tools":{name:{"digest","size"}...},"capabilities","policy","limits"}` in that order,
-    /// tools sorted by name, capabilities normalised to `ACTION:RESOURCE`.
+    /// "tools":{name:{"digest","size"}...},"capabilities","policy","limits","budget"}` in that
+    /// order (`budget` only when it sets one), tools sorted by name, capabilities normalised
+    /// to `ACTION:RESOURCE`.
     ///
     /// A record with the same name and version is replaced unless it has the same digest, in
     /// which case it is left untouched ([`BuildChange::Unchanged`]); other versions are kept.
@@ -104,6 +105,7 @@ impl ImageStore {
                 .collect(),
             policy: manifest.policy.as_ref().map(|p| p.text.clone()),
             limits: manifest.limits,
+            budget: manifest.budget,
         };
         let encoded = record.encode().map_err(|e| ImageError::CorruptRecord {
             name: record.name.clone(),

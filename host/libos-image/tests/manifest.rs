@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{COMPONENT, ImageDir, MODULE, minimal};
-use libos_image::{FieldError, ImageLimits, Manifest, ManifestError};
+use libos_image::{FieldError, ImageBudget, ImageLimits, Manifest, ManifestError};
 
 const POLICY: &str =
     "@id(\"reads\")\npermit(principal, action == Action::\"fs.read\", resource);\n";
@@ -37,7 +37,12 @@ max_children = 2
 max_objects = 7
 max_object_bytes = 1000
 max_namespace_bytes = "1MB"
-max_tool_calls = 9
+
+[budget]
+tool_calls = 9
+fuel = 1_000_000_000
+bytes_written = "1MiB"
+children = 3
 "#,
         );
     dir
@@ -78,7 +83,16 @@ fn parses_a_full_manifest() {
             max_objects: 7,
             max_object_bytes: 1000,
             max_namespace_bytes: 1_000_000,
-            max_tool_calls: 9,
+        }
+    );
+    assert_eq!(
+        m.budget,
+        ImageBudget {
+            tool_calls: Some(9),
+            fuel: Some(1_000_000_000),
+            bytes_written: Some(1 << 20),
+            objects: None,
+            children: Some(3),
         }
     );
 }
@@ -108,7 +122,7 @@ fn defaults() {
     assert_eq!(d.max_objects, 10_000);
     assert_eq!(d.max_object_bytes, 64 * 1024);
     assert_eq!(d.max_namespace_bytes, 16 * 1024 * 1024);
-    assert_eq!(d.max_tool_calls, 100_000);
+    assert!(m.budget.is_empty());
 
     // An empty [limits] table also means defaults; partial tables keep the other defaults.
     let dir = minimal("a", "1", "[limits]\nmemory = 1048576\n");
@@ -161,6 +175,17 @@ fn unknown_keys_name_the_field() {
     );
     assert!(matches!(err.problem(), Some(FieldError::Unknown { .. })));
     field_error(&minimal("a", "1", "[limits.sub]\nx = 1\n"), "limits.sub");
+    // Budgets are their own table, with their own keys and types.
+    field_error(
+        &minimal("a", "1", "[limits]\nmax_tool_calls = 5\n"),
+        "limits.max_tool_calls",
+    );
+    field_error(&minimal("a", "1", "[budget]\ntools = 5\n"), "budget.tools");
+    field_error(&minimal("a", "1", "[budget]\nfuel = -1\n"), "budget.fuel");
+    field_error(
+        &minimal("a", "1", "[budget]\nbytes_written = \"lots\"\n"),
+        "budget.bytes_written",
+    );
     field_error(&minimal("a", "1", "\"odd key\" = 1\n"), "\"odd key\"");
 }
 

@@ -22,6 +22,23 @@ pub enum KernelError {
         /// The name of the parent's state (`exited`, `failed` or `killed`).
         state: String,
     },
+    /// The process has ended (exited, failed or been killed): it can no longer be changed
+    /// or sent messages.
+    #[error("process {pid} has ended ({state})")]
+    Ended {
+        /// The process.
+        pid: u64,
+        /// The name of its state (`exited`, `failed` or `killed`).
+        state: String,
+    },
+    /// A message queue holds as many messages as it may.
+    #[error("the message queue of process {pid} is full ({limit} messages)")]
+    QueueFull {
+        /// The receiving process.
+        pid: u64,
+        /// How many messages a queue holds at most.
+        limit: usize,
+    },
     /// The lifecycle does not allow the requested state change from the process's current
     /// state (read inside the same transaction as the write).
     #[error("process {pid}: {source}")]

@@ -6,16 +6,22 @@
 
 mod error;
 pub mod lifecycle;
+mod logs;
+pub mod mailbox;
 mod read;
 mod record;
 mod schema;
 mod sql;
 mod state;
 mod table;
+mod usage;
 mod write;
 
 pub use error::{KernelError, Result};
 pub use lifecycle::{TransitionError, check};
-pub use record::{NewProcess, ProcessFilter, ProcessRecord, TransitionRecord};
+pub use logs::{LogRecord, MAX_LINES as MAX_LOG_LINES};
+pub use mailbox::{Message, MessageBody};
+pub use record::{NewProcess, ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
 pub use state::{BlockedOn, LIVE_STATE_NAMES, State};
 pub use table::ProcessTable;
+pub use usage::Usage;

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 
 use crate::error::{KernelError, Result};
-use crate::record::{ProcessFilter, ProcessRecord, TransitionRecord};
+use crate::record::{ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
 use crate::sql::{PROCESS_COLUMNS, pid_key, query_processes, query_transitions};
 use crate::state::LIVE_STATE_NAMES;
 
@@ -54,18 +54,29 @@ pub(crate) fn owned_by(conn: &Connection, host: &str) -> Result<Vec<ProcessRecor
     query_processes(conn, &sql, params![host])
 }
 
-/// The pids of the processes of `host` in state `killed`, ascending.
-pub(crate) fn killed_on(conn: &Connection, host: &str) -> Result<Vec<u64>> {
+/// The pids of the processes of `host` in state `killed` and in state `paused`, ascending.
+pub(crate) fn stopped_on(conn: &Connection, host: &str) -> Result<Stopped> {
     let mut stmt = conn.prepare_cached(
-        "SELECT pid FROM processes WHERE host = ?1 AND state_name = 'killed' ORDER BY pid",
+        "SELECT pid, state_name FROM processes
+         WHERE host = ?1 AND state_name IN ('killed', 'paused') ORDER BY pid",
     )?;
-    let pids = stmt
-        .query_map(params![host], |row| row.get::<_, i64>(0))?
-        .collect::<std::result::Result<Vec<i64>, _>>()?;
-    Ok(pids
-        .into_iter()
-        .filter_map(|p| u64::try_from(p).ok())
-        .collect())
+    let rows = stmt
+        .query_map(params![host], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut stopped = Stopped::default();
+    for (pid, state) in rows {
+        let Ok(pid) = u64::try_from(pid) else {
+            continue;
+        };
+        if state == "killed" {
+            stopped.killed.push(pid);
+        } else {
+            stopped.paused.push(pid);
+        }
+    }
+    Ok(stopped)
 }
 
 /// The direct children of `pid` (which must exist) by ascending pid.

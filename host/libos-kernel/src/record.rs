@@ -72,3 +72,13 @@ pub enum ProcessFilter {
     /// Every process, ended ones included.
     All,
 }
+
+/// The processes of one host that must not run: what a host polls to apply `libos kill`,
+/// `libos pause` and `libos resume` made from other terminals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// Killed processes, ascending.
+    pub killed: Vec<u64>,
+    /// Paused processes, ascending.
+    pub paused: Vec<u64>,
+}

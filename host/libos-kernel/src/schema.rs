@@ -16,7 +16,10 @@ use crate::error::Result;
 /// [`crate::State`] and `state_name` its [`crate::State::name`]; `root` is the pid of the root
 /// of the process's tree (its own pid for a process without parent). `capabilities` is a JSON
 /// array of strings. `process_transitions` holds every state change, numbered per process
-/// from 1.
+/// from 1. `process_messages` holds the queued messages (see [`crate::mailbox`]); `interrupt`
+/// is 1 for an interrupt signal (whose `body` is NULL). `process_logs` holds each process's
+/// log lines, numbered per process from 1; `process_usage` what each process spent against
+/// its budgets (see [`crate::Usage`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
     pid          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,6 +46,32 @@ CREATE TABLE IF NOT EXISTS process_transitions (
     time_ns    INTEGER NOT NULL,
     PRIMARY KEY (pid, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS process_messages (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    to_pid    INTEGER NOT NULL,
+    from_pid  INTEGER NOT NULL,
+    interrupt INTEGER NOT NULL,
+    body      TEXT    NULL,
+    sent_ns   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS process_messages_by_target
+    ON process_messages (to_pid, interrupt DESC, id);
+CREATE TABLE IF NOT EXISTS process_logs (
+    pid     INTEGER NOT NULL,
+    seq     INTEGER NOT NULL CHECK (seq >= 1),
+    level   TEXT    NOT NULL,
+    message TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    PRIMARY KEY (pid, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS process_usage (
+    pid           INTEGER PRIMARY KEY,
+    tool_calls    INTEGER NOT NULL,
+    fuel          INTEGER NOT NULL,
+    bytes_written INTEGER NOT NULL,
+    objects       INTEGER NOT NULL,
+    children      INTEGER NOT NULL
+);
 ";
 
 /// Opens (creating if needed) the database at `path` with WAL journaling,

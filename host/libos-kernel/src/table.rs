@@ -1,5 +1,6 @@
 //! The process table: the durable record of every process, its tree and its state changes.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::MutexGuard;
 
@@ -8,10 +9,13 @@ use libos_db::SharedConnection;
 use rusqlite::Connection;
 
 use crate::error::Result;
+use crate::logs::{self, LogRecord};
+use crate::mailbox::{self, Message, MessageBody};
 use crate::read;
-use crate::record::{NewProcess, ProcessFilter, ProcessRecord, TransitionRecord};
+use crate::record::{NewProcess, ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
 use crate::schema;
 use crate::state::State;
+use crate::usage::{self, Usage};
 use crate::write;
 
 /// A handle on the process table in the shared database file.
@@ -167,14 +171,142 @@ impl ProcessTable {
         read::owned_by(&self.lock(), host)
     }
 
-    /// The pids of `host`'s processes that were killed, ascending: what a host polls to stop
-    /// the processes killed from another terminal. Reads only the pid column (indexed).
+    /// The pids of `host`'s processes that were killed or are paused: what a host polls to
+    /// apply kills, pauses and resumes made from another terminal. Reads the indexed columns
+    /// only.
     ///
     /// # Errors
     ///
     /// Only [`crate::KernelError::Store`].
-    pub fn killed_on(&self, host: &str) -> Result<Vec<u64>> {
-        read::killed_on(&self.lock(), host)
+    pub fn stopped_on(&self, host: &str) -> Result<Stopped> {
+        read::stopped_on(&self.lock(), host)
+    }
+
+    /// Applies the state changes `path` to `pid` as the process itself makes them (blocking,
+    /// waking, ending), all in one transaction. Unlike [`ProcessTable::transitions_to`], a
+    /// paused process stays paused: each change applies to the state it resumes to (a process
+    /// paused while running that then blocks is `paused(blocked(..))`), and an ended state
+    /// ends it. Returns the final record.
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::transitions_to`].
+    pub fn advance(&self, pid: u64, path: &[State]) -> Result<ProcessRecord> {
+        self.transaction(|conn| {
+            let mut record = read::process(conn, pid)?;
+            for to in path {
+                record = write::advance(conn, pid, to)?;
+            }
+            Ok(record)
+        })
+    }
+
+    /// Pauses every live process of the subtree rooted at `pid` that is not paused yet (each
+    /// remembers the state it was in), in one transaction; returns their pids in tree order.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
+    pub fn pause_subtree(&self, pid: u64) -> Result<Vec<u64>> {
+        self.transaction(|conn| write::pause_subtree(conn, pid))
+    }
+
+    /// Returns every paused process of the subtree rooted at `pid` to the state it was paused
+    /// in, in one transaction; returns their pids in tree order. (A descendant paused on its
+    /// own before is resumed too.)
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
+    pub fn resume_subtree(&self, pid: u64) -> Result<Vec<u64>> {
+        self.transaction(|conn| write::resume_subtree(conn, pid))
+    }
+
+    /// Replaces the image (reference and digest) and the capabilities of the live process
+    /// `pid`, as `exec` does. The caller has checked that the capabilities did not grow.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::NoSuchProcess`], [`crate::KernelError::Ended`].
+    pub fn set_image(
+        &self,
+        pid: u64,
+        image: &str,
+        image_digest: &str,
+        capabilities: &[String],
+    ) -> Result<ProcessRecord> {
+        self.transaction(|conn| write::set_image(conn, pid, image, image_digest, capabilities))
+    }
+
+    /// Queues `body` for process `to` from process `from` (0: the host or an operator) and
+    /// returns the message id. The message is stored before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::NoSuchProcess`]; [`crate::KernelError::Ended`] if `to` has ended;
+    /// [`crate::KernelError::QueueFull`] if it already holds [`crate::mailbox::MAX_QUEUED`]
+    /// messages.
+    pub fn send(&self, to: u64, from: u64, body: &MessageBody) -> Result<u64> {
+        self.transaction(|conn| mailbox::send(conn, to, from, body))
+    }
+
+    /// Takes the next message queued for `pid`, interrupts first, each kind oldest first; the
+    /// message is removed in the same transaction, so each is received once.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn receive(&self, pid: u64) -> Result<Option<Message>> {
+        self.transaction(|conn| mailbox::take(conn, pid))
+    }
+
+    /// The id of the newest message ever queued; it only grows (see
+    /// [`crate::mailbox`]), so a change means a message arrived.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn last_message(&self) -> Result<u64> {
+        mailbox::last_sent(&self.lock())
+    }
+
+    /// Appends `lines` (level, message) to the stored log of `pid`, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn append_logs(&self, pid: u64, lines: &[(&str, &str)]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|conn| logs::append(conn, pid, lines))
+    }
+
+    /// The stored log lines of `pid` after position `after` (0: all), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn logs(&self, pid: u64, after: u64) -> Result<Vec<LogRecord>> {
+        logs::read(&self.lock(), pid, after)
+    }
+
+    /// Records what `pid` (with its descendants) has spent against its budgets.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn set_usage(&self, pid: u64, usage: &Usage) -> Result<()> {
+        usage::set(&self.lock(), pid, usage)
+    }
+
+    /// What each process that reported spending has spent, by pid.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn usage(&self) -> Result<HashMap<u64, Usage>> {
+        usage::all(&self.lock())
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.

@@ -75,6 +75,90 @@ pub(crate) fn transition(conn: &Connection, pid: u64, to: &State) -> Result<Proc
     read::process(conn, pid)
 }
 
+/// Moves `pid` one step to `to` as the process itself sees it: like [`transition`], except
+/// that a paused process stays paused and the step applies to the state it will resume to
+/// (`paused(running)` becomes `paused(blocked(..))`), and an ended `to` ends it (a process
+/// that finishes the instruction it was in when paused may still exit).
+pub(crate) fn advance(conn: &Connection, pid: u64, to: &State) -> Result<ProcessRecord> {
+    let current = read::process(conn, pid)?;
+    let next = match &current.state {
+        State::Paused { was } => {
+            lifecycle::check(was, to).map_err(|source| KernelError::Transition { pid, source })?;
+            if to.is_ended() {
+                to.clone()
+            } else {
+                State::paused_from(to.clone())
+            }
+        }
+        other => {
+            lifecycle::check(other, to)
+                .map_err(|source| KernelError::Transition { pid, source })?;
+            to.clone()
+        }
+    };
+    set_state(conn, &current, &next)?;
+    read::process(conn, pid)
+}
+
+/// Pauses every live, unpaused process of the subtree rooted at `pid` and returns their pids
+/// in tree order.
+pub(crate) fn pause_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
+    let mut paused = Vec::new();
+    for process in read::subtree(conn, pid)? {
+        if process.state.is_live() && !matches!(process.state, State::Paused { .. }) {
+            let to = State::paused_from(process.state.clone());
+            set_state(conn, &process, &to)?;
+            paused.push(process.pid);
+        }
+    }
+    Ok(paused)
+}
+
+/// Returns every paused process of the subtree rooted at `pid` to the state it was paused in
+/// and returns their pids in tree order.
+pub(crate) fn resume_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
+    let mut resumed = Vec::new();
+    for process in read::subtree(conn, pid)? {
+        if let State::Paused { was } = &process.state {
+            let to = (**was).clone();
+            set_state(conn, &process, &to)?;
+            resumed.push(process.pid);
+        }
+    }
+    Ok(resumed)
+}
+
+/// Replaces the image and capabilities of the live process `pid` (`exec`).
+pub(crate) fn set_image(
+    conn: &Connection,
+    pid: u64,
+    image: &str,
+    image_digest: &str,
+    capabilities: &[String],
+) -> Result<ProcessRecord> {
+    let current = read::process(conn, pid)?;
+    if current.state.is_ended() {
+        return Err(KernelError::Ended {
+            pid,
+            state: current.state.name().to_owned(),
+        });
+    }
+    let capabilities = serde_json::to_string(capabilities)
+        .map_err(|err| KernelError::Store(format!("cannot encode capabilities: {err}")))?;
+    conn.prepare_cached(
+        "UPDATE processes SET image = ?2, image_digest = ?3, capabilities = ?4, updated_ns = ?5
+         WHERE pid = ?1",
+    )?
+    .execute(params![
+        stored_pid(pid)?,
+        image,
+        image_digest,
+        capabilities,
+        now_ns()
+    ])?;
+    read::process(conn, pid)
+}
+
 /// Moves every live process of the subtree rooted at `pid` (itself included) to `Killed` and
 /// returns their pids in tree order.
 pub(crate) fn kill_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
@@ -105,6 +189,10 @@ fn set_state(conn: &Connection, current: &ProcessRecord, to: &State) -> Result<(
          FROM process_transitions WHERE pid = ?1",
     )?
     .execute(params![key, from_json, to_json, now])?;
+    if to.is_ended() {
+        // Nobody will receive them: an ended process's queue goes with it.
+        crate::mailbox::drop_queue(conn, key)?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
         "libos:runtime/process.spawn": async | trappable,
         "libos:runtime/process.wait": async | trappable,
         "libos:runtime/process.recv": async | trappable,
+        "libos:runtime/process.exec": async | trappable,
         "libos:runtime/tools.call": async | trappable,
         "libos:runtime/events.wait": async | trappable,
         default: trappable,

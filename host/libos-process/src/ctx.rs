@@ -3,12 +3,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use libos::call::CallCtx;
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::Image;
+use libos_kernel::Usage;
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
+use crate::bindings::AgentPre;
+use crate::budget::Budget;
 use crate::kernel::Inner;
 
 /// Everything a process can reach. The fs, clock and log primitives are served by its
@@ -31,6 +35,34 @@ pub struct ProcessCtx {
     pub(crate) kernel: Arc<Inner>,
     /// Per topic, the sequence of the last event this process received.
     pub(crate) seen: HashMap<String, u64>,
+    /// The image to switch to, set by a successful `exec` just before it unwinds the instance.
+    pub(crate) exec: Option<PendingExec>,
+    /// Its budget (charged up the ancestor chain).
+    pub(crate) budget: Arc<Budget>,
+    /// The store's fuel when last charged to the budget.
+    pub(crate) fuel_left: u64,
+    /// What was last written to the process table's usage.
+    pub(crate) reported: Reported,
+}
+
+/// The usage last written to the table, and when.
+#[derive(Default)]
+pub(crate) struct Reported {
+    usage: Usage,
+    at: Option<Instant>,
+}
+
+/// How often a busy process's usage is written to the table at most.
+const USAGE_EVERY: Duration = Duration::from_millis(500);
+
+/// What `exec` checked and prepared: the run loop starts it in place of the current instance.
+pub(crate) struct PendingExec {
+    pub(crate) image: Arc<Image>,
+    pub(crate) pre: AgentPre<ProcessCtx>,
+    pub(crate) capabilities: Vec<Capability>,
+    pub(crate) input: String,
+    /// The policy in force, kept across the exec.
+    pub(crate) policy: Arc<Policy>,
 }
 
 impl ProcessCtx {
@@ -39,9 +71,11 @@ impl ProcessCtx {
         self.pid
     }
 
-    /// Records that this process parks waiting for `on` (hands its audit records off first).
+    /// Records that this process parks waiting for `on` (hands its audit records and log
+    /// lines off first).
     pub(crate) fn block(&mut self, on: libos_kernel::BlockedOn) {
         self.call.hand_off_audit();
+        self.store_log();
         self.record(&[libos_kernel::State::Blocked(on)]);
     }
 
@@ -51,9 +85,60 @@ impl ProcessCtx {
     }
 
     fn record(&self, path: &[libos_kernel::State]) {
-        if let Err(e) = self.kernel.table.transitions_to(self.pid, path) {
+        if let Err(e) = self.kernel.table.advance(self.pid, path) {
             // Killed meanwhile (the table refuses leaving an ended state): nothing to record.
             tracing::debug!(pid = self.pid, error = %e, "state change not recorded");
+        }
+    }
+
+    /// Stores the log lines written since the last call in the process log, where
+    /// `libos logs` reads them.
+    /// Charges the fuel burnt since the last charge (the store has `left`); `Err` once the
+    /// budget of this process or an ancestor is exhausted.
+    pub(crate) fn burn(&mut self, left: u64) -> Result<(), libos::error::LimitKind> {
+        let burnt = self.fuel_left.saturating_sub(left);
+        self.fuel_left = left;
+        self.budget.burn(burnt)
+    }
+
+    /// Writes what the process spent to the table: when it changed, and (unless `now`) at
+    /// most every [`USAGE_EVERY`].
+    pub(crate) fn report_usage(&mut self, now: bool) {
+        let usage = self.budget.usage();
+        let due = now
+            || self
+                .reported
+                .at
+                .is_none_or(|at| at.elapsed() >= USAGE_EVERY);
+        if usage == self.reported.usage || !due {
+            return;
+        }
+        match self.kernel.table.set_usage(self.pid, &usage) {
+            Ok(()) => {
+                self.reported = Reported {
+                    usage,
+                    at: Some(Instant::now()),
+                }
+            }
+            Err(e) => tracing::warn!(pid = self.pid, error = %e, "usage not stored"),
+        }
+    }
+
+    pub(crate) fn store_log(&mut self) {
+        let (lines, dropped) = self.call.log_mut().drain();
+        if lines.is_empty() && dropped == 0 {
+            return;
+        }
+        let note = format!("[{dropped} bytes of log dropped: too much at once]");
+        let mut new: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| (l.level, l.message.as_str()))
+            .collect();
+        if dropped > 0 {
+            new.push(("warn", &note));
+        }
+        if let Err(e) = self.kernel.table.append_logs(self.pid, &new) {
+            tracing::warn!(pid = self.pid, error = %e, "process log not stored");
         }
     }
 }

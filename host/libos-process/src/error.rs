@@ -37,7 +37,15 @@ impl ProcessError {
 
 impl From<libos_kernel::KernelError> for ProcessError {
     fn from(e: libos_kernel::KernelError) -> Self {
-        ProcessError::Host(e.to_string())
+        use libos_kernel::KernelError as K;
+        match e {
+            K::NoSuchProcess(pid) => ProcessError::NotFound(format!("process {pid}")),
+            K::Ended { .. } | K::ParentEnded { .. } | K::Transition { .. } => {
+                ProcessError::Invalid(e.to_string())
+            }
+            K::QueueFull { .. } => ProcessError::LimitExceeded(LimitKind::Output),
+            K::Store(_) => ProcessError::Host(e.to_string()),
+        }
     }
 }
 

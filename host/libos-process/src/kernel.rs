@@ -1,43 +1,46 @@
-//! The kernel: starts AgentProcesses from images, runs each as a tokio task, records every
-//! state change in the process table, and lets callers wait for and kill them.
+//! The kernel: starts AgentProcesses from images, runs each as a tokio task (see `run.rs`),
+//! and lets callers wait for, kill, pause and resume them (see `control.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use libos::call::CallCtx;
-use libos::error::LimitKind;
 use libos::host::{CallOptions, HostOptions, ToolHost};
+use libos::wasm::pipe::CappedPipe;
 use libos::{HostError, Limits};
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::{Image, ImageError, ImageStore};
-use libos_kernel::{NewProcess, ProcessTable, State};
+use libos_kernel::{NewProcess, ProcessTable};
 use libos_memory::ObjectStore;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::AgentPre;
+use crate::budget::Budget;
 use crate::bus::Bus;
-use crate::ctx::ProcessCtx;
+use crate::ctx::{ProcessCtx, Reported};
 use crate::error::ProcessError;
-use crate::primitives::EXIT_TOPIC;
+use crate::pause::{Pausable, PauseFlag};
 use crate::status::ExitStatus;
 
 /// Capabilities every process holds on top of the clock and log ones: waiting for its
-/// children and killing its descendants (resources `children/PID` and `descendants/PID`,
-/// named only after the kernel checked the relation), and calling the tools of its own image's
-/// tool table (the table is the grant; a name not in it is `not-found`). The policy still
-/// decides them and they are audited; they are never passed on to children.
+/// children, killing and signalling its descendants (resources `children/PID` and
+/// `descendants/PID`, named only after the kernel checked the relation), talking with its
+/// parent and children (`parent/PID`, `children/PID`), reading its own message queue, and
+/// calling the tools of its own image's tool table (the table is the grant; a name not in it
+/// is `not-found`). The policy still decides them and they are audited; they are never passed
+/// on to children.
 pub const PROCESS_AMBIENT: &[&str] = &[
     "process.wait:children/*",
     "process.kill:descendants/*",
+    "process.signal:descendants/*",
+    "process.send:children/*",
+    "process.send:parent/*",
+    "process.recv:self",
     "tools.call:*",
 ];
-
-/// How often a host looks at the process table for kills made from other terminals.
-const TABLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -61,26 +64,32 @@ pub struct Start {
 /// share the host's engine, audit log and state directory.
 #[derive(Clone)]
 pub struct Kernel {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-/// A process this kernel runs: how to learn its end, and how to stop it.
-struct Running {
-    exit: watch::Receiver<Option<ExitStatus>>,
-    abort: Option<tokio::task::AbortHandle>,
+/// A process this kernel runs: how to learn its end, stop it, pause it and wake its `recv`.
+pub(crate) struct Running {
+    pub(crate) exit: watch::Receiver<Option<ExitStatus>>,
+    pub(crate) abort: Option<tokio::task::AbortHandle>,
+    pub(crate) pause: Arc<PauseFlag>,
+    pub(crate) mail: Arc<Notify>,
+    /// Its budget, which its children's budgets are charged through.
+    pub(crate) budget: Arc<Budget>,
 }
 
 pub(crate) struct Inner {
     pub(crate) host: ToolHost,
-    linker: Linker<ProcessCtx>,
+    pub(crate) linker: Linker<ProcessCtx>,
     pub(crate) table: ProcessTable,
     pub(crate) images: ImageStore,
     pub(crate) memory: ObjectStore,
     pub(crate) bus: Bus,
-    host_id: String,
-    running: Mutex<HashMap<u64, Running>>,
-    agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
-    policies: Mutex<HashMap<String, Arc<Policy>>>,
+    pub(crate) host_id: String,
+    pub(crate) running: Mutex<HashMap<u64, Running>>,
+    /// The newest message id this host has seen in the table (see `control.rs`).
+    pub(crate) last_message: AtomicU64,
+    pub(crate) agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
+    pub(crate) policies: Mutex<HashMap<String, Arc<Policy>>>,
     pub(crate) tools: Mutex<HashMap<String, Arc<libos::LoadedTool>>>,
 }
 
@@ -95,6 +104,7 @@ impl Kernel {
         let memory = ObjectStore::open(host.state().db_path())
             .map_err(|e| ProcessError::Host(e.to_string()))?;
         let host_id = format!("libos@{}", std::process::id());
+        let last_message = AtomicU64::new(table.last_message()?);
         let kernel = Kernel {
             inner: Arc::new(Inner {
                 host,
@@ -105,6 +115,7 @@ impl Kernel {
                 bus: Bus::default(),
                 host_id,
                 running: Mutex::default(),
+                last_message,
                 agents: Mutex::default(),
                 policies: Mutex::default(),
                 tools: Mutex::default(),
@@ -112,24 +123,6 @@ impl Kernel {
         };
         kernel.watch_table();
         Ok(kernel)
-    }
-
-    /// Polls the process table for processes of this host that ended behind its back (killed
-    /// by `libos kill` from another terminal) and stops them. Runs while the kernel lives, if
-    /// a tokio runtime is current.
-    fn watch_table(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let weak = Arc::downgrade(&self.inner);
-        runtime.spawn(async move {
-            let mut tick = tokio::time::interval(TABLE_POLL);
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                inner.reap_external_ends();
-            }
-        });
     }
 
     /// Ends the tree of root `pid`: kills every descendant that is still running.
@@ -184,17 +177,14 @@ impl Inner {
         };
         let capabilities = match start.capabilities {
             Some(caps) => caps,
-            None => image
-                .capabilities
-                .iter()
-                .map(|c| c.parse())
-                .collect::<Result<Vec<Capability>, _>>()
-                .map_err(|e| ProcessError::Invalid(format!("image capability: {e}")))?,
+            None => image_capabilities(&image)?,
         };
-        let held = CapabilitySet::new(capabilities.clone())
-            .map_err(|e| ProcessError::Invalid(e.to_string()))?;
-        let policy = self.policy(&image)?;
         let pre = self.agent(&image).await?;
+        let policy = self.policy(&image)?;
+        let parent_budget = start
+            .parent
+            .and_then(|p| self.lock_running().get(&p).map(|r| Arc::clone(&r.budget)));
+        let budget = Budget::new(&image.budget, parent_budget);
         let record = self.table.create(NewProcess {
             parent: start.parent,
             image: image.reference(),
@@ -204,52 +194,40 @@ impl Inner {
             host: self.host_id.clone(),
         })?;
         let pid = record.pid;
-        let limits = Limits {
-            fuel: u64::MAX / 2,
-            timeout: image.limits.wall_clock,
-            max_memory: usize::try_from(image.limits.memory).unwrap_or(usize::MAX),
-            ..Limits::default()
-        };
-        let mut decided_with = capabilities.clone();
-        decided_with.extend(PROCESS_AMBIENT.iter().filter_map(|c| c.parse().ok()));
-        let options = CallOptions {
-            capabilities: decided_with,
-            policy: Arc::clone(&policy),
-            workdir: Some(start.workdir.clone()),
-            limits,
-            seed: pid,
-        };
-        let (call, _stdout, _stderr) = self
-            .host
-            .process_context(format!("pid:{pid}").into(), &options)
-            .map_err(|e| ProcessError::Host(e.to_string()))?;
-        let ctx = ProcessCtx {
+        let (ctx, pipes) = match self.context(
             pid,
-            parent: start.parent,
-            image: Arc::clone(&image),
+            start.parent,
+            (image, policy),
             capabilities,
-            held,
-            policy,
-            workdir: start.workdir,
-            cwd: start.cwd,
-            call,
-            kernel: Arc::clone(self),
-            seen: HashMap::new(),
+            Arc::clone(&budget),
+            (start.workdir, start.cwd),
+        ) {
+            Ok(built) => built,
+            Err(e) => {
+                let _ = self.table.advance(
+                    pid,
+                    &[libos_kernel::State::Failed {
+                        reason: e.to_string(),
+                    }],
+                );
+                return Err(e);
+            }
         };
         let (tx, rx) = watch::channel(None);
+        let pause = Arc::new(PauseFlag::default());
         self.lock_running().insert(
             pid,
             Running {
                 exit: rx,
                 abort: None,
+                pause: Arc::clone(&pause),
+                mail: Arc::new(Notify::new()),
+                budget,
             },
         );
         let this = Arc::clone(self);
-        let fuel_per_slice = image.limits.fuel_per_slice;
         let task = tokio::spawn(async move {
-            let status = this
-                .run(pid, pre, ctx, &start.input, limits, fuel_per_slice)
-                .await;
+            let status = Pausable::new(this.run(pid, pre, ctx, pipes, start.input), pause).await;
             this.finish(pid, status, &tx);
         });
         if let Some(running) = self.lock_running().get_mut(&pid) {
@@ -258,76 +236,51 @@ impl Inner {
         Ok(pid)
     }
 
-    /// Runs the agent of process `pid` to its end.
-    async fn run(
-        &self,
+    /// The data of the store of process `pid` running `image` under `policy` with
+    /// `capabilities`, and the pipes its stdout and stderr go to.
+    pub(crate) fn context(
+        self: &Arc<Self>,
         pid: u64,
-        pre: AgentPre<ProcessCtx>,
-        ctx: ProcessCtx,
-        input: &str,
-        limits: Limits,
-        fuel_per_slice: u64,
-    ) -> ExitStatus {
-        let mut store = Store::new(self.host.engine(), ctx);
-        store.limiter(|p| p.call.limiter_mut());
-        if let Err(e) = store.set_fuel(limits.fuel) {
-            return ExitStatus::Failed(format!("host error: {e:#}"));
-        }
-        if let Err(e) = store.fuel_async_yield_interval(Some(fuel_per_slice.max(1))) {
-            return ExitStatus::Failed(format!("host error: {e:#}"));
-        }
-        let deadline = Instant::now() + limits.timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut cx| {
-            cx.data_mut().call.hand_off_audit();
-            if Instant::now() >= deadline {
-                cx.data_mut().call.limiter_mut().hit = Some(LimitKind::Time);
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        if let Err(e) = self
-            .table
-            .transitions_to(pid, &[State::Ready, State::Running])
-        {
-            return ExitStatus::Failed(format!("host error: {e}"));
-        }
-        let outcome = async {
-            let agent = pre.instantiate_async(&mut store).await?;
-            agent.call_run(&mut store, input).await
-        }
-        .await;
-        let hit = store.data_mut().call.limiter_mut().hit;
-        match outcome {
-            Ok(Ok(output)) => ExitStatus::Exited(output),
-            Ok(Err(message)) => ExitStatus::Failed(message),
-            Err(trap) => ExitStatus::Failed(trap_reason(&trap, hit)),
-        }
-    }
-
-    /// Records the end of `pid` (unless it was killed meanwhile) and wakes its waiters.
-    fn finish(&self, pid: u64, status: ExitStatus, tx: &watch::Sender<Option<ExitStatus>>) {
-        let recorded = match self.table.transition(pid, status.to_state()) {
-            Ok(_) => status,
-            Err(e) => match self
-                .table
-                .get(pid)
-                .ok()
-                .and_then(|r| ExitStatus::of_state(&r.state))
-            {
-                Some(already) => already,
-                None => {
-                    tracing::error!(pid, error = %e, "recording the end of a process failed");
-                    status
-                }
-            },
+        parent: Option<u64>,
+        (image, policy): (Arc<Image>, Arc<Policy>),
+        capabilities: Vec<Capability>,
+        budget: Arc<Budget>,
+        (workdir, cwd): (PathBuf, String),
+    ) -> Result<(ProcessCtx, (CappedPipe, CappedPipe)), ProcessError> {
+        let held = CapabilitySet::new(capabilities.clone())
+            .map_err(|e| ProcessError::Invalid(e.to_string()))?;
+        let mut decided_with = capabilities.clone();
+        decided_with.extend(PROCESS_AMBIENT.iter().filter_map(|c| c.parse().ok()));
+        let options = CallOptions {
+            capabilities: decided_with,
+            policy: Arc::clone(&policy),
+            workdir: Some(workdir.clone()),
+            limits: limits_of(&image),
+            seed: pid,
+            meter: Some(Arc::clone(&budget) as Arc<dyn libos::meter::Meter>),
         };
-        self.announce_exit(pid, &recorded);
-        tx.send_replace(Some(recorded));
-        if let Some(running) = self.lock_running().get_mut(&pid) {
-            running.abort = None;
-        }
+        let (call, stdout, stderr) = self
+            .host
+            .process_context(format!("pid:{pid}").into(), &options)
+            .map_err(|e| ProcessError::Host(e.to_string()))?;
+        let ctx = ProcessCtx {
+            pid,
+            parent,
+            image,
+            capabilities,
+            held,
+            policy,
+            workdir,
+            cwd,
+            call,
+            kernel: Arc::clone(self),
+            seen: HashMap::new(),
+            exec: None,
+            budget,
+            fuel_left: 0,
+            reported: Reported::default(),
+        };
+        Ok((ctx, (stdout, stderr)))
     }
 
     pub(crate) async fn wait(&self, pid: u64) -> Result<ExitStatus, ProcessError> {
@@ -360,151 +313,28 @@ impl Inner {
             .ok_or_else(|| ProcessError::Host(format!("process {pid} vanished")))
     }
 
-    pub(crate) fn kill(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
-        self.table
-            .get(pid)
-            .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
-        let killed = self.table.kill_subtree(pid)?;
-        let mut running = self.lock_running();
-        for victim in &killed {
-            if let Some(r) = running.get_mut(victim)
-                && let Some(abort) = r.abort.take()
-            {
-                abort.abort();
-            }
-        }
-        drop(running);
-        // Waiters learn the end from the table's state; a task aborted before it recorded
-        // anything leaves `Killed` there.
-        for victim in &killed {
-            self.notify_killed(*victim);
-        }
-        Ok(killed)
-    }
-
-    /// Emits the end of `pid` on the exit topic, where its parent can wait for it.
-    fn announce_exit(&self, pid: u64, status: &ExitStatus) {
-        let payload = serde_json::json!({ "pid": pid, "status": status });
-        self.bus.emit(EXIT_TOPIC, payload.to_string(), 0);
-    }
-
-    /// Stops the running processes of this host whose table rows say they have ended.
-    fn reap_external_ends(&self) {
-        let running: Vec<u64> = self
-            .lock_running()
-            .iter()
-            .filter(|(_, r)| r.abort.is_some())
-            .map(|(pid, _)| *pid)
-            .collect();
-        if running.is_empty() {
-            return;
-        }
-        let Ok(killed) = self.table.killed_on(&self.host_id) else {
-            return;
-        };
-        let killed: std::collections::HashSet<u64> = killed.into_iter().collect();
-        for pid in running.into_iter().filter(|pid| killed.contains(pid)) {
-            if let Some(abort) = self
-                .lock_running()
-                .get_mut(&pid)
-                .and_then(|r| r.abort.take())
-            {
-                abort.abort();
-            }
-            self.notify_killed(pid);
-        }
-    }
-
-    fn notify_killed(&self, pid: u64) {
-        let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
-        if let Some(rx) = rx
-            && rx.borrow().is_none()
-        {
-            // The sender lives in the aborted task; a fresh pair carries the end instead.
-            self.announce_exit(pid, &ExitStatus::Killed);
-            let (tx, rx) = watch::channel(Some(ExitStatus::Killed));
-            drop(tx);
-            if let Some(r) = self.lock_running().get_mut(&pid) {
-                r.exit = rx;
-            }
-        }
-    }
-
-    /// The parsed policy of `image`, parsed once per host and image. Sharing one `Arc` also
-    /// lets processes of the same image share their authorities' verdict caches.
-    fn policy(&self, image: &Image) -> Result<Arc<Policy>, ProcessError> {
-        let digest = image.digest.to_string();
-        let mut policies = self.policies.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(policy) = policies.get(&digest) {
-            return Ok(Arc::clone(policy));
-        }
-        let policy = Arc::new(match &image.policy {
-            Some(text) => Policy::parse(text, &format!("{}/policy.cedar", image.name))
-                .map_err(|e| ProcessError::Invalid(e.to_string()))?,
-            None => Policy::permit_all(),
-        });
-        policies.insert(digest, Arc::clone(&policy));
-        Ok(policy)
-    }
-
-    /// The pre-instantiated agent of `image`, compiled once per host.
-    async fn agent(&self, image: &Image) -> Result<AgentPre<ProcessCtx>, ProcessError> {
-        let digest = image.agent.digest.to_string();
-        if let Some(pre) = self.lock_agents().get(&digest) {
-            return Ok(pre.clone());
-        }
-        let path = self.images.component_path(&image.agent.digest);
-        let (component, _, _, _) =
-            self.host.compile(&path).await.map_err(|e| {
-                ProcessError::Invalid(format!("agent of {}: {e}", image.reference()))
-            })?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(AgentPre::new)
-            .map_err(|e| {
-                ProcessError::Invalid(format!(
-                    "agent of {} is not an agent component: {e:#}",
-                    image.reference()
-                ))
-            })?;
-        self.lock_agents().insert(digest, pre.clone());
-        Ok(pre)
-    }
-
-    /// The loaded tool `name` of `image`, loaded once per host.
-    pub(crate) async fn tool(
-        &self,
-        image: &Image,
-        name: &str,
-    ) -> Result<Arc<libos::LoadedTool>, ProcessError> {
-        let Some(component) = image.tools.get(name) else {
-            return Err(ProcessError::NotFound(format!("tool {name:?}")));
-        };
-        let digest = component.digest.to_string();
-        if let Some(tool) = self.lock_tools().get(&digest) {
-            return Ok(Arc::clone(tool));
-        }
-        let tool = Arc::new(
-            self.host
-                .load(&self.images.component_path(&component.digest))
-                .await
-                .map_err(|e| ProcessError::Invalid(format!("tool {name:?}: {e}")))?,
-        );
-        self.lock_tools().insert(digest, Arc::clone(&tool));
-        Ok(tool)
-    }
-
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {
+    pub(crate) fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    fn lock_agents(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentPre<ProcessCtx>>> {
-        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// The capabilities `image` requests, parsed.
+pub(crate) fn image_capabilities(image: &Image) -> Result<Vec<Capability>, ProcessError> {
+    image
+        .capabilities
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<Vec<Capability>, _>>()
+        .map_err(|e| ProcessError::Invalid(format!("image capability: {e}")))
+}
 
-    fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<libos::LoadedTool>>> {
-        self.tools.lock().unwrap_or_else(PoisonError::into_inner)
+/// The per-process limits of `image`: its memory and wall clock; fuel is metered per slice.
+pub(crate) fn limits_of(image: &Image) -> Limits {
+    Limits {
+        fuel: u64::MAX / 2,
+        timeout: image.limits.wall_clock,
+        max_memory: usize::try_from(image.limits.memory).unwrap_or(usize::MAX),
+        ..Limits::default()
     }
 }
 
@@ -524,16 +354,4 @@ fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     own::events::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     libos::wasm::wasi::add_to_linker(&mut linker)?;
     Ok(linker)
-}
-
-fn trap_reason(err: &wasmtime::Error, hit: Option<LimitKind>) -> String {
-    if let Some(kind) = hit {
-        return format!("limit exceeded: {}", kind.as_str());
-    }
-    match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => "limit exceeded: fuel".into(),
-        Some(Trap::Interrupt) => "limit exceeded: time".into(),
-        Some(trap) => format!("trap: {trap}"),
-        None => format!("trap: {err:#}"),
-    }
 }

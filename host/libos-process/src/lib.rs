@@ -8,13 +8,19 @@
 //! authority session like every primitive.
 
 pub mod bindings;
+mod budget;
 mod bus;
+mod control;
 mod ctx;
 mod error;
+mod images;
 mod kernel;
+mod pause;
 mod primitives;
+mod run;
 mod status;
 
+pub use control::TABLE_POLL;
 pub use ctx::ProcessCtx;
 pub use error::ProcessError;
 pub use kernel::{Kernel, PROCESS_AMBIENT, Start};

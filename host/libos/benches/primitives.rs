@@ -181,6 +181,7 @@ fn main() {
             ..Limits::default()
         },
         seed: 1,
+        meter: None,
     };
     let loop_tool = rt
         .block_on(host.load(Path::new(libos_guests::BENCH_LOOP)))

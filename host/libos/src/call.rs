@@ -24,6 +24,7 @@ pub struct CallCtx {
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) log: CallLog,
+    pub(crate) meter: Option<Arc<dyn crate::meter::Meter>>,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
 }
@@ -48,6 +49,11 @@ impl CallCtx {
     /// The messages logged through the `log` primitive so far.
     pub fn log(&self) -> &CallLog {
         &self.log
+    }
+
+    /// The log of this call, to take its messages ([`CallLog::drain`]).
+    pub fn log_mut(&mut self) -> &mut CallLog {
+        &mut self.log
     }
 
     /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
@@ -112,7 +118,7 @@ impl CallCtx {
 }
 
 /// SHA-256 over length-prefixed parts: the argument digest recorded with a decision.
-pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
+pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());

@@ -99,6 +99,8 @@ pub struct CallOptions {
     pub limits: Limits,
     /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.
     pub seed: u64,
+    /// Where what the call spends (bytes written) is charged; `None`: no budget.
+    pub meter: Option<Arc<dyn crate::meter::Meter>>,
 }
 
 /// The outcome of one call and what it left behind.
@@ -282,6 +284,7 @@ impl ToolHost {
             workdir: None,
             limits: Limits::default(),
             seed: 0,
+            meter: None,
         };
         let (mut store, _, _) = self
             .store(subject, &options, &[], false)
@@ -405,6 +408,7 @@ impl ToolHost {
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
             clock: self.clock.clone(),
             log: CallLog::new(limits.max_log),
+            meter: options.meter.clone(),
             wasi: wasmtime_wasi::WasiCtx::builder().build(),
             table: wasmtime::component::ResourceTable::new(),
         };

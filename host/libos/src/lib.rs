@@ -14,6 +14,7 @@ pub mod call;
 pub mod error;
 pub mod host;
 pub mod limits;
+pub mod meter;
 pub mod policy;
 pub mod primitives;
 pub mod providers;

@@ -123,7 +123,7 @@ fn print_image(image: &Image) {
     let l = &image.limits;
     println!(
         "limits      fuel/slice {}, memory {} B, wall clock {}, children {}, objects {}, \
-         object {} B, namespace {} B, tool calls {}",
+         object {} B, namespace {} B",
         l.fuel_per_slice,
         l.memory,
         humantime::format_duration(l.wall_clock),
@@ -131,7 +131,17 @@ fn print_image(image: &Image) {
         l.max_objects,
         l.max_object_bytes,
         l.max_namespace_bytes,
-        l.max_tool_calls
+    );
+    let b = &image.budget;
+    let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    println!(
+        "budget      tool calls {}, fuel {}, bytes written {}, objects {}, children {} \
+         (- : none of its own)",
+        show(b.tool_calls),
+        show(b.fuel),
+        show(b.bytes_written),
+        show(b.objects),
+        show(b.children)
     );
 }
 

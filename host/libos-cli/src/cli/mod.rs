@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing, dispatch, exit codes and error printing.
 
 mod audit;
+mod control;
+mod detach;
 mod exit;
 mod image;
 mod parse;
@@ -58,6 +60,18 @@ enum Command {
         /// The process id.
         pid: u64,
     },
+    /// Pause a process and its subtree: they are not scheduled until `resume`.
+    Pause {
+        /// The process id.
+        pid: u64,
+    },
+    /// Resume the paused processes of a subtree.
+    Resume {
+        /// The process id.
+        pid: u64,
+    },
+    /// Print what a process logged (and a WASI agent's stdout/stderr).
+    Logs(control::LogsArgs),
 }
 
 /// Parses arguments, runs the command, prints errors as one line and maps them to exit codes.
@@ -73,6 +87,9 @@ pub fn main() -> ExitCode {
         Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
         Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
         Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),
+        Command::Pause { pid } => control::pause(pid, cli.state_dir.as_deref()),
+        Command::Resume { pid } => control::resume(pid, cli.state_dir.as_deref()),
+        Command::Logs(args) => control::logs(args, cli.state_dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

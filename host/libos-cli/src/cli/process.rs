@@ -4,13 +4,14 @@
 //! tree until the root ends. The other commands read and write the process table in the
 //! state directory, so they work from any terminal while the host runs.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use libos::host::HostOptions;
 use libos::state::StateDir;
-use libos_kernel::{ProcessFilter, ProcessRecord, ProcessTable};
+use libos_kernel::{ProcessFilter, ProcessRecord, ProcessTable, Usage};
 use libos_process::{ExitStatus, Kernel, ProcessError, Start};
 
 use super::exit::{Code, Failure};
@@ -25,6 +26,12 @@ pub struct RunArgs {
     /// Working directory of the root process (default: the current directory).
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Serve the process from a background host: print its pid and return at once.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the root's pid to this file once it runs (used by `--detach`).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub pid_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -40,10 +47,10 @@ pub struct PsArgs {
     pub json: bool,
 }
 
-/// Runs `image` as the root of a new tree, prints its output and exits with its status.
+/// Runs `image` as the root of a new tree, prints its output and exits with its status
+/// (or, with `--detach`, leaves that to a background host and prints the pid).
 pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
-    let runtime = super::runtime()?;
-    let workdir = match args.workdir {
+    let workdir = match args.workdir.clone() {
         Some(dir) => dir,
         None => std::env::current_dir()
             .map_err(|e| Failure::new(Code::Error, format!("current directory: {e}")))?,
@@ -54,8 +61,18 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             format!("working directory {} is not a directory", workdir.display()),
         ));
     }
+    let workdir = workdir.canonicalize().map_err(|e| {
+        Failure::new(
+            Code::Error,
+            format!("working directory {}: {e}", workdir.display()),
+        )
+    })?;
     serde_json::from_str::<serde_json::Value>(&args.input)
         .map_err(|e| Failure::new(Code::Error, format!("--input is not JSON: {e}")))?;
+    if args.detach {
+        return super::detach::run_detached(&args, &workdir, state_dir);
+    }
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let kernel = Kernel::new(HostOptions {
             state_dir: state_dir.map(Path::to_path_buf),
@@ -74,6 +91,9 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             .await
             .map_err(process_failure)?;
         eprintln!("process {pid} started ({})", args.image);
+        if let Some(file) = &args.pid_file {
+            super::detach::write_pid(file, pid)?;
+        }
         let status = kernel.wait(pid).await.map_err(process_failure)?;
         // The tree ends with its root: whatever still runs below it is killed.
         kernel.end_tree(pid).map_err(process_failure)?;
@@ -96,27 +116,43 @@ pub fn ps(args: PsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let records = table
         .list(filter)
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+    let usage = table
+        .usage()
+        .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
     if args.json {
+        let shown: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["usage"] = serde_json::to_value(usage.get(&r.pid).copied().unwrap_or_default())
+                    .unwrap_or_default();
+                v
+            })
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&records).unwrap_or_default()
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
         );
         return Ok(());
     }
     println!(
-        "{:>6} {:>6}  {:<24} {:<24} CWD",
-        "PID", "PPID", "STATE", "IMAGE"
+        "{:>6} {:>6}  {:<24} {:<24} {:>5} {:>7} {:>7}  CWD",
+        "PID", "PPID", "STATE", "IMAGE", "TOOLS", "FUEL", "WRITTEN"
     );
+    let rows = Rows {
+        records: &records,
+        usage: &usage,
+    };
     if args.tree {
         for root in records.iter().filter(|r| {
             r.parent
                 .is_none_or(|p| !records.iter().any(|other| other.pid == p))
         }) {
-            print_tree(&records, root, 0);
+            rows.print_tree(root, 0);
         }
     } else {
         for r in &records {
-            print_row(r, 0);
+            rows.print_row(r, 0);
         }
     }
     Ok(())
@@ -173,27 +209,57 @@ fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
     }
 }
 
-fn open_table(state_dir: Option<&Path>) -> Result<ProcessTable, Failure> {
+pub(super) fn open_table(state_dir: Option<&Path>) -> Result<ProcessTable, Failure> {
     let state = StateDir::open(state_dir)?;
     ProcessTable::open(state.db_path()).map_err(|e| Failure::new(Code::Error, e.to_string()))
 }
 
-fn print_tree(records: &[ProcessRecord], node: &ProcessRecord, depth: usize) {
-    print_row(node, depth);
-    for child in records.iter().filter(|r| r.parent == Some(node.pid)) {
-        print_tree(records, child, depth + 1);
+/// The rows of `libos ps`: processes and what each (with its descendants) spent.
+struct Rows<'a> {
+    records: &'a [ProcessRecord],
+    usage: &'a HashMap<u64, Usage>,
+}
+
+impl Rows<'_> {
+    fn print_tree(&self, node: &ProcessRecord, depth: usize) {
+        self.print_row(node, depth);
+        for child in self.records.iter().filter(|r| r.parent == Some(node.pid)) {
+            self.print_tree(child, depth + 1);
+        }
+    }
+
+    fn print_row(&self, r: &ProcessRecord, depth: usize) {
+        let parent = r.parent.map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let state = r.state.to_string();
+        let state: String = state.chars().take(24).collect();
+        let image = format!("{}{}", "  ".repeat(depth), r.image);
+        let used = self.usage.get(&r.pid).copied().unwrap_or_default();
+        println!(
+            "{:>6} {:>6}  {state:<24} {image:<24} {:>5} {:>7} {:>7}  {}",
+            r.pid,
+            parent,
+            used.tool_calls,
+            short(used.fuel),
+            short(used.bytes_written),
+            r.cwd
+        );
     }
 }
 
-fn print_row(r: &ProcessRecord, depth: usize) {
-    let parent = r.parent.map_or_else(|| "-".to_owned(), |p| p.to_string());
-    let state = r.state.to_string();
-    let state: String = state.chars().take(24).collect();
-    let image = format!("{}{}", "  ".repeat(depth), r.image);
-    println!(
-        "{:>6} {:>6}  {state:<24} {image:<24} {}",
-        r.pid, parent, r.cwd
-    );
+/// `n` in at most 7 characters: `12345`, `1.2M`, `34G`.
+fn short(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            let value = n as f64 / size as f64;
+            return if value < 10.0 {
+                format!("{value:.1}{unit}")
+            } else {
+                format!("{value:.0}{unit}")
+            };
+        }
+    }
+    n.to_string()
 }
 
 fn process_failure(e: ProcessError) -> Failure {

@@ -160,6 +160,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         workdir: Some(args.workdir.clone()),
         limits,
         seed: args.seed,
+        meter: None,
     };
     let report = host.call(&tool, &args.input, &options).await;
     if args.json {

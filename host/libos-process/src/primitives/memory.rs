@@ -84,11 +84,19 @@ impl Host for ProcessCtx {
             Err(e) => return Ok(Err(e)),
         };
         let limits = self.memory_limits();
-        Ok(self
+        // Charged up front as a creation; given back if the put created nothing.
+        if let Err(kind) = self.budget.charge(libos::error::LimitKind::Objects, 1) {
+            return Ok(Err(RuntimeError::LimitExceeded(kind.into())));
+        }
+        let put = self
             .kernel
             .memory
             .put(&ns, &kind, &key, &value, &limits)
-            .map_err(memory_error))
+            .map_err(memory_error);
+        if !matches!(put, Ok(1)) {
+            self.budget.refund(libos::error::LimitKind::Objects, 1);
+        }
+        Ok(put)
     }
 
     fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {

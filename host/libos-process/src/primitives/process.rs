@@ -2,7 +2,7 @@
 
 use libos::bindings::{LimitKind, RuntimeError};
 use libos_authority::Capability;
-use libos_kernel::BlockedOn;
+use libos_kernel::{BlockedOn, MessageBody};
 
 use crate::bindings::libos::runtime::process::{
     ExitStatus as WitExit, Host, Message, Pid, ProcessInfo, SignalKind,
@@ -10,7 +10,6 @@ use crate::bindings::libos::runtime::process::{
 use crate::bindings::libos::runtime::types::CapabilityRequest;
 use crate::ctx::ProcessCtx;
 use crate::kernel::{Inner, Start};
-use crate::primitives::not_yet;
 use crate::status::ExitStatus;
 
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
@@ -112,9 +111,16 @@ impl ProcessCtx {
             cwd: shown,
             parent: Some(self.pid),
         };
-        Inner::start(&self.kernel, start)
+        self.budget
+            .charge(libos::error::LimitKind::Children, 1)
+            .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
+        let started = Inner::start(&self.kernel, start)
             .await
-            .map_err(|e| e.to_runtime())
+            .map_err(|e| e.to_runtime());
+        if started.is_err() {
+            self.budget.refund(libos::error::LimitKind::Children, 1);
+        }
+        started
     }
 }
 
@@ -168,16 +174,37 @@ impl Host for ProcessCtx {
     }
 
     fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
-        match kind {
-            SignalKind::Terminate => self.kill(pid),
-            SignalKind::Interrupt => Ok(Err(not_yet("process.signal(interrupt)"))),
-            SignalKind::Pause => Ok(Err(not_yet("process.signal(pause)"))),
-            SignalKind::Resume => Ok(Err(not_yet("process.signal(resume)"))),
+        if let SignalKind::Terminate = kind {
+            return self.kill(pid);
         }
+        if let Err(e) = self.own_descendant("process.signal", pid) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = self
+            .call
+            .authorize("process.signal", &format!("descendants/{pid}"), None)
+        {
+            return Ok(Err(e));
+        }
+        let kernel = &self.kernel;
+        let done = match kind {
+            SignalKind::Interrupt => kernel.deliver(pid, self.pid, &MessageBody::Interrupt),
+            SignalKind::Pause => kernel.pause(pid).map(|_| ()),
+            SignalKind::Resume => kernel.resume(pid).map(|_| ()),
+            SignalKind::Terminate => kernel.kill(pid).map(|_| ()),
+        };
+        Ok(done.map_err(|e| e.to_runtime()))
     }
 
-    fn exec(&mut self, _image: String, _input: String) -> R<()> {
-        Ok(Err(not_yet("process.exec")))
+    async fn exec(&mut self, image: String, input: String) -> R<()> {
+        match self.prepare_exec(image, input).await {
+            // Unwinds the instance; the run loop starts the prepared image in its place.
+            Ok(exec) => {
+                self.exec = Some(exec);
+                Err(wasmtime::Error::msg("process replaced its image (exec)"))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     fn self_info(&mut self) -> wasmtime::Result<ProcessInfo> {
@@ -197,11 +224,11 @@ impl Host for ProcessCtx {
         })
     }
 
-    fn send(&mut self, _to: Pid, _body: String) -> R<()> {
-        Ok(Err(not_yet("process.send")))
+    fn send(&mut self, to: Pid, body: String) -> R<()> {
+        Ok(self.do_send(to, body))
     }
 
-    async fn recv(&mut self, _timeout_ms: Option<u64>) -> R<Option<Message>> {
-        Ok(Err(not_yet("process.recv")))
+    async fn recv(&mut self, timeout_ms: Option<u64>) -> R<Option<Message>> {
+        Ok(self.do_recv(timeout_ms).await)
     }
 }

@@ -61,6 +61,11 @@ impl Host for ProcessCtx {
             Ok(tool) => tool,
             Err(e) => return Ok(Err(ToolError::Runtime(e.to_runtime()))),
         };
+        if let Err(kind) = self.budget.charge(libos::error::LimitKind::ToolCalls, 1) {
+            return Ok(Err(ToolError::Runtime(RuntimeError::LimitExceeded(
+                kind.into(),
+            ))));
+        }
         self.call.hand_off_audit();
         let options = CallOptions {
             capabilities: self.capabilities.clone(),
@@ -68,6 +73,7 @@ impl Host for ProcessCtx {
             workdir: Some(self.workdir.clone()),
             limits: Limits::default(),
             seed: self.pid,
+            meter: Some(self.budget.clone()),
         };
         let report = self.kernel.host.call(&tool, &input, &options).await;
         Ok(report.result.map_err(to_tool_error))

@@ -89,6 +89,12 @@ impl CallCtx {
         {
             return Err(RuntimeError::Invalid(format!("{raw}: is a directory")));
         }
+        if let Some(meter) = &self.meter {
+            let len = u64::try_from(contents.len()).unwrap_or(u64::MAX);
+            meter
+                .charge(crate::error::LimitKind::BytesWritten, len)
+                .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
+        }
         atomic_write(dir, &p, contents).map_err(io_error)
     }
 

@@ -34,6 +34,17 @@ impl CallLog {
         }
     }
 
+    /// Takes the messages kept so far and the count of bytes dropped, and makes the whole cap
+    /// available again: a long-lived process hands its log on this way, so the cap bounds
+    /// what it can log between two hand-offs rather than over its life.
+    pub fn drain(&mut self) -> (Vec<LogLine>, u64) {
+        self.used = 0;
+        (
+            std::mem::take(&mut self.lines),
+            std::mem::take(&mut self.dropped),
+        )
+    }
+
     fn push(&mut self, level: &'static str, message: String) {
         let room = self.cap.saturating_sub(self.used);
         if room == 0 {

@@ -1,0 +1,108 @@
+//! `libos pause | resume | logs`: acting on running processes from any terminal.
+//!
+//! Like `libos kill`, these write to (or read) the process table in the state directory; the
+//! host running the processes applies a pause or resume within [`libos_process::TABLE_POLL`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use libos_kernel::LogRecord;
+
+use super::exit::{Code, Failure};
+use super::process::open_table;
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The process id.
+    pub pid: u64,
+    /// Keep printing new lines until the process ends.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only lines after this position (see `--json`'s `seq`).
+    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    pub after: u64,
+    /// Print one JSON object per line (`pid`, `seq`, `level`, `message`, `time_ns`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Pauses `pid` and its live subtree.
+pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    let paused = table
+        .pause_subtree(pid)
+        .map_err(|e| table_failure(pid, e))?;
+    if paused.is_empty() {
+        println!("nothing to pause: process {pid} has ended or is paused already");
+    } else {
+        println!("paused {}", list(&paused));
+    }
+    Ok(())
+}
+
+/// Resumes the paused processes of the subtree of `pid`.
+pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    let resumed = table
+        .resume_subtree(pid)
+        .map_err(|e| table_failure(pid, e))?;
+    if resumed.is_empty() {
+        println!("nothing to resume: no process of the subtree of {pid} is paused");
+    } else {
+        println!("resumed {}", list(&resumed));
+    }
+    Ok(())
+}
+
+/// Prints the stored log of `pid` (what it wrote through `log`, and a WASI agent's stdout and
+/// stderr), following it while the process lives if asked.
+pub fn logs(args: LogsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    let mut after = args.after;
+    loop {
+        // Read the state first: lines stored before the end are then all seen below.
+        let ended = table
+            .get(args.pid)
+            .map_err(|e| table_failure(args.pid, e))?
+            .state
+            .is_ended();
+        let lines = table
+            .logs(args.pid, after)
+            .map_err(|e| table_failure(args.pid, e))?;
+        for line in &lines {
+            print_line(line, args.json);
+        }
+        if let Some(last) = lines.last() {
+            after = last.seq;
+        }
+        if !args.follow || ended {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn print_line(line: &LogRecord, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(line).unwrap_or_default());
+    } else {
+        println!("{:<6} {}", line.level, line.message);
+    }
+}
+
+fn list(pids: &[u64]) -> String {
+    pids.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn table_failure(pid: u64, e: libos_kernel::KernelError) -> Failure {
+    match e {
+        libos_kernel::KernelError::NoSuchProcess(_) => {
+            Failure::new(Code::NotFound, format!("no process {pid}"))
+        }
+        other => Failure::new(Code::Error, other.to_string()),
+    }
+}

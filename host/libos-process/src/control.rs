@@ -1,0 +1,185 @@
+//! Controlling running processes: kill, pause, resume, message wake-ups, and applying the
+//! same changes made by other `libos` invocations through the shared process table.
+//!
+//! A change made in this host acts at once. One made elsewhere (`libos kill|pause|resume`
+//! from another terminal, a message sent by another host) is written to the table only; every
+//! host polls the table every [`TABLE_POLL`] for the processes it runs and applies it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use libos_kernel::MessageBody;
+use tokio::sync::watch;
+
+use crate::error::ProcessError;
+use crate::kernel::{Inner, Kernel};
+use crate::primitives::EXIT_TOPIC;
+use crate::status::ExitStatus;
+
+/// How often a host looks at the process table for changes made by other invocations.
+pub const TABLE_POLL: Duration = Duration::from_millis(50);
+
+impl Kernel {
+    /// Polls the process table while the kernel lives, if a tokio runtime is current.
+    pub(crate) fn watch_table(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(TABLE_POLL);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                inner.sync_with_table();
+            }
+        });
+    }
+
+    /// Pauses `pid` and its subtree; returns the pids it paused. A paused process is not
+    /// scheduled (its state shows `paused(...)`) until [`Kernel::resume`].
+    pub fn pause(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        self.inner.pause(pid)
+    }
+
+    /// Resumes the paused processes of the subtree of `pid`; returns their pids.
+    pub fn resume(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        self.inner.resume(pid)
+    }
+
+    /// Queues a message for `pid` from the host (sender 0).
+    pub fn send(&self, pid: u64, body: &serde_json::Value) -> Result<(), ProcessError> {
+        self.inner
+            .deliver(pid, 0, &MessageBody::Data(body.to_string()))
+    }
+}
+
+impl Inner {
+    pub(crate) fn kill(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        self.table
+            .get(pid)
+            .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
+        let killed = self.table.kill_subtree(pid)?;
+        let mut running = self.lock_running();
+        for victim in &killed {
+            if let Some(r) = running.get_mut(victim)
+                && let Some(abort) = r.abort.take()
+            {
+                abort.abort();
+            }
+        }
+        drop(running);
+        // Waiters learn the end from the table's state; a task aborted before it recorded
+        // anything leaves `Killed` there.
+        for victim in &killed {
+            self.notify_killed(*victim);
+        }
+        Ok(killed)
+    }
+
+    pub(crate) fn pause(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        let paused = self.table.pause_subtree(pid)?;
+        let running = self.lock_running();
+        for p in &paused {
+            if let Some(r) = running.get(p) {
+                r.pause.set(true);
+            }
+        }
+        Ok(paused)
+    }
+
+    pub(crate) fn resume(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        let resumed = self.table.resume_subtree(pid)?;
+        let running = self.lock_running();
+        for p in &resumed {
+            if let Some(r) = running.get(p) {
+                r.pause.set(false);
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Queues `body` for `to` and wakes its `recv` if this host runs it.
+    pub(crate) fn deliver(
+        &self,
+        to: u64,
+        from: u64,
+        body: &MessageBody,
+    ) -> Result<(), ProcessError> {
+        self.table.send(to, from, body)?;
+        if let Some(r) = self.lock_running().get(&to) {
+            r.mail.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The wake-up of `pid`'s message queue, if this host runs it.
+    pub(crate) fn mail(&self, pid: u64) -> Option<Arc<tokio::sync::Notify>> {
+        self.lock_running().get(&pid).map(|r| Arc::clone(&r.mail))
+    }
+
+    /// Applies what other invocations wrote to the table for the processes this host runs:
+    /// kills, pauses and resumes, and new messages. The running map stays locked while the
+    /// table is read, so a pause or resume made in this host meanwhile is applied after it.
+    fn sync_with_table(&self) {
+        let mut killed_here = Vec::new();
+        {
+            let mut running = self.lock_running();
+            if running.values().all(|r| r.abort.is_none()) {
+                return;
+            }
+            let Ok(stopped) = self.table.stopped_on(&self.host_id) else {
+                return;
+            };
+            let killed: HashSet<u64> = stopped.killed.into_iter().collect();
+            let paused: HashSet<u64> = stopped.paused.into_iter().collect();
+            let new_mail = self
+                .table
+                .last_message()
+                .ok()
+                .is_some_and(|last| self.last_message.swap(last, Ordering::Relaxed) != last);
+            for (pid, r) in running.iter_mut().filter(|(_, r)| r.abort.is_some()) {
+                if killed.contains(pid) {
+                    if let Some(abort) = r.abort.take() {
+                        abort.abort();
+                    }
+                    killed_here.push(*pid);
+                    continue;
+                }
+                let should_pause = paused.contains(pid);
+                if r.pause.is_set() != should_pause {
+                    r.pause.set(should_pause);
+                }
+                if new_mail {
+                    r.mail.notify_one();
+                }
+            }
+        }
+        for pid in killed_here {
+            self.notify_killed(pid);
+        }
+    }
+
+    /// Emits the end of `pid` on the exit topic, where its parent can wait for it.
+    pub(crate) fn announce_exit(&self, pid: u64, status: &ExitStatus) {
+        let payload = serde_json::json!({ "pid": pid, "status": status });
+        self.bus.emit(EXIT_TOPIC, payload.to_string(), 0);
+    }
+
+    fn notify_killed(&self, pid: u64) {
+        let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
+        if let Some(rx) = rx
+            && rx.borrow().is_none()
+        {
+            // The sender lives in the aborted task; a fresh pair carries the end instead.
+            self.announce_exit(pid, &ExitStatus::Killed);
+            let (tx, rx) = watch::channel(Some(ExitStatus::Killed));
+            drop(tx);
+            if let Some(r) = self.lock_running().get_mut(&pid) {
+                r.exit = rx;
+            }
+        }
+    }
+}

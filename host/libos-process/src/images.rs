@@ -1,0 +1,88 @@
+//! The per-host caches of what images need: parsed policies, pre-instantiated agents and
+//! loaded tools, each keyed by content digest so every process of an image shares them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
+
+use libos_authority::Policy;
+use libos_image::Image;
+
+use crate::bindings::AgentPre;
+use crate::ctx::ProcessCtx;
+use crate::error::ProcessError;
+use crate::kernel::Inner;
+
+impl Inner {
+    /// The parsed policy of `image`, parsed once per host and image. Sharing one `Arc` also
+    /// lets processes of the same image share their authorities' verdict caches.
+    pub(crate) fn policy(&self, image: &Image) -> Result<Arc<Policy>, ProcessError> {
+        let digest = image.digest.to_string();
+        let mut policies = self.policies.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(policy) = policies.get(&digest) {
+            return Ok(Arc::clone(policy));
+        }
+        let policy = Arc::new(match &image.policy {
+            Some(text) => Policy::parse(text, &format!("{}/policy.cedar", image.name))
+                .map_err(|e| ProcessError::Invalid(e.to_string()))?,
+            None => Policy::permit_all(),
+        });
+        policies.insert(digest, Arc::clone(&policy));
+        Ok(policy)
+    }
+
+    /// The pre-instantiated agent of `image`, compiled once per host.
+    pub(crate) async fn agent(&self, image: &Image) -> Result<AgentPre<ProcessCtx>, ProcessError> {
+        let digest = image.agent.digest.to_string();
+        if let Some(pre) = self.lock_agents().get(&digest) {
+            return Ok(pre.clone());
+        }
+        let path = self.images.component_path(&image.agent.digest);
+        let (component, _, _, _) =
+            self.host.compile(&path).await.map_err(|e| {
+                ProcessError::Invalid(format!("agent of {}: {e}", image.reference()))
+            })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(AgentPre::new)
+            .map_err(|e| {
+                ProcessError::Invalid(format!(
+                    "agent of {} is not an agent component: {e:#}",
+                    image.reference()
+                ))
+            })?;
+        self.lock_agents().insert(digest, pre.clone());
+        Ok(pre)
+    }
+
+    /// The loaded tool `name` of `image`, loaded once per host.
+    pub(crate) async fn tool(
+        &self,
+        image: &Image,
+        name: &str,
+    ) -> Result<Arc<libos::LoadedTool>, ProcessError> {
+        let Some(component) = image.tools.get(name) else {
+            return Err(ProcessError::NotFound(format!("tool {name:?}")));
+        };
+        let digest = component.digest.to_string();
+        if let Some(tool) = self.lock_tools().get(&digest) {
+            return Ok(Arc::clone(tool));
+        }
+        let tool = Arc::new(
+            self.host
+                .load(&self.images.component_path(&component.digest))
+                .await
+                .map_err(|e| ProcessError::Invalid(format!("tool {name:?}: {e}")))?,
+        );
+        self.lock_tools().insert(digest, Arc::clone(&tool));
+        Ok(tool)
+    }
+
+    fn lock_agents(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentPre<ProcessCtx>>> {
+        self.agents.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<libos::LoadedTool>>> {
+        self.tools.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

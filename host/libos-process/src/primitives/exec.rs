@@ -1,0 +1,73 @@
+//! `process.exec`: replacing the image a process runs, in place.
+//!
+//! Decided with the target image's name as resource (`process.exec:NAME`, never ambient).
+//! Everything that can fail is checked here, before the instance is discarded, so an error
+//! leaves the caller running unchanged. Capabilities never grow: the process keeps those of
+//! its own that the new image also requests (see [`narrow`]). The policy in force does not
+//! change either, so a process cannot shed a `forbid` by exec'ing into a laxer image.
+
+use std::sync::Arc;
+
+use libos::bindings::RuntimeError;
+use libos_authority::{Capability, CapabilitySet, attenuate};
+use libos_image::ImageError;
+
+use crate::ctx::{PendingExec, ProcessCtx};
+use crate::kernel::image_capabilities;
+
+impl ProcessCtx {
+    pub(crate) async fn prepare_exec(
+        &mut self,
+        image: String,
+        input: String,
+    ) -> Result<PendingExec, RuntimeError> {
+        let name = image.split(':').next().unwrap_or_default().to_owned();
+        self.call.authorize("process.exec", &name, None)?;
+        let target = match self.kernel.images.get(&image) {
+            Ok(found) => Arc::new(found),
+            Err(ImageError::NotFound { .. }) => return Err(RuntimeError::NotFound),
+            Err(e) => return Err(RuntimeError::Io(e.to_string())),
+        };
+        let requested = image_capabilities(&target).map_err(|e| e.to_runtime())?;
+        let capabilities = narrow(&self.capabilities, &self.held, &requested)?;
+        let pre = self
+            .kernel
+            .agent(&target)
+            .await
+            .map_err(|e| e.to_runtime())?;
+        Ok(PendingExec {
+            image: target,
+            pre,
+            capabilities,
+            input,
+            policy: Arc::clone(&self.policy),
+        })
+    }
+}
+
+/// The capabilities a process holding `held` keeps when it runs an image requesting
+/// `requested`: each requested one that `held` covers, and each held one that `requested`
+/// covers (so `fs.read:**` requested of a holder of `fs.read:src/**` gives `fs.read:src/**`).
+/// Never anything `held` does not cover.
+fn narrow(
+    own: &[Capability],
+    held: &CapabilitySet,
+    requested: &[Capability],
+) -> Result<Vec<Capability>, RuntimeError> {
+    let wanted = CapabilitySet::new(requested.to_vec())
+        .map_err(|e| RuntimeError::Invalid(format!("image capability: {e}")))?;
+    let mut kept: Vec<Capability> = Vec::new();
+    let candidates =
+        requested
+            .iter()
+            .filter(|r| attenuate::first_not_within(std::slice::from_ref(*r), held).is_none())
+            .chain(own.iter().filter(|h| {
+                attenuate::first_not_within(std::slice::from_ref(*h), &wanted).is_none()
+            }));
+    for cap in candidates {
+        if !kept.iter().any(|k| k.to_string() == cap.to_string()) {
+            kept.push(cap.clone());
+        }
+    }
+    Ok(kept)
+}

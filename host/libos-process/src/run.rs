@@ -1,0 +1,188 @@
+//! Running one process: its store, its time slices, `exec` in place, and recording its end.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use libos::error::LimitKind;
+use libos::wasm::pipe::CappedPipe;
+use libos_kernel::State;
+use tokio::sync::watch;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::bindings::AgentPre;
+use crate::ctx::{PendingExec, ProcessCtx};
+use crate::kernel::{Inner, limits_of};
+use crate::status::ExitStatus;
+
+/// How one instance of a process ended: with a status, or by `exec` into another image.
+enum Ended {
+    Status(ExitStatus),
+    Exec(PendingExec, Box<ProcessCtx>),
+}
+
+impl Inner {
+    /// Runs process `pid` to its end: its agent, then each image it `exec`s into.
+    pub(crate) async fn run(
+        self: &Arc<Self>,
+        pid: u64,
+        pre: AgentPre<ProcessCtx>,
+        ctx: ProcessCtx,
+        pipes: (CappedPipe, CappedPipe),
+        input: String,
+    ) -> ExitStatus {
+        if let Err(e) = self.table.advance(pid, &[State::Ready, State::Running]) {
+            return ExitStatus::Failed(format!("host error: {e}"));
+        }
+        let (mut pre, mut ctx, mut pipes, mut input) = (pre, ctx, pipes, input);
+        loop {
+            let ended = self.run_instance(&pre, ctx, &input).await;
+            self.store_output(pid, &pipes);
+            let (exec, old) = match ended {
+                Ended::Status(status) => return status,
+                Ended::Exec(exec, old) => (exec, old),
+            };
+            let image = exec.image.reference();
+            let granted: Vec<String> = exec.capabilities.iter().map(ToString::to_string).collect();
+            if let Err(e) =
+                self.table
+                    .set_image(pid, &image, &exec.image.digest.to_string(), &granted)
+            {
+                return ExitStatus::Failed(format!("exec into {image}: {e}"));
+            }
+            let old = *old;
+            match self.context(
+                pid,
+                old.parent,
+                (exec.image, exec.policy),
+                exec.capabilities,
+                // The budget is the process's, whatever image it runs.
+                Arc::clone(&old.budget),
+                (old.workdir, old.cwd),
+            ) {
+                Ok((mut next, next_pipes)) => {
+                    next.seen = old.seen;
+                    ctx = next;
+                    pipes = next_pipes;
+                }
+                Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
+            }
+            pre = exec.pre;
+            input = exec.input;
+        }
+    }
+
+    /// Runs one instance of an agent to its end.
+    async fn run_instance(
+        &self,
+        pre: &AgentPre<ProcessCtx>,
+        ctx: ProcessCtx,
+        input: &str,
+    ) -> Ended {
+        let limits = limits_of(&ctx.image);
+        let fuel_per_slice = ctx.image.limits.fuel_per_slice;
+        let mut store = Store::new(self.host.engine(), ctx);
+        store.limiter(|p| p.call.limiter_mut());
+        if let Err(e) = store.set_fuel(limits.fuel) {
+            return Ended::Status(ExitStatus::Failed(format!("host error: {e:#}")));
+        }
+        store.data_mut().fuel_left = limits.fuel;
+        if let Err(e) = store.fuel_async_yield_interval(Some(fuel_per_slice.max(1))) {
+            return Ended::Status(ExitStatus::Failed(format!("host error: {e:#}")));
+        }
+        let deadline = Instant::now() + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut cx| {
+            let left = cx.get_fuel().unwrap_or(0);
+            let data = cx.data_mut();
+            data.call.hand_off_audit();
+            data.store_log();
+            if data.burn(left).is_err() {
+                data.call.limiter_mut().hit = Some(LimitKind::Fuel);
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            data.report_usage(false);
+            if Instant::now() >= deadline {
+                data.call.limiter_mut().hit = Some(LimitKind::Time);
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let outcome = async {
+            let agent = pre.instantiate_async(&mut store).await?;
+            agent.call_run(&mut store, input).await
+        }
+        .await;
+        let left = store.get_fuel().unwrap_or(0);
+        let data = store.data_mut();
+        data.call.hand_off_audit();
+        data.store_log();
+        let _ = data.burn(left);
+        data.report_usage(true);
+        if let Some(exec) = data.exec.take() {
+            return Ended::Exec(exec, Box::new(store.into_data()));
+        }
+        let hit = store.data_mut().call.limiter_mut().hit;
+        Ended::Status(match outcome {
+            Ok(Ok(output)) => ExitStatus::Exited(output),
+            Ok(Err(message)) => ExitStatus::Failed(message),
+            Err(trap) => ExitStatus::Failed(trap_reason(&trap, hit)),
+        })
+    }
+
+    /// Stores what an instance wrote to stdout and stderr (WASI agents) in the process log.
+    fn store_output(&self, pid: u64, (stdout, stderr): &(CappedPipe, CappedPipe)) {
+        for (level, pipe) in [("stdout", stdout), ("stderr", stderr)] {
+            let (bytes, dropped) = pipe.contents();
+            let mut text = String::from_utf8_lossy(&bytes).into_owned();
+            if dropped > 0 {
+                text.push_str(&format!("\n[{dropped} more bytes dropped]"));
+            }
+            let lines: Vec<(&str, &str)> = text.lines().map(|l| (level, l)).collect();
+            if let Err(e) = self.table.append_logs(pid, &lines) {
+                tracing::warn!(pid, error = %e, "process output not stored");
+            }
+        }
+    }
+
+    /// Records the end of `pid` (unless it was killed meanwhile) and wakes its waiters.
+    pub(crate) fn finish(
+        &self,
+        pid: u64,
+        status: ExitStatus,
+        tx: &watch::Sender<Option<ExitStatus>>,
+    ) {
+        let recorded = match self.table.advance(pid, &[status.to_state()]) {
+            Ok(_) => status,
+            Err(e) => match self
+                .table
+                .get(pid)
+                .ok()
+                .and_then(|r| ExitStatus::of_state(&r.state))
+            {
+                Some(already) => already,
+                None => {
+                    tracing::error!(pid, error = %e, "recording the end of a process failed");
+                    status
+                }
+            },
+        };
+        self.announce_exit(pid, &recorded);
+        tx.send_replace(Some(recorded));
+        if let Some(running) = self.lock_running().get_mut(&pid) {
+            running.abort = None;
+        }
+    }
+}
+
+fn trap_reason(err: &wasmtime::Error, hit: Option<LimitKind>) -> String {
+    if let Some(kind) = hit {
+        return format!("limit exceeded: {}", kind.as_str());
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => "limit exceeded: fuel".into(),
+        Some(Trap::Interrupt) => "limit exceeded: time".into(),
+        Some(trap) => format!("trap: {trap}"),
+        None => format!("trap: {err:#}"),
+    }
+}

@@ -1,0 +1,134 @@
+//! Budgets: what a process and its descendants may spend over their life, charged up the
+//! ancestor chain, refused with `limit-exceeded` and shown in the process table.
+
+mod common;
+
+use common::{fixture_image, kernel, run_to_exit, start};
+use libos_process::ExitStatus;
+use serde_json::{Value, json};
+
+fn results(output: &Value) -> Vec<Value> {
+    output["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn limit(kind: &str) -> Value {
+    json!({ "kind": "limit-exceeded", "message": kind })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow::Result<()> {
+    let state = tempfile::tempdir()?;
+    let images = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    fixture_image(
+        state.path(),
+        images.path(),
+        "script",
+        libos_guests::AGENT_SCRIPT,
+        &["process.spawn:script", "memory.write:self/**"],
+        "wall_clock = \"20s\"\n\n[budget]\nobjects = 3\nchildren = 2",
+    )?;
+    let kernel = kernel(state.path())?;
+    let flood = json!({ "steps": [{ "op": "repeat", "times": 10,
+        "step": { "op": "put", "kind": "note", "key": "k{i}", "value": 1 } }] });
+    let parent = json!({ "steps": [
+        { "op": "put", "kind": "note", "key": "mine", "value": 1 },
+        // Rewriting an existing object creates nothing and costs nothing.
+        { "op": "put", "kind": "note", "key": "mine", "value": 2 },
+        { "op": "spawn", "image": "script", "input": flood, "caps": ["memory.write:self/**"] },
+        { "op": "wait", "pid": "$2" },
+        { "op": "put", "kind": "note", "key": "late", "value": 1 },
+        { "op": "spawn", "image": "script", "input": { "steps": [] } },
+        { "op": "spawn", "image": "script", "input": { "steps": [] } },
+    ]});
+    let pid = start(&kernel, "script", &parent.to_string(), work.path()).await?;
+    let ExitStatus::Exited(out) = kernel.wait(pid).await? else {
+        anyhow::bail!("the parent did not exit");
+    };
+    let out: Value = serde_json::from_str(&out)?;
+    let steps = results(&out);
+    assert_eq!(steps[1]["ok"], 2, "{out}");
+    // The child has its own unlimited budget, but the parent had two objects left.
+    let child = &results(&steps[3]["ok"]["output"])[0]["ok"];
+    assert_eq!(
+        child,
+        &json!({ "done": 2, "error": limit("objects") }),
+        "{out}"
+    );
+    assert_eq!(steps[4]["err"], limit("objects"), "{out}");
+    // Two children in all: the second spawn here is the third.
+    assert!(steps[5].get("ok").is_some(), "{out}");
+    assert_eq!(steps[6]["err"], limit("children"), "{out}");
+
+    // Only the two objects the child could afford exist in its namespace.
+    let child_pid = steps[2]["ok"].as_u64().unwrap_or_default();
+    let kept = kernel.table().usage()?;
+    assert_eq!(kept.get(&child_pid).map(|u| u.objects), Some(2));
+    let parent_usage = kept.get(&pid).copied().unwrap_or_default();
+    assert_eq!((parent_usage.objects, parent_usage.children), (3, 2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_write_budget_refuses_the_write_and_leaves_no_file() -> anyhow::Result<()> {
+    let state = tempfile::tempdir()?;
+    let images = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    fixture_image(
+        state.path(),
+        images.path(),
+        "script",
+        libos_guests::AGENT_SCRIPT,
+        &["fs.write:**"],
+        "wall_clock = \"20s\"\n\n[budget]\nbytes_written = 10",
+    )?;
+    let kernel = kernel(state.path())?;
+    let script = json!({ "steps": [
+        { "op": "write", "path": "a.txt", "text": "123456" },
+        { "op": "write", "path": "b.txt", "text": "123456" },
+        { "op": "write", "path": "c.txt", "text": "1234" },
+    ]});
+    let out = run_to_exit(&kernel, "script", &script.to_string(), work.path()).await?;
+    let steps = results(&out);
+    assert_eq!(steps[0]["ok"], Value::Null, "{out}");
+    assert_eq!(steps[1]["err"], limit("bytes-written"), "{out}");
+    assert_eq!(steps[2]["ok"], Value::Null, "{out}");
+    assert!(work.path().join("a.txt").exists());
+    assert!(
+        !work.path().join("b.txt").exists(),
+        "a refused write left a file"
+    );
+    assert_eq!(std::fs::read_to_string(work.path().join("c.txt"))?, "1234");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fuel_budget_ends_a_busy_process_and_its_usage_is_recorded() -> anyhow::Result<()> {
+    let state = tempfile::tempdir()?;
+    let images = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    fixture_image(
+        state.path(),
+        images.path(),
+        "spinner",
+        libos_guests::AGENT_SPINNER,
+        &[],
+        "wall_clock = \"60s\"\nfuel_per_slice = 1000000\n\n[budget]\nfuel = 50000000",
+    )?;
+    let kernel = kernel(state.path())?;
+    let pid = start(&kernel, "spinner", "{}", work.path()).await?;
+    let status = kernel.wait(pid).await?;
+    assert_eq!(
+        status,
+        ExitStatus::Failed("limit exceeded: fuel".into()),
+        "{status:?}"
+    );
+    let usage = kernel
+        .table()
+        .usage()?
+        .get(&pid)
+        .copied()
+        .unwrap_or_default();
+    assert!(usage.fuel >= 50_000_000, "{usage:?}");
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! `libos run --detach`, `pause`, `resume` and `logs` as a user runs them: the process runs
+//! in a background host and every command comes from another invocation.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// Builds the image `ticker` (the ticking fixture: one log line per tick, forever).
+fn ticker_image(env: &Env) {
+    let dir = env.state.path().join("ticker-image");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(libos_guests::AGENT_TICKER, dir.join("agent.wasm")).expect("copy");
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"ticker\"\nversion = \"0.1.0\"\nagent = \"agent.wasm\"\n\n[limits]\nwall_clock = \"120s\"\n",
+    )
+    .expect("manifest");
+    env.libos()
+        .args(["image", "build"])
+        .arg(&dir)
+        .assert()
+        .success();
+}
+
+/// `libos logs PID --json --after AFTER`: the highest position printed (`after` if none).
+fn log_position(env: &Env, pid: u64, after: u64) -> u64 {
+    let out = env
+        .libos()
+        .args([
+            "logs",
+            &pid.to_string(),
+            "--json",
+            "--after",
+            &after.to_string(),
+        ])
+        .output()
+        .expect("logs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["seq"].as_u64())
+        .max()
+        .unwrap_or(after)
+}
+
+/// Waits until the log of `pid` grows past `after`; returns the new position.
+fn log_grows(env: &Env, pid: u64, after: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = log_position(env, pid, after);
+        if now > after {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log of {pid} stopped at {after}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn state_of(env: &Env, pid: u64) -> serde_json::Value {
+    let out = env.libos().args(["ps", "--json"]).output().expect("ps");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("ps --json");
+    all.into_iter()
+        .find(|p| p["pid"] == pid)
+        .map(|p| p["state"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations() {
+    let env = Env::new();
+    ticker_image(&env);
+    let started = Instant::now();
+    let out = env
+        .libos()
+        .args(["run", "ticker", "--detach", "--workdir"])
+        .arg(env.work.path())
+        .output()
+        .expect("run --detach");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("run --detach prints the pid");
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    // Its log fills from the background host and reads as text too.
+    let moving = log_grows(&env, pid, 0);
+    let text = env
+        .libos()
+        .args(["logs", &pid.to_string()])
+        .output()
+        .expect("logs");
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("debug  tick 1\n"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
+    let paused = env
+        .libos()
+        .args(["pause", &pid.to_string()])
+        .output()
+        .expect("pause");
+    assert!(paused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&paused.stdout).trim(),
+        format!("paused {pid}")
+    );
+    assert!(
+        state_of(&env, pid).get("paused").is_some(),
+        "{}",
+        state_of(&env, pid)
+    );
+    // The host applies it within a few table polls; after that the log stands still.
+    std::thread::sleep(Duration::from_millis(400));
+    let stopped = log_position(&env, pid, moving);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        log_position(&env, pid, stopped),
+        stopped,
+        "a paused process ran"
+    );
+
+    let resumed = env
+        .libos()
+        .args(["resume", &pid.to_string()])
+        .output()
+        .expect("resume");
+    assert_eq!(
+        String::from_utf8_lossy(&resumed.stdout).trim(),
+        format!("resumed {pid}")
+    );
+    log_grows(&env, pid, stopped);
+
+    env.libos()
+        .args(["kill", &pid.to_string()])
+        .assert()
+        .success();
+    env.libos()
+        .args(["wait", &pid.to_string()])
+        .assert()
+        .code(12);
+    // Following the log of an ended process prints what is there and returns.
+    env.libos()
+        .args(["logs", "--follow", &pid.to_string()])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+}
+
+#[test]
+fn control_commands_name_what_is_missing() {
+    let env = Env::new();
+    for cmd in ["pause", "resume", "logs"] {
+        let out = env.libos().args([cmd, "4242"]).output().expect(cmd);
+        assert_eq!(out.status.code(), Some(10), "{cmd}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no process 4242"),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = env
+        .libos()
+        .args(["run", "no-such-image", "--detach", "--workdir"])
+        .arg(env.work.path())
+        .output()
+        .expect("run --detach");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-such-image"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
