@@ -3,13 +3,9 @@
 
 mod common;
 
-use common::{fixture_image, kernel, run_to_exit, start};
+use common::{fixture, results, run_to_exit, start};
 use libos_process::ExitStatus;
 use serde_json::{Value, json};
-
-fn results(output: &Value) -> Vec<Value> {
-    output["results"].as_array().cloned().unwrap_or_default()
-}
 
 fn limit(kind: &str) -> Value {
     json!({ "kind": "limit-exceeded", "message": kind })
@@ -17,18 +13,13 @@ fn limit(kind: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+    let f = fixture(
         "script",
         libos_guests::AGENT_SCRIPT,
         &["process.spawn:script", "memory.write:self/**"],
         "wall_clock = \"20s\"\n\n[budget]\nobjects = 3\nchildren = 2",
     )?;
-    let kernel = kernel(state.path())?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let flood = json!({ "steps": [{ "op": "repeat", "times": 10,
         "step": { "op": "put", "kind": "note", "key": "k{i}", "value": 1 } }] });
     let parent = json!({ "steps": [
@@ -41,7 +32,7 @@ async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow:
         { "op": "spawn", "image": "script", "input": { "steps": [] } },
         { "op": "spawn", "image": "script", "input": { "steps": [] } },
     ]});
-    let pid = start(&kernel, "script", &parent.to_string(), work.path()).await?;
+    let pid = start(kernel, "script", &parent.to_string(), work.path()).await?;
     let ExitStatus::Exited(out) = kernel.wait(pid).await? else {
         anyhow::bail!("the parent did not exit");
     };
@@ -71,24 +62,19 @@ async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_write_budget_refuses_the_write_and_leaves_no_file() -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+    let f = fixture(
         "script",
         libos_guests::AGENT_SCRIPT,
         &["fs.write:**"],
         "wall_clock = \"20s\"\n\n[budget]\nbytes_written = 10",
     )?;
-    let kernel = kernel(state.path())?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let script = json!({ "steps": [
         { "op": "write", "path": "a.txt", "text": "123456" },
         { "op": "write", "path": "b.txt", "text": "123456" },
         { "op": "write", "path": "c.txt", "text": "1234" },
     ]});
-    let out = run_to_exit(&kernel, "script", &script.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &script.to_string(), work.path()).await?;
     let steps = results(&out);
     assert_eq!(steps[0]["ok"], Value::Null, "{out}");
     assert_eq!(steps[1]["err"], limit("bytes-written"), "{out}");
@@ -104,19 +90,14 @@ async fn an_exhausted_write_budget_refuses_the_write_and_leaves_no_file() -> any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fuel_budget_ends_a_busy_process_and_its_usage_is_recorded() -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+    let f = fixture(
         "spinner",
         libos_guests::AGENT_SPINNER,
         &[],
         "wall_clock = \"60s\"\nfuel_per_slice = 1000000\n\n[budget]\nfuel = 50000000",
     )?;
-    let kernel = kernel(state.path())?;
-    let pid = start(&kernel, "spinner", "{}", work.path()).await?;
+    let (kernel, work) = (&f.kernel, &f.work);
+    let pid = start(kernel, "spinner", "{}", work.path()).await?;
     let status = kernel.wait(pid).await?;
     assert_eq!(
         status,

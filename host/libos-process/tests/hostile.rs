@@ -3,49 +3,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{fixture_image, kernel, run_to_exit, start};
+use common::{World, kernel, run_to_exit, start};
 use libos_kernel::State;
 use libos_memory::ObjectStore;
-
-struct World {
-    state: tempfile::TempDir,
-    images: tempfile::TempDir,
-    work: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> anyhow::Result<World> {
-        Ok(World {
-            state: tempfile::tempdir()?,
-            images: tempfile::tempdir()?,
-            work: tempfile::tempdir()?,
-        })
-    }
-
-    fn image(
-        &self,
-        name: &str,
-        component: &str,
-        caps: &[&str],
-        limits: &str,
-    ) -> anyhow::Result<()> {
-        fixture_image(
-            self.state.path(),
-            self.images.path(),
-            name,
-            component,
-            caps,
-            limits,
-        )
-    }
-
-    fn work(&self) -> &Path {
-        self.work.path()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_flood_stops_at_the_namespace_limit() -> anyhow::Result<()> {

@@ -5,31 +5,20 @@ use std::time::Duration;
 
 mod common;
 
-use common::{fixture_image, kernel, run_to_exit, start};
+use common::{Fixture, fixture, results, run_to_exit, start};
 use libos_kernel::{ProcessTable, State};
-use libos_process::{ExitStatus, Kernel, Start};
+use libos_process::{ExitStatus, Start};
 use serde_json::{Value, json};
 
 /// A state directory with the image `script` (the scripted fixture) holding `caps`, and a
 /// kernel on it.
-fn script_host(caps: &[&str]) -> anyhow::Result<(tempfile::TempDir, tempfile::TempDir, Kernel)> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+fn script_host(caps: &[&str]) -> anyhow::Result<Fixture> {
+    fixture(
         "script",
         libos_guests::AGENT_SCRIPT,
         caps,
         "max_children = 4\nwall_clock = \"20s\"",
-    )?;
-    let kernel = kernel(state.path())?;
-    Ok((state, images, kernel))
-}
-
-/// The `results` of a script's output.
-fn results(output: &Value) -> Vec<Value> {
-    output["results"].as_array().cloned().unwrap_or_default()
+    )
 }
 
 fn ok(result: &Value) -> &Value {
@@ -43,9 +32,8 @@ fn err_kind(result: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parent_and_child_exchange_messages_and_an_interrupt_comes_first() -> anyhow::Result<()> {
-    let (_state, _images, kernel) =
-        script_host(&["process.spawn:script", "events.emit:go", "events.wait:go"])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&["process.spawn:script", "events.emit:go", "events.wait:go"])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     // The child waits for `go` (so both messages are queued before it looks), then takes
     // two messages and answers its parent.
     let child = json!({ "steps": [
@@ -63,7 +51,7 @@ async fn parent_and_child_exchange_messages_and_an_interrupt_comes_first() -> an
         { "op": "wait", "pid": "$0" },
         { "op": "self" },
     ]});
-    let out = run_to_exit(&kernel, "script", &parent.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &parent.to_string(), work.path()).await?;
     let steps = results(&out);
     assert_eq!(steps.len(), 7, "{out}");
     let child_pid = ok(&steps[0]).as_u64().unwrap_or_default();
@@ -88,14 +76,14 @@ async fn parent_and_child_exchange_messages_and_an_interrupt_comes_first() -> an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unrelated_process_may_send_only_with_a_capability_naming_the_target()
 -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&[])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&[])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let receiver = json!({ "steps": [{ "op": "recv", "timeout_ms": 10000 }] });
-    let target = start(&kernel, "script", &receiver.to_string(), work.path()).await?;
+    let target = start(kernel, "script", &receiver.to_string(), work.path()).await?;
 
     // Not its parent or child, and no capability: refused, and nothing is queued.
     let send = json!({ "steps": [{ "op": "send", "to": target, "body": { "hi": 1 } }] });
-    let out = run_to_exit(&kernel, "script", &send.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &send.to_string(), work.path()).await?;
     assert_eq!(err_kind(&results(&out)[0]), "denied", "{out}");
     assert!(
         kernel.table().receive(target)?.is_none(),
@@ -131,8 +119,8 @@ async fn an_unrelated_process_may_send_only_with_a_capability_naming_the_target(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_and_an_oversized_body_are_limit_exceeded() -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&["process.spawn:script", "events.wait:never"])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&["process.spawn:script", "events.wait:never"])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let child = json!({ "steps": [{ "op": "recv", "timeout_ms": 0 }, { "op": "wait_event", "topic": "never", "timeout_ms": 20000 }] });
     let big = "x".repeat(libos_kernel::mailbox::MAX_BODY + 1);
     let parent = json!({ "steps": [
@@ -141,7 +129,7 @@ async fn a_full_queue_and_an_oversized_body_are_limit_exceeded() -> anyhow::Resu
         { "op": "send", "to": "$0", "body": big },
         { "op": "kill", "pid": "$0" },
     ]});
-    let out = run_to_exit(&kernel, "script", &parent.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &parent.to_string(), work.path()).await?;
     let steps = results(&out);
     let flood = ok(&steps[1]);
     // The child may have taken at most one message before the flood filled its queue.
@@ -165,13 +153,13 @@ async fn a_full_queue_and_an_oversized_body_are_limit_exceeded() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recv_without_mail_times_out_with_none() -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&[])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&[])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let script = json!({ "steps": [
         { "op": "recv", "timeout_ms": 0 },
         { "op": "recv", "timeout_ms": 50 },
     ]});
-    let out = run_to_exit(&kernel, "script", &script.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &script.to_string(), work.path()).await?;
     let steps = results(&out);
     assert_eq!(ok(&steps[0]), &Value::Null);
     assert_eq!(ok(&steps[1]), &Value::Null);
@@ -180,10 +168,10 @@ async fn recv_without_mail_times_out_with_none() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_reach_only_descendants_and_terminate_kills() -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&["process.spawn:script", "events.wait:never"])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&["process.spawn:script", "events.wait:never"])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let idle = json!({ "steps": [{ "op": "wait_event", "topic": "never", "timeout_ms": 20000 }] });
-    let stranger = start(&kernel, "script", &idle.to_string(), work.path()).await?;
+    let stranger = start(kernel, "script", &idle.to_string(), work.path()).await?;
     let parent = json!({ "steps": [
         { "op": "spawn", "image": "script", "input": idle, "caps": ["events.wait:never"] },
         { "op": "signal", "pid": stranger, "kind": "terminate" },
@@ -191,7 +179,7 @@ async fn signals_reach_only_descendants_and_terminate_kills() -> anyhow::Result<
         { "op": "signal", "pid": "$0", "kind": "terminate" },
         { "op": "wait", "pid": "$0" },
     ]});
-    let out = run_to_exit(&kernel, "script", &parent.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &parent.to_string(), work.path()).await?;
     let steps = results(&out);
     assert_eq!(err_kind(&steps[1]), "denied", "{out}");
     assert_eq!(err_kind(&steps[2]), "denied", "{out}");
@@ -226,19 +214,14 @@ async fn log_grows(table: &ProcessTable, pid: u64, after: u64) -> anyhow::Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_from_another_invocation_stops_a_busy_process_and_resume_restarts_it()
 -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+    let f = fixture(
         "ticker",
         libos_guests::AGENT_TICKER,
         &[],
         "wall_clock = \"60s\"",
     )?;
-    let kernel = kernel(state.path())?;
-    let pid = start(&kernel, "ticker", "{}", work.path()).await?;
+    let (kernel, work) = (&f.kernel, &f.work);
+    let pid = start(kernel, "ticker", "{}", work.path()).await?;
     // A second handle on the same database, as `libos pause` in another terminal has.
     let other = ProcessTable::open(kernel.host().state().db_path())?;
     let moving = log_grows(&other, pid, 0).await?;
@@ -279,28 +262,26 @@ async fn pause_from_another_invocation_stops_a_busy_process_and_resume_restarts_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_keeps_the_pid_and_never_grows_capabilities() -> anyhow::Result<()> {
-    let (state, images, kernel) = script_host(&[
+    let f = script_host(&[
         "process.exec:script-next",
         "events.emit:a",
         "events.emit:b",
         "fs.read:src/**",
     ])?;
     // The next image asks for less of one, more of another, and something new.
-    fixture_image(
-        state.path(),
-        images.path(),
+    f.image(
         "script-next",
         libos_guests::AGENT_SCRIPT,
         &["events.emit:a", "fs.read:**", "fs.write:**"],
         "",
     )?;
-    let work = tempfile::tempdir()?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let next = json!({ "steps": [{ "op": "self" }] });
     let script = json!({ "steps": [
         { "op": "exec", "image": "other", "input": next },
         { "op": "exec", "image": "script-next", "input": next },
     ]});
-    let pid = start(&kernel, "script", &script.to_string(), work.path()).await?;
+    let pid = start(kernel, "script", &script.to_string(), work.path()).await?;
     let ExitStatus::Exited(output) = kernel.wait(pid).await? else {
         anyhow::bail!("exec'd process did not exit");
     };
@@ -327,14 +308,14 @@ async fn exec_keeps_the_pid_and_never_grows_capabilities() -> anyhow::Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_exec_leaves_the_caller_running_unchanged() -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&["process.exec:missing"])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&["process.exec:missing"])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let script = json!({ "steps": [
         { "op": "exec", "image": "script", "input": {} },
         { "op": "exec", "image": "missing", "input": {} },
         { "op": "self" },
     ]});
-    let out = run_to_exit(&kernel, "script", &script.to_string(), work.path()).await?;
+    let out = run_to_exit(kernel, "script", &script.to_string(), work.path()).await?;
     let steps = results(&out);
     assert_eq!(err_kind(&steps[0]), "denied", "{out}");
     assert_eq!(err_kind(&steps[1]), "not-found", "{out}");
@@ -352,13 +333,13 @@ async fn a_refused_exec_leaves_the_caller_running_unchanged() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_lines_are_stored_per_process() -> anyhow::Result<()> {
-    let (_state, _images, kernel) = script_host(&[])?;
-    let work = tempfile::tempdir()?;
+    let f = script_host(&[])?;
+    let (kernel, work) = (&f.kernel, &f.work);
     let script = json!({ "steps": [
         { "op": "log", "message": "first" },
         { "op": "log", "message": "second" },
     ]});
-    let pid = start(&kernel, "script", &script.to_string(), work.path()).await?;
+    let pid = start(kernel, "script", &script.to_string(), work.path()).await?;
     kernel.wait(pid).await?;
     let lines: Vec<(String, String)> = kernel
         .table()

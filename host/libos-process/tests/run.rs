@@ -5,7 +5,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{fixture_image, kernel};
+use common::{fixture, kernel};
 use libos_image::ImageStore;
 use libos_kernel::State;
 use libos_process::{ExitStatus, Kernel, Start};
@@ -124,25 +124,20 @@ async fn escalate(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow::Result<()> {
-    let state = tempfile::tempdir()?;
-    let images = tempfile::tempdir()?;
-    let work = tempfile::tempdir()?;
-    fixture_image(
-        state.path(),
-        images.path(),
+    let f = fixture(
         "agent-escalate",
         libos_guests::AGENT_ESCALATE,
         &["process.spawn:agent-escalate", "fs.read:docs/**"],
         "max_children = 2\nwall_clock = \"20s\"",
     )?;
-    let kernel = kernel(state.path())?;
+    let (kernel, work) = (&f.kernel, &f.work);
     // The root holds process.spawn + fs.read:docs/**; each level asks its child for the
     // spawn right, docs/** and more (fs.read:**), which no one holds.
     let input = serde_json::json!({
         "level": 2,
         "ask": ["process.spawn:agent-escalate", "fs.read:docs/**", "fs.read:**"],
     });
-    let (pid, trace) = escalate(&kernel, work.path(), input).await?;
+    let (pid, trace) = escalate(kernel, work.path(), input).await?;
     let top = &trace["trace"][0];
     assert_eq!(top["spawn"]["granted"], false, "{trace}");
     assert_eq!(top["spawn"]["error"]["kind"], "denied", "{trace}");
@@ -156,7 +151,7 @@ async fn escalation_is_refused_at_every_level_of_a_three_level_tree() -> anyhow:
         "level": 2,
         "ask": ["process.spawn:agent-escalate", "fs.read:docs/a/**"],
     });
-    let (pid, trace) = escalate(&kernel, work.path(), input).await?;
+    let (pid, trace) = escalate(kernel, work.path(), input).await?;
     let levels = trace["trace"].as_array().cloned().unwrap_or_default();
     assert_eq!(levels.len(), 3, "{trace}");
     assert_eq!(levels[0]["spawn"]["granted"], true, "{trace}");

@@ -33,11 +33,11 @@ pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let paused = table
         .pause_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
-    if paused.is_empty() {
-        println!("nothing to pause: process {pid} has ended or is paused already");
-    } else {
-        println!("paused {}", list(&paused));
-    }
+    report(
+        "paused",
+        &paused,
+        &format!("process {pid} has ended or is paused already"),
+    );
     Ok(())
 }
 
@@ -47,12 +47,22 @@ pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let resumed = table
         .resume_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
-    if resumed.is_empty() {
-        println!("nothing to resume: no process of the subtree of {pid} is paused");
-    } else {
-        println!("resumed {}", list(&resumed));
-    }
+    report(
+        "resumed",
+        &resumed,
+        &format!("no process of the subtree of {pid} is paused"),
+    );
     Ok(())
+}
+
+/// Prints `VERB PID...`, or why nothing changed.
+fn report(verb: &str, pids: &[u64], why_none: &str) {
+    if pids.is_empty() {
+        println!("nothing {verb}: {why_none}");
+    } else {
+        let list: Vec<String> = pids.iter().map(u64::to_string).collect();
+        println!("{verb} {}", list.join(" "));
+    }
 }
 
 /// Prints the stored log of `pid` (what it wrote through `log`, and a WASI agent's stdout and
@@ -89,13 +99,6 @@ fn print_line(line: &LogRecord, json: bool) {
     } else {
         println!("{:<6} {}", line.level, line.message);
     }
-}
-
-fn list(pids: &[u64]) -> String {
-    pids.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn table_failure(pid: u64, e: libos_kernel::KernelError) -> Failure {

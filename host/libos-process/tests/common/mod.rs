@@ -66,3 +66,77 @@ pub async fn run_to_exit(
         status => anyhow::bail!("{image} did not exit: {status:?}"),
     }
 }
+
+/// A fresh state directory (images are built into it from copies in `images`) and a working
+/// directory.
+pub struct World {
+    pub state: tempfile::TempDir,
+    pub images: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> anyhow::Result<World> {
+        Ok(World {
+            state: tempfile::tempdir()?,
+            images: tempfile::tempdir()?,
+            work: tempfile::tempdir()?,
+        })
+    }
+
+    /// Builds image `name` from fixture `component` (see [`fixture_image`]).
+    pub fn image(
+        &self,
+        name: &str,
+        component: &str,
+        caps: &[&str],
+        limits: &str,
+    ) -> anyhow::Result<()> {
+        fixture_image(
+            self.state.path(),
+            self.images.path(),
+            name,
+            component,
+            caps,
+            limits,
+        )
+    }
+
+    pub fn work(&self) -> &Path {
+        self.work.path()
+    }
+}
+
+/// A [`World`] with one image built and a kernel on its state directory.
+pub struct Fixture {
+    pub world: World,
+    pub kernel: Kernel,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+/// Builds image `name` from fixture `component` with `caps` and manifest `limits` text in a
+/// fresh [`World`] and starts a kernel on it.
+pub fn fixture(
+    name: &str,
+    component: &str,
+    caps: &[&str],
+    limits: &str,
+) -> anyhow::Result<Fixture> {
+    let world = World::new()?;
+    world.image(name, component, caps, limits)?;
+    Ok(Fixture {
+        kernel: kernel(world.state.path())?,
+        world,
+    })
+}
+
+/// The `results` array of an `agent_script` output.
+pub fn results(output: &serde_json::Value) -> Vec<serde_json::Value> {
+    output["results"].as_array().cloned().unwrap_or_default()
+}
