@@ -66,6 +66,20 @@ fn log_grows(env: &Env, pid: u64, after: u64) -> u64 {
     }
 }
 
+/// `libos CMD PID`: its exit code, stdout and stderr.
+fn on_pid(env: &Env, cmd: &str, pid: u64) -> (Option<i32>, String, String) {
+    let out = env
+        .libos()
+        .args([cmd, &pid.to_string()])
+        .output()
+        .expect(cmd);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn state_of(env: &Env, pid: u64) -> serde_json::Value {
     let out = env.libos().args(["ps", "--json"]).output().expect("ps");
     let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("ps --json");
@@ -99,27 +113,12 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
 
     // Its log fills from the background host and reads as text too.
     let moving = log_grows(&env, pid, 0);
-    let text = env
-        .libos()
-        .args(["logs", &pid.to_string()])
-        .output()
-        .expect("logs");
-    assert!(
-        String::from_utf8_lossy(&text.stdout).contains("debug  tick 1\n"),
-        "{}",
-        String::from_utf8_lossy(&text.stdout)
-    );
+    let (_, text, _) = on_pid(&env, "logs", pid);
+    assert!(text.contains("debug  tick 1\n"), "{text}");
 
-    let paused = env
-        .libos()
-        .args(["pause", &pid.to_string()])
-        .output()
-        .expect("pause");
-    assert!(paused.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&paused.stdout).trim(),
-        format!("paused {pid}")
-    );
+    let (code, paused, _) = on_pid(&env, "pause", pid);
+    assert_eq!(code, Some(0));
+    assert_eq!(paused.trim(), format!("paused {pid}"));
     assert!(
         state_of(&env, pid).get("paused").is_some(),
         "{}",
@@ -135,15 +134,8 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
         "a paused process ran"
     );
 
-    let resumed = env
-        .libos()
-        .args(["resume", &pid.to_string()])
-        .output()
-        .expect("resume");
-    assert_eq!(
-        String::from_utf8_lossy(&resumed.stdout).trim(),
-        format!("resumed {pid}")
-    );
+    let (_, resumed, _) = on_pid(&env, "resume", pid);
+    assert_eq!(resumed.trim(), format!("resumed {pid}"));
     log_grows(&env, pid, stopped);
 
     env.libos()
@@ -166,13 +158,9 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
 fn control_commands_name_what_is_missing() {
     let env = Env::new();
     for cmd in ["pause", "resume", "logs"] {
-        let out = env.libos().args([cmd, "4242"]).output().expect(cmd);
-        assert_eq!(out.status.code(), Some(10), "{cmd}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("no process 4242"),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, _, stderr) = on_pid(&env, cmd, 4242);
+        assert_eq!(code, Some(10), "{cmd}");
+        assert!(stderr.contains("no process 4242"), "{cmd}: {stderr}");
     }
     let out = env
         .libos()

@@ -39,7 +39,8 @@ pub struct ImageLimits {
     /// Maximum wall-clock running time of the agent. Greater than zero. Default 10 minutes.
     #[serde(with = "duration")]
     pub wall_clock: Duration,
-    /// Maximum number of child agents alive at once. Default 16.
+    /// Maximum number of children the agent may start over its life (ended ones count too);
+    /// `[budget] children` bounds its whole subtree instead. Default 16.
     pub max_children: u32,
     /// Maximum number of objects the agent may hold in its memory namespace. Default 10,000.
     pub max_objects: u64,

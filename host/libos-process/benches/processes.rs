@@ -3,6 +3,10 @@
 //! * `spawn`: a raw `instantiate_async` + `run` of the minimal agent on a bare store, vs
 //!   `Kernel::start` + `wait` of an image running it (image lookup, process-table rows and
 //!   transitions, authority, store, instance). Compilation is excluded on both sides.
+//! * `tool_call`: one `word_count` call made by the host itself (`ToolHost::call`, the
+//!   foundation's tool call: fresh instance, capability and policy check, audit) vs the same
+//!   call made from inside a process through `tools.call` (timed by the agent around a loop
+//!   of calls, so spawning is excluded).
 //! * `park`: 10,000 processes of the waiter agent parked in `events.wait`: resident memory
 //!   per parked process, time to start and park them all, time to wake them all with one
 //!   event and see every one exit. Measured once per run (not a criterion group).
@@ -10,11 +14,14 @@
 //! Run: `cargo bench -p libos-process --bench processes`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use libos::host::HostOptions;
+use libos::Limits;
+use libos::host::{CallOptions, HostOptions};
 use libos::wasm::engine::{self, Allocation};
+use libos_authority::Policy;
 use libos_image::ImageStore;
 use libos_kernel::{ProcessFilter, State};
 use libos_process::bindings::{Agent, AgentPre};
@@ -42,6 +49,44 @@ fn image(state: &Path, dir: &Path, name: &str, component: &str, caps: &[&str]) {
         .build(&d)
         .expect("build");
 }
+
+/// The image `caller`: the scripted agent with the `word_count` tool.
+fn tool_image(state: &Path, dir: &Path) {
+    let d = dir.join("caller");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::copy(libos_guests::AGENT_SCRIPT, d.join("agent.wasm")).expect("copy");
+    std::fs::copy(libos_guests::WORD_COUNT, d.join("word_count.wasm")).expect("copy");
+    std::fs::write(
+        d.join("image.toml"),
+        "name = \"caller\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\n\
+         [tools]\nword_count = \"word_count.wasm\"\n",
+    )
+    .expect("manifest");
+    ImageStore::open(state)
+        .expect("store")
+        .build(&d)
+        .expect("build");
+}
+
+/// The time `n` `word_count` calls took inside a `caller` process, as the agent measured it.
+async fn calls_in_process(kernel: &Kernel, work: &Path, n: u64) -> Duration {
+    let input = serde_json::json!({ "steps": [{ "op": "repeat", "times": n,
+        "step": { "op": "tool", "name": "word_count", "input": { "text": WORDS } } }] });
+    let pid = kernel
+        .start(start("caller", &input.to_string(), work))
+        .await
+        .expect("start");
+    let status = kernel.wait(pid).await.expect("wait");
+    let libos_process::ExitStatus::Exited(out) = status else {
+        panic!("caller did not exit: {status:?}");
+    };
+    let out: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let repeat = &out["results"][0]["ok"];
+    assert_eq!(repeat["done"], n, "{out}");
+    Duration::from_nanos(repeat["elapsed_ns"].as_u64().unwrap_or(0))
+}
+
+const WORDS: &str = "the quick brown fox jumps over the lazy dog";
 
 fn start(image: &str, input: &str, work: &Path) -> Start {
     Start {
@@ -109,6 +154,7 @@ fn main() {
         libos_guests::AGENT_WAITER,
         &["events.wait:park"],
     );
+    tool_image(state.path(), images.path());
     let allocation = Allocation::Pooling {
         instances: PARKED + 100,
     };
@@ -150,6 +196,34 @@ fn main() {
     g.finish();
     kernel.host().flush_audit().expect("flush");
 
+    let word_count = rt
+        .block_on(kernel.host().load(Path::new(libos_guests::WORD_COUNT)))
+        .expect("load word_count");
+    let options = CallOptions {
+        capabilities: Vec::new(),
+        policy: Arc::new(Policy::permit_all()),
+        workdir: Some(work.path().to_path_buf()),
+        limits: Limits::default(),
+        seed: 1,
+        meter: None,
+    };
+    let tool_input = serde_json::json!({ "text": WORDS }).to_string();
+    // Load the tool into the kernel's cache once, outside the measurements.
+    rt.block_on(calls_in_process(&kernel, work.path(), 1));
+    let mut g = c.benchmark_group("tool_call");
+    g.bench_function("host", |b| {
+        b.to_async(&rt).iter(|| async {
+            let report = kernel.host().call(&word_count, &tool_input, &options).await;
+            assert!(report.result.is_ok());
+        })
+    });
+    g.bench_function("process", |b| {
+        b.to_async(&rt)
+            .iter_custom(|n| calls_in_process(&kernel, work.path(), n))
+    });
+    g.finish();
+    kernel.host().flush_audit().expect("flush");
+
     let parked = rt.block_on(park(&kernel, work.path()));
     c.final_summary();
 
@@ -160,6 +234,14 @@ fn main() {
             raw / 1e3,
             ours / 1e3,
             ours / raw
+        );
+    }
+    if let Some((host, process)) = medians("tool_call", "host", "process") {
+        println!(
+            "  tool   host {:>9.1} us   process {:>9.1} us   ratio {:.2}",
+            host / 1e3,
+            process / 1e3,
+            process / host
         );
     }
     match parked {

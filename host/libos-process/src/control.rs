@@ -81,24 +81,22 @@ impl Inner {
 
     pub(crate) fn pause(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
         let paused = self.table.pause_subtree(pid)?;
-        let running = self.lock_running();
-        for p in &paused {
-            if let Some(r) = running.get(p) {
-                r.pause.set(true);
-            }
-        }
+        self.set_paused(&paused, true);
         Ok(paused)
     }
 
     pub(crate) fn resume(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
         let resumed = self.table.resume_subtree(pid)?;
-        let running = self.lock_running();
-        for p in &resumed {
-            if let Some(r) = running.get(p) {
-                r.pause.set(false);
-            }
-        }
+        self.set_paused(&resumed, false);
         Ok(resumed)
+    }
+
+    /// Sets the pause flag of each of `pids` this host runs.
+    fn set_paused(&self, pids: &[u64], paused: bool) {
+        let running = self.lock_running();
+        for r in pids.iter().filter_map(|p| running.get(p)) {
+            r.pause.set(paused);
+        }
     }
 
     /// Queues `body` for `to` and wakes its `recv` if this host runs it.

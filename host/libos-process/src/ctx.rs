@@ -74,8 +74,7 @@ impl ProcessCtx {
     /// Records that this process parks waiting for `on` (hands its audit records and log
     /// lines off first).
     pub(crate) fn block(&mut self, on: libos_kernel::BlockedOn) {
-        self.call.hand_off_audit();
-        self.store_log();
+        self.hand_off();
         self.record(&[libos_kernel::State::Blocked(on)]);
     }
 
@@ -91,8 +90,14 @@ impl ProcessCtx {
         }
     }
 
-    /// Stores the log lines written since the last call in the process log, where
-    /// `libos logs` reads them.
+    /// Hands what the process accumulated in memory on to where others read it: its audit
+    /// records to the audit log, its log lines to the process log. Done at every time slice,
+    /// before parking and at the end.
+    pub(crate) fn hand_off(&mut self) {
+        self.call.hand_off_audit();
+        self.store_log();
+    }
+
     /// Charges the fuel burnt since the last charge (the store has `left`); `Err` once the
     /// budget of this process or an ancestor is exhausted.
     pub(crate) fn burn(&mut self, left: u64) -> Result<(), libos::error::LimitKind> {
@@ -124,7 +129,9 @@ impl ProcessCtx {
         }
     }
 
-    pub(crate) fn store_log(&mut self) {
+    /// Moves the lines logged since the last hand-off into the process log, where
+    /// `libos logs` reads them (with a note of any bytes dropped past the call log's cap).
+    fn store_log(&mut self) {
         let (lines, dropped) = self.call.log_mut().drain();
         if lines.is_empty() && dropped == 0 {
             return;

@@ -94,8 +94,7 @@ impl Inner {
         store.epoch_deadline_callback(move |mut cx| {
             let left = cx.get_fuel().unwrap_or(0);
             let data = cx.data_mut();
-            data.call.hand_off_audit();
-            data.store_log();
+            data.hand_off();
             if data.burn(left).is_err() {
                 data.call.limiter_mut().hit = Some(LimitKind::Fuel);
                 return Ok(UpdateDeadline::Interrupt);
@@ -115,8 +114,7 @@ impl Inner {
         .await;
         let left = store.get_fuel().unwrap_or(0);
         let data = store.data_mut();
-        data.call.hand_off_audit();
-        data.store_log();
+        data.hand_off();
         let _ = data.burn(left);
         data.report_usage(true);
         if let Some(exec) = data.exec.take() {

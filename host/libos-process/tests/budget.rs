@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{fixture, results, run_to_exit, start};
+use common::{World, fixture, kernel, results, run_to_exit, start};
+use libos_image::ImageStore;
 use libos_process::ExitStatus;
 use serde_json::{Value, json};
 
@@ -41,11 +42,8 @@ async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow:
     assert_eq!(steps[1]["ok"], 2, "{out}");
     // The child has its own unlimited budget, but the parent had two objects left.
     let child = &results(&steps[3]["ok"]["output"])[0]["ok"];
-    assert_eq!(
-        child,
-        &json!({ "done": 2, "error": limit("objects") }),
-        "{out}"
-    );
+    assert_eq!(child["done"], 2, "{out}");
+    assert_eq!(child["error"], limit("objects"), "{out}");
     assert_eq!(steps[4]["err"], limit("objects"), "{out}");
     // Two children in all: the second spawn here is the third.
     assert!(steps[5].get("ok").is_some(), "{out}");
@@ -53,8 +51,16 @@ async fn a_child_never_spends_more_objects_than_its_parent_has_left() -> anyhow:
 
     // Only the two objects the child could afford exist in its namespace.
     let child_pid = steps[2]["ok"].as_u64().unwrap_or_default();
+    let store = libos_memory::ObjectStore::open(kernel.host().state().db_path())?;
+    assert_eq!(store.usage(&format!("pid:{child_pid}"))?.objects, 2);
+    assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 1);
     let kept = kernel.table().usage()?;
     assert_eq!(kept.get(&child_pid).map(|u| u.objects), Some(2));
+    assert_eq!(
+        kernel.table().children(pid)?.len(),
+        2,
+        "a refused spawn started a process"
+    );
     let parent_usage = kept.get(&pid).copied().unwrap_or_default();
     assert_eq!((parent_usage.objects, parent_usage.children), (3, 2));
     Ok(())
@@ -111,5 +117,39 @@ async fn a_fuel_budget_ends_a_busy_process_and_its_usage_is_recorded() -> anyhow
         .copied()
         .unwrap_or_default();
     assert!(usage.fuel >= 50_000_000, "{usage:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_of_a_child_count_against_its_parent() -> anyhow::Result<()> {
+    let w = World::new()?;
+    let dir = w.images.path().join("caller");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::copy(libos_guests::WORD_COUNT, dir.join("word_count.wasm"))?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"caller\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
+         capabilities = [\"process.spawn:caller\"]\n\n\
+         [tools]\nword_count = \"word_count.wasm\"\n\n[budget]\ntool_calls = 3\n",
+    )?;
+    ImageStore::open(w.state.path())?.build(&dir)?;
+    let kernel = kernel(w.state.path())?;
+    let call = json!({ "op": "tool", "name": "word_count", "input": { "text": "a b c" } });
+    let child = json!({ "steps": [{ "op": "repeat", "times": 10, "step": call }] });
+    let parent = json!({ "steps": [
+        call,
+        { "op": "spawn", "image": "caller", "input": child },
+        { "op": "wait", "pid": "$1" },
+        call,
+    ]});
+    let out = run_to_exit(&kernel, "caller", &parent.to_string(), w.work()).await?;
+    let steps = results(&out);
+    assert_eq!(steps[0]["ok"]["words"], 3, "{out}");
+    // The child's own budget is 3, but its parent had only 2 left.
+    let repeat = &results(&steps[2]["ok"]["output"])[0]["ok"];
+    assert_eq!(repeat["done"], 2, "{out}");
+    assert_eq!(repeat["error"], limit("tool-calls"), "{out}");
+    assert_eq!(steps[3]["err"], limit("tool-calls"), "{out}");
     Ok(())
 }

@@ -174,6 +174,7 @@ impl Host for ProcessCtx {
     }
 
     fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
+        // `terminate` is `kill`: decided and audited as `process.kill`.
         if let SignalKind::Terminate = kind {
             return self.kill(pid);
         }

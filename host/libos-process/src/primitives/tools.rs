@@ -66,7 +66,7 @@ impl Host for ProcessCtx {
                 kind.into(),
             ))));
         }
-        self.call.hand_off_audit();
+        self.hand_off();
         let options = CallOptions {
             capabilities: self.capabilities.clone(),
             policy: self.policy.clone(),
