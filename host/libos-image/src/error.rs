@@ -171,7 +171,7 @@ pub enum ImageError {
     /// A reference is syntactically invalid (bad name, digest prefix too short, ...).
     #[error("invalid image reference `{reference}`: {reason}")]
     InvalidReference {
-        /// The reference as given.
+        /// The reference as given (its first 80 characters).
         reference: String,
         /// What is wrong with it.
         reason: String,

@@ -17,11 +17,30 @@ pub(crate) enum Reference {
     DigestPrefix(String),
 }
 
+/// Checks that `text` is a well-formed image reference (`NAME`, `NAME:VERSION` or
+/// `sha256:PREFIX`) without looking it up, e.g. before deciding or auditing anything about it.
+///
+/// # Errors
+///
+/// [`ImageError::InvalidReference`] saying what is wrong (the reference in it is cut to its
+/// first 80 characters).
+pub fn check_reference(text: &str) -> Result<(), ImageError> {
+    Reference::parse(text).map(|_| ())
+}
+
+/// `text` cut to at most 80 characters (an ellipsis marks a cut), for error messages.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 impl Reference {
     /// Parses a reference. Anything starting with `sha256:` is a digest reference.
     pub(crate) fn parse(text: &str) -> Result<Reference, ImageError> {
         let invalid = |reason: String| ImageError::InvalidReference {
-            reference: text.to_owned(),
+            reference: clip(text),
             reason,
         };
         if let Some(prefix) = text.strip_prefix("sha256:") {

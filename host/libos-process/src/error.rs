@@ -51,6 +51,13 @@ impl From<libos_kernel::KernelError> for ProcessError {
 
 impl From<libos_image::ImageError> for ProcessError {
     fn from(e: libos_image::ImageError) -> Self {
-        ProcessError::Host(e.to_string())
+        use libos_image::ImageError as I;
+        match e {
+            I::NotFound { reference } => ProcessError::NotFound(format!("image {reference:?}")),
+            I::InvalidReference { .. } | I::Ambiguous { .. } | I::InvalidDigest(_) => {
+                ProcessError::Invalid(e.to_string())
+            }
+            other => ProcessError::Host(other.to_string()),
+        }
     }
 }

@@ -11,7 +11,7 @@ use libos::host::{CallOptions, HostOptions, ToolHost};
 use libos::wasm::pipe::CappedPipe;
 use libos::{HostError, Limits};
 use libos_authority::{Capability, CapabilitySet, Policy};
-use libos_image::{Image, ImageError, ImageStore};
+use libos_image::{Image, ImageStore};
 use libos_kernel::{NewProcess, ProcessTable};
 use libos_memory::ObjectStore;
 use tokio::sync::{Notify, watch};
@@ -168,13 +168,7 @@ impl Kernel {
 
 impl Inner {
     pub(crate) async fn start(self: &Arc<Self>, start: Start) -> Result<u64, ProcessError> {
-        let image = match self.images.get(&start.image) {
-            Ok(image) => Arc::new(image),
-            Err(ImageError::NotFound { .. }) => {
-                return Err(ProcessError::NotFound(format!("image {:?}", start.image)));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let image = Arc::new(self.images.get(&start.image)?);
         let capabilities = match start.capabilities {
             Some(caps) => caps,
             None => image_capabilities(&image)?,

@@ -356,3 +356,55 @@ async fn log_lines_are_stored_per_process() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_pids_and_timeouts_get_typed_errors_and_the_host_keeps_serving()
+-> anyhow::Result<()> {
+    let f = script_host(&["process.spawn:script", "process.exec:*"])?;
+    let (kernel, work) = (&f.kernel, &f.work);
+    let forever = json!({ "steps": [{ "op": "recv", "timeout_ms": u64::MAX }] });
+    let script = json!({ "steps": [
+        { "op": "send", "to": u64::MAX, "body": {} },
+        { "op": "send", "to": 0, "body": {} },
+        { "op": "signal", "pid": u64::MAX, "kind": "interrupt" },
+        { "op": "signal", "pid": 0, "kind": "pause" },
+        { "op": "kill", "pid": u64::MAX },
+        { "op": "wait", "pid": u64::MAX },
+        { "op": "exec", "image": "x".repeat(100_000), "input": {} },
+        { "op": "exec", "image": "../../etc:passwd", "input": {} },
+        // A child parked with the longest timeout there is; killed below.
+        { "op": "spawn", "image": "script", "input": forever },
+        { "op": "self" },
+        { "op": "tool", "name": "t".repeat(100_000), "input": {} },
+    ]});
+    let out = run_to_exit(kernel, "script", &script.to_string(), work.path()).await?;
+    let steps = results(&out);
+    for (i, step) in steps.iter().enumerate().take(8) {
+        let kind = err_kind(step);
+        assert!(
+            ["denied", "not-found", "invalid"].contains(&kind),
+            "step {i}: {step}"
+        );
+    }
+    assert_eq!(err_kind(&steps[6]), "invalid", "{}", steps[6]);
+    assert_eq!(err_kind(&steps[10]), "invalid", "{}", steps[10]);
+    // The malformed reference was refused before any decision, the oversized tool name was
+    // audited cut short: no record holds either.
+    kernel.host().flush_audit()?;
+    let records = libos_audit::read_records(&kernel.host().state().db_path(), None)?;
+    assert!(
+        records
+            .iter()
+            .all(|r| r.record.decided.resource.len() < 1000),
+        "a 100 KB image name reached the audit log"
+    );
+    let child = ok(&steps[8]).as_u64().unwrap_or_default();
+    assert!(kernel.table().get(child)?.state.is_live());
+    kernel.kill(child)?;
+    assert_eq!(kernel.wait(child).await?, ExitStatus::Killed);
+    // Still serving.
+    let again = json!({ "steps": [{ "op": "self" }] });
+    let out = run_to_exit(kernel, "script", &again.to_string(), work.path()).await?;
+    ok(&results(&out)[0]);
+    Ok(())
+}

@@ -14,6 +14,9 @@ use crate::primitives::path::PathError;
 use crate::providers::Clock;
 use crate::wasm::limiter::CallLimiter;
 
+/// The longest resource (path, name, key) a primitive decides on, in bytes.
+pub const MAX_RESOURCE: usize = 4096;
+
 /// Everything one call of a component can reach. Primitives are implemented on this type;
 /// all their authority comes from [`CallCtx::authorize`].
 pub struct CallCtx {
@@ -58,13 +61,27 @@ impl CallCtx {
 
     /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
     /// then policy; audited there) and turns anything but `allow` into the typed error the
-    /// guest receives.
+    /// guest receives. A resource longer than [`MAX_RESOURCE`] bytes (a guest-chosen name or
+    /// path) is refused as `invalid` without a decision; the audit log records the refusal
+    /// with the resource cut short, so a guest cannot fill it with oversized names.
     pub fn authorize(
         &mut self,
         action: &str,
         resource: &str,
         args_digest: Option<&[u8; 32]>,
     ) -> Result<(), RuntimeError> {
+        if resource.len() > MAX_RESOURCE {
+            let reason = format!(
+                "{action}: the resource is {} bytes long; at most {MAX_RESOURCE} are allowed",
+                resource.len()
+            );
+            let mut cut = 64;
+            while !resource.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.refuse(action, &format!("{}…", &resource[..cut]), reason.clone());
+            return Err(RuntimeError::Invalid(reason));
+        }
         let request = Request {
             subject: &self.subject,
             action,

@@ -67,6 +67,8 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             format!("working directory {}: {e}", workdir.display()),
         )
     })?;
+    libos_image::check_reference(&args.image)
+        .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
     serde_json::from_str::<serde_json::Value>(&args.input)
         .map_err(|e| Failure::new(Code::Error, format!("--input is not JSON: {e}")))?;
     if args.detach {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use libos::bindings::RuntimeError;
 use libos_authority::{Capability, CapabilitySet, attenuate};
-use libos_image::ImageError;
 
 use crate::ctx::{PendingExec, ProcessCtx};
+use crate::error::ProcessError;
 use crate::kernel::image_capabilities;
 
 impl ProcessCtx {
@@ -21,13 +21,16 @@ impl ProcessCtx {
         image: String,
         input: String,
     ) -> Result<PendingExec, RuntimeError> {
+        // A malformed reference is refused before it is decided on (or audited).
+        libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
         let name = image.split(':').next().unwrap_or_default().to_owned();
         self.call.authorize("process.exec", &name, None)?;
-        let target = match self.kernel.images.get(&image) {
-            Ok(found) => Arc::new(found),
-            Err(ImageError::NotFound { .. }) => return Err(RuntimeError::NotFound),
-            Err(e) => return Err(RuntimeError::Io(e.to_string())),
-        };
+        let target = Arc::new(
+            self.kernel
+                .images
+                .get(&image)
+                .map_err(|e| ProcessError::from(e).to_runtime())?,
+        );
         let requested = image_capabilities(&target).map_err(|e| e.to_runtime())?;
         let capabilities = narrow(&self.capabilities, &self.held, &requested)?;
         let pre = self

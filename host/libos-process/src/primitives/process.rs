@@ -9,6 +9,7 @@ use crate::bindings::libos::runtime::process::{
 };
 use crate::bindings::libos::runtime::types::CapabilityRequest;
 use crate::ctx::ProcessCtx;
+use crate::error::ProcessError;
 use crate::kernel::{Inner, Start};
 use crate::status::ExitStatus;
 
@@ -49,6 +50,8 @@ impl ProcessCtx {
         requested: Vec<CapabilityRequest>,
         cwd: Option<String>,
     ) -> Result<u64, RuntimeError> {
+        // A malformed reference is refused before it is decided on (or audited).
+        libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
         let name = image.split(':').next().unwrap_or_default().to_owned();
         self.call.authorize("process.spawn", &name, None)?;
         let children = self
