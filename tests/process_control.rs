@@ -9,14 +9,11 @@ use common::Env;
 
 /// Builds the image `ticker` (the ticking fixture: one log line per tick, forever).
 fn ticker_image(env: &Env) {
-    let dir = env.state.path().join("ticker-image");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(libos_guests::AGENT_TICKER, dir.join("agent.wasm")).expect("copy");
-    std::fs::write(
-        dir.join("image.toml"),
-        "name = \"ticker\"\nversion = \"0.1.0\"\nagent = \"agent.wasm\"\n\n[limits]\nwall_clock = \"120s\"\n",
-    )
-    .expect("manifest");
+    let dir = env.agent_image(
+        "ticker",
+        libos_guests::AGENT_TICKER,
+        "wall_clock = \"120s\"",
+    );
     env.libos()
         .args(["image", "build"])
         .arg(&dir)

@@ -24,15 +24,11 @@ fn build_image(env: &Env, dir: &Path) {
 
 /// An image directory for the spinner fixture, which never returns.
 fn spinner_image(env: &Env) -> std::path::PathBuf {
-    let dir = env.state.path().join("spinner-image");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::copy(libos_guests::AGENT_SPINNER, dir.join("agent.wasm")).expect("copy");
-    std::fs::write(
-        dir.join("image.toml"),
-        "name = \"spinner\"\nversion = \"0.1.0\"\nagent = \"agent.wasm\"\n\n[limits]\nwall_clock = \"60s\"\n",
+    env.agent_image(
+        "spinner",
+        libos_guests::AGENT_SPINNER,
+        "wall_clock = \"60s\"",
     )
-    .expect("manifest");
-    dir
 }
 
 /// `libos run IMAGE --input INPUT` in the environment's working directory; must succeed and

@@ -46,6 +46,22 @@ impl Env {
         std::fs::write(p, contents).expect("write fixture file");
     }
 
+    /// Writes an image directory in the state directory for the agent `component` named
+    /// `name` with `limits` (text of the `[limits]` table) and returns it, unbuilt.
+    pub fn agent_image(&self, name: &str, component: &str, limits: &str) -> PathBuf {
+        let dir = self.state.path().join(format!("{name}-image"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::copy(component, dir.join("agent.wasm")).expect("copy");
+        std::fs::write(
+            dir.join("image.toml"),
+            format!(
+                "name = {name:?}\nversion = \"0.1.0\"\nagent = \"agent.wasm\"\n\n[limits]\n{limits}\n"
+            ),
+        )
+        .expect("manifest");
+        dir
+    }
+
     pub fn read(&self, rel: &str) -> Option<String> {
         std::fs::read_to_string(self.work_path(rel)).ok()
     }
