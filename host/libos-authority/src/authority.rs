@@ -169,37 +169,9 @@ impl Authority {
     /// every runtime primitive takes; an allowed repeated request costs a cache lookup and
     /// one queued audit record, nothing more.
     pub fn authorize(&self, req: &Request<'_>) -> Result<(), Refusal> {
-        self.conclude(self.lookup(req), req, |record| self.audit.append(record))
-    }
-
-    /// Turns the looked-up `decided` for `req` into the caller's answer and hands its audit
-    /// record to `audit`.
-    pub(crate) fn conclude(
-        &self,
-        decided: Arc<Decided>,
-        req: &Request<'_>,
-        audit: impl FnOnce(AuditRecord),
-    ) -> Result<(), Refusal> {
-        let (outcome, request_id) = match decided.verdict {
-            Verdict::Allow => (Ok(()), None),
-            Verdict::Deny => (
-                Err(Refusal::Denied {
-                    reason: Arc::clone(&decided.reason),
-                }),
-                None,
-            ),
-            Verdict::Ask => {
-                let request_id = new_request_id();
-                (
-                    Err(Refusal::NeedsApproval {
-                        request_id: request_id.clone(),
-                        reason: Arc::clone(&decided.reason),
-                    }),
-                    Some(request_id),
-                )
-            }
-        };
-        audit(record(decided, req.args_digest, request_id));
+        let decided = self.lookup(req);
+        let (outcome, request_id) = outcome(&decided);
+        self.record(decided, req.args_digest, request_id);
         outcome
     }
 
@@ -302,6 +274,30 @@ const EVALUATION_STACK: usize = 1 << 20;
 /// A fresh approval request id: `req-` followed by a UUID v7.
 fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::now_v7())
+}
+
+/// The caller's answer for a looked-up `decided`, and the approval request id minted for an
+/// `ask` (which its audit record must carry).
+pub(crate) fn outcome(decided: &Decided) -> (Result<(), Refusal>, Option<String>) {
+    match decided.verdict {
+        Verdict::Allow => (Ok(()), None),
+        Verdict::Deny => (
+            Err(Refusal::Denied {
+                reason: Arc::clone(&decided.reason),
+            }),
+            None,
+        ),
+        Verdict::Ask => {
+            let request_id = new_request_id();
+            (
+                Err(Refusal::NeedsApproval {
+                    request_id: request_id.clone(),
+                    reason: Arc::clone(&decided.reason),
+                }),
+                Some(request_id),
+            )
+        }
+    }
 }
 
 /// The audit record of `decided`, made now for a call with arguments digest `args_digest`

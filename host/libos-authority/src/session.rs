@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use libos_audit::{AuditRecord, Decided};
 
-use crate::authority::{Authority, Request};
+use crate::authority::{self, Authority, Request};
 use crate::decision::{Decision, Refusal};
 
 /// One caller's (one call's, one process's) handle on an [`Authority`] that may be shared
@@ -21,7 +21,31 @@ use crate::decision::{Decision, Refusal};
 pub struct Session {
     authority: Arc<Authority>,
     last: Option<(Arc<Decided>, Option<[u8; 32]>)>,
-    pending: Vec<AuditRecord>,
+    /// The records held for the sink, in order: each run of records shares one decision.
+    runs: Vec<Run>,
+    /// What varies per record, in order; run `i` covers `marks[runs[i].start..runs[i+1].start]`.
+    marks: Vec<Mark>,
+    /// Where held records are assembled at a hand-off (kept for its capacity).
+    out: Vec<AuditRecord>,
+}
+
+/// Consecutive held records of the same decision.
+///
+/// A guest repeating a call repeats its decision; holding that decision once per run instead
+/// of once per record keeps the shared reference count of the decision out of the hot path,
+/// where the audit writer thread, dropping earlier records, would contend for it.
+#[derive(Debug)]
+struct Run {
+    decided: Arc<Decided>,
+    start: usize,
+}
+
+/// The part of a held record that is not its decision.
+#[derive(Debug)]
+struct Mark {
+    time_ns: i64,
+    request_id: Option<String>,
+    args_digest: Option<[u8; 32]>,
 }
 
 /// Records a session holds before handing them to the audit sink in one go.
@@ -33,7 +57,9 @@ impl Session {
         Session {
             authority,
             last: None,
-            pending: Vec::new(),
+            runs: Vec::new(),
+            marks: Vec::new(),
+            out: Vec::new(),
         }
     }
 
@@ -46,19 +72,29 @@ impl Session {
     /// repeats it.
     pub fn authorize(&mut self, req: &Request<'_>) -> Result<(), Refusal> {
         let key = self.authority.key(req);
-        let decided = match &self.last {
-            Some((decided, digest)) if key.names(decided, digest.as_ref()) => Arc::clone(decided),
+        let (decided, repeat) = match &self.last {
+            Some((decided, digest)) if key.names(decided, digest.as_ref()) => (decided, true),
             _ => {
                 let decided = self.authority.lookup(req);
-                self.last = Some((Arc::clone(&decided), key.digest.copied()));
-                decided
+                let last = self.last.insert((decided, key.digest.copied()));
+                (&last.0, false)
             }
         };
-        let pending = &mut self.pending;
-        let outcome = self
-            .authority
-            .conclude(decided, req, |record| pending.push(record));
-        if self.pending.len() >= SESSION_BATCH {
+        let (outcome, request_id) = authority::outcome(decided);
+        // The last held record was made by this function from `last`, unless `last` has just
+        // changed: a repeat then extends the current run.
+        if !repeat || self.marks.is_empty() {
+            self.runs.push(Run {
+                decided: Arc::clone(decided),
+                start: self.marks.len(),
+            });
+        }
+        self.marks.push(Mark {
+            time_ns: libos_audit::clock::now_ns(),
+            request_id,
+            args_digest: req.args_digest.copied(),
+        });
+        if self.marks.len() >= SESSION_BATCH {
             self.hand_off();
         }
         outcome
@@ -69,9 +105,29 @@ impl Session {
     /// caller may stay idle (at a time slice boundary, before parking), so a record never
     /// waits in a session longer than that.
     pub fn hand_off(&mut self) {
-        if !self.pending.is_empty() {
-            self.authority.audit().append_all(&mut self.pending);
+        if self.marks.is_empty() {
+            return;
         }
+        let mut marks = self.marks.drain(..);
+        let mut runs = self.runs.drain(..).peekable();
+        while let Some(run) = runs.next() {
+            let end = runs.peek().map_or(usize::MAX, |next| next.start);
+            let mut index = run.start;
+            while index < end {
+                let Some(mark) = marks.next() else { break };
+                self.out.push(AuditRecord {
+                    time_ns: mark.time_ns,
+                    decided: Arc::clone(&run.decided),
+                    request_id: mark.request_id,
+                    args_digest: mark
+                        .args_digest
+                        .map(|d| libos_audit::chain::hex_into(&d, &mut [0; 64]).to_owned()),
+                });
+                index += 1;
+            }
+        }
+        drop(marks);
+        self.authority.audit().append_all(&mut self.out);
     }
 
     /// [`Authority::check`]: the full decision, audited (after the records this session

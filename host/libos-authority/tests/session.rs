@@ -117,6 +117,41 @@ fn the_memo_tells_digests_apart_when_the_policy_reads_them() {
 }
 
 #[test]
+fn records_of_a_repeated_decision_keep_their_own_arguments_and_request_ids() {
+    // The policy does not read digests, so all three calls repeat one decision.
+    let (auth, sink) = authority(&["fs.read:**"], Some(POLICY));
+    let mut session = Session::new(Arc::new(auth));
+    let digests = [[1u8; 32], [2u8; 32], [3u8; 32]];
+    for d in &digests {
+        assert_eq!(session.authorize(&digest_req("a.txt", d)), Ok(()));
+    }
+    let asks = r#"@id("ask") @decision("ask") permit(principal, action, resource);"#;
+    let (auth, ask_sink) = authority(&["fs.read:**"], Some(asks));
+    let mut asking = Session::new(Arc::new(auth));
+    let ids: Vec<String> = (0..2)
+        .map(|_| match asking.authorize(&req("fs.read", "a.txt")) {
+            Err(Refusal::NeedsApproval { request_id, .. }) => request_id,
+            other => panic!("expected needs-approval, got {other:?}"),
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1], "every ask mints its own request");
+    drop((session, asking));
+    let recorded: Vec<Option<String>> = sink
+        .records()
+        .iter()
+        .map(|r| r.args_digest.clone())
+        .collect();
+    let expected: Vec<Option<String>> = digests.iter().map(|d| Some(hex_of(d))).collect();
+    assert_eq!(recorded, expected);
+    let recorded_ids: Vec<Option<String>> = ask_sink
+        .records()
+        .iter()
+        .map(|r| r.request_id.clone())
+        .collect();
+    assert_eq!(recorded_ids, ids.into_iter().map(Some).collect::<Vec<_>>());
+}
+
+#[test]
 fn sessions_sharing_an_authority_share_its_verdicts_not_their_memos() {
     let (auth, sink) = authority(&["fs.read:docs/**"], None);
     let auth = Arc::new(auth);
