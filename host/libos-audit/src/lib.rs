@@ -5,6 +5,7 @@
 //! (see [`chain`] for the exact format), so that [`verify`] can detect any edit, deletion,
 //! insertion or reordering of rows.
 
+mod batch;
 pub mod chain;
 pub mod clock;
 mod error;
@@ -17,6 +18,7 @@ mod schema;
 mod verify;
 mod writer;
 
+pub use batch::Batch;
 pub use error::AuditError;
 pub use log::AuditLog;
 pub use read::{StoredRecord, read_records};

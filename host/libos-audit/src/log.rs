@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::batch::Batch;
 use crate::error::AuditError;
 use crate::queue::Queue;
 use crate::record::{AuditRecord, AuditSink};
@@ -74,6 +75,11 @@ impl AuditSink for AuditLog {
     /// Queues all of `records` under one lock.
     fn append_all(&self, records: &mut Vec<AuditRecord>) {
         self.queue.push_all(records);
+    }
+
+    /// Queues `batch` whole under one lock; the writer thread builds its records.
+    fn append_batch(&self, batch: &mut Batch) {
+        self.queue.push_batch(batch);
     }
 }
 

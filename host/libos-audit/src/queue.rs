@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use crate::batch::Batch;
 use crate::error::AuditError;
 use crate::record::AuditRecord;
 
@@ -35,9 +36,27 @@ pub(crate) struct Work {
     pub(crate) closing: bool,
 }
 
+/// What appenders queue: one record, or a batch of them (built into records by the writer).
+pub(crate) enum Item {
+    Record(AuditRecord),
+    Batch(Batch),
+}
+
+impl Item {
+    /// Moves the records of this item, in order, to the end of `into`.
+    pub(crate) fn drain_into(self, into: &mut Vec<AuditRecord>) {
+        match self {
+            Item::Record(record) => into.push(record),
+            Item::Batch(mut batch) => batch.drain_into(into),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    records: Vec<AuditRecord>,
+    items: Vec<Item>,
+    /// Records held by `items`.
+    queued: usize,
     flushes: Vec<FlushReply>,
     /// The writer is waiting for work and must be woken by the next append.
     writer_idle: bool,
@@ -72,34 +91,47 @@ impl Queue {
     /// Queues `record`, waiting while the queue is full. If the writer is gone the record is
     /// counted as lost instead, and the next flush reports it.
     pub(crate) fn push(&self, record: AuditRecord) {
-        self.enqueue(1, |queued| queued.push(record));
+        self.enqueue(1, |queued| queued.push(Item::Record(record)));
     }
 
     /// Queues all of `records` (leaving it empty) as [`Queue::push`] does for one.
     pub(crate) fn push_all(&self, records: &mut Vec<AuditRecord>) {
         if !records.is_empty() {
-            let count = records.len() as u64;
-            self.enqueue(count, |queued| queued.append(records));
+            let count = records.len();
+            self.enqueue(count, |queued| {
+                queued.extend(records.drain(..).map(Item::Record));
+            });
         }
         records.clear();
     }
 
+    /// Queues the records of `batch` (leaving it empty) as [`Queue::push`] does for one; the
+    /// batch itself is moved, not copied.
+    pub(crate) fn push_batch(&self, batch: &mut Batch) {
+        if !batch.is_empty() {
+            let count = batch.len();
+            let whole = std::mem::take(batch);
+            self.enqueue(count, |queued| queued.push(Item::Batch(whole)));
+        }
+    }
+
     /// Waits for room, then lets `add` append `count` records to the queue and wakes the
     /// writer if needed; counts them as lost if the writer is gone.
-    fn enqueue(&self, count: u64, add: impl FnOnce(&mut Vec<AuditRecord>)) {
+    fn enqueue(&self, count: usize, add: impl FnOnce(&mut Vec<Item>)) {
         let mut state = self.lock();
-        while state.records.len() >= CAPACITY && !state.writer_gone {
+        while state.queued >= CAPACITY && !state.writer_gone {
             state = self
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
         if state.writer_gone {
-            state.lost += count;
+            state.lost += count as u64;
             return;
         }
-        add(&mut state.records);
-        let urgent = state.records.len() >= LINGER_RECORDS;
+        add(&mut state.items);
+        state.queued += count;
+        let urgent = state.queued >= LINGER_RECORDS;
         self.wake_writer(&mut state, urgent);
     }
 
@@ -132,11 +164,11 @@ impl Queue {
         }
     }
 
-    /// Writer side: waits for work, then moves the queued records into `into` (which must be
+    /// Writer side: waits for work, then moves the queued items into `into` (which must be
     /// empty) and returns the flushes to answer once they are written.
-    pub(crate) fn take(&self, into: &mut Vec<AuditRecord>) -> Work {
+    pub(crate) fn take(&self, into: &mut Vec<Item>) -> Work {
         let mut state = self.lock();
-        while state.records.is_empty() && state.flushes.is_empty() && !state.closing {
+        while state.items.is_empty() && state.flushes.is_empty() && !state.closing {
             state.writer_idle = true;
             state = self
                 .work
@@ -145,7 +177,7 @@ impl Queue {
         }
         state.writer_idle = false;
         let deadline = Instant::now() + LINGER;
-        while state.flushes.is_empty() && !state.closing && state.records.len() < LINGER_RECORDS {
+        while state.flushes.is_empty() && !state.closing && state.queued < LINGER_RECORDS {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
@@ -157,10 +189,11 @@ impl Queue {
                 .0;
         }
         state.lingering = false;
-        std::mem::swap(&mut state.records, into);
+        std::mem::swap(&mut state.items, into);
+        state.queued = 0;
         let work = Work {
             flushes: std::mem::take(&mut state.flushes),
-            closing: state.closing && state.records.is_empty(),
+            closing: state.closing && state.items.is_empty(),
         };
         drop(state);
         self.room.notify_all();
@@ -173,8 +206,9 @@ impl Queue {
     pub(crate) fn writer_stopped(&self) {
         let mut state = self.lock();
         state.writer_gone = true;
-        state.lost += state.records.len() as u64;
-        state.records = Vec::new();
+        state.lost += state.queued as u64;
+        state.items = Vec::new();
+        state.queued = 0;
         let pending = std::mem::take(&mut state.flushes);
         let lost = if pending.is_empty() {
             0

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::Batch;
+
 /// The outcome of one authority check, as the audit log stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,5 +81,14 @@ pub trait AuditSink: Send + Sync {
         for record in records.drain(..) {
             self.append(record);
         }
+    }
+
+    /// Queues every record of `batch`, in order, leaving it empty. Sinks that can take a
+    /// batch whole (the audit log: one lock, no copy, records built by its writer thread)
+    /// override this.
+    fn append_batch(&self, batch: &mut Batch) {
+        let mut records = Vec::with_capacity(batch.len());
+        batch.drain_into(&mut records);
+        self.append_all(&mut records);
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::chain::{self, GENESIS_HASH};
 use crate::error::AuditError;
-use crate::queue::{CAPACITY, Queue};
+use crate::queue::{CAPACITY, Item, Queue};
 use crate::record::AuditRecord;
 use crate::row;
 
@@ -37,11 +37,15 @@ impl Drop for StopGuard<'_> {
 /// Runs the writer loop until the log is closed, then returns after writing what was queued.
 pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>) {
     let _stopped = StopGuard(&queue);
+    let mut items: Vec<Item> = Vec::new();
     let mut batch: Vec<AuditRecord> = Vec::with_capacity(CAPACITY);
     let mut failure: Option<Failure> = None;
 
     loop {
-        let work = queue.take(&mut batch);
+        let work = queue.take(&mut items);
+        for item in items.drain(..) {
+            item.drain_into(&mut batch);
+        }
         for chunk in batch.chunks(MAX_BATCH) {
             if let Err(error) = append_batch(&mut conn, chunk) {
                 let lost = chunk.len() as u64;

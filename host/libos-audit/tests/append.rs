@@ -266,3 +266,50 @@ fn append_from_threads(log: &Arc<AuditLog>, threads: u64, per_thread: u64) -> an
     }
     Ok(())
 }
+
+#[test]
+fn batches_and_single_records_land_in_order_and_verify() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    // Runs of a shared decision, a decision repeated by value (not by pointer), single
+    // records in between: every record keeps its own mark and its place.
+    let shared = record(0).decided;
+    let mut expected = Vec::new();
+    let mut batch = libos_audit::Batch::with_capacity(4);
+    for i in 0..300u64 {
+        let decided = if i % 50 < 40 {
+            Arc::clone(&shared)
+        } else {
+            record(i).decided
+        };
+        let digest = (i % 3 == 0).then_some([i as u8; 32]);
+        let request_id = (i % 5 == 0).then(|| format!("req-{i}"));
+        expected.push(libos_audit::AuditRecord {
+            time_ns: i as i64,
+            decided: Arc::clone(&decided),
+            request_id: request_id.clone(),
+            args_digest: digest.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
+        });
+        batch.push(&decided, i as i64, request_id, digest.as_ref());
+        if i % 64 == 63 {
+            assert_eq!(batch.len(), 64);
+            log.append_batch(&mut batch);
+            assert!(batch.is_empty(), "the batch is handed over whole");
+            let single = record(10_000 + i);
+            expected.push(single.clone());
+            log.append(single);
+        }
+    }
+    log.append_batch(&mut batch);
+    log.flush()?;
+
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    let stored: Vec<_> = read_records(&path, None)?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    assert_eq!(stored, expected);
+    Ok(())
+}

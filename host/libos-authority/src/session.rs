@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libos_audit::{AuditRecord, Decided};
+use libos_audit::{Batch, Decided, Verdict};
 
 use crate::authority::{self, Authority, Request};
 use crate::decision::{Decision, Refusal};
@@ -20,32 +20,46 @@ use crate::decision::{Decision, Refusal};
 #[derive(Debug)]
 pub struct Session {
     authority: Arc<Authority>,
-    last: Option<(Arc<Decided>, Option<[u8; 32]>)>,
-    /// The records held for the sink, in order: each run of records shares one decision.
-    runs: Vec<Run>,
-    /// What varies per record, in order; run `i` covers `marks[runs[i].start..runs[i+1].start]`.
-    marks: Vec<Mark>,
-    /// Where held records are assembled at a hand-off (kept for its capacity).
-    out: Vec<AuditRecord>,
+    last: Option<Memo>,
+    /// The records held for the sink, in order.
+    held: Batch,
 }
 
-/// Consecutive held records of the same decision.
+/// The last decision of a session, with copies of what answering a repeat of it reads.
 ///
-/// A guest repeating a call repeats its decision; holding that decision once per run instead
-/// of once per record keeps the shared reference count of the decision out of the hot path,
-/// where the audit writer thread, dropping earlier records, would contend for it.
+/// A repeat is recognised and answered from the memo alone: the shared [`Decided`] is neither
+/// dereferenced nor cloned. Its reference count sits in the same cache line as its fields,
+/// and the audit writer thread changes that count for every record it builds; reading the
+/// line on every call would make each call wait for it to come back from the writer's core.
 #[derive(Debug)]
-struct Run {
+struct Memo {
     decided: Arc<Decided>,
-    start: usize,
+    subject: Arc<str>,
+    action: Arc<str>,
+    resource: Arc<str>,
+    digest: Option<[u8; 32]>,
+    verdict: Verdict,
 }
 
-/// The part of a held record that is not its decision.
-#[derive(Debug)]
-struct Mark {
-    time_ns: i64,
-    request_id: Option<String>,
-    args_digest: Option<[u8; 32]>,
+impl Memo {
+    fn new(decided: Arc<Decided>, digest: Option<[u8; 32]>) -> Self {
+        Memo {
+            subject: Arc::clone(&decided.subject),
+            action: Arc::clone(&decided.action),
+            resource: Arc::clone(&decided.resource),
+            verdict: decided.verdict,
+            digest,
+            decided,
+        }
+    }
+
+    /// Whether `req` (with the digest its cache key takes part in) repeats this decision.
+    fn repeats(&self, req: &Request<'_>, digest: Option<&[u8; 32]>) -> bool {
+        *self.action == *req.action
+            && *self.resource == *req.resource
+            && *self.subject == *req.subject
+            && digest == self.digest.as_ref()
+    }
 }
 
 /// Records a session holds before handing them to the audit sink in one go.
@@ -57,9 +71,7 @@ impl Session {
         Session {
             authority,
             last: None,
-            runs: Vec::new(),
-            marks: Vec::new(),
-            out: Vec::new(),
+            held: Batch::default(),
         }
     }
 
@@ -69,32 +81,33 @@ impl Session {
     }
 
     /// [`Authority::authorize`], answered from this session's last decision when `req`
-    /// repeats it.
+    /// repeats it. The audit record is held in a [`Batch`], where the records of a repeated
+    /// decision share it without touching its reference count.
     pub fn authorize(&mut self, req: &Request<'_>) -> Result<(), Refusal> {
         let key = self.authority.key(req);
-        let (decided, repeat) = match &self.last {
-            Some((decided, digest)) if key.names(decided, digest.as_ref()) => (decided, true),
+        let memo = match &self.last {
+            Some(memo) if memo.repeats(req, key.digest) => memo,
             _ => {
                 let decided = self.authority.lookup(req);
-                let last = self.last.insert((decided, key.digest.copied()));
-                (&last.0, false)
+                self.last.insert(Memo::new(decided, key.digest.copied()))
             }
         };
-        let (outcome, request_id) = authority::outcome(decided);
-        // The last held record was made by this function from `last`, unless `last` has just
-        // changed: a repeat then extends the current run.
-        if !repeat || self.marks.is_empty() {
-            self.runs.push(Run {
-                decided: Arc::clone(decided),
-                start: self.marks.len(),
-            });
+        let decided = &memo.decided;
+        let (outcome, request_id) = match memo.verdict {
+            // The common case, answered without touching `decided`.
+            Verdict::Allow => (Ok(()), None),
+            Verdict::Deny | Verdict::Ask => authority::outcome(decided),
+        };
+        if self.held.is_empty() {
+            self.held.reserve(SESSION_BATCH);
         }
-        self.marks.push(Mark {
-            time_ns: libos_audit::clock::now_ns(),
+        self.held.push(
+            decided,
+            libos_audit::clock::now_ns(),
             request_id,
-            args_digest: req.args_digest.copied(),
-        });
-        if self.marks.len() >= SESSION_BATCH {
+            req.args_digest,
+        );
+        if self.held.len() >= SESSION_BATCH {
             self.hand_off();
         }
         outcome
@@ -105,29 +118,9 @@ impl Session {
     /// caller may stay idle (at a time slice boundary, before parking), so a record never
     /// waits in a session longer than that.
     pub fn hand_off(&mut self) {
-        if self.marks.is_empty() {
-            return;
+        if !self.held.is_empty() {
+            self.authority.audit().append_batch(&mut self.held);
         }
-        let mut marks = self.marks.drain(..);
-        let mut runs = self.runs.drain(..).peekable();
-        while let Some(run) = runs.next() {
-            let end = runs.peek().map_or(usize::MAX, |next| next.start);
-            let mut index = run.start;
-            while index < end {
-                let Some(mark) = marks.next() else { break };
-                self.out.push(AuditRecord {
-                    time_ns: mark.time_ns,
-                    decided: Arc::clone(&run.decided),
-                    request_id: mark.request_id,
-                    args_digest: mark
-                        .args_digest
-                        .map(|d| libos_audit::chain::hex_into(&d, &mut [0; 64]).to_owned()),
-                });
-                index += 1;
-            }
-        }
-        drop(marks);
-        self.authority.audit().append_all(&mut self.out);
     }
 
     /// [`Authority::check`]: the full decision, audited (after the records this session
