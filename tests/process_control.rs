@@ -172,3 +172,58 @@ fn control_commands_name_what_is_missing() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation() {
+    let env = Env::new();
+    ticker_image(&env);
+    let out = env
+        .libos()
+        .args(["run", "ticker", "--detach", "--workdir"])
+        .arg(env.work.path())
+        .output()
+        .expect("run --detach");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("run --detach prints the pid");
+    log_grows(&env, pid, 0);
+    let ps = env.libos().args(["ps", "--json"]).output().expect("ps");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&ps.stdout).expect("ps --json");
+    let host = all
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .and_then(|p| p["host"].as_str())
+        .expect("the process names its host")
+        .to_owned();
+    let os_pid = host
+        .strip_prefix("libos@")
+        .and_then(|p| p.split('.').next())
+        .expect("host id")
+        .to_owned();
+    assert_eq!(state_of(&env, pid), "running", "alive before the crash");
+
+    // The host dies without a chance to record anything.
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &os_pid])
+        .status()
+        .expect("kill -9");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{os_pid}")).exists() {
+        assert!(Instant::now() < deadline, "host {os_pid} did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (code, _, stderr) = on_pid(&env, "wait", pid);
+    assert_eq!(code, Some(11), "wait reports the failure: {stderr}");
+    assert!(stderr.contains("host lost"), "{stderr}");
+    let state = state_of(&env, pid);
+    let reason = state["failed"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&host), "{state}");
+}

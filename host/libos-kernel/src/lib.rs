@@ -5,6 +5,7 @@
 //! database, enforcing the lifecycle inside each transaction.
 
 mod error;
+pub mod hosts;
 pub mod lifecycle;
 mod logs;
 pub mod mailbox;
@@ -18,6 +19,7 @@ mod usage;
 mod write;
 
 pub use error::{KernelError, Result};
+pub use hosts::{HostLease, Recovered};
 pub use lifecycle::{TransitionError, check};
 pub use logs::{LogRecord, MAX_LINES as MAX_LOG_LINES};
 pub use mailbox::{Message, MessageBody};

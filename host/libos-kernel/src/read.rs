@@ -79,6 +79,19 @@ pub(crate) fn stopped_on(conn: &Connection, host: &str) -> Result<Stopped> {
     Ok(stopped)
 }
 
+/// The distinct hosts of the live processes, by name.
+pub(crate) fn live_hosts(conn: &Connection) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT DISTINCT host FROM processes WHERE state_name IN ({}) ORDER BY host",
+        live_names()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let hosts = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(hosts)
+}
+
 /// The direct children of `pid` (which must exist) by ascending pid.
 pub(crate) fn children(conn: &Connection, pid: u64) -> Result<Vec<ProcessRecord>> {
     let key = existing(conn, pid)?;

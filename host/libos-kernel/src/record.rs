@@ -17,7 +17,7 @@ pub struct NewProcess {
     pub cwd: String,
     /// The capabilities it is granted.
     pub capabilities: Vec<String>,
-    /// The id of the host process that owns it, e.g. `"pid@hostname:1234"`.
+    /// The id of the host that runs it (its lease, see [`crate::hosts`]), e.g. `"libos@1234"`.
     pub host: String,
 }
 
@@ -40,7 +40,7 @@ pub struct ProcessRecord {
     pub cwd: String,
     /// The capabilities it is granted.
     pub capabilities: Vec<String>,
-    /// The id of the host process that owns it.
+    /// The id of the host that runs it, e.g. `"libos@1234"` (see [`crate::hosts`]).
     pub host: String,
     /// When it was created, in nanoseconds since the Unix epoch.
     pub created_ns: u64,

@@ -182,6 +182,26 @@ impl ProcessTable {
         read::stopped_on(&self.lock(), host)
     }
 
+    /// The hosts that run at least one live process, by name.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn live_hosts(&self) -> Result<Vec<String>> {
+        read::live_hosts(&self.lock())
+    }
+
+    /// Marks every live process of `host` failed with `reason`, whatever live state it is in
+    /// (paused included), recording each change, all in one transaction; returns their pids.
+    /// For the processes of a host that has died (see [`crate::hosts::recover`]).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn fail_host(&self, host: &str, reason: &str) -> Result<Vec<u64>> {
+        self.transaction(|conn| write::fail_host(conn, host, reason))
+    }
+
     /// Applies the state changes `path` to `pid` as the process itself makes them (blocking,
     /// waking, ending), all in one transaction. Unlike [`ProcessTable::transitions_to`], a
     /// paused process stays paused: each change applies to the state it resumes to (a process

@@ -172,6 +172,21 @@ pub(crate) fn kill_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
     Ok(killed)
 }
 
+/// Moves every live process of `host` to `Failed { reason }` from whatever live state it is
+/// in (the lifecycle's rules are for a running host; this is the record of one that died)
+/// and returns their pids.
+pub(crate) fn fail_host(conn: &Connection, host: &str, reason: &str) -> Result<Vec<u64>> {
+    let mut failed = Vec::new();
+    let to = State::Failed {
+        reason: reason.to_owned(),
+    };
+    for process in read::owned_by(conn, host)? {
+        set_state(conn, &process, &to)?;
+        failed.push(process.pid);
+    }
+    Ok(failed)
+}
+
 /// Writes `to` as the state of `current` and appends the transition row. The caller has
 /// checked the change.
 fn set_state(conn: &Connection, current: &ProcessRecord, to: &State) -> Result<()> {

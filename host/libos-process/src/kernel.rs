@@ -12,7 +12,7 @@ use libos::wasm::pipe::CappedPipe;
 use libos::{HostError, Limits};
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::{Image, ImageStore};
-use libos_kernel::{NewProcess, ProcessTable};
+use libos_kernel::{HostLease, NewProcess, ProcessTable};
 use libos_memory::ObjectStore;
 use tokio::sync::{Notify, watch};
 use wasmtime::component::{HasSelf, Linker};
@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) memory: ObjectStore,
     pub(crate) bus: Bus,
     pub(crate) host_id: String,
+    /// Held while this kernel lives: tells other invocations it is alive.
+    _lease: HostLease,
     pub(crate) running: Mutex<HashMap<u64, Running>>,
     /// The newest message id this host has seen in the table (see `control.rs`).
     pub(crate) last_message: AtomicU64,
@@ -103,7 +105,12 @@ impl Kernel {
         let images = ImageStore::open(host.state().root())?;
         let memory = ObjectStore::open(host.state().db_path())
             .map_err(|e| ProcessError::Host(e.to_string()))?;
-        let host_id = format!("libos@{}", std::process::id());
+        let hosts = host.state().hosts_dir();
+        let lease = HostLease::acquire(&hosts)?;
+        for lost in libos_kernel::hosts::recover(&table, &hosts, Some(&lease))? {
+            tracing::warn!(host = %lost.host, pids = ?lost.pids, "processes of a dead host marked failed");
+        }
+        let host_id = lease.id().to_owned();
         let last_message = AtomicU64::new(table.last_message()?);
         let kernel = Kernel {
             inner: Arc::new(Inner {
@@ -114,6 +121,7 @@ impl Kernel {
                 memory,
                 bus: Bus::default(),
                 host_id,
+                _lease: lease,
                 running: Mutex::default(),
                 last_message,
                 agents: Mutex::default(),

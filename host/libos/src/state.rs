@@ -48,6 +48,12 @@ impl StateDir {
         self.root.join("libos.db")
     }
 
+    /// Where hosts keep their leases (see `libos_kernel::hosts`) and a detached host its
+    /// messages.
+    pub fn hosts_dir(&self) -> PathBuf {
+        self.root.join("hosts")
+    }
+
     /// Where compiled components are cached.
     pub fn cache_dir(&self) -> PathBuf {
         self.root.join("cache").join("components")

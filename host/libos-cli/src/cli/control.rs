@@ -70,6 +70,7 @@ fn report(verb: &str, pids: &[u64], why_none: &str) {
 pub fn logs(args: LogsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
     let mut after = args.after;
+    let mut rounds = 0u64;
     loop {
         // Read the state first: lines stored before the end are then all seen below.
         let ended = table
@@ -90,6 +91,11 @@ pub fn logs(args: LogsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
+        rounds += 1;
+        if rounds.is_multiple_of(10) {
+            // The host may die while we follow.
+            super::process::recover_dead_hosts(&table, state_dir);
+        }
     }
 }
 

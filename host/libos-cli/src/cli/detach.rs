@@ -28,7 +28,7 @@ pub fn run_detached(
     state_dir: Option<&Path>,
 ) -> Result<(), Failure> {
     let state = StateDir::open(state_dir)?;
-    let hosts = state.root().join("hosts");
+    let hosts = state.hosts_dir();
     fs::create_dir_all(&hosts).map_err(|e| io_failure(&hosts, &e))?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(Code::Error, format!("locating the libos binary: {e}")))?;

@@ -164,7 +164,13 @@ pub fn ps(args: PsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
 /// status.
 pub fn wait(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
+    let mut round = 0u64;
     loop {
+        round += 1;
+        if round.is_multiple_of(20) {
+            // The host may die while we wait.
+            recover_dead_hosts(&table, state_dir);
+        }
         let record = table
             .get(pid)
             .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))?;
@@ -211,9 +217,36 @@ fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
     }
 }
 
+/// Opens the process table of the state directory, after marking failed the processes of
+/// any host that has died (see [`recover_dead_hosts`]), so what the caller reads is true.
 pub(super) fn open_table(state_dir: Option<&Path>) -> Result<ProcessTable, Failure> {
     let state = StateDir::open(state_dir)?;
-    ProcessTable::open(state.db_path()).map_err(|e| Failure::new(Code::Error, e.to_string()))
+    let table = ProcessTable::open(state.db_path())
+        .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+    recover_dead_hosts(&table, state_dir);
+    Ok(table)
+}
+
+/// Marks failed the live processes of hosts that ended without finishing them (`kill -9`, a
+/// crash, a closed terminal), reporting each on stderr. A failure to do so is reported and
+/// otherwise ignored: reading the table is still worth it.
+pub(super) fn recover_dead_hosts(table: &ProcessTable, state_dir: Option<&Path>) {
+    let Ok(state) = StateDir::open(state_dir) else {
+        return;
+    };
+    match libos_kernel::hosts::recover(table, &state.hosts_dir(), None) {
+        Ok(recovered) => {
+            for lost in recovered {
+                let pids: Vec<String> = lost.pids.iter().map(u64::to_string).collect();
+                eprintln!(
+                    "note: host {} has ended; its processes {} are marked failed",
+                    lost.host,
+                    pids.join(" ")
+                );
+            }
+        }
+        Err(e) => eprintln!("note: could not check for ended hosts: {e}"),
+    }
 }
 
 /// The rows of `libos ps`: processes and what each (with its descendants) spent.
