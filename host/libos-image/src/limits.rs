@@ -19,6 +19,7 @@ pub(crate) const LIMIT_KEYS: &[&str] = &[
     "max_objects",
     "max_object_bytes",
     "max_namespace_bytes",
+    "events_per_second",
 ];
 
 /// Resource limits of an agent built from an image. Every field is optional in the manifest;
@@ -50,6 +51,10 @@ pub struct ImageLimits {
     /// Maximum total size of the agent's memory namespace, in bytes. Default 16 MiB.
     #[serde(with = "size")]
     pub max_namespace_bytes: u64,
+    /// Events the agent may emit per second, on average; it may emit up to this many at once
+    /// after a pause. Emitting faster is `limit-exceeded(output)`. 0 forbids emitting.
+    /// Default 1,000.
+    pub events_per_second: u32,
 }
 
 impl Default for ImageLimits {
@@ -62,6 +67,7 @@ impl Default for ImageLimits {
             max_objects: 10_000,
             max_object_bytes: 64 << 10,
             max_namespace_bytes: 16 << 20,
+            events_per_second: 1_000,
         }
     }
 }
@@ -89,6 +95,15 @@ impl ImageLimits {
                 "max_object_bytes" => limits.max_object_bytes = size(&value).map_err(field)?,
                 "max_namespace_bytes" => {
                     limits.max_namespace_bytes = size(&value).map_err(field)?;
+                }
+                "events_per_second" => {
+                    let n = count(&value, 0).map_err(&field)?;
+                    limits.events_per_second = u32::try_from(n).map_err(|_| {
+                        field(FieldError::Invalid(format!(
+                            "{n} is more than the maximum of {}",
+                            u32::MAX
+                        )))
+                    })?;
                 }
                 // Unknown keys were rejected when the section was opened.
                 _ => {

@@ -37,6 +37,7 @@ max_children = 2
 max_objects = 7
 max_object_bytes = 1000
 max_namespace_bytes = "1MB"
+events_per_second = 25
 
 [budget]
 tool_calls = 9
@@ -83,6 +84,7 @@ fn parses_a_full_manifest() {
             max_objects: 7,
             max_object_bytes: 1000,
             max_namespace_bytes: 1_000_000,
+            events_per_second: 25,
         }
     );
     assert_eq!(
@@ -122,6 +124,7 @@ fn defaults() {
     assert_eq!(d.max_objects, 10_000);
     assert_eq!(d.max_object_bytes, 64 * 1024);
     assert_eq!(d.max_namespace_bytes, 16 * 1024 * 1024);
+    assert_eq!(d.events_per_second, 1_000);
     assert!(m.budget.is_empty());
 
     // An empty [limits] table also means defaults; partial tables keep the other defaults.

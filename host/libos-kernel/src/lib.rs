@@ -5,6 +5,7 @@
 //! database, enforcing the lifecycle inside each transaction.
 
 mod error;
+pub mod events;
 pub mod hosts;
 pub mod lifecycle;
 mod logs;
@@ -19,6 +20,7 @@ mod usage;
 mod write;
 
 pub use error::{KernelError, Result};
+pub use events::Event;
 pub use hosts::{HostLease, Recovered};
 pub use lifecycle::{TransitionError, check};
 pub use logs::{LogRecord, MAX_LINES as MAX_LOG_LINES};

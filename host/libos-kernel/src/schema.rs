@@ -18,7 +18,8 @@ use crate::error::Result;
 /// array of strings. `process_transitions` holds every state change, numbered per process
 /// from 1. `process_messages` holds the queued messages (see [`crate::mailbox`]); `interrupt`
 /// is 1 for an interrupt signal (whose `body` is NULL). `process_logs` holds each process's
-/// log lines, numbered per process from 1; `process_usage` what each process spent against
+/// log lines, numbered per process from 1; `process_events` the emitted events (see
+/// [`crate::events`]); `process_usage` what each process spent against
 /// its budgets (see [`crate::Usage`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS process_logs (
     time_ns INTEGER NOT NULL,
     PRIMARY KEY (pid, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS process_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic   TEXT    NOT NULL,
+    payload TEXT    NOT NULL,
+    source  INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS process_events_by_topic ON process_events (topic, id);
 CREATE TABLE IF NOT EXISTS process_usage (
     pid           INTEGER PRIMARY KEY,
     tool_calls    INTEGER NOT NULL,

@@ -9,6 +9,7 @@ use libos_db::SharedConnection;
 use rusqlite::Connection;
 
 use crate::error::Result;
+use crate::events::{self, Event};
 use crate::logs::{self, LogRecord};
 use crate::mailbox::{self, Message, MessageBody};
 use crate::read;
@@ -288,6 +289,56 @@ impl ProcessTable {
     /// Only [`crate::KernelError::Store`].
     pub fn last_message(&self) -> Result<u64> {
         mailbox::last_sent(&self.lock())
+    }
+
+    /// Stores an event on `topic` from `source` (0: a host or an operator) and returns its id.
+    /// The payload is stored as given; the caller checks it (JSON, at most
+    /// [`crate::events::MAX_PAYLOAD`] bytes).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn emit(&self, topic: &str, payload: &str, source: u64) -> Result<u64> {
+        self.transaction(|conn| events::emit(conn, topic, payload, source))
+    }
+
+    /// Up to `limit` kept events on `topic` (every topic when `None`) with an id above
+    /// `after`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn events(&self, topic: Option<&str>, after: u64, limit: usize) -> Result<Vec<Event>> {
+        events::after(&self.lock(), topic, after, limit)
+    }
+
+    /// The id of the newest event ever emitted (0 if none).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn last_event(&self) -> Result<u64> {
+        events::last_id(&self.lock())
+    }
+
+    /// Ends `pid` as [`ProcessTable::advance`] to `end` does and, in the same transaction,
+    /// emits `event` (topic, payload; source 0): a process's end and its announcement are
+    /// recorded together or not at all. Returns the record and the event's id.
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::advance`].
+    pub fn end_and_emit(
+        &self,
+        pid: u64,
+        end: &State,
+        event: (&str, &str),
+    ) -> Result<(ProcessRecord, u64)> {
+        self.transaction(|conn| {
+            let record = write::advance(conn, pid, end)?;
+            let id = events::emit(conn, event.0, event.1, 0)?;
+            Ok((record, id))
+        })
     }
 
     /// Appends `lines` (level, message) to the stored log of `pid`, in one transaction.

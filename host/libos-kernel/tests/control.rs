@@ -157,3 +157,28 @@ fn the_log_is_read_from_a_position_and_keeps_only_the_newest_lines() -> anyhow::
     assert_eq!(kept.last().map(|r| r.seq), Some(MAX_LOG_LINES + 3));
     Ok(())
 }
+
+#[test]
+fn events_keep_their_order_and_a_topic_keeps_only_its_newest() -> anyhow::Result<()> {
+    use libos_kernel::events::KEPT_PER_TOPIC;
+    let (_dir, table) = open()?;
+    assert_eq!(table.last_event()?, 0);
+    let first = table.emit("a", "{\"n\":0}", 7)?;
+    let other = table.emit("b", "{}", 0)?;
+    assert!(other > first);
+    for n in 1..=KEPT_PER_TOPIC {
+        table.emit("a", &format!("{{\"n\":{n}}}"), 7)?;
+    }
+    let kept = table.events(Some("a"), 0, usize::MAX)?;
+    assert_eq!(kept.len(), KEPT_PER_TOPIC, "the oldest of `a` was dropped");
+    assert_eq!(kept[0].payload, "{\"n\":1}");
+    assert!(kept.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(kept[0].source, 7);
+    // Other topics keep theirs; ids go on from the newest ever, also after drops.
+    assert_eq!(table.events(Some("b"), 0, 10)?.len(), 1);
+    let last = table.last_event()?;
+    assert_eq!(last, kept.last().map(|e| e.id).unwrap_or(0));
+    assert_eq!(table.events(None, last - 1, 10)?.len(), 1);
+    assert!(table.emit("a", "{}", 0)? > last);
+    Ok(())
+}

@@ -292,7 +292,9 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
     let park_s = started.elapsed().as_secs_f64();
     let after = rss();
     let woken = Instant::now();
-    kernel.emit("park", &serde_json::json!({"wake": true}));
+    kernel
+        .emit("park", &serde_json::json!({"wake": true}))
+        .expect("emit");
     for pid in pids {
         kernel.wait(pid).await.ok()?;
     }

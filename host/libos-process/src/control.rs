@@ -133,6 +133,9 @@ impl Inner {
             };
             let killed: HashSet<u64> = stopped.killed.into_iter().collect();
             let paused: HashSet<u64> = stopped.paused.into_iter().collect();
+            if let Ok(newest) = self.table.last_event() {
+                self.bus.catch_up(newest);
+            }
             let new_mail = self
                 .table
                 .last_message()
@@ -160,10 +163,18 @@ impl Inner {
         }
     }
 
+    /// Stores an event and wakes this host's waiters.
+    pub(crate) fn emit(&self, topic: &str, payload: &str, source: u64) -> Result<(), ProcessError> {
+        let id = self.table.emit(topic, payload, source)?;
+        self.bus.stored(id);
+        Ok(())
+    }
+
     /// Emits the end of `pid` on the exit topic, where its parent can wait for it.
     pub(crate) fn announce_exit(&self, pid: u64, status: &ExitStatus) {
-        let payload = serde_json::json!({ "pid": pid, "status": status });
-        self.bus.emit(EXIT_TOPIC, payload.to_string(), 0);
+        if let Err(e) = self.emit(EXIT_TOPIC, &exit_payload(pid, status), 0) {
+            tracing::error!(pid, error = %e, "the exit notice of a process was not stored");
+        }
     }
 
     fn notify_killed(&self, pid: u64) {
@@ -180,4 +191,9 @@ impl Inner {
             }
         }
     }
+}
+
+/// The payload of the exit notice of `pid`: `{"pid": N, "status": ...}`.
+pub(crate) fn exit_payload(pid: u64, status: &ExitStatus) -> String {
+    serde_json::json!({ "pid": pid, "status": status }).to_string()
 }

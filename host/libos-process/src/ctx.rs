@@ -33,8 +33,13 @@ pub struct ProcessCtx {
     pub(crate) cwd: String,
     pub(crate) call: CallCtx,
     pub(crate) kernel: Arc<Inner>,
-    /// Per topic, the sequence of the last event this process received.
+    /// Per topic, the id of the last event this process received (or passed over).
     pub(crate) seen: HashMap<String, u64>,
+    /// The newest event id when the process started: on a topic it has not waited on yet, it
+    /// receives only events emitted after that.
+    pub(crate) events_from: u64,
+    /// How fast it may emit events (its image's `events_per_second`).
+    pub(crate) emits: crate::rate::Rate,
     /// The image to switch to, set by a successful `exec` just before it unwinds the instance.
     pub(crate) exec: Option<PendingExec>,
     /// Its budget (charged up the ancestor chain).

@@ -112,6 +112,7 @@ impl Kernel {
         }
         let host_id = lease.id().to_owned();
         let last_message = AtomicU64::new(table.last_message()?);
+        let bus = Bus::starting_at(table.last_event()?);
         let kernel = Kernel {
             inner: Arc::new(Inner {
                 host,
@@ -119,7 +120,7 @@ impl Kernel {
                 table,
                 images,
                 memory,
-                bus: Bus::default(),
+                bus,
                 host_id,
                 _lease: lease,
                 running: Mutex::default(),
@@ -163,9 +164,14 @@ impl Kernel {
         self.inner.wait(pid).await
     }
 
-    /// Emits an event from the host itself (source 0) to every process waiting on `topic`.
-    pub fn emit(&self, topic: &str, payload: &serde_json::Value) {
-        self.inner.bus.emit(topic, payload.to_string(), 0);
+    /// Emits an event from the host itself (source 0) to every process waiting on `topic`,
+    /// in this host or another.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Host`] if the event cannot be stored.
+    pub fn emit(&self, topic: &str, payload: &serde_json::Value) -> Result<(), ProcessError> {
+        self.inner.emit(topic, &payload.to_string(), 0)
     }
 
     /// Kills `pid` and its whole subtree; returns the pids that were killed.
@@ -265,6 +271,7 @@ impl Inner {
             .host
             .process_context(format!("pid:{pid}").into(), &options)
             .map_err(|e| ProcessError::Host(e.to_string()))?;
+        let events_per_second = image.limits.events_per_second;
         let ctx = ProcessCtx {
             pid,
             parent,
@@ -277,6 +284,12 @@ impl Inner {
             call,
             kernel: Arc::clone(self),
             seen: HashMap::new(),
+            // Events stored before it started, in this host or another, are not for it.
+            events_from: self
+                .table
+                .last_event()
+                .unwrap_or_else(|_| self.bus.newest()),
+            emits: crate::rate::Rate::new(events_per_second),
             exec: None,
             budget,
             fuel_left: 0,

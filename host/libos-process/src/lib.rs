@@ -17,6 +17,7 @@ mod images;
 mod kernel;
 mod pause;
 mod primitives;
+mod rate;
 mod run;
 mod status;
 

@@ -10,8 +10,10 @@ use tokio::sync::watch;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::AgentPre;
+use crate::control::exit_payload;
 use crate::ctx::{PendingExec, ProcessCtx};
 use crate::kernel::{Inner, limits_of};
+use crate::primitives::EXIT_TOPIC;
 use crate::status::ExitStatus;
 
 /// How one instance of a process ended: with a status, or by `exec` into another image.
@@ -61,6 +63,7 @@ impl Inner {
             ) {
                 Ok((mut next, next_pipes)) => {
                     next.seen = old.seen;
+                    next.events_from = old.events_from;
                     ctx = next;
                     pipes = next_pipes;
                 }
@@ -150,22 +153,33 @@ impl Inner {
         status: ExitStatus,
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
-        let recorded = match self.table.advance(pid, &[status.to_state()]) {
-            Ok(_) => status,
-            Err(e) => match self
-                .table
-                .get(pid)
-                .ok()
-                .and_then(|r| ExitStatus::of_state(&r.state))
-            {
-                Some(already) => already,
-                None => {
-                    tracing::error!(pid, error = %e, "recording the end of a process failed");
-                    status
-                }
-            },
+        let notice = exit_payload(pid, &status);
+        let recorded = match self
+            .table
+            .end_and_emit(pid, &status.to_state(), (EXIT_TOPIC, &notice))
+        {
+            Ok((_, id)) => {
+                self.bus.stored(id);
+                status
+            }
+            Err(e) => {
+                // Killed meanwhile (or the table failed): announce what the table says.
+                let ended = match self
+                    .table
+                    .get(pid)
+                    .ok()
+                    .and_then(|r| ExitStatus::of_state(&r.state))
+                {
+                    Some(already) => already,
+                    None => {
+                        tracing::error!(pid, error = %e, "recording the end of a process failed");
+                        status
+                    }
+                };
+                self.announce_exit(pid, &ended);
+                ended
+            }
         };
-        self.announce_exit(pid, &recorded);
         tx.send_replace(Some(recorded));
         if let Some(running) = self.lock_running().get_mut(&pid) {
             running.abort = None;

@@ -3,6 +3,7 @@
 mod audit;
 mod control;
 mod detach;
+mod events;
 mod exit;
 mod image;
 mod parse;
@@ -72,6 +73,10 @@ enum Command {
     },
     /// Print what a process logged (and a WASI agent's stdout/stderr).
     Logs(control::LogsArgs),
+    /// Emit an event (as the operator) to the processes waiting on its topic, in any host.
+    Emit(events::EmitArgs),
+    /// List the events still kept, oldest first.
+    Events(events::EventsArgs),
 }
 
 /// Parses arguments, runs the command, prints errors as one line and maps them to exit codes.
@@ -90,6 +95,8 @@ pub fn main() -> ExitCode {
         Command::Pause { pid } => control::pause(pid, cli.state_dir.as_deref()),
         Command::Resume { pid } => control::resume(pid, cli.state_dir.as_deref()),
         Command::Logs(args) => control::logs(args, cli.state_dir.as_deref()),
+        Command::Emit(args) => events::emit(args, cli.state_dir.as_deref()),
+        Command::Events(args) => events::events(args, cli.state_dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,9 +9,11 @@ use std::time::Duration;
 use libos::bindings::{LimitKind, RuntimeError};
 use libos_kernel::BlockedOn;
 
+use libos_kernel::events::MAX_PAYLOAD;
+
 use crate::bindings::libos::runtime::events::{Event, Host};
-use crate::bus::{self, MAX_PAYLOAD};
 use crate::ctx::ProcessCtx;
+use crate::error::ProcessError;
 
 /// Topic of process exits: payload `{"pid": N, "status": ...}`, source 0.
 pub const EXIT_TOPIC: &str = "process.exit";
@@ -19,23 +21,12 @@ pub const EXIT_TOPIC: &str = "process.exit";
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 
 fn valid_topic(topic: &str) -> Result<(), RuntimeError> {
-    let ok = !topic.is_empty()
-        && topic.len() <= 128
-        && topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(RuntimeError::Invalid(format!(
-            "topic {topic:?} is not 1-128 characters of [A-Za-z0-9._-]"
-        )))
-    }
+    libos_kernel::events::check_topic(topic).map_err(RuntimeError::Invalid)
 }
 
 impl ProcessCtx {
     /// Whether this process may see `event` on `topic`.
-    fn sees(&self, event: &bus::Event) -> bool {
+    fn sees(&self, event: &libos_kernel::Event) -> bool {
         if event.topic != EXIT_TOPIC {
             return true;
         }
@@ -48,6 +39,27 @@ impl ProcessCtx {
                 .get(pid)
                 .is_ok_and(|r| r.parent == Some(self.pid))
         })
+    }
+}
+
+impl ProcessCtx {
+    /// The first stored event on `topic` after the last one this process saw (or, on a topic
+    /// it has not waited on, after the newest one when it started) that it may see. Events it
+    /// may not see are passed over for good: a process's children only grow, so an exit
+    /// notice that is not its child's now never will be.
+    fn next_event(&mut self, topic: &str) -> Result<Option<libos_kernel::Event>, ProcessError> {
+        const PAGE: usize = 64;
+        loop {
+            let seen = self.seen.get(topic).copied().unwrap_or(self.events_from);
+            let page = self.kernel.table.events(Some(topic), seen, PAGE)?;
+            let Some(last) = page.last().map(|e| e.id) else {
+                return Ok(None);
+            };
+            if let Some(event) = page.into_iter().find(|e| self.sees(e)) {
+                return Ok(Some(event));
+            }
+            self.seen.insert(topic.to_owned(), last);
+        }
     }
 }
 
@@ -72,8 +84,13 @@ impl Host for ProcessCtx {
         if serde_json::from_str::<serde_json::Value>(&payload).is_err() {
             return Ok(Err(RuntimeError::Invalid("payload is not JSON".into())));
         }
-        self.kernel.bus.emit(&topic, payload, self.pid);
-        Ok(Ok(()))
+        if !self.emits.take() {
+            return Ok(Err(RuntimeError::LimitExceeded(LimitKind::Output)));
+        }
+        match self.kernel.emit(&topic, &payload, self.pid) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => Ok(Err(RuntimeError::Io(e.to_string()))),
+        }
     }
 
     async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
@@ -89,11 +106,16 @@ impl Host for ProcessCtx {
         let mut blocked = false;
         let kernel = std::sync::Arc::clone(&self.kernel);
         let found = loop {
-            let bus = &kernel.bus;
-            let emitted = bus.emitted();
-            let seen = self.seen.get(&topic).copied().unwrap_or(0);
-            if let Some(event) = bus.next(&topic, seen, |e| self.sees(e)) {
-                break Some(event);
+            let emitted = kernel.bus.emitted();
+            match self.next_event(&topic) {
+                Ok(Some(event)) => break Some(event),
+                Ok(None) => {}
+                Err(e) => {
+                    if blocked {
+                        self.unblock();
+                    }
+                    return Ok(Err(RuntimeError::Io(e.to_string())));
+                }
             }
             if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
                 break None;
@@ -115,7 +137,7 @@ impl Host for ProcessCtx {
             self.unblock();
         }
         Ok(Ok(found.map(|event| {
-            self.seen.insert(topic.clone(), event.seq);
+            self.seen.insert(topic.clone(), event.id);
             Event {
                 topic: event.topic,
                 payload: event.payload,
