@@ -128,11 +128,11 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
             prev = hash;
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) \
          ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        params![seq, hex::encode(prev)],
-    )?;
+    )?
+    .execute(params![seq, hex::encode(prev)])?;
     tx.commit()?;
     Ok(())
 }
@@ -143,7 +143,8 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
 /// a visible gap instead of being papered over by new records.
 fn chain_tail(conn: &Connection) -> Result<(i64, [u8; 32]), AuditError> {
     let head = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| {
             Ok((row::integer(r, 0, "head seq"), row::text(r, 1, "head hash")))
         })
         .optional()?;

@@ -10,5 +10,5 @@
 mod open;
 mod shared;
 
-pub use open::{BUSY_TIMEOUT, OpenError, open};
+pub use open::{BUSY_TIMEOUT, OpenError, STATEMENT_CACHE, open};
 pub use shared::SharedConnection;

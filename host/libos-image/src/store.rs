@@ -229,21 +229,17 @@ impl ImageStore {
         let conn = self.conn();
         let found = match &parsed {
             Reference::Name(name) => conn
-                .query_row(
-                    &format!(
-                        "SELECT {IMAGE_COLUMNS} FROM images WHERE name = ?1
-                         ORDER BY created_ns DESC, version DESC LIMIT 1"
-                    ),
-                    [name],
-                    decode_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {IMAGE_COLUMNS} FROM images WHERE name = ?1
+                     ORDER BY created_ns DESC, version DESC LIMIT 1"
+                ))?
+                .query_row([name], decode_row)
                 .optional()?,
             Reference::Version { name, version } => conn
-                .query_row(
-                    &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE name = ?1 AND version = ?2"),
-                    [name, version],
-                    decode_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {IMAGE_COLUMNS} FROM images WHERE name = ?1 AND version = ?2"
+                ))?
+                .query_row([name, version], decode_row)
                 .optional()?,
             Reference::DigestPrefix(prefix) => {
                 // Digests are lowercase hex and 'g' sorts after every hex digit, so this range

@@ -4,7 +4,7 @@
 //! one `libos` invocation reaches processes waiting in another, and `libos events` shows them.
 //! Each event has an id, increasing in emit order across every topic and every host and never
 //! reused; a waiter remembers per topic the id it has seen up to. Retention bounds the table:
-//! a topic keeps its newest [`KEPT_PER_TOPIC`] events and the table its newest [`KEPT`], so a
+//! it keeps its newest [`KEPT`] events and a topic about its newest [`KEPT_PER_TOPIC`], so a
 //! flood of events (or of topics) costs bounded space; what is dropped was either seen or not
 //! waited for in time.
 
@@ -13,8 +13,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{KernelError, Result};
 use crate::sql::now_ns;
 
-/// Events one topic keeps.
+/// Events one topic keeps: it is cut back to this many by an emit on it whose id is a
+/// multiple of [`TRIM_EVERY`], so it may hold a few more in between (never more than
+/// [`KEPT`] in all).
 pub const KEPT_PER_TOPIC: usize = 1024;
+
+/// How often (in event ids) an emit also trims its topic.
+pub const TRIM_EVERY: i64 = 16;
 
 /// Events the table keeps over all topics.
 pub const KEPT: usize = 16 * 1024;
@@ -63,14 +68,18 @@ pub(crate) fn emit(conn: &Connection, topic: &str, payload: &str, source: u64) -
     )?
     .execute(params![topic, payload, source, now_ns()])?;
     let id = conn.last_insert_rowid();
-    // The newest KEPT_PER_TOPIC of this topic, the newest KEPT overall.
-    conn.prepare_cached(
-        "DELETE FROM process_events WHERE topic = ?1 AND id <= (
-             SELECT id FROM process_events WHERE topic = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    )?
-    .execute(params![topic, KEPT_PER_TOPIC as i64])?;
+    // The newest KEPT overall (a range of ids: cheap), and every TRIM_EVERY ids the newest
+    // KEPT_PER_TOPIC of this topic (which walks the topic's index past them).
     conn.prepare_cached("DELETE FROM process_events WHERE id <= ?1 - ?2")?
         .execute(params![id, KEPT as i64])?;
+    if id % TRIM_EVERY == 0 {
+        conn.prepare_cached(
+            "DELETE FROM process_events WHERE topic = ?1 AND id <= (
+                 SELECT id FROM process_events WHERE topic = ?1
+                 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![topic, KEPT_PER_TOPIC as i64])?;
+    }
     u64::try_from(id).map_err(|_| KernelError::Store("negative event id".into()))
 }
 
@@ -115,11 +124,8 @@ pub(crate) fn after(
 pub(crate) fn last_id(conn: &Connection) -> Result<u64> {
     // sqlite_sequence keeps the highest id AUTOINCREMENT handed out, even after deletes.
     let last: Option<i64> = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'process_events'",
-            [],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'process_events'")?
+        .query_row([], |row| row.get(0))
         .optional()?;
     Ok(last.and_then(|l| u64::try_from(l).ok()).unwrap_or(0))
 }

@@ -62,6 +62,19 @@ impl ProcessTable {
         })
     }
 
+    /// [`ProcessTable::create`] and the process's first steps, `created -> ready -> running`,
+    /// each recorded, in one transaction: for a host that starts running the process at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::create`].
+    pub fn create_running(&self, new: NewProcess) -> Result<ProcessRecord> {
+        self.transaction(|conn| {
+            let pid = write::create_running(conn, &new)?;
+            read::process(conn, pid)
+        })
+    }
+
     /// Moves process `pid` to `to`, as allowed by [`crate::lifecycle::check`] from the state it
     /// is in when the transaction starts, records the change and returns the updated record.
     ///
@@ -322,8 +335,9 @@ impl ProcessTable {
     }
 
     /// Ends `pid` as [`ProcessTable::advance`] to `end` does and, in the same transaction,
-    /// emits `event` (topic, payload; source 0): a process's end and its announcement are
-    /// recorded together or not at all. Returns the record and the event's id.
+    /// emits `event` (topic, payload; source 0) and records `usage` (what the process spent,
+    /// if given): a process's end, its announcement and its final usage are recorded together
+    /// or not at all. Returns the record and the event's id.
     ///
     /// # Errors
     ///
@@ -333,10 +347,14 @@ impl ProcessTable {
         pid: u64,
         end: &State,
         event: (&str, &str),
+        usage: Option<&Usage>,
     ) -> Result<(ProcessRecord, u64)> {
         self.transaction(|conn| {
             let record = write::advance(conn, pid, end)?;
             let id = events::emit(conn, event.0, event.1, 0)?;
+            if let Some(usage) = usage {
+                usage::set(conn, pid, usage)?;
+            }
             Ok((record, id))
         })
     }

@@ -11,6 +11,36 @@ use crate::record::{NewProcess, ProcessRecord};
 use crate::sql::{encode_state, now_ns, pid_key};
 use crate::state::State;
 
+/// Inserts `new` already `Running`, with its transitions `created -> ready -> running`
+/// recorded (as [`create`] then two [`transition`]s would, without reading the row back in
+/// between), and returns its pid.
+pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64> {
+    let pid = create(conn, new)?;
+    let key = stored_pid(pid)?;
+    let now = now_ns();
+    let running = State::Running;
+    conn.prepare_cached(
+        "UPDATE processes SET state = ?2, state_name = ?3, updated_ns = ?4 WHERE pid = ?1",
+    )?
+    .execute(params![key, encode_state(&running)?, running.name(), now])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO process_transitions (pid, seq, from_state, to_state, time_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let steps = [State::Created, State::Ready, State::Running];
+    for (seq, step) in steps.windows(2).enumerate() {
+        let seq = i64::try_from(seq).unwrap_or(0) + 1;
+        insert.execute(params![
+            key,
+            seq,
+            encode_state(&step[0])?,
+            encode_state(&step[1])?,
+            now
+        ])?;
+    }
+    Ok(pid)
+}
+
 /// Inserts `new` in state `Created` and returns its pid.
 ///
 /// # Errors

@@ -415,3 +415,42 @@ fn transitions_to_applies_a_path_in_one_go_or_not_at_all() -> anyhow::Result<()>
     ));
     Ok(())
 }
+
+#[test]
+fn create_running_records_every_step_and_respects_the_parent() -> anyhow::Result<()> {
+    let (_dir, table) = open()?;
+    let root = table.create_running(new(None))?;
+    assert_eq!(root.state, State::Running);
+    assert_eq!(root.root, root.pid);
+    let steps: Vec<(u64, State, State)> = table
+        .transitions(root.pid)?
+        .into_iter()
+        .map(|t| (t.seq, t.from, t.to))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (1, State::Created, State::Ready),
+            (2, State::Ready, State::Running)
+        ]
+    );
+    // Its next change continues the numbering.
+    table.advance(
+        root.pid,
+        &[State::Exited {
+            output: "{}".into(),
+        }],
+    )?;
+    assert_eq!(table.transitions(root.pid)?.len(), 3);
+    let child = table.create_running(new(Some(root.pid)));
+    assert!(
+        matches!(child, Err(KernelError::ParentEnded { .. })),
+        "{child:?}"
+    );
+    assert_eq!(
+        table.list(ProcessFilter::All)?.len(),
+        1,
+        "nothing was created"
+    );
+    Ok(())
+}

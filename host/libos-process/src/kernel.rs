@@ -42,6 +42,14 @@ pub const PROCESS_AMBIENT: &[&str] = &[
     "tools.call:*",
 ];
 
+/// [`PROCESS_AMBIENT`], parsed once (parsing compiles each pattern).
+static AMBIENT: std::sync::LazyLock<Vec<Capability>> = std::sync::LazyLock::new(|| {
+    PROCESS_AMBIENT
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect()
+});
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct Start {
@@ -193,7 +201,7 @@ impl Inner {
             .parent
             .and_then(|p| self.lock_running().get(&p).map(|r| Arc::clone(&r.budget)));
         let budget = Budget::new(&image.budget, parent_budget);
-        let record = self.table.create(NewProcess {
+        let record = self.table.create_running(NewProcess {
             parent: start.parent,
             image: image.reference(),
             image_digest: image.digest.to_string(),
@@ -258,7 +266,7 @@ impl Inner {
         let held = CapabilitySet::new(capabilities.clone())
             .map_err(|e| ProcessError::Invalid(e.to_string()))?;
         let mut decided_with = capabilities.clone();
-        decided_with.extend(PROCESS_AMBIENT.iter().filter_map(|c| c.parse().ok()));
+        decided_with.extend(AMBIENT.iter().cloned());
         let options = CallOptions {
             capabilities: decided_with,
             policy: Arc::clone(&policy),
@@ -369,4 +377,12 @@ fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     own::events::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     libos::wasm::wasi::add_to_linker(&mut linker)?;
     Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_ambient_capability_parses() {
+        assert_eq!(super::AMBIENT.len(), super::PROCESS_AMBIENT.len());
+    }
 }

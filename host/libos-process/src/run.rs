@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use libos::error::LimitKind;
 use libos::wasm::pipe::CappedPipe;
-use libos_kernel::State;
 use tokio::sync::watch;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -32,9 +31,7 @@ impl Inner {
         pipes: (CappedPipe, CappedPipe),
         input: String,
     ) -> ExitStatus {
-        if let Err(e) = self.table.advance(pid, &[State::Ready, State::Running]) {
-            return ExitStatus::Failed(format!("host error: {e}"));
-        }
+        // The table has it running already (`create_running`).
         let (mut pre, mut ctx, mut pipes, mut input) = (pre, ctx, pipes, input);
         loop {
             let ended = self.run_instance(&pre, ctx, &input).await;
@@ -119,10 +116,11 @@ impl Inner {
         let data = store.data_mut();
         data.hand_off();
         let _ = data.burn(left);
-        data.report_usage(true);
         if let Some(exec) = data.exec.take() {
+            data.report_usage(true);
             return Ended::Exec(exec, Box::new(store.into_data()));
         }
+        // The final usage is recorded with the end (`finish`).
         let hit = store.data_mut().call.limiter_mut().hit;
         Ended::Status(match outcome {
             Ok(Ok(output)) => ExitStatus::Exited(output),
@@ -154,10 +152,13 @@ impl Inner {
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
         let notice = exit_payload(pid, &status);
-        let recorded = match self
-            .table
-            .end_and_emit(pid, &status.to_state(), (EXIT_TOPIC, &notice))
-        {
+        let usage = self.lock_running().get(&pid).map(|r| r.budget.usage());
+        let recorded = match self.table.end_and_emit(
+            pid,
+            &status.to_state(),
+            (EXIT_TOPIC, &notice),
+            usage.as_ref(),
+        ) {
             Ok((_, id)) => {
                 self.bus.stored(id);
                 status
