@@ -173,3 +173,50 @@ fn wasi_filesystem_sees_only_what_capabilities_grant() {
         Some("written by wasi_probe")
     );
 }
+
+/// A meter that charges nothing and says whether it limits bytes written.
+struct Limits(bool);
+
+impl libos::meter::Meter for Limits {
+    fn charge(&self, _: libos::error::LimitKind, _: u64) -> Result<(), libos::error::LimitKind> {
+        Ok(())
+    }
+    fn bounds(&self, kind: libos::error::LimitKind) -> bool {
+        self.0 && kind == libos::error::LimitKind::BytesWritten
+    }
+}
+
+#[test]
+fn wasi_writes_are_withheld_from_a_call_whose_bytes_written_are_limited() {
+    let env = Env::new();
+    env.write("docs/readme.txt", "docs text");
+    let host = env.host();
+    let tool = rt().block_on(load(&host, guests::WASI_PROBE));
+    let mut opts = env.options(&["fs.read:docs/**", "fs.write:docs/**"], None);
+
+    // Limited: the preopen is read-only, the write fails and leaves nothing; reads still work.
+    opts.meter = Some(std::sync::Arc::new(Limits(true)));
+    let report = rt().block_on(call(
+        &host,
+        &tool,
+        r#"{"read":"docs/readme.txt","write":"docs/new.txt"}"#,
+        &opts,
+    ));
+    let out = ok_json(&report);
+    assert_eq!(out["read"]["ok"], "docs text", "{out}");
+    assert!(out["write"]["error"].is_string(), "{out}");
+    assert!(!env.work_path("docs/new.txt").exists());
+    assert!(
+        report
+            .log
+            .iter()
+            .any(|l| l.level == "warn" && l.message.contains("read-only")),
+        "{:?}",
+        report.log
+    );
+
+    // A meter that does not limit bytes written: writing works.
+    opts.meter = Some(std::sync::Arc::new(Limits(false)));
+    let out = ok_json(&rt().block_on(call(&host, &tool, r#"{"write":"docs/new.txt"}"#, &opts)));
+    assert_eq!(out["write"]["ok"], true, "{out}");
+}

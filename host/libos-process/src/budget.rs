@@ -125,6 +125,21 @@ impl Meter for Budget {
     fn charge(&self, kind: LimitKind, amount: u64) -> Result<(), LimitKind> {
         Budget::charge(self, kind, amount)
     }
+
+    /// True when this process or an ancestor has a budget for `kind`.
+    fn bounds(&self, kind: LimitKind) -> bool {
+        let Some(i) = slot(kind) else {
+            return false;
+        };
+        let mut level = Some(self);
+        while let Some(budget) = level {
+            if budget.limit[i] != u64::MAX {
+                return true;
+            }
+            level = budget.parent.as_deref();
+        }
+        false
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +176,26 @@ mod tests {
         grandchild.refund(LimitKind::ToolCalls, 1);
         assert_eq!(root.usage().tool_calls, 4);
         assert_eq!(child.charge(LimitKind::ToolCalls, 1), Ok(()));
+    }
+
+    #[test]
+    fn a_budget_bounds_a_kind_when_it_or_an_ancestor_limits_it() {
+        let free = budget(None, None);
+        assert!(!Meter::bounds(&*free, LimitKind::BytesWritten));
+        let limited = Budget::new(
+            &ImageBudget {
+                bytes_written: Some(1 << 20),
+                ..ImageBudget::default()
+            },
+            None,
+        );
+        let under = budget(None, Some(Arc::clone(&limited)));
+        assert!(Meter::bounds(&*under, LimitKind::BytesWritten));
+        assert!(!Meter::bounds(&*under, LimitKind::ToolCalls));
+        assert!(
+            !Meter::bounds(&*under, LimitKind::Memory),
+            "not a budget kind"
+        );
     }
 
     #[test]

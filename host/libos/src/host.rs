@@ -576,12 +576,28 @@ fn wasi_preopens(ctx: &mut CallCtx, root: &Path, caps: &[Capability]) -> Vec<Pre
         if ctx.authorize("fs.read", &pattern, None).is_err() {
             continue;
         }
-        let writable = ctx.authorize("fs.write", &pattern, None).is_ok();
+        let mut writable = ctx.authorize("fs.write", &pattern, None).is_ok();
         let host = root.join(&dir);
         if !host.is_dir() {
             continue;
         }
         let guest = if dir.is_empty() { ".".to_string() } else { dir };
+        if writable
+            && ctx
+                .meter
+                .as_ref()
+                .is_some_and(|m| m.bounds(LimitKind::BytesWritten))
+        {
+            // Writes through a preopen bypass fs.write and its metering.
+            writable = false;
+            ctx.log.push(
+                "warn",
+                format!(
+                    "{guest} is preopened read-only: the caller's bytes_written budget \
+                     cannot meter WASI writes (use fs.write)"
+                ),
+            );
+        }
         preopens.push(Preopen {
             host,
             guest,

@@ -2,7 +2,8 @@
 //!
 //! The tool host charges the effects it performs itself — today the bytes of `fs.write` —
 //! before performing them, so an exhausted budget refuses the effect instead of recording it
-//! after the fact. Who owns the budget (a process and its ancestors, say) is the caller's
+//! after the fact. Effects it cannot charge (writes through a WASI preopen) are not granted
+//! under a meter that limits them (see [`Meter::bounds`]). Who owns the budget (a process and its ancestors, say) is the caller's
 //! business: the host only sees a [`Meter`].
 
 use std::fmt;
@@ -15,6 +16,16 @@ pub trait Meter: Send + Sync {
     /// error names the budget that would have been exceeded (the guest then gets
     /// `limit-exceeded` of that kind and the effect does not happen).
     fn charge(&self, kind: LimitKind, amount: u64) -> Result<(), LimitKind>;
+
+    /// Whether this meter limits `kind` at all. An effect the host cannot charge before it
+    /// happens is withheld from a call whose meter limits its kind: a third-party WASI
+    /// component gets its preopened directories read-only when bytes written are limited,
+    /// since its writes through them bypass `fs.write` and could not be charged. The default
+    /// answers `true`, the safe side.
+    fn bounds(&self, kind: LimitKind) -> bool {
+        let _ = kind;
+        true
+    }
 }
 
 impl fmt::Debug for dyn Meter {

@@ -45,7 +45,8 @@ impl CallLog {
         )
     }
 
-    fn push(&mut self, level: &'static str, message: String) {
+    /// Adds a message of the host's own about this call, under the same cap.
+    pub(crate) fn push(&mut self, level: &'static str, message: String) {
         let room = self.cap.saturating_sub(self.used);
         if room == 0 {
             self.dropped += message.len() as u64;
