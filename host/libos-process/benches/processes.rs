@@ -7,9 +7,14 @@
 //!   foundation's tool call: fresh instance, capability and policy check, audit) vs the same
 //!   call made from inside a process through `tools.call` (timed by the agent around a loop
 //!   of calls, so spawning is excluded).
-//! * `park`: 10,000 processes of the waiter agent parked in `events.wait`: resident memory
-//!   per parked process, time to start and park them all, time to wake them all with one
-//!   event and see every one exit. Measured once per run (not a criterion group).
+//! * `park`: 10,000 processes of the waiter agent parked in `events.wait`: memory per parked
+//!   process, time to start and park them all, time to wake them all with one event and see
+//!   every one exit. Measured once per run (not a criterion group). Memory is the growth of
+//!   the proportional set size (PSS: each resident page counted once, shared pages split
+//!   between their mappers) divided by the number of processes; the growth of RSS is printed
+//!   too. RSS counts a page once per mapping: every instance maps its module's data image
+//!   copy-on-write from one shared memfd, so RSS counts those shared, unwritten pages
+//!   10,000 times.
 //!
 //! Run: `cargo bench -p libos-process --bench processes`.
 
@@ -100,6 +105,17 @@ fn start(image: &str, input: &str, work: &Path) -> Start {
 }
 
 /// Resident set size of this process, in bytes.
+/// The proportional set size of this process, in bytes (`/proc/self/smaps_rollup`).
+fn pss() -> u64 {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
@@ -246,8 +262,9 @@ fn main() {
     }
     match parked {
         Some(p) => println!(
-            "  park   {PARKED} waiters: {:.1} KiB resident each; started and parked in {:.2} s; \
-             woken and exited in {:.2} s",
+            "  park   {PARKED} waiters: {:.1} KiB each (PSS; RSS {:.1} KiB); started and parked \
+             in {:.2} s; woken and exited in {:.2} s",
+            p.pss_per_process / 1024.0,
             p.rss_per_process / 1024.0,
             p.park_s,
             p.wake_s
@@ -257,13 +274,14 @@ fn main() {
 }
 
 struct Parked {
+    pss_per_process: f64,
     rss_per_process: f64,
     park_s: f64,
     wake_s: f64,
 }
 
 async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
-    let before = rss();
+    let (before, before_pss) = (rss(), pss());
     let started = Instant::now();
     let mut pids = Vec::with_capacity(PARKED as usize);
     for _ in 0..PARKED {
@@ -290,7 +308,7 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let park_s = started.elapsed().as_secs_f64();
-    let after = rss();
+    let (after, after_pss) = (rss(), pss());
     let woken = Instant::now();
     kernel
         .emit("park", &serde_json::json!({"wake": true}))
@@ -299,6 +317,7 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
         kernel.wait(pid).await.ok()?;
     }
     Some(Parked {
+        pss_per_process: after_pss.saturating_sub(before_pss) as f64 / f64::from(PARKED),
         rss_per_process: after.saturating_sub(before) as f64 / f64::from(PARKED),
         park_s,
         wake_s: woken.elapsed().as_secs_f64(),
