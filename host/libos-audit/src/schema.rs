@@ -44,10 +44,13 @@ CREATE TABLE IF NOT EXISTS audit_head (
 pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource, verdict, reason, \
      policy_ids, request_id, args_digest, prev_hash, hash";
 
-/// Opens (creating if needed) the database for writing: WAL journal, `synchronous=NORMAL`,
-/// the busy timeout, and the audit tables present.
+/// Opens (creating if needed) the database for the writer thread: WAL journal,
+/// `synchronous=NORMAL`, the busy timeout, the audit tables present, and the WAL's
+/// checkpoints done here, off every request's path (`libos_db::checkpoint_here`).
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, AuditError> {
-    Ok(libos_db::open(path, CREATE_TABLES)?)
+    let conn = libos_db::open(path, CREATE_TABLES)?;
+    libos_db::checkpoint_here(&conn)?;
+    Ok(conn)
 }
 
 /// Opens an existing database read-only, or returns `None` if there is no file at `path`.

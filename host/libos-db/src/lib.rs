@@ -10,5 +10,8 @@
 mod open;
 mod shared;
 
-pub use open::{BUSY_TIMEOUT, OpenError, STATEMENT_CACHE, open};
+pub use open::{
+    BACKGROUND_CHECKPOINT, BUSY_TIMEOUT, FOREGROUND_CHECKPOINT, OpenError, STATEMENT_CACHE,
+    checkpoint_here, open,
+};
 pub use shared::SharedConnection;

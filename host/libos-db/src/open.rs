@@ -24,6 +24,15 @@ pub enum OpenError {
 /// Prepared statements a connection keeps.
 pub const STATEMENT_CACHE: usize = 128;
 
+/// WAL size (pages) at which a connection's commit also checkpoints, for the connection that
+/// writes in the background (see [`checkpoint_here`]): SQLite's default.
+pub const BACKGROUND_CHECKPOINT: u32 = 1000;
+
+/// The same for every other connection: a fallback, ten times higher, so that checkpoints
+/// (writing the WAL back into the database and `fsync`ing it) fall to the background writer
+/// and not to a request's commit, such as starting a process.
+pub const FOREGROUND_CHECKPOINT: u32 = 10 * BACKGROUND_CHECKPOINT;
+
 /// Opens (creating if needed) the database at `path` with WAL journaling,
 /// `synchronous=NORMAL` and [`BUSY_TIMEOUT`], then runs `schema`: the caller's own
 /// `CREATE TABLE/INDEX IF NOT EXISTS` statements. Nothing else in the file is touched.
@@ -47,7 +56,19 @@ pub fn open(path: &Path, schema: &str) -> Result<Connection, OpenError> {
     // SQLite prepares a statement again whenever a newly bound value might change its plan
     // (a bound LIMIT, statistics-driven estimates), which it did on nearly every spawn.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.pragma_update(None, "wal_autocheckpoint", FOREGROUND_CHECKPOINT)?;
     Ok(conn)
+}
+
+/// Makes `conn` the one that checkpoints the WAL as it grows (at [`BACKGROUND_CHECKPOINT`]
+/// pages): for a connection that commits often off any request's path, like the audit log's
+/// writer thread.
+///
+/// # Errors
+/// [`OpenError::Sqlite`] if SQLite refuses the setting.
+pub fn checkpoint_here(conn: &Connection) -> Result<(), OpenError> {
+    conn.pragma_update(None, "wal_autocheckpoint", BACKGROUND_CHECKPOINT)?;
+    Ok(())
 }
 
 /// Sets WAL journaling. Switching a fresh file's journal mode needs an exclusive lock, and

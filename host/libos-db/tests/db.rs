@@ -69,3 +69,24 @@ fn many_connections_opening_a_fresh_file_at_once_all_succeed() {
         });
     }
 }
+
+#[test]
+fn connections_keep_statements_prepared_and_leave_checkpoints_to_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libos.db");
+    let conn = open(&path, SCHEMA).unwrap();
+    let pages: u32 = conn
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(pages, libos_db::FOREGROUND_CHECKPOINT);
+    let qpsg = conn
+        .db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)
+        .unwrap();
+    assert!(qpsg, "kept statements are not re-prepared on new bindings");
+    let writer = open(&path, "").unwrap();
+    libos_db::checkpoint_here(&writer).unwrap();
+    let pages: u32 = writer
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(pages, libos_db::BACKGROUND_CHECKPOINT);
+}
