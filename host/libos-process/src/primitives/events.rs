@@ -51,6 +51,10 @@ impl ProcessCtx {
         const PAGE: usize = 64;
         loop {
             let seen = self.seen.get(topic).copied().unwrap_or(self.events_from);
+            if self.kernel.bus.newest() <= seen {
+                // Nothing stored since: no query (a parked waiter's stack stays shallow).
+                return Ok(None);
+            }
             let page = self.kernel.table.events(Some(topic), seen, PAGE)?;
             let Some(last) = page.last().map(|e| e.id) else {
                 return Ok(None);
