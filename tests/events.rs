@@ -48,33 +48,14 @@ fn events_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
 fn an_event_emitted_from_another_terminal_wakes_a_detached_waiter() {
     let env = Env::new();
     waiter_image(&env);
-    let out = env
-        .libos()
-        .args([
-            "run",
-            "waiter",
-            "--detach",
-            "--input",
-            r#"{"topic":"go"}"#,
-            "--workdir",
-        ])
-        .arg(env.work.path())
-        .output()
-        .expect("run --detach");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let pid_n: u64 = pid.parse().expect("run --detach prints the pid");
+    let pid_n = env.run_detached("waiter", Some(r#"{"topic":"go"}"#));
+    let pid = pid_n.to_string();
 
     // Wait until it is parked on the topic, then emit.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ps = env.libos().args(["ps", "--json"]).output().expect("ps");
-        let all: Vec<serde_json::Value> = serde_json::from_slice(&ps.stdout).expect("ps --json");
-        let parked = all
+        let parked = env
+            .ps_json()
             .iter()
             .any(|p| p["pid"] == pid_n && p["state"]["blocked"].is_object());
         if parked {

@@ -78,9 +78,8 @@ fn on_pid(env: &Env, cmd: &str, pid: u64) -> (Option<i32>, String, String) {
 }
 
 fn state_of(env: &Env, pid: u64) -> serde_json::Value {
-    let out = env.libos().args(["ps", "--json"]).output().expect("ps");
-    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("ps --json");
-    all.into_iter()
+    env.ps_json()
+        .into_iter()
         .find(|p| p["pid"] == pid)
         .map(|p| p["state"].clone())
         .unwrap_or_default()
@@ -91,21 +90,7 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
     let env = Env::new();
     ticker_image(&env);
     let started = Instant::now();
-    let out = env
-        .libos()
-        .args(["run", "ticker", "--detach", "--workdir"])
-        .arg(env.work.path())
-        .output()
-        .expect("run --detach");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid: u64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("run --detach prints the pid");
+    let pid = env.run_detached("ticker", None);
     assert!(started.elapsed() < Duration::from_secs(60));
 
     // Its log fills from the background host and reads as text too.
@@ -177,24 +162,9 @@ fn control_commands_name_what_is_missing() {
 fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation() {
     let env = Env::new();
     ticker_image(&env);
-    let out = env
-        .libos()
-        .args(["run", "ticker", "--detach", "--workdir"])
-        .arg(env.work.path())
-        .output()
-        .expect("run --detach");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid: u64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("run --detach prints the pid");
+    let pid = env.run_detached("ticker", None);
     log_grows(&env, pid, 0);
-    let ps = env.libos().args(["ps", "--json"]).output().expect("ps");
-    let all: Vec<serde_json::Value> = serde_json::from_slice(&ps.stdout).expect("ps --json");
+    let all = env.ps_json();
     let host = all
         .iter()
         .find(|p| p["pid"] == pid)

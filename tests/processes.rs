@@ -58,16 +58,6 @@ fn ps_tree(env: &Env) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn ps_json(env: &Env) -> Vec<serde_json::Value> {
-    let out = env.libos().args(["ps", "--json"]).output().expect("ps");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ps --json is JSON")
-}
-
 #[test]
 fn run_prints_the_output_and_ps_shows_the_ended_process() {
     let env = Env::new();
@@ -76,7 +66,7 @@ fn run_prints_the_output_and_ps_shows_the_ended_process() {
     let report = run_ok(&env, "log-parser", r#"{"log":"pytest.log"}"#);
     assert_eq!(report["failed_count"], 1, "{report}");
 
-    let procs = ps_json(&env);
+    let procs = env.ps_json();
     assert_eq!(procs.len(), 1, "{procs:?}");
     assert_eq!(procs[0]["image"], "log-parser:0.1.0");
     assert!(procs[0]["state"].get("exited").is_some(), "{procs:?}");
@@ -134,7 +124,8 @@ fn kill_from_another_terminal_stops_a_running_process() {
         .expect("start the host");
     let deadline = Instant::now() + Duration::from_secs(30);
     let pid = loop {
-        let running = ps_json(&env)
+        let running = env
+            .ps_json()
             .into_iter()
             .find(|p| p["state"] == "running")
             .and_then(|p| p["pid"].as_u64());
@@ -159,7 +150,7 @@ fn kill_from_another_terminal_stops_a_running_process() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(12), "the host reports the kill");
-    let procs = ps_json(&env);
+    let procs = env.ps_json();
     assert_eq!(procs[0]["state"], "killed", "{procs:?}");
 }
 
@@ -194,7 +185,7 @@ fn the_coding_agent_example_runs_its_log_parser_child_and_shows_as_a_tree() {
     );
     let child = result["child"].as_u64().expect("child pid");
 
-    let procs = ps_json(&env);
+    let procs = env.ps_json();
     let parent = procs
         .iter()
         .find(|p| p["image"] == "coding-agent:0.1.0")

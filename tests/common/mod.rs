@@ -34,6 +34,41 @@ impl Env {
         cmd
     }
 
+    /// `libos run IMAGE --detach [--input INPUT]` in the working directory: must succeed;
+    /// returns the pid it prints.
+    pub fn run_detached(&self, image: &str, input: Option<&str>) -> u64 {
+        let mut cmd = self.libos();
+        cmd.args(["run", image, "--detach"]);
+        if let Some(input) = input {
+            cmd.args(["--input", input]);
+        }
+        let out = cmd
+            .arg("--workdir")
+            .arg(self.work.path())
+            .output()
+            .expect("run --detach");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("run --detach prints the pid")
+    }
+
+    /// `libos ps --json`: must succeed; parsed.
+    pub fn ps_json(&self) -> Vec<serde_json::Value> {
+        let out = self.libos().args(["ps", "--json"]).output().expect("ps");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("ps --json is JSON")
+    }
+
     pub fn work_path(&self, rel: &str) -> PathBuf {
         self.work.path().join(rel)
     }

@@ -82,28 +82,14 @@ impl ImageLimits {
                 "fuel_per_slice" => limits.fuel_per_slice = count(&value, 1).map_err(field)?,
                 "memory" => limits.memory = positive_size(&value).map_err(field)?,
                 "wall_clock" => limits.wall_clock = wall_clock(&value).map_err(field)?,
-                "max_children" => {
-                    let n = count(&value, 0).map_err(&field)?;
-                    limits.max_children = u32::try_from(n).map_err(|_| {
-                        field(FieldError::Invalid(format!(
-                            "{n} is more than the maximum of {}",
-                            u32::MAX
-                        )))
-                    })?;
-                }
+                "max_children" => limits.max_children = small_count(&value).map_err(field)?,
                 "max_objects" => limits.max_objects = count(&value, 0).map_err(field)?,
                 "max_object_bytes" => limits.max_object_bytes = size(&value).map_err(field)?,
                 "max_namespace_bytes" => {
                     limits.max_namespace_bytes = size(&value).map_err(field)?;
                 }
                 "events_per_second" => {
-                    let n = count(&value, 0).map_err(&field)?;
-                    limits.events_per_second = u32::try_from(n).map_err(|_| {
-                        field(FieldError::Invalid(format!(
-                            "{n} is more than the maximum of {}",
-                            u32::MAX
-                        )))
-                    })?;
+                    limits.events_per_second = small_count(&value).map_err(field)?;
                 }
                 // Unknown keys were rejected when the section was opened.
                 _ => {
@@ -132,6 +118,13 @@ pub(crate) fn count(value: &Value, min: u64) -> Result<u64, FieldError> {
             "{n} is out of range; it must be at least {min}"
         ))),
     }
+}
+
+/// An integer from 0 to `u32::MAX`.
+fn small_count(value: &Value) -> Result<u32, FieldError> {
+    let n = count(value, 0)?;
+    u32::try_from(n)
+        .map_err(|_| FieldError::Invalid(format!("{n} is more than the maximum of {}", u32::MAX)))
 }
 
 /// A size: an integer number of bytes or a size string.
