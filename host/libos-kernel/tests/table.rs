@@ -454,3 +454,25 @@ fn create_running_records_every_step_and_respects_the_parent() -> anyhow::Result
     );
     Ok(())
 }
+
+#[test]
+fn opening_drops_the_state_index_of_earlier_versions_and_keeps_the_rows() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let pid = ProcessTable::open(&path)?.create(new(None))?.pid;
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch("CREATE INDEX processes_by_state ON processes (state_name);")?;
+    }
+    let table = ProcessTable::open(&path)?;
+    let conn = rusqlite::Connection::open(&path)?;
+    let left: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'processes_by_state'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(left, 0);
+    assert_eq!(table.get(pid)?.state, State::Created);
+    assert_eq!(pids(&table.list(ProcessFilter::Live)?), [pid]);
+    Ok(())
+}
