@@ -27,7 +27,7 @@ impl Inner {
         self: &Arc<Self>,
         pid: u64,
         pre: AgentPre<ProcessCtx>,
-        ctx: ProcessCtx,
+        ctx: Box<ProcessCtx>,
         pipes: (CappedPipe, CappedPipe),
         input: String,
     ) -> ExitStatus {
@@ -61,7 +61,7 @@ impl Inner {
                 Ok((mut next, next_pipes)) => {
                     next.seen = old.seen;
                     next.events_from = old.events_from;
-                    ctx = next;
+                    ctx = Box::new(next);
                     pipes = next_pipes;
                 }
                 Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
@@ -75,12 +75,12 @@ impl Inner {
     async fn run_instance(
         &self,
         pre: &AgentPre<ProcessCtx>,
-        ctx: ProcessCtx,
+        ctx: Box<ProcessCtx>,
         input: &str,
     ) -> Ended {
         let limits = limits_of(&ctx.image);
         let fuel_per_slice = ctx.image.limits.fuel_per_slice;
-        let mut store = Store::new(self.host.engine(), ctx);
+        let mut store = Store::new(self.host.engine(), *ctx);
         store.limiter(|p| p.call.limiter_mut());
         if let Err(e) = store.set_fuel(limits.fuel) {
             return Ended::Status(ExitStatus::Failed(format!("host error: {e:#}")));
@@ -107,8 +107,10 @@ impl Inner {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
+        // Instantiating takes a larger future than the call that follows; boxed, it is freed
+        // before the call parks instead of sizing this future for the process's whole life.
         let outcome = async {
-            let agent = pre.instantiate_async(&mut store).await?;
+            let agent = Box::pin(pre.instantiate_async(&mut store)).await?;
             agent.call_run(&mut store, input).await
         }
         .await;
