@@ -26,22 +26,9 @@ fn waiter_image(env: &Env) {
 }
 
 fn events_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = env
-        .libos()
-        .arg("events")
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("events");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
-        .collect()
+    let mut all = vec!["events", "--json"];
+    all.extend_from_slice(args);
+    env.json_lines(&all)
 }
 
 #[test]

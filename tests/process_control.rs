@@ -23,25 +23,9 @@ fn ticker_image(env: &Env) {
 
 /// `libos logs PID --json --after AFTER`: the highest position printed (`after` if none).
 fn log_position(env: &Env, pid: u64, after: u64) -> u64 {
-    let out = env
-        .libos()
-        .args([
-            "logs",
-            &pid.to_string(),
-            "--json",
-            "--after",
-            &after.to_string(),
-        ])
-        .output()
-        .expect("logs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let (pid, after_s) = (pid.to_string(), after.to_string());
+    env.json_lines(&["logs", &pid, "--json", "--after", &after_s])
+        .iter()
         .filter_map(|v| v["seq"].as_u64())
         .max()
         .unwrap_or(after)

@@ -58,6 +58,20 @@ impl Env {
             .expect("run --detach prints the pid")
     }
 
+    /// `libos ARGS…`: must succeed; its output, one JSON value per line.
+    pub fn json_lines(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let out = self.libos().args(args).output().expect("libos");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON value per line"))
+            .collect()
+    }
+
     /// `libos ps --json`: must succeed; parsed.
     pub fn ps_json(&self) -> Vec<serde_json::Value> {
         let out = self.libos().args(["ps", "--json"]).output().expect("ps");

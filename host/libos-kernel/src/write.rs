@@ -15,14 +15,9 @@ use crate::state::State;
 /// recorded (as [`create`] then two [`transition`]s would, without reading the row back in
 /// between), and returns its pid.
 pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64> {
-    let pid = create(conn, new)?;
+    let pid = insert(conn, new, &State::Running)?;
     let key = stored_pid(pid)?;
     let now = now_ns();
-    let running = State::Running;
-    conn.prepare_cached(
-        "UPDATE processes SET state = ?2, state_name = ?3, updated_ns = ?4 WHERE pid = ?1",
-    )?
-    .execute(params![key, encode_state(&running)?, running.name(), now])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO process_transitions (pid, seq, from_state, to_state, time_ns)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -48,6 +43,12 @@ pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64>
 /// [`KernelError::NoSuchProcess`] if the parent does not exist, [`KernelError::ParentEnded`]
 /// if it has ended, [`KernelError::Store`] if the database fails.
 pub(crate) fn create(conn: &Connection, new: &NewProcess) -> Result<u64> {
+    insert(conn, new, &State::Created)
+}
+
+/// Inserts the row of `new` in `state` (checking its parent as [`create`] documents) and
+/// returns its pid; records no transition.
+fn insert(conn: &Connection, new: &NewProcess, state: &State) -> Result<u64> {
     let root = match new.parent {
         None => None,
         Some(parent) => {
@@ -62,7 +63,6 @@ pub(crate) fn create(conn: &Connection, new: &NewProcess) -> Result<u64> {
         }
     };
     let parent = new.parent.map(stored_pid).transpose()?;
-    let state = State::Created;
     let capabilities = serde_json::to_string(&new.capabilities)
         .map_err(|err| KernelError::Store(format!("cannot encode capabilities: {err}")))?;
     let now = now_ns();
@@ -76,7 +76,7 @@ pub(crate) fn create(conn: &Connection, new: &NewProcess) -> Result<u64> {
         root,
         new.image,
         new.image_digest,
-        encode_state(&state)?,
+        encode_state(state)?,
         state.name(),
         new.cwd,
         capabilities,
