@@ -28,6 +28,7 @@
 
 mod blobs;
 mod budget;
+mod cache;
 mod component;
 mod digest;
 mod duration;

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::blobs::BlobStore;
+use crate::cache::ResolvedCache;
 use crate::digest::Digest;
 use crate::error::ImageError;
 use crate::image::{
@@ -33,6 +34,7 @@ pub struct ImageStore {
     state_dir: PathBuf,
     blobs: BlobStore,
     conn: Mutex<Connection>,
+    resolved: Mutex<ResolvedCache>,
 }
 
 impl ImageStore {
@@ -50,6 +52,7 @@ impl ImageStore {
             state_dir: state_dir.to_path_buf(),
             blobs,
             conn: Mutex::new(conn),
+            resolved: Mutex::default(),
         })
     }
 
@@ -166,6 +169,7 @@ impl ImageStore {
             ],
         )?;
         tx.commit()?;
+        self.resolved().clear();
         let created_ns = u64::try_from(created).unwrap_or(0);
         Ok(Built {
             image: record.into_image(digest, created_ns),
@@ -227,6 +231,9 @@ impl ImageStore {
     pub fn get(&self, reference: &str) -> Result<Image, ImageError> {
         let parsed = Reference::parse(reference)?;
         let conn = self.conn();
+        if let Some(image) = self.resolved().get(&conn, reference) {
+            return Ok(image);
+        }
         let found = match &parsed {
             Reference::Name(name) => conn
                 .prepare_cached(&format!(
@@ -272,7 +279,11 @@ impl ImageStore {
             }
         };
         match found {
-            Some(row) => row.into_image(),
+            Some(row) => {
+                let image = row.into_image()?;
+                self.resolved().put(reference, &image);
+                Ok(image)
+            }
             None => Err(ImageError::NotFound {
                 reference: reference.to_owned(),
             }),
@@ -304,6 +315,10 @@ impl ImageStore {
             digest,
             size: bytes.len() as u64,
         })
+    }
+
+    fn resolved(&self) -> MutexGuard<'_, ResolvedCache> {
+        self.resolved.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

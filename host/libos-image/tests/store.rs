@@ -379,3 +379,28 @@ fn concurrent_builds_from_two_handles() {
         store.read_component(&image.tools["shared"].digest).unwrap();
     }
 }
+
+#[test]
+fn a_resolved_reference_follows_builds_through_this_store_and_others() {
+    let state = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(state.path()).unwrap();
+    let other = ImageStore::open(state.path()).unwrap();
+    let dir = minimal("a", "1", "");
+    let first = store.build(dir.path()).unwrap().image;
+    assert_eq!(store.get("a").unwrap().digest, first.digest);
+    assert_eq!(store.get("a").unwrap().digest, first.digest, "kept");
+
+    // Rebuilt through this store: the kept resolution is dropped.
+    dir.toml(
+        "name = \"a\"\nversion = \"1\"\nagent = \"agent.wasm\"\ncapabilities = [\"fs.read:**\"]\n",
+    );
+    let second = store.build(dir.path()).unwrap().image;
+    assert_ne!(second.digest, first.digest);
+    assert_eq!(store.get("a").unwrap().digest, second.digest);
+
+    // A newer version built through another handle (another terminal): seen at once.
+    let newer = minimal("a", "2", "");
+    let third = other.build(newer.path()).unwrap().image;
+    assert_eq!(store.get("a").unwrap().digest, third.digest);
+    assert_eq!(store.get("a:1").unwrap().digest, second.digest);
+}

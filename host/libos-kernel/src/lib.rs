@@ -4,12 +4,14 @@
 //! [`ProcessTable`] stores processes, their tree and every state change in the shared SQLite
 //! database, enforcing the lifecycle inside each transaction.
 
+mod deferred;
 mod error;
 pub mod events;
 pub mod hosts;
 pub mod lifecycle;
 mod logs;
 pub mod mailbox;
+mod pids;
 mod read;
 mod record;
 mod schema;
@@ -19,6 +21,7 @@ mod table;
 mod usage;
 mod write;
 
+pub use deferred::EndDone;
 pub use error::{KernelError, Result};
 pub use events::Event;
 pub use hosts::{HostLease, Recovered};

@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::MutexGuard;
-
-use libos_db::SharedConnection;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
-use crate::error::Result;
+use crate::deferred::{EndDone, Op, Shared};
+use crate::error::{KernelError, Result};
 use crate::events::{self, Event};
 use crate::logs::{self, LogRecord};
 use crate::mailbox::{self, Message, MessageBody};
+use crate::pids::{self, Block};
 use crate::read;
 use crate::record::{NewProcess, ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
 use crate::schema;
@@ -26,11 +27,42 @@ use crate::write;
 /// changes are serialized and never both succeed from the same state. The handle is
 /// `Send + Sync`; calls through one handle are serialized.
 ///
+/// Two changes can be recorded behind the caller ([`ProcessTable::start_behind`],
+/// [`ProcessTable::end_behind`]): a writer thread commits them, in order with everything
+/// else done through this handle, which also sees them at once; other handles see them once
+/// committed. Dropping the handle commits what is still queued.
+///
 /// Every method can fail with [`crate::KernelError::Store`] if the database fails (including a
 /// lock held by another connection for longer than the 5 s busy timeout).
-#[derive(Debug)]
 pub struct ProcessTable {
-    conn: SharedConnection,
+    /// Declared first: dropped after `Drop::drop` has stopped the writer.
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+    pids: Mutex<Block>,
+}
+
+impl std::fmt::Debug for ProcessTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessTable").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ProcessTable {
+    fn drop(&mut self) {
+        self.shared.stop();
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+        if let Err(e) = self.shared.flush() {
+            tracing::error!(error = %e, "process table changes lost at close");
+        }
+        let block = std::mem::take(&mut *self.pids.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Err(e) = self.shared.aside(|conn| pids::give_back(conn, &block)) {
+            tracing::debug!(error = %e, "unused pids not given back");
+        }
+    }
 }
 
 impl ProcessTable {
@@ -43,9 +75,77 @@ impl ProcessTable {
     /// tables cannot be created.
     pub fn open(db_path: impl AsRef<Path>) -> Result<Self> {
         let conn = schema::open(db_path.as_ref())?;
+        let reader = schema::open(db_path.as_ref())?;
+        let shared = Arc::new(Shared::new(conn, reader));
+        let behind = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("libos-process-table".into())
+            .spawn(move || behind.write_behind())
+            .map_err(|e| KernelError::Store(format!("cannot start the table's writer: {e}")))?;
         Ok(ProcessTable {
-            conn: SharedConnection::new(conn),
+            shared,
+            writer: Some(writer),
+            pids: Mutex::default(),
         })
+    }
+
+    /// Registers a new process already running, as [`ProcessTable::create_running`] does,
+    /// but behind the caller: returns its pid at once and queues the insert for the writer
+    /// thread (see the type's docs).
+    ///
+    /// For a host that runs the parent (if any): the checks `create_running` makes cannot
+    /// fail it then, except for a kill of the parent made elsewhere meanwhile, in which case
+    /// the process is recorded killed with it, which its host then applies.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] if a new block of pids cannot be reserved.
+    pub fn start_behind(&self, new: NewProcess) -> Result<u64> {
+        let pid = {
+            let mut block = self.pids.lock().unwrap_or_else(PoisonError::into_inner);
+            match block.take() {
+                Some(pid) => pid,
+                None => {
+                    *block = self.shared.aside(pids::reserve)?;
+                    block
+                        .take()
+                        .ok_or_else(|| KernelError::Store("empty pid block".into()))?
+                }
+            }
+        };
+        self.shared.post(Op::Start { pid, new });
+        Ok(pid)
+    }
+
+    /// Ends `pid` as [`ProcessTable::end_and_emit`] does, but behind the caller: queues the
+    /// change for the writer thread, which calls `done` once it is committed (with the exit
+    /// event's id) or has failed (e.g. because `pid` was killed meanwhile). `done` runs on
+    /// whichever thread commits, with no lock of the table held.
+    pub fn end_behind(
+        &self,
+        pid: u64,
+        end: State,
+        event: (String, String),
+        usage: Option<Usage>,
+        done: EndDone,
+    ) {
+        self.shared.post(Op::End {
+            pid,
+            end,
+            topic: event.0,
+            payload: event.1,
+            usage,
+            done: Some(done),
+        });
+    }
+
+    /// Commits every change queued behind the caller so far.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] if the commit fails; the changes stay queued.
+    pub fn flush(&self) -> Result<()> {
+        self.shared.flush()
     }
 
     /// Registers a new process in state [`State::Created`] with a fresh pid (pids are never
@@ -123,7 +223,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::NoSuchProcess`] if there is none.
     pub fn get(&self, pid: u64) -> Result<ProcessRecord> {
-        read::process(&self.lock(), pid)
+        read::process(&*self.lock()?, pid)
     }
 
     /// Every process, or only the live ones, by ascending pid.
@@ -132,7 +232,7 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn list(&self, filter: ProcessFilter) -> Result<Vec<ProcessRecord>> {
-        read::list(&self.lock(), filter)
+        read::list(&*self.lock()?, filter)
     }
 
     /// The direct children of `pid`, live or not, by ascending pid.
@@ -141,7 +241,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
     pub fn children(&self, pid: u64) -> Result<Vec<ProcessRecord>> {
-        read::children(&self.lock(), pid)
+        read::children(&*self.lock()?, pid)
     }
 
     /// Every descendant of `pid` (not `pid` itself), live or not, in tree order: depth first,
@@ -151,7 +251,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
     pub fn descendants(&self, pid: u64) -> Result<Vec<ProcessRecord>> {
-        let mut subtree = read::subtree(&self.lock(), pid)?;
+        let mut subtree = read::subtree(&*self.lock()?, pid)?;
         subtree.retain(|process| process.pid != pid);
         Ok(subtree)
     }
@@ -163,7 +263,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
     pub fn ancestors(&self, pid: u64) -> Result<Vec<ProcessRecord>> {
-        read::ancestors(&self.lock(), pid)
+        read::ancestors(&*self.lock()?, pid)
     }
 
     /// The recorded state changes of `pid`, oldest first (creation is not a change).
@@ -172,7 +272,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::NoSuchProcess`] if there is no such process.
     pub fn transitions(&self, pid: u64) -> Result<Vec<TransitionRecord>> {
-        read::transitions(&self.lock(), pid)
+        read::transitions(&*self.lock()?, pid)
     }
 
     /// The live processes owned by `host`, by ascending pid: what a restarted host must
@@ -182,7 +282,7 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn owned_by(&self, host: &str) -> Result<Vec<ProcessRecord>> {
-        read::owned_by(&self.lock(), host)
+        read::owned_by(&*self.lock()?, host)
     }
 
     /// The pids of `host`'s processes that were killed or are paused: what a host polls to
@@ -193,7 +293,7 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn stopped_on(&self, host: &str) -> Result<Stopped> {
-        read::stopped_on(&self.lock(), host)
+        read::stopped_on(&*self.lock()?, host)
     }
 
     /// The hosts that run at least one live process, by name.
@@ -202,7 +302,7 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn live_hosts(&self) -> Result<Vec<String>> {
-        read::live_hosts(&self.lock())
+        read::live_hosts(&*self.lock()?)
     }
 
     /// Marks every live process of `host` failed with `reason`, whatever live state it is in
@@ -301,7 +401,7 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn last_message(&self) -> Result<u64> {
-        mailbox::last_sent(&self.lock())
+        mailbox::last_sent(&self.shared.committed())
     }
 
     /// Stores an event on `topic` from `source` (0: a host or an operator) and returns its id.
@@ -322,16 +422,17 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn events(&self, topic: Option<&str>, after: u64, limit: usize) -> Result<Vec<Event>> {
-        events::after(&self.lock(), topic, after, limit)
+        events::after(&*self.lock()?, topic, after, limit)
     }
 
-    /// The id of the newest event ever emitted (0 if none).
+    /// The id of the newest event ever emitted and committed (0 if none): an exit notice
+    /// still queued behind the caller (see [`ProcessTable::end_behind`]) is not counted.
     ///
     /// # Errors
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn last_event(&self) -> Result<u64> {
-        events::last_id(&self.lock())
+        events::last_id(&self.shared.committed())
     }
 
     /// Ends `pid` as [`ProcessTable::advance`] to `end` does and, in the same transaction,
@@ -377,7 +478,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
     pub fn logs(&self, pid: u64, after: u64) -> Result<Vec<LogRecord>> {
-        logs::read(&self.lock(), pid, after)
+        logs::read(&*self.lock()?, pid, after)
     }
 
     /// Records what `pid` (with its descendants) has spent against its budgets.
@@ -386,7 +487,7 @@ impl ProcessTable {
     ///
     /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
     pub fn set_usage(&self, pid: u64, usage: &Usage) -> Result<()> {
-        usage::set(&self.lock(), pid, usage)
+        self.transaction(|conn| usage::set(conn, pid, usage))
     }
 
     /// What each process that reported spending has spent, by pid.
@@ -395,16 +496,17 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn usage(&self) -> Result<HashMap<u64, Usage>> {
-        usage::all(&self.lock())
+        usage::all(&*self.lock()?)
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committing only if it succeeds.
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction after the changes queued behind the
+    /// caller, committing only if it succeeds (see `deferred.rs`).
     fn transaction<T>(&self, body: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn.immediate(body)
+        self.shared.transaction(body)
     }
 
-    /// Locks the connection (see [`SharedConnection::lock`]).
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock()
+    /// The connection, once every change queued behind the caller is committed.
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.shared.read()
     }
 }

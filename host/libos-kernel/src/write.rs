@@ -15,7 +15,31 @@ use crate::state::State;
 /// recorded (as [`create`] then two [`transition`]s would, without reading the row back in
 /// between), and returns its pid.
 pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64> {
-    let pid = insert(conn, new, &State::Running)?;
+    let pid = insert(conn, new, &State::Running, None, true)?;
+    record_start(conn, pid)?;
+    Ok(pid)
+}
+
+/// Records a start made ahead of the table (see `deferred.rs`): inserts `new` as pid `pid`
+/// like [`create_running`]. The host had its parent running when it started the process; if
+/// the parent has ended since (killed from another terminal), the process is recorded and at
+/// once killed with it, so the host that runs it stops it at its next look at the table.
+pub(crate) fn start_as(conn: &Connection, pid: u64, new: &NewProcess) -> Result<()> {
+    let key = stored_pid(pid)?;
+    match insert(conn, new, &State::Running, Some(key), true) {
+        Ok(_) => record_start(conn, pid),
+        Err(KernelError::ParentEnded { .. }) => {
+            insert(conn, new, &State::Running, Some(key), false)?;
+            record_start(conn, pid)?;
+            let current = read::process(conn, pid)?;
+            set_state(conn, &current, &State::Killed)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the transitions `created -> ready -> running` of a process just inserted running.
+fn record_start(conn: &Connection, pid: u64) -> Result<()> {
     let key = stored_pid(pid)?;
     let now = now_ns();
     let mut insert = conn.prepare_cached(
@@ -33,7 +57,7 @@ pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64>
             now
         ])?;
     }
-    Ok(pid)
+    Ok(())
 }
 
 /// Inserts `new` in state `Created` and returns its pid.
@@ -43,17 +67,24 @@ pub(crate) fn create_running(conn: &Connection, new: &NewProcess) -> Result<u64>
 /// [`KernelError::NoSuchProcess`] if the parent does not exist, [`KernelError::ParentEnded`]
 /// if it has ended, [`KernelError::Store`] if the database fails.
 pub(crate) fn create(conn: &Connection, new: &NewProcess) -> Result<u64> {
-    insert(conn, new, &State::Created)
+    insert(conn, new, &State::Created, None, true)
 }
 
-/// Inserts the row of `new` in `state` (checking its parent as [`create`] documents) and
-/// returns its pid; records no transition.
-fn insert(conn: &Connection, new: &NewProcess, state: &State) -> Result<u64> {
+/// Inserts the row of `new` in `state` as pid `pid` (a fresh one if `None`) and returns its
+/// pid; records no transition. With `check_parent`, refuses a parent that has ended, as
+/// [`create`] documents; the parent must exist either way.
+fn insert(
+    conn: &Connection,
+    new: &NewProcess,
+    state: &State,
+    pid: Option<i64>,
+    check_parent: bool,
+) -> Result<u64> {
     let root = match new.parent {
         None => None,
         Some(parent) => {
             let parent = read::process(conn, parent)?;
-            if parent.state.is_ended() {
+            if check_parent && parent.state.is_ended() {
                 return Err(KernelError::ParentEnded {
                     parent: parent.pid,
                     state: parent.state.name().to_owned(),
@@ -67,9 +98,9 @@ fn insert(conn: &Connection, new: &NewProcess, state: &State) -> Result<u64> {
         .map_err(|err| KernelError::Store(format!("cannot encode capabilities: {err}")))?;
     let now = now_ns();
     conn.prepare_cached(
-        "INSERT INTO processes (parent, root, image, image_digest, state, state_name, cwd,
+        "INSERT INTO processes (pid, parent, root, image, image_digest, state, state_name, cwd,
                                 capabilities, host, created_ns, updated_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+         VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
     )?
     .execute(params![
         parent,
@@ -82,6 +113,7 @@ fn insert(conn: &Connection, new: &NewProcess, state: &State) -> Result<u64> {
         capabilities,
         new.host,
         now,
+        pid,
     ])?;
     let pid = conn.last_insert_rowid();
     if root.is_none() {
@@ -110,6 +142,12 @@ pub(crate) fn transition(conn: &Connection, pid: u64, to: &State) -> Result<Proc
 /// (`paused(running)` becomes `paused(blocked(..))`), and an ended `to` ends it (a process
 /// that finishes the instruction it was in when paused may still exit).
 pub(crate) fn advance(conn: &Connection, pid: u64, to: &State) -> Result<ProcessRecord> {
+    advance_only(conn, pid, to)?;
+    read::process(conn, pid)
+}
+
+/// [`advance`] without reading the record back.
+pub(crate) fn advance_only(conn: &Connection, pid: u64, to: &State) -> Result<()> {
     let current = read::process(conn, pid)?;
     let next = match &current.state {
         State::Paused { was } => {
@@ -126,8 +164,7 @@ pub(crate) fn advance(conn: &Connection, pid: u64, to: &State) -> Result<Process
             to.clone()
         }
     };
-    set_state(conn, &current, &next)?;
-    read::process(conn, pid)
+    set_state(conn, &current, &next)
 }
 
 /// Pauses every live, unpaused process of the subtree rooted at `pid` and returns their pids
@@ -243,4 +280,39 @@ fn set_state(conn: &Connection, current: &ProcessRecord, to: &State) -> Result<(
 
 fn stored_pid(pid: u64) -> Result<i64> {
     pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(parent: Option<u64>) -> NewProcess {
+        NewProcess {
+            parent,
+            image: "agent:1.0".into(),
+            image_digest: "sha256:abc".into(),
+            cwd: "/".into(),
+            capabilities: vec![],
+            host: "h".into(),
+        }
+    }
+
+    #[test]
+    fn a_start_recorded_after_its_parent_ended_is_recorded_killed() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| KernelError::Store(e.to_string()))?;
+        let conn = crate::schema::open(&dir.path().join("libos.db"))?;
+        let parent = create_running(&conn, &new(None))?;
+        kill_subtree(&conn, parent)?;
+        start_as(&conn, 7, &new(Some(parent)))?;
+        let child = read::process(&conn, 7)?;
+        assert_eq!((child.state, child.parent), (State::Killed, Some(parent)));
+        // created -> ready -> running -> killed, each recorded.
+        assert_eq!(read::transitions(&conn, 7)?.len(), 3);
+        // A parent that does not exist is still refused.
+        assert!(matches!(
+            start_as(&conn, 8, &new(Some(99))),
+            Err(KernelError::NoSuchProcess(99))
+        ));
+        Ok(())
+    }
 }

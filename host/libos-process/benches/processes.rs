@@ -3,6 +3,9 @@
 //! * `spawn`: a raw `instantiate_async` + `run` of the minimal agent on a bare store, vs
 //!   `Kernel::start` + `wait` of an image running it (image lookup, process-table rows and
 //!   transitions, authority, store, instance). Compilation is excluded on both sides.
+//!   `spawn/libos` drives each start + wait from outside the runtime (criterion's `block_on`);
+//!   `spawn/libos-in-task` runs the loop in one tokio task, as a parent process spawning and
+//!   waiting for children does.
 //! * `tool_call`: one `word_count` call made by the host itself (`ToolHost::call`, the
 //!   foundation's tool call: fresh instance, capability and policy check, audit) vs the same
 //!   call made from inside a process through `tools.call` (timed by the agent around a loop
@@ -207,6 +210,27 @@ fn main() {
                 .await
                 .expect("start");
             kernel.wait(pid).await.expect("wait");
+        })
+    });
+    g.bench_function("libos-in-task", |b| {
+        b.to_async(&rt).iter_custom(|n| {
+            let kernel = kernel.clone();
+            let work = work.path().to_path_buf();
+            async move {
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    for _ in 0..n {
+                        let pid = kernel
+                            .start(start("minimal", "{}", &work))
+                            .await
+                            .expect("start");
+                        kernel.wait(pid).await.expect("wait");
+                    }
+                    t.elapsed()
+                })
+                .await
+                .expect("task")
+            }
         })
     });
     g.finish();

@@ -11,7 +11,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use libos_kernel::MessageBody;
-use tokio::sync::watch;
 
 use crate::error::ProcessError;
 use crate::kernel::{Inner, Kernel};
@@ -61,13 +60,17 @@ impl Inner {
         self.table
             .get(pid)
             .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
-        let killed = self.table.kill_subtree(pid)?;
+        // The running map stays locked from the kill's commit until each victim is marked,
+        // so a task ending meanwhile either recorded its end first (and is not a victim) or
+        // sees the mark and leaves its end to the kill (see `finish`).
         let mut running = self.lock_running();
+        let killed = self.table.kill_subtree(pid)?;
         for victim in &killed {
-            if let Some(r) = running.get_mut(victim)
-                && let Some(abort) = r.abort.take()
-            {
-                abort.abort();
+            if let Some(r) = running.get_mut(victim) {
+                r.killed = true;
+                if let Some(abort) = r.abort.take() {
+                    abort.abort();
+                }
             }
         }
         drop(running);
@@ -143,6 +146,7 @@ impl Inner {
                 .is_some_and(|last| self.last_message.swap(last, Ordering::Relaxed) != last);
             for (pid, r) in running.iter_mut().filter(|(_, r)| r.abort.is_some()) {
                 if killed.contains(pid) {
+                    r.killed = true;
                     if let Some(abort) = r.abort.take() {
                         abort.abort();
                     }
@@ -177,18 +181,15 @@ impl Inner {
         }
     }
 
+    /// Announces the kill of `pid` if this host runs it, and drops it from the running map:
+    /// its waiters learn the end from the table (the sender of its exit lives in the aborted
+    /// task, so their receivers close).
     fn notify_killed(&self, pid: u64) {
-        let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
-        if let Some(rx) = rx
-            && rx.borrow().is_none()
+        let removed = self.lock_running().remove(&pid);
+        if let Some(r) = removed
+            && r.exit.borrow().is_none()
         {
-            // The sender lives in the aborted task; a fresh pair carries the end instead.
             self.announce_exit(pid, &ExitStatus::Killed);
-            let (tx, rx) = watch::channel(Some(ExitStatus::Killed));
-            drop(tx);
-            if let Some(r) = self.lock_running().get_mut(&pid) {
-                r.exit = rx;
-            }
         }
     }
 }

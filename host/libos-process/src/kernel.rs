@@ -83,6 +83,9 @@ pub(crate) struct Running {
     pub(crate) mail: Arc<Notify>,
     /// Its budget, which its children's budgets are charged through.
     pub(crate) budget: Arc<Budget>,
+    /// Set (under the lock of the running map) when this host kills it: its end is then the
+    /// kill's, recorded and announced by the kill, not by the task.
+    pub(crate) killed: bool,
 }
 
 pub(crate) struct Inner {
@@ -186,6 +189,17 @@ impl Kernel {
     pub fn kill(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
         self.inner.kill(pid)
     }
+
+    /// Commits every process table change this kernel has queued (starts and ends are
+    /// recorded behind the caller): after this, other `libos` invocations see them. Dropping
+    /// the kernel does the same.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Host`] if the table cannot commit.
+    pub fn flush(&self) -> Result<(), ProcessError> {
+        Ok(self.inner.table.flush()?)
+    }
 }
 
 impl Inner {
@@ -197,19 +211,32 @@ impl Inner {
         };
         let pre = self.agent(&image).await?;
         let policy = self.policy(&image)?;
-        let parent_budget = start
-            .parent
-            .and_then(|p| self.lock_running().get(&p).map(|r| Arc::clone(&r.budget)));
+        // A parent this host runs and that has not ended: the table cannot refuse the
+        // child, so its start is recorded behind the spawn (see `ProcessTable::start_behind`).
+        let (parent_budget, parent_live_here) = match start.parent {
+            None => (None, true),
+            Some(p) => match self.lock_running().get(&p) {
+                Some(r) => (
+                    Some(Arc::clone(&r.budget)),
+                    !r.killed && r.exit.borrow().is_none(),
+                ),
+                None => (None, false),
+            },
+        };
         let budget = Budget::new(&image.budget, parent_budget);
-        let record = self.table.create_running(NewProcess {
+        let new = NewProcess {
             parent: start.parent,
             image: image.reference(),
             image_digest: image.digest.to_string(),
             cwd: start.cwd.clone(),
             capabilities: capabilities.iter().map(ToString::to_string).collect(),
             host: self.host_id.clone(),
-        })?;
-        let pid = record.pid;
+        };
+        let pid = if parent_live_here {
+            self.table.start_behind(new)?
+        } else {
+            self.table.create_running(new)?.pid
+        };
         let (ctx, pipes) = match self.context(
             pid,
             start.parent,
@@ -239,6 +266,7 @@ impl Inner {
                 pause: Arc::clone(&pause),
                 mail: Arc::new(Notify::new()),
                 budget,
+                killed: false,
             },
         );
         let this = Arc::clone(self);
@@ -295,7 +323,9 @@ impl Inner {
             call,
             kernel: Arc::clone(self),
             seen: HashMap::new(),
-            // Events stored before it started, in this host or another, are not for it.
+            // Events stored before it started, in this host or another, are not for it (an
+            // exit notice still queued is not counted, but that of an earlier process is
+            // never for it anyway: it only sees its own children's).
             events_from: self
                 .table
                 .last_event()

@@ -147,45 +147,61 @@ impl Inner {
     }
 
     /// Records the end of `pid` (unless it was killed meanwhile) and wakes its waiters.
+    ///
+    /// The end is recorded behind the caller; its exit notice wakes event waiters once
+    /// committed. A kill made in this host takes the same lock first and leaves the mark this
+    /// checks, so the two never both record an end. (A kill made from another terminal in
+    /// the instant the process ends is recorded and announced instead of the end, while
+    /// `wait` in this host has already answered with the end.)
     pub(crate) fn finish(
-        &self,
+        self: &Arc<Self>,
         pid: u64,
         status: ExitStatus,
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
-        let notice = exit_payload(pid, &status);
-        let usage = self.lock_running().get(&pid).map(|r| r.budget.usage());
-        let recorded = match self.table.end_and_emit(
-            pid,
-            &status.to_state(),
-            (EXIT_TOPIC, &notice),
-            usage.as_ref(),
-        ) {
-            Ok((_, id)) => {
-                self.bus.stored(id);
-                status
+        let mut running = self.lock_running();
+        // Once ended it leaves the running map: `wait` and the rest read its end from the
+        // table from then on (which they see, as every read commits what is queued first).
+        // Killed (marked, or already dropped from the map by the kill): the kill recorded and
+        // announced the end; waiters learn it from the table when `tx` drops.
+        let usage = match running.remove(&pid) {
+            Some(r) if r.killed => {
+                running.insert(pid, r);
+                return;
             }
-            Err(e) => {
-                // Killed meanwhile (or the table failed): announce what the table says.
-                let ended = match self
-                    .table
-                    .get(pid)
-                    .ok()
-                    .and_then(|r| ExitStatus::of_state(&r.state))
-                {
-                    Some(already) => already,
-                    None => {
-                        tracing::error!(pid, error = %e, "recording the end of a process failed");
-                        status
-                    }
-                };
-                self.announce_exit(pid, &ended);
-                ended
-            }
+            Some(r) => r.budget.usage(),
+            None => return,
         };
-        tx.send_replace(Some(recorded));
-        if let Some(running) = self.lock_running().get_mut(&pid) {
-            running.abort = None;
+        let weak = Arc::downgrade(self);
+        self.table.end_behind(
+            pid,
+            status.to_state(),
+            (EXIT_TOPIC.to_owned(), exit_payload(pid, &status)),
+            Some(usage),
+            Box::new(move |outcome| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.end_recorded(pid, outcome);
+                }
+            }),
+        );
+        tx.send_replace(Some(status));
+        drop(running);
+    }
+
+    /// Wakes event waiters once the end of `pid` is committed; if it could not be recorded
+    /// (killed meanwhile from another terminal), announces the end the table has instead.
+    fn end_recorded(&self, pid: u64, outcome: libos_kernel::Result<u64>) {
+        match outcome {
+            Ok(id) => self.bus.stored(id),
+            Err(e) => match self
+                .table
+                .get(pid)
+                .ok()
+                .and_then(|r| ExitStatus::of_state(&r.state))
+            {
+                Some(ended) => self.announce_exit(pid, &ended),
+                None => tracing::error!(pid, error = %e, "recording the end of a process failed"),
+            },
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         let status = kernel.wait(pid).await.map_err(process_failure)?;
         // The tree ends with its root: whatever still runs below it is killed.
         kernel.end_tree(pid).map_err(process_failure)?;
+        kernel.flush().map_err(process_failure)?;
         kernel
             .host()
             .flush_audit()

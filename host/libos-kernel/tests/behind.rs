@@ -1,0 +1,161 @@
+//! Starts and ends recorded behind the caller: seen at once through the same handle, by
+//! other handles once committed, in order with every other change, with unique pids across
+//! handles, and never lost when a handle closes.
+
+use std::collections::HashSet;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use libos_kernel::{KernelError, NewProcess, ProcessFilter, ProcessTable, State, Usage};
+
+fn new(parent: Option<u64>) -> NewProcess {
+    NewProcess {
+        parent,
+        image: "agent:1.0".into(),
+        image_digest: "sha256:abc".into(),
+        cwd: "/".into(),
+        capabilities: vec![],
+        host: "1@host:9000".into(),
+    }
+}
+
+fn exited() -> State {
+    State::Exited {
+        output: "{}".into(),
+    }
+}
+
+/// Ends `pid` behind the caller and returns what its `done` was told.
+fn end(table: &ProcessTable, pid: u64) -> anyhow::Result<Result<u64, KernelError>> {
+    let (tx, rx) = mpsc::channel();
+    table.end_behind(
+        pid,
+        exited(),
+        ("process.exit".into(), format!("{{\"pid\":{pid}}}")),
+        Some(Usage::default()),
+        Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        }),
+    );
+    table.flush()?;
+    Ok(rx.recv_timeout(Duration::from_secs(5))?)
+}
+
+#[test]
+fn a_start_is_seen_at_once_by_its_handle_and_by_others_once_committed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let table = ProcessTable::open(&path)?;
+    let other = ProcessTable::open(&path)?;
+    let root = table.start_behind(new(None))?;
+    let child = table.start_behind(new(Some(root)))?;
+    let record = table.get(child)?;
+    assert_eq!(
+        (record.state, record.parent, record.root),
+        (State::Running, Some(root), root)
+    );
+    assert_eq!(
+        table.transitions(child)?.len(),
+        2,
+        "created -> ready -> running"
+    );
+    // The writer thread commits it without anyone asking.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while other.get(child).is_err() {
+        assert!(std::time::Instant::now() < deadline, "never committed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(other.get(child)?.state, State::Running);
+    Ok(())
+}
+
+#[test]
+fn an_end_reports_its_event_and_a_killed_process_keeps_its_kill() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let pid = table.start_behind(new(None))?;
+    let id = end(&table, pid)?.map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(table.get(pid)?.state, exited());
+    let events = table.events(Some("process.exit"), 0, 10)?;
+    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
+    assert!(
+        table.usage()?.contains_key(&pid),
+        "usage recorded with the end"
+    );
+
+    // Killed first: the end is refused and leaves nothing (no state change, no event).
+    let victim = table.start_behind(new(None))?;
+    assert_eq!(table.kill_subtree(victim)?, [victim]);
+    let refused = end(&table, victim)?;
+    assert!(
+        matches!(refused, Err(KernelError::Transition { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(table.get(victim)?.state, State::Killed);
+    assert_eq!(table.events(Some("process.exit"), 0, 10)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn queued_starts_come_before_later_changes_of_the_same_handle() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let root = table.start_behind(new(None))?;
+    let a = table.start_behind(new(Some(root)))?;
+    let b = table.start_behind(new(Some(a)))?;
+    // A kill made right after (no flush in between) finds the whole queued tree.
+    assert_eq!(table.kill_subtree(root)?, [root, a, b]);
+    assert!(table.list(ProcessFilter::Live)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_child_queued_under_a_parent_killed_elsewhere_is_recorded_killed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let table = ProcessTable::open(&path)?;
+    let parent = table.start_behind(new(None))?;
+    table.flush()?;
+    // Another terminal kills the parent while the child is (most likely) still queued.
+    let other = ProcessTable::open(&path)?;
+    let child = table.start_behind(new(Some(parent)))?;
+    let _ = other.kill_subtree(parent);
+    table.flush()?;
+    let state = table.get(child)?.state;
+    // Either the child made it in before the kill (and was killed with its tree) or after
+    // (and was recorded killed at once): never left running under a killed parent.
+    assert_eq!(state, State::Killed);
+    Ok(())
+}
+
+#[test]
+fn pids_stay_unique_across_handles_and_dense_for_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let first = ProcessTable::open(&path)?;
+    let second = ProcessTable::open(&path)?;
+    let mut seen = HashSet::new();
+    for _ in 0..300 {
+        assert!(seen.insert(first.start_behind(new(None))?));
+        assert!(seen.insert(second.start_behind(new(None))?));
+        assert!(seen.insert(second.create(new(None))?.pid));
+    }
+    drop(first);
+    drop(second);
+    let table = ProcessTable::open(&path)?;
+    assert_eq!(
+        table.list(ProcessFilter::All)?.len(),
+        seen.len(),
+        "nothing lost"
+    );
+    drop(table);
+
+    // One handle at a time: pids follow each other across handles.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let a = ProcessTable::open(&path)?.start_behind(new(None))?;
+    let b = ProcessTable::open(&path)?.start_behind(new(None))?;
+    let c = ProcessTable::open(&path)?.create(new(None))?.pid;
+    assert_eq!((a, b, c), (1, 2, 3));
+    Ok(())
+}
