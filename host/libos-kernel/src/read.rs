@@ -1,11 +1,11 @@
 //! Queries. Each function reads through the given connection (inside a transaction or not).
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{KernelError, Result};
 use crate::record::{ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
-use crate::sql::{PROCESS_COLUMNS, pid_key, query_processes, query_transitions};
-use crate::state::LIVE_STATE_NAMES;
+use crate::sql::{PROCESS_COLUMNS, decode_state, pid_key, query_processes, query_transitions};
+use crate::state::{LIVE_STATE_NAMES, State};
 
 /// The `IN (...)` list of live state names.
 fn live_names() -> String {
@@ -28,6 +28,33 @@ pub(crate) fn process(conn: &Connection, pid: u64) -> Result<ProcessRecord> {
     query_processes(conn, &sql, params![key])?
         .into_iter()
         .next()
+        .ok_or(KernelError::NoSuchProcess(pid))
+}
+
+/// The state of process `pid` alone (what a state change checks: no other column decoded).
+///
+/// # Errors
+///
+/// As [`process`].
+pub(crate) fn state(conn: &Connection, pid: u64) -> Result<State> {
+    let key = pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))?;
+    let json: Option<String> = conn
+        .prepare_cached("SELECT state FROM processes WHERE pid = ?1")?
+        .query_row(params![key], |row| row.get(0))
+        .optional()?;
+    decode_state(&json.ok_or(KernelError::NoSuchProcess(pid))?)
+}
+
+/// The root and the state name of process `pid`: what creating a child of it checks.
+///
+/// # Errors
+///
+/// As [`process`].
+pub(crate) fn as_parent(conn: &Connection, pid: u64) -> Result<(i64, String)> {
+    let key = pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))?;
+    conn.prepare_cached("SELECT COALESCE(root, pid), state_name FROM processes WHERE pid = ?1")?
+        .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
         .ok_or(KernelError::NoSuchProcess(pid))
 }
 

@@ -117,7 +117,8 @@ pub(crate) fn encode_state(state: &State) -> Result<String> {
         .map_err(|err| KernelError::Store(format!("cannot encode state {state}: {err}")))
 }
 
-fn decode_state(json: &str) -> Result<State> {
+/// A state from its stored JSON.
+pub(crate) fn decode_state(json: &str) -> Result<State> {
     serde_json::from_str(json)
         .map_err(|err| KernelError::Store(format!("corrupt state {json:?}: {err}")))
 }

@@ -9,7 +9,7 @@ use crate::lifecycle;
 use crate::read;
 use crate::record::{NewProcess, ProcessRecord};
 use crate::sql::{encode_state, now_ns, pid_key};
-use crate::state::State;
+use crate::state::{LIVE_STATE_NAMES, State};
 
 /// Inserts `new` already `Running`, with its transitions `created -> ready -> running`
 /// recorded (as [`create`] then two [`transition`]s would, without reading the row back in
@@ -31,8 +31,7 @@ pub(crate) fn start_as(conn: &Connection, pid: u64, new: &NewProcess) -> Result<
         Err(KernelError::ParentEnded { .. }) => {
             insert(conn, new, &State::Running, Some(key), false)?;
             record_start(conn, pid)?;
-            let current = read::process(conn, pid)?;
-            set_state(conn, &current, &State::Killed)
+            set_state(conn, pid, &State::Running, &State::Killed)
         }
         Err(e) => Err(e),
     }
@@ -83,14 +82,11 @@ fn insert(
     let root = match new.parent {
         None => None,
         Some(parent) => {
-            let parent = read::process(conn, parent)?;
-            if check_parent && parent.state.is_ended() {
-                return Err(KernelError::ParentEnded {
-                    parent: parent.pid,
-                    state: parent.state.name().to_owned(),
-                });
+            let (root, state) = read::as_parent(conn, parent)?;
+            if check_parent && !LIVE_STATE_NAMES.contains(&state.as_str()) {
+                return Err(KernelError::ParentEnded { parent, state });
             }
-            Some(stored_pid(parent.root)?)
+            Some(root)
         }
     };
     let parent = new.parent.map(stored_pid).transpose()?;
@@ -130,10 +126,9 @@ fn insert(
 ///
 /// [`KernelError::NoSuchProcess`], [`KernelError::Transition`], or [`KernelError::Store`].
 pub(crate) fn transition(conn: &Connection, pid: u64, to: &State) -> Result<ProcessRecord> {
-    let current = read::process(conn, pid)?;
-    lifecycle::check(&current.state, to)
-        .map_err(|source| KernelError::Transition { pid, source })?;
-    set_state(conn, &current, to)?;
+    let current = read::state(conn, pid)?;
+    lifecycle::check(&current, to).map_err(|source| KernelError::Transition { pid, source })?;
+    set_state(conn, pid, &current, to)?;
     read::process(conn, pid)
 }
 
@@ -148,8 +143,8 @@ pub(crate) fn advance(conn: &Connection, pid: u64, to: &State) -> Result<Process
 
 /// [`advance`] without reading the record back.
 pub(crate) fn advance_only(conn: &Connection, pid: u64, to: &State) -> Result<()> {
-    let current = read::process(conn, pid)?;
-    let next = match &current.state {
+    let current = read::state(conn, pid)?;
+    let next = match &current {
         State::Paused { was } => {
             lifecycle::check(was, to).map_err(|source| KernelError::Transition { pid, source })?;
             if to.is_ended() {
@@ -164,7 +159,7 @@ pub(crate) fn advance_only(conn: &Connection, pid: u64, to: &State) -> Result<()
             to.clone()
         }
     };
-    set_state(conn, &current, &next)
+    set_state(conn, pid, &current, &next)
 }
 
 /// Pauses every live, unpaused process of the subtree rooted at `pid` and returns their pids
@@ -174,7 +169,7 @@ pub(crate) fn pause_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
     for process in read::subtree(conn, pid)? {
         if process.state.is_live() && !matches!(process.state, State::Paused { .. }) {
             let to = State::paused_from(process.state.clone());
-            set_state(conn, &process, &to)?;
+            set_state(conn, process.pid, &process.state, &to)?;
             paused.push(process.pid);
         }
     }
@@ -188,7 +183,7 @@ pub(crate) fn resume_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
     for process in read::subtree(conn, pid)? {
         if let State::Paused { was } = &process.state {
             let to = (**was).clone();
-            set_state(conn, &process, &to)?;
+            set_state(conn, process.pid, &process.state, &to)?;
             resumed.push(process.pid);
         }
     }
@@ -232,7 +227,7 @@ pub(crate) fn kill_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
     let mut killed = Vec::new();
     for process in read::subtree(conn, pid)? {
         if process.state.is_live() {
-            set_state(conn, &process, &State::Killed)?;
+            set_state(conn, process.pid, &process.state, &State::Killed)?;
             killed.push(process.pid);
         }
     }
@@ -248,18 +243,18 @@ pub(crate) fn fail_host(conn: &Connection, host: &str, reason: &str) -> Result<V
         reason: reason.to_owned(),
     };
     for process in read::owned_by(conn, host)? {
-        set_state(conn, &process, &to)?;
+        set_state(conn, process.pid, &process.state, &to)?;
         failed.push(process.pid);
     }
     Ok(failed)
 }
 
-/// Writes `to` as the state of `current` and appends the transition row. The caller has
-/// checked the change.
-fn set_state(conn: &Connection, current: &ProcessRecord, to: &State) -> Result<()> {
-    let key = stored_pid(current.pid)?;
+/// Writes `to` as the state of `pid`, which is in state `from`, and appends the transition
+/// row. The caller has checked the change.
+fn set_state(conn: &Connection, pid: u64, from: &State, to: &State) -> Result<()> {
+    let key = stored_pid(pid)?;
     let now = now_ns();
-    let from_json = encode_state(&current.state)?;
+    let from_json = encode_state(from)?;
     let to_json = encode_state(to)?;
     conn.prepare_cached(
         "UPDATE processes SET state = ?2, state_name = ?3, updated_ns = ?4 WHERE pid = ?1",

@@ -189,6 +189,7 @@ impl Inner {
         if let Some(r) = removed
             && r.exit.borrow().is_none()
         {
+            self.lock_recent().record(pid, &ExitStatus::Killed);
             self.announce_exit(pid, &ExitStatus::Killed);
         }
     }

@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     /// Held while this kernel lives: tells other invocations it is alive.
     _lease: HostLease,
     pub(crate) running: Mutex<HashMap<u64, Running>>,
+    /// The newest ends of processes this host ran, for `wait` after the end.
+    pub(crate) recent: Mutex<crate::recent::RecentExits>,
     /// The newest message id this host has seen in the table (see `control.rs`).
     pub(crate) last_message: AtomicU64,
     pub(crate) agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
@@ -135,6 +137,7 @@ impl Kernel {
                 host_id,
                 _lease: lease,
                 running: Mutex::default(),
+                recent: Mutex::default(),
                 last_message,
                 agents: Mutex::default(),
                 policies: Mutex::default(),
@@ -342,6 +345,9 @@ impl Inner {
     pub(crate) async fn wait(&self, pid: u64) -> Result<ExitStatus, ProcessError> {
         let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
         let Some(mut rx) = rx else {
+            if let Some(status) = self.lock_recent().get(pid) {
+                return Ok(status);
+            }
             let record = self
                 .table
                 .get(pid)
@@ -367,6 +373,10 @@ impl Inner {
             .ok()
             .and_then(|r| ExitStatus::of_state(&r.state))
             .ok_or_else(|| ProcessError::Host(format!("process {pid} vanished")))
+    }
+
+    pub(crate) fn lock_recent(&self) -> std::sync::MutexGuard<'_, crate::recent::RecentExits> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {

@@ -18,6 +18,7 @@ mod kernel;
 mod pause;
 mod primitives;
 mod rate;
+mod recent;
 mod run;
 mod status;
 

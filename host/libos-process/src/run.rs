@@ -184,6 +184,7 @@ impl Inner {
                 }
             }),
         );
+        self.lock_recent().record(pid, &status);
         tx.send_replace(Some(status));
         drop(running);
     }
