@@ -276,38 +276,3 @@ fn set_state(conn: &Connection, pid: u64, from: &State, to: &State) -> Result<()
 fn stored_pid(pid: u64) -> Result<i64> {
     pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new(parent: Option<u64>) -> NewProcess {
-        NewProcess {
-            parent,
-            image: "agent:1.0".into(),
-            image_digest: "sha256:abc".into(),
-            cwd: "/".into(),
-            capabilities: vec![],
-            host: "h".into(),
-        }
-    }
-
-    #[test]
-    fn a_start_recorded_after_its_parent_ended_is_recorded_killed() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| KernelError::Store(e.to_string()))?;
-        let conn = crate::schema::open(&dir.path().join("libos.db"))?;
-        let parent = create_running(&conn, &new(None))?;
-        kill_subtree(&conn, parent)?;
-        start_as(&conn, 7, &new(Some(parent)))?;
-        let child = read::process(&conn, 7)?;
-        assert_eq!((child.state, child.parent), (State::Killed, Some(parent)));
-        // created -> ready -> running -> killed, each recorded.
-        assert_eq!(read::transitions(&conn, 7)?.len(), 3);
-        // A parent that does not exist is still refused.
-        assert!(matches!(
-            start_as(&conn, 8, &new(Some(99))),
-            Err(KernelError::NoSuchProcess(99))
-        ));
-        Ok(())
-    }
-}

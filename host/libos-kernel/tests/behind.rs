@@ -6,18 +6,10 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use libos_kernel::{KernelError, NewProcess, ProcessFilter, ProcessTable, State, Usage};
+mod common;
 
-fn new(parent: Option<u64>) -> NewProcess {
-    NewProcess {
-        parent,
-        image: "agent:1.0".into(),
-        image_digest: "sha256:abc".into(),
-        cwd: "/".into(),
-        capabilities: vec![],
-        host: "1@host:9000".into(),
-    }
-}
+use common::new_process as new;
+use libos_kernel::{KernelError, ProcessFilter, ProcessTable, State, Usage};
 
 fn exited() -> State {
     State::Exited {
@@ -116,15 +108,24 @@ fn a_child_queued_under_a_parent_killed_elsewhere_is_recorded_killed() -> anyhow
     let table = ProcessTable::open(&path)?;
     let parent = table.start_behind(new(None))?;
     table.flush()?;
-    // Another terminal kills the parent while the child is (most likely) still queued.
-    let other = ProcessTable::open(&path)?;
+    // Another terminal kills the parent; this host has not polled yet and spawns under it.
+    ProcessTable::open(&path)?.kill_subtree(parent)?;
     let child = table.start_behind(new(Some(parent)))?;
-    let _ = other.kill_subtree(parent);
-    table.flush()?;
-    let state = table.get(child)?.state;
-    // Either the child made it in before the kill (and was killed with its tree) or after
-    // (and was recorded killed at once): never left running under a killed parent.
-    assert_eq!(state, State::Killed);
+    let record = table.get(child)?;
+    assert_eq!((record.state, record.parent), (State::Killed, Some(parent)));
+    let steps: Vec<State> = table
+        .transitions(child)?
+        .into_iter()
+        .map(|t| t.to)
+        .collect();
+    assert_eq!(steps, [State::Ready, State::Running, State::Killed]);
+
+    // A start under a parent that does not exist is not recorded at all.
+    let orphan = table.start_behind(new(Some(999)))?;
+    assert!(matches!(
+        table.get(orphan),
+        Err(KernelError::NoSuchProcess(p)) if p == orphan
+    ));
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Pausing and resuming subtrees, the message queue and the process log in the table.
 
+mod common;
+
 use libos_kernel::{
-    BlockedOn, KernelError, MAX_LOG_LINES, MessageBody, NewProcess, ProcessTable, State, mailbox,
+    BlockedOn, KernelError, MAX_LOG_LINES, MessageBody, ProcessTable, State, mailbox,
 };
 
 fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {
@@ -12,16 +14,7 @@ fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {
 
 /// Creates a running process under `parent`.
 fn running(table: &ProcessTable, parent: Option<u64>) -> anyhow::Result<u64> {
-    let pid = table
-        .create(NewProcess {
-            parent,
-            image: "agent:1.0".into(),
-            image_digest: "sha256:abc".into(),
-            cwd: "/".into(),
-            capabilities: vec![],
-            host: "1@host:9000".into(),
-        })?
-        .pid;
+    let pid = table.create(common::new_process(parent))?.pid;
     table.advance(pid, &[State::Ready, State::Running])?;
     Ok(pid)
 }
