@@ -7,6 +7,7 @@
 //! connection, which the pragma does not count, clears the cache itself.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -19,12 +20,12 @@ const CAPACITY: usize = 256;
 #[derive(Debug, Default)]
 pub(crate) struct ResolvedCache {
     version: i64,
-    images: HashMap<String, Image>,
+    images: HashMap<String, Arc<Image>>,
 }
 
 impl ResolvedCache {
     /// The image `reference` resolved to, if nothing was committed since.
-    pub(crate) fn get(&mut self, conn: &Connection, reference: &str) -> Option<Image> {
+    pub(crate) fn get(&mut self, conn: &Connection, reference: &str) -> Option<Arc<Image>> {
         let version = data_version(conn)?;
         if version != self.version {
             self.images.clear();
@@ -35,11 +36,11 @@ impl ResolvedCache {
     }
 
     /// Keeps that `reference` resolved to `image` (read at the current `data_version`).
-    pub(crate) fn put(&mut self, reference: &str, image: &Image) {
+    pub(crate) fn put(&mut self, reference: &str, image: &Arc<Image>) {
         if self.images.len() >= CAPACITY {
             self.images.clear();
         }
-        self.images.insert(reference.to_owned(), image.clone());
+        self.images.insert(reference.to_owned(), Arc::clone(image));
     }
 
     /// Forgets every resolution (after a change through the store's own connection).

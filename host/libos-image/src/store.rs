@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -229,6 +229,15 @@ impl ImageStore {
     /// does not hash to its digest or cannot be decoded, [`ImageError::Database`] on SQLite
     /// failures.
     pub fn get(&self, reference: &str) -> Result<Image, ImageError> {
+        self.get_shared(reference).map(|image| Image::clone(&image))
+    }
+
+    /// [`ImageStore::get`], shared: the same resolution is handed out again while the
+    /// database is unchanged, without copying the image.
+    ///
+    /// # Errors
+    /// As [`ImageStore::get`].
+    pub fn get_shared(&self, reference: &str) -> Result<Arc<Image>, ImageError> {
         let parsed = Reference::parse(reference)?;
         let conn = self.conn();
         if let Some(image) = self.resolved().get(&conn, reference) {
@@ -280,7 +289,7 @@ impl ImageStore {
         };
         match found {
             Some(row) => {
-                let image = row.into_image()?;
+                let image = Arc::new(row.into_image()?);
                 self.resolved().put(reference, &image);
                 Ok(image)
             }

@@ -207,7 +207,7 @@ impl Kernel {
 
 impl Inner {
     pub(crate) async fn start(self: &Arc<Self>, start: Start) -> Result<u64, ProcessError> {
-        let image = Arc::new(self.images.get(&start.image)?);
+        let image = self.images.get_shared(&start.image)?;
         let capabilities = match start.capabilities {
             Some(caps) => caps,
             None => image_capabilities(&image)?,
