@@ -35,6 +35,9 @@ pub type EndDone = Box<dyn FnOnce(Result<u64>) + Send>;
 pub(crate) enum Op {
     /// Record process `pid` (a reserved pid) started and running, as `create_running` does.
     Start { pid: u64, new: NewProcess },
+    /// Apply the state changes `path` to `pid` as `advance` does, the process's own
+    /// (blocking, waking); a refusal (it was killed meanwhile) is only logged.
+    Advance { pid: u64, path: Vec<State> },
     /// End `pid` as `end_and_emit` does.
     End {
         pid: u64,
@@ -52,6 +55,12 @@ impl Op {
     fn apply(&self, conn: &Connection) -> Result<u64> {
         match self {
             Op::Start { pid, new } => write::start_as(conn, *pid, new).map(|()| *pid),
+            Op::Advance { pid, path } => {
+                for to in path {
+                    write::advance_only(conn, *pid, to)?;
+                }
+                Ok(*pid)
+            }
             Op::End {
                 pid,
                 end,
@@ -76,6 +85,12 @@ impl Op {
             Op::Start { pid, .. } => {
                 if let Err(e) = outcome {
                     tracing::error!(pid, error = %e, "the start of a process was not recorded");
+                }
+            }
+            Op::Advance { pid, .. } => {
+                if let Err(e) = outcome {
+                    // Killed meanwhile: the table refuses leaving an ended state.
+                    tracing::debug!(pid, error = %e, "state change not recorded");
                 }
             }
             Op::End { done, pid, .. } => match done {

@@ -139,6 +139,13 @@ impl ProcessTable {
         });
     }
 
+    /// Applies the state changes `path` to `pid` as [`ProcessTable::advance`] does, but
+    /// behind the caller: for the changes a process makes itself (blocking, waking), whose
+    /// refusal (it was killed meanwhile) leaves nothing to do but log it.
+    pub fn advance_behind(&self, pid: u64, path: Vec<State>) {
+        self.shared.post(Op::Advance { pid, path });
+    }
+
     /// Commits every change queued behind the caller so far.
     ///
     /// # Errors

@@ -160,3 +160,35 @@ fn pids_stay_unique_across_handles_and_dense_for_one() -> anyhow::Result<()> {
     assert_eq!((a, b, c), (1, 2, 3));
     Ok(())
 }
+
+#[test]
+fn a_process_own_changes_queue_in_order_and_stop_at_its_kill() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let pid = table.start_behind(new(None))?;
+    let blocked = State::Blocked(libos_kernel::BlockedOn::Event("park".into()));
+    table.advance_behind(pid, vec![blocked.clone()]);
+    assert_eq!(
+        table.get(pid)?.state,
+        blocked,
+        "seen at once by the same handle"
+    );
+    table.advance_behind(pid, vec![State::Ready, State::Running]);
+    assert_eq!(table.kill_subtree(pid)?, [pid], "the wake-up came first");
+    // A change queued after the kill is refused and changes nothing.
+    table.advance_behind(pid, vec![blocked]);
+    table.flush()?;
+    let steps: Vec<State> = table.transitions(pid)?.into_iter().map(|t| t.to).collect();
+    assert_eq!(
+        steps,
+        [
+            State::Ready,
+            State::Running,
+            State::Blocked(libos_kernel::BlockedOn::Event("park".into())),
+            State::Ready,
+            State::Running,
+            State::Killed
+        ]
+    );
+    Ok(())
+}

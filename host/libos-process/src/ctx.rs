@@ -88,11 +88,10 @@ impl ProcessCtx {
         self.record(&[libos_kernel::State::Ready, libos_kernel::State::Running]);
     }
 
+    /// Queues the change for the table's writer thread: no SQLite on the process's fiber
+    /// stack (its pages stay resident while it is parked) and one commit for many parkers.
     fn record(&self, path: &[libos_kernel::State]) {
-        if let Err(e) = self.kernel.table.advance(self.pid, path) {
-            // Killed meanwhile (the table refuses leaving an ended state): nothing to record.
-            tracing::debug!(pid = self.pid, error = %e, "state change not recorded");
-        }
+        self.kernel.table.advance_behind(self.pid, path.to_vec());
     }
 
     /// Hands what the process accumulated in memory on to where others read it: its audit
