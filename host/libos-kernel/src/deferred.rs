@@ -1,7 +1,9 @@
-//! Changes recorded behind the caller: the start and the end of a process.
+//! Changes recorded behind the caller: a process's start, its own blocking and waking, and
+//! its end.
 //!
 //! Starting a process and ending it are the two changes on the path of every spawn, and each
-//! used to cost a commit (tens of microseconds: most of a spawn). A host that starts a
+//! used to cost a commit (tens of microseconds: most of a spawn); blocking cost one on every
+//! park, run on the process's fiber stack. A host that starts a
 //! process knows everything the table would check (it runs the parent; the pid comes from a
 //! block it reserved), so it queues the change and goes on; the table's writer thread commits
 //! what is queued, many changes per commit when they come fast.
@@ -21,10 +23,9 @@ use libos_db::SharedConnection;
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::Result;
-use crate::events;
 use crate::record::NewProcess;
 use crate::state::State;
-use crate::usage::{self, Usage};
+use crate::usage::Usage;
 use crate::write;
 
 /// Called once the end of a process is committed (with the id of its exit event) or could
@@ -38,7 +39,7 @@ pub(crate) enum Op {
     /// Apply the state changes `path` to `pid` as `advance` does, the process's own
     /// (blocking, waking); a refusal (it was killed meanwhile) is only logged.
     Advance { pid: u64, path: Vec<State> },
-    /// End `pid` as `end_and_emit` does.
+    /// End `pid` with its exit notice and final usage (see `ProcessTable::end_behind`).
     End {
         pid: u64,
         end: State,
@@ -68,14 +69,7 @@ impl Op {
                 payload,
                 usage,
                 ..
-            } => {
-                write::advance_only(conn, *pid, end)?;
-                let id = events::emit(conn, topic, payload, 0)?;
-                if let Some(usage) = usage {
-                    usage::set(conn, *pid, usage)?;
-                }
-                Ok(id)
-            }
+            } => write::end(conn, *pid, end, (topic, payload), usage.as_ref()),
         }
     }
 

@@ -27,7 +27,8 @@ use crate::write;
 /// changes are serialized and never both succeed from the same state. The handle is
 /// `Send + Sync`; calls through one handle are serialized.
 ///
-/// Two changes can be recorded behind the caller ([`ProcessTable::start_behind`],
+/// A process's start, its own state changes and its end can be recorded behind the caller
+/// ([`ProcessTable::start_behind`], [`ProcessTable::advance_behind`],
 /// [`ProcessTable::end_behind`]): a writer thread commits them, in order with everything
 /// else done through this handle, which also sees them at once; other handles see them once
 /// committed. Dropping the handle commits what is still queued.
@@ -117,10 +118,12 @@ impl ProcessTable {
         Ok(pid)
     }
 
-    /// Ends `pid` as [`ProcessTable::end_and_emit`] does, but behind the caller: queues the
-    /// change for the writer thread, which calls `done` once it is committed (with the exit
-    /// event's id) or has failed (e.g. because `pid` was killed meanwhile). `done` runs on
-    /// whichever thread commits, with no lock of the table held.
+    /// Ends `pid` as [`ProcessTable::advance`] to `end` does and, in the same transaction,
+    /// emits `event` (topic, payload; source 0) and records `usage` (what the process spent,
+    /// if given): a process's end, its announcement and its final usage are recorded together
+    /// or not at all. Behind the caller: the writer thread calls `done` once the change is
+    /// committed (with the exit event's id) or has failed (e.g. because `pid` was killed
+    /// meanwhile). `done` runs on whichever thread commits, with no lock of the table held.
     pub fn end_behind(
         &self,
         pid: u64,
@@ -440,31 +443,6 @@ impl ProcessTable {
     /// Only [`crate::KernelError::Store`].
     pub fn last_event(&self) -> Result<u64> {
         events::last_id(&self.shared.committed())
-    }
-
-    /// Ends `pid` as [`ProcessTable::advance`] to `end` does and, in the same transaction,
-    /// emits `event` (topic, payload; source 0) and records `usage` (what the process spent,
-    /// if given): a process's end, its announcement and its final usage are recorded together
-    /// or not at all. Returns the record and the event's id.
-    ///
-    /// # Errors
-    ///
-    /// As [`ProcessTable::advance`].
-    pub fn end_and_emit(
-        &self,
-        pid: u64,
-        end: &State,
-        event: (&str, &str),
-        usage: Option<&Usage>,
-    ) -> Result<(ProcessRecord, u64)> {
-        self.transaction(|conn| {
-            let record = write::advance(conn, pid, end)?;
-            let id = events::emit(conn, event.0, event.1, 0)?;
-            if let Some(usage) = usage {
-                usage::set(conn, pid, usage)?;
-            }
-            Ok((record, id))
-        })
     }
 
     /// Appends `lines` (level, message) to the stored log of `pid`, in one transaction.

@@ -10,6 +10,7 @@ use crate::read;
 use crate::record::{NewProcess, ProcessRecord};
 use crate::sql::{encode_state, now_ns, pid_key};
 use crate::state::{LIVE_STATE_NAMES, State};
+use crate::usage::Usage;
 
 /// Inserts `new` already `Running`, with its transitions `created -> ready -> running`
 /// recorded (as [`create`] then two [`transition`]s would, without reading the row back in
@@ -160,6 +161,23 @@ pub(crate) fn advance_only(conn: &Connection, pid: u64, to: &State) -> Result<()
         }
     };
     set_state(conn, pid, &current, &next)
+}
+
+/// Ends `pid` as [`advance`] to `end` does, emits `event` (topic, payload; source 0) and
+/// records `usage` if given; returns the event's id. Checks before its first write.
+pub(crate) fn end(
+    conn: &Connection,
+    pid: u64,
+    end: &State,
+    event: (&str, &str),
+    usage: Option<&Usage>,
+) -> Result<u64> {
+    advance_only(conn, pid, end)?;
+    let id = crate::events::emit(conn, event.0, event.1, 0)?;
+    if let Some(usage) = usage {
+        crate::usage::set(conn, pid, usage)?;
+    }
+    Ok(id)
 }
 
 /// Pauses every live, unpaused process of the subtree rooted at `pid` and returns their pids

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::new_process as new;
+use common::{new_process as new, open};
 use libos_kernel::{KernelError, ProcessFilter, ProcessTable, State, Usage};
 
 fn exited() -> State {
@@ -63,8 +63,7 @@ fn a_start_is_seen_at_once_by_its_handle_and_by_others_once_committed() -> anyho
 
 #[test]
 fn an_end_reports_its_event_and_a_killed_process_keeps_its_kill() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let (_dir, table) = open()?;
     let pid = table.start_behind(new(None))?;
     let id = end(&table, pid)?.map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(table.get(pid)?.state, exited());
@@ -90,8 +89,7 @@ fn an_end_reports_its_event_and_a_killed_process_keeps_its_kill() -> anyhow::Res
 
 #[test]
 fn queued_starts_come_before_later_changes_of_the_same_handle() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let (_dir, table) = open()?;
     let root = table.start_behind(new(None))?;
     let a = table.start_behind(new(Some(root)))?;
     let b = table.start_behind(new(Some(a)))?;
@@ -163,8 +161,7 @@ fn pids_stay_unique_across_handles_and_dense_for_one() -> anyhow::Result<()> {
 
 #[test]
 fn a_process_own_changes_queue_in_order_and_stop_at_its_kill() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    let (_dir, table) = open()?;
     let pid = table.start_behind(new(None))?;
     let blocked = State::Blocked(libos_kernel::BlockedOn::Event("park".into()));
     table.advance_behind(pid, vec![blocked.clone()]);

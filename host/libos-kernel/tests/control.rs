@@ -2,15 +2,10 @@
 
 mod common;
 
+use common::open;
 use libos_kernel::{
     BlockedOn, KernelError, MAX_LOG_LINES, MessageBody, ProcessTable, State, mailbox,
 };
-
-fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {
-    let dir = tempfile::tempdir()?;
-    let table = ProcessTable::open(dir.path().join("libos.db"))?;
-    Ok((dir, table))
-}
 
 /// Creates a running process under `parent`.
 fn running(table: &ProcessTable, parent: Option<u64>) -> anyhow::Result<u64> {

@@ -1,17 +1,15 @@
 //! The process table: creation, transitions, tree queries, kill_subtree, persistence.
 
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::thread;
+
+use common::open;
 
 use libos_kernel::{
     BlockedOn, KernelError, NewProcess, ProcessFilter, ProcessRecord, ProcessTable, State,
 };
-
-fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {
-    let dir = tempfile::tempdir()?;
-    let table = ProcessTable::open(dir.path().join("libos.db"))?;
-    Ok((dir, table))
-}
 
 fn new(parent: Option<u64>) -> NewProcess {
     NewProcess {

@@ -193,8 +193,8 @@ impl Kernel {
         self.inner.kill(pid)
     }
 
-    /// Commits every process table change this kernel has queued (starts and ends are
-    /// recorded behind the caller): after this, other `libos` invocations see them. Dropping
+    /// Commits every process table change this kernel has queued (starts, a process's own
+    /// blocking and waking, and ends are recorded behind the caller): after this, other `libos` invocations see them. Dropping
     /// the kernel does the same.
     ///
     /// # Errors

@@ -160,17 +160,14 @@ impl Inner {
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
         let mut running = self.lock_running();
-        // Once ended it leaves the running map: `wait` and the rest read its end from the
-        // table from then on (which they see, as every read commits what is queued first).
         // Killed (marked, or already dropped from the map by the kill): the kill recorded and
-        // announced the end; waiters learn it from the table when `tx` drops.
-        let usage = match running.remove(&pid) {
-            Some(r) if r.killed => {
-                running.insert(pid, r);
-                return;
-            }
-            Some(r) => r.budget.usage(),
-            None => return,
+        // announced the end; waiters learn it from the table when `tx` drops. Otherwise it
+        // leaves the running map: a later `wait` finds its end in `recent` or the table.
+        if running.get(&pid).is_none_or(|r| r.killed) {
+            return;
+        }
+        let Some(usage) = running.remove(&pid).map(|r| r.budget.usage()) else {
+            return;
         };
         let weak = Arc::downgrade(self);
         self.table.end_behind(

@@ -1,6 +1,15 @@
 //! Helpers shared by the process table's tests.
 
-use libos_kernel::NewProcess;
+#![allow(dead_code)]
+
+use libos_kernel::{NewProcess, ProcessTable};
+
+/// A process table in a fresh state directory (kept while the directory lives).
+pub fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {
+    let dir = tempfile::tempdir()?;
+    let table = ProcessTable::open(dir.path().join("libos.db"))?;
+    Ok((dir, table))
+}
 
 /// A new process under `parent` with no capabilities, on a fixed host.
 pub fn new_process(parent: Option<u64>) -> NewProcess {
