@@ -76,6 +76,8 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
     let started = Instant::now();
     let pid = env.run_detached("ticker", None);
     assert!(started.elapsed() < Duration::from_secs(60));
+    // Its start was committed before its pid was handed out: another invocation sees it.
+    assert!(!state_of(&env, pid).is_null(), "process {pid} is not in ps");
 
     // Its log fills from the background host and reads as text too.
     let moving = log_grows(&env, pid, 0);

@@ -92,6 +92,9 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             })
             .await
             .map_err(process_failure)?;
+        // The start is recorded behind the spawn: commit it before the pid is handed out, so
+        // `libos ps|kill|wait <pid>` from another terminal finds it at once.
+        kernel.flush().map_err(process_failure)?;
         eprintln!("process {pid} started ({})", args.image);
         if let Some(file) = &args.pid_file {
             super::detach::write_pid(file, pid)?;
