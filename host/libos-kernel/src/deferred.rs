@@ -15,14 +15,14 @@
 //! normally within a commit's time; a host that crashes loses what it had queued and not
 //! committed, like the audit log's last records (`docs/ARCHITECTURE.md`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use libos_db::SharedConnection;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::Result;
+use crate::error::{KernelError, Result};
 use crate::record::NewProcess;
 use crate::state::State;
 use crate::usage::Usage;
@@ -51,6 +51,13 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The process the change is about.
+    fn pid(&self) -> u64 {
+        match self {
+            Op::Start { pid, .. } | Op::Advance { pid, .. } | Op::End { pid, .. } => *pid,
+        }
+    }
+
     /// Applies the change inside the caller's transaction; returns the pid (start) or the
     /// exit event's id (end).
     fn apply(&self, conn: &Connection) -> Result<u64> {
@@ -103,6 +110,8 @@ impl Op {
 struct Queue {
     ops: VecDeque<Op>,
     stop: bool,
+    /// The writer thread waits for a change to be queued (and must be woken for it).
+    idle: bool,
 }
 
 /// The connection and the changes queued for it, shared by the table and its writer thread.
@@ -125,10 +134,15 @@ impl Shared {
         }
     }
 
-    /// Queues `op` for the writer thread.
+    /// Queues `op` for the writer thread (waking it only if it sleeps waiting for work: a
+    /// wake is a system call, and while it gathers it will look anyway).
     pub(crate) fn post(&self, op: Op) {
-        self.lock_queue().ops.push_back(op);
-        self.wake.notify_one();
+        let mut queue = self.lock_queue();
+        queue.ops.push_back(op);
+        if queue.idle {
+            queue.idle = false;
+            self.wake.notify_one();
+        }
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction after every queued change, committing
@@ -138,25 +152,27 @@ impl Shared {
     pub(crate) fn transaction<T>(&self, body: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock();
         let ops: Vec<Op> = self.lock_queue().ops.drain(..).collect();
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => {
-                self.requeue(ops);
-                return Err(e.into());
-            }
-        };
-        let mut outcomes = Vec::with_capacity(ops.len());
-        for op in &ops {
-            outcomes.push(in_savepoint(&tx, |conn| op.apply(conn)));
+        if ops.is_empty() {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = body(&tx)?;
+            tx.commit()?;
+            return Ok(out);
         }
-        let out = if ops.is_empty() {
-            body(&tx)
-        } else {
-            in_savepoint(&tx, body)
+        // Normally every change applies: record them without a savepoint each, whole
+        // lifetimes as one. If one is refused (a kill raced it), start over and record them
+        // one by one, each in its own savepoint, as they would have been without batching.
+        let (tx, outcomes) = match apply_batch(&conn, &ops) {
+            Ok(done) => done,
+            // (The failed transaction was dropped, rolled back, as `apply_batch` returned.)
+            Err(_) => match apply_each(&conn, &ops) {
+                Ok(done) => done,
+                Err(e) => {
+                    self.requeue(ops);
+                    return Err(e);
+                }
+            },
         };
-        if ops.is_empty() && out.is_err() {
-            return out; // Dropping `tx` rolls back.
-        }
+        let out = in_savepoint(&tx, body);
         if let Err(e) = tx.commit() {
             self.requeue(ops);
             return Err(e.into());
@@ -196,7 +212,9 @@ impl Shared {
 
     /// Tells the writer thread to commit what is queued and stop.
     pub(crate) fn stop(&self) {
-        self.lock_queue().stop = true;
+        let mut queue = self.lock_queue();
+        queue.stop = true;
+        queue.idle = false;
         self.wake.notify_one();
     }
 
@@ -206,11 +224,13 @@ impl Shared {
             let stopping = {
                 let mut queue = self.lock_queue();
                 while queue.ops.is_empty() && !queue.stop {
+                    queue.idle = true;
                     queue = self
                         .wake
                         .wait(queue)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
+                queue.idle = false;
                 if queue.ops.is_empty() {
                     return;
                 }
@@ -266,4 +286,144 @@ fn in_savepoint<T>(conn: &Connection, body: impl FnOnce(&Connection) -> Result<T
             Err(e)
         }
     }
+}
+
+/// What a batch of queued changes commits: each change alone, or a process's whole lifetime
+/// (its start, its own state changes and its end, all queued in this batch) as one.
+enum Apply {
+    One(usize),
+    Lifetime {
+        start: usize,
+        advances: Vec<usize>,
+        end: usize,
+    },
+}
+
+/// Orders the changes of `ops` for [`apply_batch`]: in queue order, except that a process
+/// started and ended within the batch is recorded at its end, in one piece, unless a child
+/// was started under it meanwhile (whose start reads the parent's row).
+fn plan(ops: &[Op]) -> Vec<Apply> {
+    let mut started: HashMap<u64, (usize, Vec<usize>, bool)> = HashMap::new();
+    let mut lifetimes = HashMap::new();
+    for (at, op) in ops.iter().enumerate() {
+        match op {
+            Op::Start { pid, new } => {
+                if let Some(open) = new.parent.and_then(|p| started.get_mut(&p)) {
+                    open.2 = false;
+                }
+                started.insert(*pid, (at, Vec::new(), true));
+            }
+            Op::Advance { pid, .. } => {
+                if let Some(open) = started.get_mut(pid) {
+                    open.1.push(at);
+                }
+            }
+            Op::End { pid, .. } => {
+                if let Some((start, advances, true)) = started.remove(pid) {
+                    lifetimes.insert(at, (start, advances));
+                }
+            }
+        }
+    }
+    let mut folded = vec![false; ops.len()];
+    for (start, advances) in lifetimes.values() {
+        folded[*start] = true;
+        for at in advances {
+            folded[*at] = true;
+        }
+    }
+    let mut plan = Vec::with_capacity(ops.len());
+    for (at, folded) in folded.into_iter().enumerate() {
+        if let Some((start, advances)) = lifetimes.remove(&at) {
+            plan.push(Apply::Lifetime {
+                start,
+                advances,
+                end: at,
+            });
+        } else if !folded {
+            plan.push(Apply::One(at));
+        }
+    }
+    plan
+}
+
+/// Records `ops` in a new transaction following [`plan`], failing at the first change that
+/// is refused (the transaction is then dropped: nothing is kept). Returns the open
+/// transaction and the outcome of every change.
+fn apply_batch<'c>(
+    conn: &'c Connection,
+    ops: &[Op],
+) -> Result<(Transaction<'c>, Vec<Result<u64>>)> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let mut outcomes: Vec<Option<Result<u64>>> = (0..ops.len()).map(|_| None).collect();
+    for step in plan(ops) {
+        match step {
+            Apply::One(at) => outcomes[at] = Some(Ok(ops[at].apply(&tx)?)),
+            Apply::Lifetime {
+                start,
+                advances,
+                end,
+            } => {
+                let id = apply_lifetime(&tx, ops, start, &advances, end)?;
+                let pid = ops[start].pid();
+                outcomes[start] = Some(Ok(pid));
+                for at in advances {
+                    outcomes[at] = Some(Ok(pid));
+                }
+                outcomes[end] = Some(Ok(id));
+            }
+        }
+    }
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(KernelError::Store("change not applied".into()))))
+        .collect();
+    Ok((tx, outcomes))
+}
+
+/// Records the lifetime `ops[start]`, `ops[advances]`, `ops[end]` with [`write::lifetime`].
+fn apply_lifetime(
+    conn: &Connection,
+    ops: &[Op],
+    start: usize,
+    advances: &[usize],
+    end: usize,
+) -> Result<u64> {
+    let (
+        Op::Start { pid, new },
+        Op::End {
+            end: state,
+            topic,
+            payload,
+            usage,
+            ..
+        },
+    ) = (&ops[start], &ops[end])
+    else {
+        return Err(KernelError::Store("malformed lifetime".into()));
+    };
+    let mut path = Vec::new();
+    for at in advances {
+        if let Op::Advance { path: steps, .. } = &ops[*at] {
+            path.extend(steps.iter());
+        }
+    }
+    write::lifetime(
+        conn,
+        *pid,
+        new,
+        &path,
+        (state, (topic, payload), usage.as_ref()),
+    )
+}
+
+/// Records `ops` in a new transaction one by one, each in its own savepoint (a refused
+/// change is rolled back alone). Returns the open transaction and every outcome.
+fn apply_each<'c>(conn: &'c Connection, ops: &[Op]) -> Result<(Transaction<'c>, Vec<Result<u64>>)> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for op in ops {
+        outcomes.push(in_savepoint(&tx, |conn| op.apply(conn)));
+    }
+    Ok((tx, outcomes))
 }

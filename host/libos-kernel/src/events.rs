@@ -21,7 +21,8 @@ pub const KEPT_PER_TOPIC: usize = 1024;
 /// How often (in event ids) an emit also trims its topic.
 pub const TRIM_EVERY: i64 = 16;
 
-/// Events the table keeps over all topics.
+/// Events the table keeps over all topics: cut back to this many by every emit whose id is
+/// a multiple of [`TRIM_EVERY`], so it may hold up to `TRIM_EVERY - 1` more in between.
 pub const KEPT: usize = 16 * 1024;
 
 /// Largest event payload, in bytes (checked by the caller before [`emit`]).
@@ -68,11 +69,12 @@ pub(crate) fn emit(conn: &Connection, topic: &str, payload: &str, source: u64) -
     )?
     .execute(params![topic, payload, source, now_ns()])?;
     let id = conn.last_insert_rowid();
-    // The newest KEPT overall (a range of ids: cheap), and every TRIM_EVERY ids the newest
-    // KEPT_PER_TOPIC of this topic (which walks the topic's index past them).
-    conn.prepare_cached("DELETE FROM process_events WHERE id <= ?1 - ?2")?
-        .execute(params![id, KEPT as i64])?;
+    // Every TRIM_EVERY ids: the newest KEPT overall (a range of ids) and the newest
+    // KEPT_PER_TOPIC of this topic (which walks the topic's index past them). Deleting a
+    // run of old events at once touches their pages once instead of once per emit.
     if id % TRIM_EVERY == 0 {
+        conn.prepare_cached("DELETE FROM process_events WHERE id <= ?1 - ?2")?
+            .execute(params![id, KEPT as i64])?;
         conn.prepare_cached(
             "DELETE FROM process_events WHERE topic = ?1 AND id <= (
                  SELECT id FROM process_events WHERE topic = ?1

@@ -40,24 +40,63 @@ pub(crate) fn start_as(conn: &Connection, pid: u64, new: &NewProcess) -> Result<
 
 /// Records the transitions `created -> ready -> running` of a process just inserted running.
 fn record_start(conn: &Connection, pid: u64) -> Result<()> {
-    let key = stored_pid(pid)?;
+    record_steps(
+        conn,
+        stored_pid(pid)?,
+        &[State::Created, State::Ready, State::Running],
+    )
+}
+
+/// Records the transitions between consecutive `states` of the process `key`, numbered from
+/// 1: for a process whose row was just inserted, with no transition yet.
+fn record_steps(conn: &Connection, key: i64, states: &[State]) -> Result<()> {
     let now = now_ns();
     let mut insert = conn.prepare_cached(
         "INSERT INTO process_transitions (pid, seq, from_state, to_state, time_ns)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let steps = [State::Created, State::Ready, State::Running];
-    for (seq, step) in steps.windows(2).enumerate() {
-        let seq = i64::try_from(seq).unwrap_or(0) + 1;
-        insert.execute(params![
-            key,
-            seq,
-            encode_state(&step[0])?,
-            encode_state(&step[1])?,
-            now
-        ])?;
+    let mut from = None;
+    for (seq, state) in states.iter().enumerate() {
+        let to = encode_state(state)?;
+        if let Some(from) = from {
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            insert.execute(params![key, seq, from, to, now])?;
+        }
+        from = Some(to);
     }
     Ok(())
+}
+
+/// Records a whole lifetime made ahead of the table (see `deferred.rs`): the process `pid`
+/// started running as [`start_as`] records it, then moved through `path` as [`advance_only`]
+/// would, then ended as [`end`] records it, with `event` and `usage`; returns the exit
+/// event's id. One insert of the final row instead of an insert and an update per step.
+///
+/// Checks before its first write. Refuses ([`KernelError::Transition`]) a `path` the
+/// lifecycle does not allow from `running` and ([`KernelError::ParentEnded`]) a parent that
+/// has ended: the caller then records the changes one by one, as they would have been.
+pub(crate) fn lifetime(
+    conn: &Connection,
+    pid: u64,
+    new: &NewProcess,
+    path: &[&State],
+    (end, event, usage): (&State, (&str, &str), Option<&Usage>),
+) -> Result<u64> {
+    let key = stored_pid(pid)?;
+    let mut states = Vec::with_capacity(path.len() + 4);
+    states.extend([State::Created, State::Ready, State::Running]);
+    for to in path.iter().copied().chain([end]) {
+        let from = states.last().unwrap_or(&State::Running);
+        lifecycle::check(from, to).map_err(|source| KernelError::Transition { pid, source })?;
+        states.push(to.clone());
+    }
+    insert(conn, new, end, Some(key), true)?;
+    record_steps(conn, key, &states)?;
+    let id = crate::events::emit(conn, event.0, event.1, 0)?;
+    if let Some(usage) = usage {
+        crate::usage::set(conn, pid, usage)?;
+    }
+    Ok(id)
 }
 
 /// Inserts `new` in state `Created` and returns its pid.
@@ -90,6 +129,8 @@ fn insert(
             Some(root)
         }
     };
+    // A root is its own root; with its pid known, it is written at once.
+    let root = root.or(pid);
     let parent = new.parent.map(stored_pid).transpose()?;
     let capabilities = serde_json::to_string(&new.capabilities)
         .map_err(|err| KernelError::Store(format!("cannot encode capabilities: {err}")))?;
@@ -114,6 +155,7 @@ fn insert(
     ])?;
     let pid = conn.last_insert_rowid();
     if root.is_none() {
+        // A fresh pid: only known now.
         conn.prepare_cached("UPDATE processes SET root = ?1 WHERE pid = ?1")?
             .execute(params![pid])?;
     }

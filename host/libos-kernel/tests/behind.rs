@@ -189,3 +189,145 @@ fn a_process_own_changes_queue_in_order_and_stop_at_its_kill() -> anyhow::Result
     );
     Ok(())
 }
+
+/// What the table holds about a process, without times: its row's state, parent and root,
+/// its transitions (seq, from, to) and the usage recorded for it.
+type Recorded = (
+    State,
+    Option<u64>,
+    u64,
+    Vec<(u64, State, State)>,
+    Option<Usage>,
+);
+
+/// [`Recorded`] of `pid`.
+fn recorded(table: &ProcessTable, pid: u64) -> anyhow::Result<Recorded> {
+    let record = table.get(pid)?;
+    let steps = table
+        .transitions(pid)?
+        .into_iter()
+        .map(|t| (t.seq, t.from, t.to))
+        .collect();
+    Ok((
+        record.state,
+        record.parent,
+        record.root,
+        steps,
+        table.usage()?.get(&pid).copied(),
+    ))
+}
+
+#[test]
+fn a_lifetime_queued_in_one_batch_is_recorded_as_change_by_change() -> anyhow::Result<()> {
+    let (_dir, table) = open()?;
+    let blocked = State::Blocked(libos_kernel::BlockedOn::Event("park".into()));
+    let path = [blocked, State::Ready, State::Running];
+    // Recorded change by change, each committed on its own.
+    let one_by_one = table.create_running(new(None))?.pid;
+    table.advance(one_by_one, &path)?;
+    assert!(end(&table, one_by_one)?.is_ok());
+    // The same lifetime queued at once: start, its own changes and end in one batch.
+    let (tx, rx) = mpsc::channel();
+    let queued = table.start_behind(new(None))?;
+    table.advance_behind(queued, path[..1].to_vec());
+    table.advance_behind(queued, path[1..].to_vec());
+    table.end_behind(
+        queued,
+        exited(),
+        ("process.exit".into(), format!("{{\"pid\":{queued}}}")),
+        Some(Usage::default()),
+        Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        }),
+    );
+    table.flush()?;
+    let id = rx
+        .recv_timeout(Duration::from_secs(5))?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let (a, b) = (recorded(&table, one_by_one)?, recorded(&table, queued)?);
+    assert_eq!((a.0, a.1, a.3, a.4), (b.0, b.1, b.3, b.4));
+    assert_eq!((a.2, b.2), (one_by_one, queued), "each its own root");
+    let exits = table.events(Some("process.exit"), 0, 10)?;
+    assert_eq!(exits.last().map(|e| e.id), Some(id), "done told the event");
+    assert_eq!(
+        exits.last().map(|e| e.payload.clone()),
+        Some(format!("{{\"pid\":{queued}}}"))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_parent_and_child_queued_in_one_batch_both_record_their_lifetimes() -> anyhow::Result<()> {
+    let (dir, table) = open()?;
+    let other = ProcessTable::open(dir.path().join("libos.db"))?;
+    let parent = table.start_behind(new(None))?;
+    let child = table.start_behind(new(Some(parent)))?;
+    // The child ends first (its parent waited for it), then the parent.
+    let (tx, rx) = mpsc::channel();
+    for pid in [child, parent] {
+        let tx = tx.clone();
+        table.end_behind(
+            pid,
+            exited(),
+            ("process.exit".into(), format!("{{\"pid\":{pid}}}")),
+            None,
+            Box::new(move |outcome| {
+                let _ = tx.send((pid, outcome));
+            }),
+        );
+    }
+    table.flush()?;
+    for _ in 0..2 {
+        let (pid, outcome) = rx.recv_timeout(Duration::from_secs(5))?;
+        assert!(outcome.is_ok(), "{pid}: {outcome:?}");
+    }
+    // Read through another handle: what was committed, not what this one remembers.
+    let c = other.get(child)?;
+    assert_eq!(
+        (c.state, c.parent, c.root),
+        (exited(), Some(parent), parent)
+    );
+    assert_eq!(other.get(parent)?.state, exited());
+    let pids: Vec<String> = other
+        .events(Some("process.exit"), 0, 10)?
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(
+        pids,
+        [
+            format!("{{\"pid\":{child}}}"),
+            format!("{{\"pid\":{parent}}}")
+        ],
+        "exit events in the order the ends were queued"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_refused_change_in_a_batch_leaves_the_others_recorded() -> anyhow::Result<()> {
+    let (dir, table) = open()?;
+    let other = ProcessTable::open(dir.path().join("libos.db"))?;
+    let victim = table.start_behind(new(None))?;
+    table.flush()?;
+    // Killed from another handle: this one's queued change for it will be refused.
+    assert_eq!(other.kill_subtree(victim)?, [victim]);
+    let blocked = State::Blocked(libos_kernel::BlockedOn::Sleep);
+    let before = table.start_behind(new(None))?;
+    table.advance_behind(victim, vec![blocked]);
+    let after = table.start_behind(new(None))?;
+    assert!(end(&table, after)?.is_ok());
+    assert_eq!(
+        other.get(victim)?.state,
+        State::Killed,
+        "refused, unchanged"
+    );
+    assert_eq!(other.get(before)?.state, State::Running);
+    assert_eq!(other.get(after)?.state, exited());
+    assert_eq!(
+        other.transitions(victim)?.last().map(|t| t.to.clone()),
+        Some(State::Killed)
+    );
+    Ok(())
+}
