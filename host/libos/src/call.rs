@@ -13,6 +13,7 @@ use crate::primitives::log::CallLog;
 use crate::primitives::path::PathError;
 use crate::providers::Clock;
 use crate::wasm::limiter::CallLimiter;
+use crate::wasm::wasi::WasiSetup;
 
 /// The longest resource (path, name, key) a primitive decides on, in bytes.
 pub const MAX_RESOURCE: usize = 4096;
@@ -22,13 +23,13 @@ pub const MAX_RESOURCE: usize = 4096;
 pub struct CallCtx {
     pub(crate) subject: Arc<str>,
     pub(crate) authority: Session,
-    pub(crate) workdir: Option<cap_std::fs::Dir>,
+    pub(crate) workdir: Option<Arc<cap_std::fs::Dir>>,
     pub(crate) limits: Limits,
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) log: CallLog,
     pub(crate) meter: Option<Arc<dyn crate::meter::Meter>>,
-    pub(crate) wasi: WasiCtx,
+    pub(crate) wasi: Wasi,
     pub(crate) table: ResourceTable,
 }
 
@@ -144,10 +145,43 @@ pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The WASI context of a call. Most components never use WASI (ours import only the
+/// runtime's interfaces), and a WASI context costs a few random generators and a kilobyte or
+/// two that a parked process would keep: without preopens (the one part whose building can
+/// fail) it is built when the component first calls a WASI function.
+pub(crate) struct Wasi {
+    ctx: Option<Box<WasiCtx>>,
+    setup: Box<WasiSetup>,
+}
+
+impl Wasi {
+    /// A context built from `setup` (without its preopens) on first use.
+    pub(crate) fn later(setup: WasiSetup) -> Self {
+        Wasi {
+            ctx: None,
+            setup: Box::new(setup),
+        }
+    }
+
+    /// A context built already.
+    pub(crate) fn ready(ctx: WasiCtx, setup: WasiSetup) -> Self {
+        Wasi {
+            ctx: Some(Box::new(ctx)),
+            setup: Box::new(setup),
+        }
+    }
+
+    fn get(&mut self) -> &mut WasiCtx {
+        let setup = &self.setup;
+        self.ctx
+            .get_or_insert_with(|| Box::new(crate::wasm::wasi::build_without_preopens(setup)))
+    }
+}
+
 impl WasiView for CallCtx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get(),
             table: &mut self.table,
         }
     }

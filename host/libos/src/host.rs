@@ -12,7 +12,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::{RuntimeError, Tool, ToolPre};
-use crate::call::CallCtx;
+use crate::call::{CallCtx, Wasi};
 use crate::error::{CallFailure, HostError, LimitKind, LoadError};
 use crate::limits::Limits;
 use crate::primitives::log::{CallLog, LogLine};
@@ -135,6 +135,7 @@ pub struct ToolHost {
     clock: Arc<dyn Clock>,
     max_component_bytes: u64,
     authorities: Mutex<HashMap<AuthorityKey, Arc<Authority>>>,
+    workdirs: crate::workdirs::Workdirs,
     _ticker: EpochTicker,
 }
 
@@ -171,6 +172,7 @@ impl ToolHost {
             clock: options.clock,
             max_component_bytes: options.max_component_bytes,
             authorities: Mutex::default(),
+            workdirs: crate::workdirs::Workdirs::default(),
             _ticker: ticker,
         })
     }
@@ -390,16 +392,21 @@ impl ToolHost {
     ) -> Result<(CallCtx, CappedPipe, CappedPipe), CallFailure> {
         let authority = self.authority(&options.capabilities, declared, &options.policy)?;
         let workdir = match &options.workdir {
-            Some(p) => Some(
-                cap_std::fs::Dir::open_ambient_dir(p, cap_std::ambient_authority()).map_err(
-                    |e| CallFailure::Host(format!("working directory {}: {e}", p.display())),
-                )?,
-            ),
+            Some(p) => Some(self.workdirs.open(p).map_err(|e| {
+                CallFailure::Host(format!("working directory {}: {e}", p.display()))
+            })?),
             None => None,
         };
         let limits = options.limits;
         let stdout = CappedPipe::new(limits.max_log);
         let stderr = CappedPipe::new(limits.max_log);
+        let setup = WasiSetup {
+            clock: self.clock.clone(),
+            seed: options.seed,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            preopens: Vec::new(),
+        };
         let mut ctx = CallCtx {
             subject,
             authority: Session::new(authority),
@@ -409,21 +416,18 @@ impl ToolHost {
             clock: self.clock.clone(),
             log: CallLog::new(limits.max_log),
             meter: options.meter.clone(),
-            wasi: wasmtime_wasi::WasiCtx::builder().build(),
+            wasi: Wasi::later(setup.clone()),
             table: wasmtime::component::ResourceTable::new(),
         };
-        let preopens = match (&options.workdir, uses_wasi_fs) {
-            (Some(root), true) => wasi_preopens(&mut ctx, root, &options.capabilities),
-            _ => Vec::new(),
-        };
-        ctx.wasi = wasi::build_ctx(WasiSetup {
-            clock: self.clock.clone(),
-            seed: options.seed,
-            stdout: stdout.clone(),
-            stderr: stderr.clone(),
-            preopens,
-        })
-        .map_err(|e| CallFailure::Host(format!("preparing WASI: {e}")))?;
+        if let (Some(root), true) = (&options.workdir, uses_wasi_fs) {
+            let preopens = wasi_preopens(&mut ctx, root, &options.capabilities);
+            if !preopens.is_empty() {
+                let setup = WasiSetup { preopens, ..setup };
+                let built = wasi::build_ctx(setup.clone())
+                    .map_err(|e| CallFailure::Host(format!("preparing WASI: {e}")))?;
+                ctx.wasi = Wasi::ready(built, setup);
+            }
+        }
         ctx.workdir = workdir;
         Ok((ctx, stdout, stderr))
     }

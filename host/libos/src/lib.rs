@@ -20,6 +20,7 @@ pub mod primitives;
 pub mod providers;
 pub mod state;
 pub mod wasm;
+mod workdirs;
 
 pub use error::{CallFailure, HostError, LoadError};
 pub use host::{CallOptions, CallReport, LoadedTool, ToolHost};

@@ -44,7 +44,7 @@ impl CallCtx {
     /// The working directory; every file primitive is denied without one.
     fn dir(&self) -> R<&Dir> {
         self.workdir
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| RuntimeError::Denied("the call has no working directory".into()))
     }
 

@@ -72,6 +72,7 @@ pub struct Preopen {
 }
 
 /// Everything the WASI context of one call is built from.
+#[derive(Clone)]
 pub struct WasiSetup {
     pub clock: Arc<dyn Clock>,
     pub seed: u64,
@@ -104,19 +105,7 @@ impl HostMonotonicClock for MonotonicAdapter {
 
 /// Builds the WASI context of one call.
 pub fn build_ctx(setup: WasiSetup) -> Result<WasiCtx, std::io::Error> {
-    let mut b = WasiCtxBuilder::new();
-    b.stdout(setup.stdout)
-        .stderr(setup.stderr)
-        .wall_clock(WallAdapter(setup.clock.clone()))
-        .monotonic_clock(MonotonicAdapter(setup.clock))
-        .secure_random(StdRng::seed_from_u64(setup.seed))
-        .insecure_random(StdRng::seed_from_u64(
-            setup.seed.rotate_left(17) ^ 0x9e37_79b9,
-        ))
-        .insecure_random_seed(u128::from(setup.seed))
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false);
+    let mut b = builder(&setup);
     for p in &setup.preopens {
         let perms = if p.writable {
             FsPerms::ReadWrite
@@ -127,4 +116,27 @@ pub fn build_ctx(setup: WasiSetup) -> Result<WasiCtx, std::io::Error> {
             .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     }
     Ok(b.build())
+}
+
+/// Builds the WASI context of `setup` without its preopens (which only opening can fail).
+pub fn build_without_preopens(setup: &WasiSetup) -> WasiCtx {
+    builder(setup).build()
+}
+
+/// Everything of `setup` but its preopens: output, clocks, seeded randomness, no network.
+fn builder(setup: &WasiSetup) -> WasiCtxBuilder {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(setup.stdout.clone())
+        .stderr(setup.stderr.clone())
+        .wall_clock(WallAdapter(setup.clock.clone()))
+        .monotonic_clock(MonotonicAdapter(setup.clock.clone()))
+        .secure_random(StdRng::seed_from_u64(setup.seed))
+        .insecure_random(StdRng::seed_from_u64(
+            setup.seed.rotate_left(17) ^ 0x9e37_79b9,
+        ))
+        .insecure_random_seed(u128::from(setup.seed))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    b
 }
