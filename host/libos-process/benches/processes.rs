@@ -19,7 +19,8 @@
 //!   copy-on-write from one shared memfd, so RSS counts those shared, unwritten pages
 //!   10,000 times.
 //!
-//! Run: `cargo bench -p libos-process --bench processes`.
+//! Run: `cargo bench -p libos-process --bench processes` (`LIBOS_BENCH_NO_PARK=1` skips
+//! `park`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -264,17 +265,27 @@ fn main() {
     g.finish();
     kernel.host().flush_audit().expect("flush");
 
-    let parked = rt.block_on(park(&kernel, work.path()));
+    // `LIBOS_BENCH_NO_PARK=1` leaves the park measurement out (e.g. to profile a group alone).
+    let parked = if std::env::var_os("LIBOS_BENCH_NO_PARK").is_some() {
+        None
+    } else {
+        rt.block_on(park(&kernel, work.path()))
+    };
     c.final_summary();
 
     println!("\nsummary (medians)");
-    if let Some((raw, ours)) = medians("spawn", "raw", "libos") {
-        println!(
-            "  spawn  raw {:>9.1} us   libos {:>9.1} us   ratio {:.2}",
-            raw / 1e3,
-            ours / 1e3,
-            ours / raw
-        );
+    for (ours, how) in [
+        ("libos-in-task", "in a task"),
+        ("libos", "from outside the runtime"),
+    ] {
+        if let Some((raw, ours)) = medians("spawn", "raw", ours) {
+            println!(
+                "  spawn  raw {:>9.1} us   libos {:>9.1} us   ratio {:>5.2}   ({how})",
+                raw / 1e3,
+                ours / 1e3,
+                ours / raw
+            );
+        }
     }
     if let Some((host, process)) = medians("tool_call", "host", "process") {
         println!(
@@ -293,7 +304,7 @@ fn main() {
             p.park_s,
             p.wake_s
         ),
-        None => println!("  park   (not all {PARKED} waiters parked)"),
+        None => println!("  park   (not measured, or not all {PARKED} waiters parked)"),
     }
 }
 
@@ -306,6 +317,12 @@ struct Parked {
 
 async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
     let (before, before_pss) = (rss(), pss());
+    if let Some(dir) = std::env::var_os("LIBOS_BENCH_SMAPS") {
+        let _ = std::fs::write(
+            Path::new(&dir).join("before.smaps"),
+            std::fs::read("/proc/self/smaps").unwrap_or_default(),
+        );
+    }
     let started = Instant::now();
     let mut pids = Vec::with_capacity(PARKED as usize);
     for _ in 0..PARKED {
@@ -333,6 +350,12 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
     }
     let park_s = started.elapsed().as_secs_f64();
     let (after, after_pss) = (rss(), pss());
+    if let Some(dir) = std::env::var_os("LIBOS_BENCH_SMAPS") {
+        let _ = std::fs::write(
+            Path::new(&dir).join("parked.smaps"),
+            std::fs::read("/proc/self/smaps").unwrap_or_default(),
+        );
+    }
     let woken = Instant::now();
     kernel
         .emit("park", &serde_json::json!({"wake": true}))

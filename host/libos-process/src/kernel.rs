@@ -273,10 +273,10 @@ impl Inner {
             },
         );
         let this = Arc::clone(self);
+        // Boxed before the task takes it: what a task captures keeps its room in the task for
+        // the task's whole life, and the context (almost a kilobyte) moves on into the store.
+        let ctx = Box::new(ctx);
         let task = tokio::spawn(async move {
-            // Boxed: an argument stays in a future's state for its whole life, so passing
-            // the context by value would keep a second copy's room in every parked process.
-            let ctx = Box::new(ctx);
             let status = Pausable::new(this.run(pid, pre, ctx, pipes, start.input), pause).await;
             this.finish(pid, status, &tx);
         });
