@@ -137,6 +137,7 @@ impl Env {
             limits: Limits::default(),
             seed: 7,
             meter: None,
+            human: None,
         }
     }
 

@@ -102,6 +102,28 @@ impl Authority {
         decision
     }
 
+    /// Records a decision a person made for `req` after the policy asked (a grant covered
+    /// the call, a standing rule answered it, or the request went to the human queue), so
+    /// the audit log shows what let the call through or stopped it. `request_id` names the
+    /// approval request the decision belongs to.
+    pub fn record_human(
+        &self,
+        req: &Request<'_>,
+        verdict: Verdict,
+        reason: &str,
+        request_id: Option<String>,
+    ) {
+        let decided = Arc::new(Decided {
+            subject: req.subject.into(),
+            action: req.action.into(),
+            resource: req.resource.into(),
+            verdict,
+            reason: reason.into(),
+            policy_ids: Arc::from([]),
+        });
+        self.record(decided, req.args_digest, request_id);
+    }
+
     /// Sets the subject [`Authority::explain`] evaluates as (default: the empty string).
     #[must_use]
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {

@@ -130,6 +130,19 @@ impl Session {
         self.authority.check(req)
     }
 
+    /// [`Authority::record_human`], after the records this session holds.
+    pub fn record_human(
+        &mut self,
+        req: &Request<'_>,
+        verdict: Verdict,
+        reason: &str,
+        request_id: Option<String>,
+    ) {
+        self.hand_off();
+        self.authority
+            .record_human(req, verdict, reason, request_id);
+    }
+
     /// [`Authority::refuse`]: records a refusal decided before any capability or policy
     /// (after the records this session holds).
     pub fn refuse(&mut self, req: &Request<'_>, reason: &str) -> Decision {

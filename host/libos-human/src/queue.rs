@@ -173,6 +173,21 @@ impl HumanQueue {
         })
     }
 
+    /// When the newest decision was made (0 if none yet), in nanoseconds since the Unix
+    /// epoch: it only grows, so a host that sees it change knows some request was decided,
+    /// from whichever terminal. One index lookup.
+    ///
+    /// # Errors
+    /// [`HumanError::Store`].
+    pub fn last_decided(&self) -> Result<u64> {
+        let newest: Option<i64> = self
+            .conn
+            .lock()
+            .prepare_cached("SELECT MAX(decided_ns) FROM human_requests")?
+            .query_row([], |row| row.get(0))?;
+        Ok(newest.map_or(0, crate::sql::unsigned))
+    }
+
     /// Records the pending requests past their expiry as expired and returns them.
     ///
     /// # Errors
@@ -370,9 +385,15 @@ impl HumanQueue {
             else {
                 return Err(HumanError::Invalid(format!("{id} is a question")));
             };
+            let pattern = pattern.unwrap_or(resource);
+            if !rules::covers(action, pattern, resource) {
+                return Err(HumanError::Invalid(format!(
+                    "pattern {pattern:?} does not cover {resource:?}, the resource asked about"
+                )));
+            }
             let rule = rules::add(
                 conn,
-                (&request.image, action, pattern.unwrap_or(resource)),
+                (&request.image, action, pattern),
                 effect,
                 (Some(id), Some(by)),
                 now,

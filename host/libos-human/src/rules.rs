@@ -128,11 +128,7 @@ pub(crate) fn find(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut found: Option<Rule> = None;
     for rule in rules {
-        let matches = Capability::new(rule.action.clone(), rule.resource.clone())
-            .ok()
-            .and_then(|c| CapabilitySet::new(vec![c]).ok())
-            .is_some_and(|set| set.matching(action, resource).is_some());
-        if !matches {
+        if !covers(&rule.action, &rule.resource, resource) {
             continue;
         }
         if rule.effect == RuleEffect::Never {
@@ -141,6 +137,14 @@ pub(crate) fn find(
         found.get_or_insert(rule);
     }
     Ok(found)
+}
+
+/// Whether a rule for `action` with resource `pattern` applies to `resource`.
+pub(crate) fn covers(action: &str, pattern: &str, resource: &str) -> bool {
+    Capability::new(action, pattern)
+        .ok()
+        .and_then(|c| CapabilitySet::new(vec![c]).ok())
+        .is_some_and(|set| set.matching(action, resource).is_some())
 }
 
 /// Every rule, oldest first.

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS human_requests (
     note           TEXT    NULL
 );
 CREATE INDEX IF NOT EXISTS human_requests_by_state ON human_requests (state, created_ns);
+CREATE INDEX IF NOT EXISTS human_requests_by_decision ON human_requests (decided_ns);
 CREATE UNIQUE INDEX IF NOT EXISTS human_requests_one_pending
     ON human_requests (pid, action, resource, COALESCE(args_digest, ''),
                        COALESCE(target_version, ''))

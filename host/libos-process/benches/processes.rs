@@ -247,6 +247,7 @@ fn main() {
         limits: Limits::default(),
         seed: 1,
         meter: None,
+        human: None,
     };
     let tool_input = serde_json::json!({ "text": WORDS }).to_string();
     // Load the tool into the kernel's cache once, outside the measurements.

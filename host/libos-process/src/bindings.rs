@@ -15,6 +15,8 @@ wasmtime::component::bindgen!({
         "libos:runtime/process.exec": async | trappable,
         "libos:runtime/tools.call": async | trappable,
         "libos:runtime/events.wait": async | trappable,
+        "libos:runtime/human.request-approval": async | trappable,
+        "libos:runtime/human.ask": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -94,6 +94,10 @@ pub(crate) struct Inner {
     pub(crate) table: ProcessTable,
     pub(crate) images: ImageStore,
     pub(crate) memory: ObjectStore,
+    /// The state directory's human queue (approval requests, questions, grants, rules).
+    pub(crate) human: Arc<libos_human::HumanQueue>,
+    /// This host's processes waiting for a person (see `waiting.rs`).
+    pub(crate) human_waiters: Arc<crate::waiting::HumanWaiters>,
     pub(crate) bus: Bus,
     pub(crate) host_id: String,
     /// Held while this kernel lives: tells other invocations it is alive.
@@ -118,6 +122,10 @@ impl Kernel {
         let images = ImageStore::open(host.state().root())?;
         let memory = ObjectStore::open(host.state().db_path())
             .map_err(|e| ProcessError::Host(e.to_string()))?;
+        let human = Arc::new(
+            libos_human::HumanQueue::open(host.state().db_path())
+                .map_err(|e| ProcessError::Host(e.to_string()))?,
+        );
         let hosts = host.state().hosts_dir();
         let lease = HostLease::acquire(&hosts)?;
         for lost in libos_kernel::hosts::recover(&table, &hosts, Some(&lease))? {
@@ -133,6 +141,8 @@ impl Kernel {
                 table,
                 images,
                 memory,
+                human,
+                human_waiters: Default::default(),
                 bus,
                 host_id,
                 _lease: lease,
@@ -145,6 +155,7 @@ impl Kernel {
             }),
         };
         kernel.watch_table();
+        kernel.inner.watch_decisions();
         Ok(kernel)
     }
 
@@ -308,6 +319,11 @@ impl Inner {
             limits: limits_of(&image),
             seed: pid,
             meter: Some(Arc::clone(&budget) as Arc<dyn libos::meter::Meter>),
+            human: Some(libos::approval::HumanLink {
+                queue: Arc::clone(&self.human),
+                pid,
+                image: image.reference().into(),
+            }),
         };
         let (call, stdout, stderr) = self
             .host
@@ -418,6 +434,7 @@ fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     own::tools::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     own::memory::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     own::events::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
+    own::human::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     libos::wasm::wasi::add_to_linker(&mut linker)?;
     Ok(linker)
 }

@@ -21,9 +21,11 @@ mod rate;
 mod recent;
 mod run;
 mod status;
+mod waiting;
 
 pub use control::TABLE_POLL;
 pub use ctx::ProcessCtx;
 pub use error::ProcessError;
 pub use kernel::{Kernel, PROCESS_AMBIENT, Start};
 pub use status::ExitStatus;
+pub use waiting::HUMAN_POLL;

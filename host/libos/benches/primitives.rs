@@ -187,6 +187,7 @@ fn main() {
         },
         seed: 1,
         meter: None,
+        human: None,
     };
     let loop_tool = rt
         .block_on(host.load(Path::new(libos_guests::BENCH_LOOP)))

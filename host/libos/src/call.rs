@@ -31,6 +31,10 @@ pub struct CallCtx {
     pub(crate) meter: Option<Arc<dyn crate::meter::Meter>>,
     pub(crate) wasi: Wasi,
     pub(crate) table: ResourceTable,
+    /// The human queue the calls of a process consult when the policy asks.
+    pub(crate) human: Option<crate::approval::HumanLink>,
+    /// The grant use taken for the effect being made (see [`CallCtx::settle_grant`]).
+    pub(crate) taken: Option<u64>,
 }
 
 impl CallCtx {
@@ -61,16 +65,38 @@ impl CallCtx {
     }
 
     /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
-    /// then policy; audited there) and turns anything but `allow` into the typed error the
-    /// guest receives. A resource longer than [`MAX_RESOURCE`] bytes (a guest-chosen name or
-    /// path) is refused as `invalid` without a decision; the audit log records the refusal
-    /// with the resource cut short, so a guest cannot fill it with oversized names.
+    /// then policy; audited there); when the policy asks, a process's call consults its human
+    /// queue (a standing rule, a grant covering exactly this call, or a new approval request:
+    /// see `approval.rs`). Anything but a let-through becomes the typed error the guest
+    /// receives. A resource longer than [`MAX_RESOURCE`] bytes (a guest-chosen name or path)
+    /// is refused as `invalid` without a decision; the audit log records the refusal with the
+    /// resource cut short, so a guest cannot fill it with oversized names.
     pub fn authorize(
         &mut self,
         action: &str,
         resource: &str,
         args_digest: Option<&[u8; 32]>,
     ) -> Result<(), RuntimeError> {
+        match self.decide(action, resource, args_digest)? {
+            None => Ok(()),
+            Some(asking) => self.consult_human(
+                (action, resource),
+                args_digest,
+                asking,
+                &crate::approval::plain(action),
+            ),
+        }
+    }
+
+    /// The policy's answer for a call, before any person is consulted: `Ok(None)` allowed,
+    /// `Ok(Some(_))` asked (what [`CallCtx::consult_human`] decides), `Err` refused.
+    pub(crate) fn decide(
+        &mut self,
+        action: &str,
+        resource: &str,
+        args_digest: Option<&[u8; 32]>,
+    ) -> Result<Option<crate::approval::Asking>, RuntimeError> {
+        self.taken = None;
         if resource.len() > MAX_RESOURCE {
             let reason = format!(
                 "{action}: the resource is {} bytes long; at most {MAX_RESOURCE} are allowed",
@@ -89,14 +115,13 @@ impl CallCtx {
             resource,
             args_digest,
         };
-        self.authority
-            .authorize(&request)
-            .map_err(|refusal| match refusal {
-                Refusal::Denied { reason } => RuntimeError::Denied(reason.to_string()),
-                Refusal::NeedsApproval { request_id, .. } => {
-                    RuntimeError::NeedsApproval(request_id)
-                }
-            })
+        match self.authority.authorize(&request) {
+            Ok(()) => Ok(None),
+            Err(Refusal::Denied { reason }) => Err(RuntimeError::Denied(reason.to_string())),
+            Err(Refusal::NeedsApproval { request_id, reason }) => {
+                Ok(Some(crate::approval::Asking { request_id, reason }))
+            }
+        }
     }
 
     /// Records a refusal of `action` on `resource` decided before any capability or policy

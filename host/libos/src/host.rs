@@ -101,6 +101,9 @@ pub struct CallOptions {
     pub seed: u64,
     /// Where what the call spends (bytes written) is charged; `None`: no budget.
     pub meter: Option<Arc<dyn crate::meter::Meter>>,
+    /// The human queue the call consults when the policy asks (a process's calls, and the
+    /// tool calls it makes); `None`: an `ask` is `needs-approval` with nothing recorded.
+    pub human: Option<crate::approval::HumanLink>,
 }
 
 /// The outcome of one call and what it left behind.
@@ -287,6 +290,7 @@ impl ToolHost {
             limits: Limits::default(),
             seed: 0,
             meter: None,
+            human: None,
         };
         let (mut store, _, _) = self
             .store(subject, &options, &[], false)
@@ -418,6 +422,8 @@ impl ToolHost {
             meter: options.meter.clone(),
             wasi: Wasi::later(setup.clone()),
             table: wasmtime::component::ResourceTable::new(),
+            human: options.human.clone(),
+            taken: None,
         };
         if let (Some(root), true) = (&options.workdir, uses_wasi_fs) {
             let preopens = wasi_preopens(&mut ctx, root, &options.capabilities);

@@ -9,6 +9,7 @@
 //! The entry point is [`host::ToolHost`]: [`host::ToolHost::load`] validates and prepares a
 //! component, [`host::ToolHost::call`] runs one `invoke` under a caller's capabilities.
 
+pub mod approval;
 pub mod bindings;
 pub mod call;
 pub mod error;

@@ -161,6 +161,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         limits,
         seed: args.seed,
         meter: None,
+        human: None,
     };
     let report = host.call(&tool, &args.input, &options).await;
     if args.json {

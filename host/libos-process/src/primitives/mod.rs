@@ -2,7 +2,9 @@
 //! Every function is decided through the process's session (`CallCtx::authorize`) and audited.
 
 mod events;
+
 mod exec;
+mod human;
 mod memory;
 mod messages;
 mod process;

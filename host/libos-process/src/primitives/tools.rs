@@ -74,6 +74,7 @@ impl Host for ProcessCtx {
             limits: Limits::default(),
             seed: self.pid,
             meter: Some(self.budget.clone()),
+            human: Some(self.human_link()),
         };
         let report = self.kernel.host.call(&tool, &input, &options).await;
         Ok(report.result.map_err(to_tool_error))

@@ -8,35 +8,45 @@ use std::io::{self, Read, Write};
 
 use cap_std::fs::{Dir, FileType, Metadata};
 
+use crate::approval::{Describe, plain};
 use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::fs::{DirEntry, EntryKind, Host, Metadata as WitMetadata};
 use crate::bindings::libos::runtime::types::{Datetime, LimitKind};
 use crate::call::{CallCtx, digest};
 use crate::primitives::path::{self, PathError};
+use crate::primitives::write_preview::{version_of, write_effect};
 
 type R<T> = Result<T, RuntimeError>;
 
 impl CallCtx {
-    /// Validates `raw`, authorizes `action` on it, and returns the working directory and the
-    /// relative path to touch.
+    /// Validates `raw`, authorizes `action` on it, and returns the relative path to touch.
+    /// Both the path as given and the path its symbolic links lead to are decided; if the
+    /// policy asks about either, the person is asked about the real target (described by
+    /// `describe`), once.
     fn fs_target(
         &mut self,
         action: &str,
         raw: &str,
         follow_final: bool,
         args_digest: &[u8; 32],
+        describe: Describe<'_>,
     ) -> R<String> {
         let normalized = match path::normalize(raw) {
             Ok(normalized) => normalized,
             Err(e) => return Err(self.refuse_path(action, e)),
         };
-        self.authorize(action, &normalized, Some(args_digest))?;
+        let first = self.decide(action, &normalized, Some(args_digest))?;
         let resolved = match path::resolve(self.dir()?, &normalized, follow_final) {
             Ok(resolved) => resolved,
             Err(e) => return Err(self.refuse_path(action, e)),
         };
-        if resolved != normalized {
-            self.authorize(action, &resolved, Some(args_digest))?;
+        let second = if resolved != normalized {
+            self.decide(action, &resolved, Some(args_digest))?
+        } else {
+            None
+        };
+        if let Some(asking) = second.or(first) {
+            self.consult_human((action, &resolved), Some(args_digest), asking, describe)?;
         }
         Ok(resolved)
     }
@@ -50,7 +60,7 @@ impl CallCtx {
 
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d)?;
+        let p = self.fs_target("fs.read", raw, true, &d, &plain("fs.read"))?;
         let dir = self.dir()?;
         // Checked before opening: opening a FIFO or a device could block the host forever.
         let meta = dir.metadata(or_dot(&p)).map_err(io_error)?;
@@ -77,14 +87,23 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let p = self.fs_target("fs.write", raw, true, &d)?;
+        let describe = |ctx: &CallCtx, target: &str| write_effect(ctx, target, contents);
+        let p = self.fs_target("fs.write", raw, true, &d, &describe)?;
+        let written = self.fs_write_to(raw, &p, contents);
+        let after = written.is_ok().then(|| version_of(contents));
+        self.settle_grant(written.is_ok(), after);
+        written
+    }
+
+    /// The write itself, once authorized.
+    fn fs_write_to(&mut self, raw: &str, p: &str, contents: &[u8]) -> R<()> {
         let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot write to the working directory itself".into(),
             ));
         }
-        if let Ok(m) = dir.symlink_metadata(&p)
+        if let Ok(m) = dir.symlink_metadata(p)
             && m.is_dir()
         {
             return Err(RuntimeError::Invalid(format!("{raw}: is a directory")));
@@ -95,12 +114,12 @@ impl CallCtx {
                 .charge(crate::error::LimitKind::BytesWritten, len)
                 .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
         }
-        atomic_write(dir, &p, contents).map_err(io_error)
+        atomic_write(dir, p, contents).map_err(io_error)
     }
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d)?;
+        let p = self.fs_target("fs.read", raw, true, &d, &plain("fs.read"))?;
         let dir = self.dir()?;
         let mut entries = Vec::new();
         for entry in dir.read_dir(or_dot(&p)).map_err(io_error)? {
@@ -117,7 +136,7 @@ impl CallCtx {
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let p = self.fs_target("fs.delete", raw, false, &d)?;
+        let p = self.fs_target("fs.delete", raw, false, &d, &plain("fs.delete"))?;
         let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
@@ -134,7 +153,7 @@ impl CallCtx {
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, false, &d)?;
+        let p = self.fs_target("fs.read", raw, false, &d, &plain("fs.read"))?;
         let dir = self.dir()?;
         let meta = dir.symlink_metadata(or_dot(&p)).map_err(io_error)?;
         Ok(metadata_of(&meta))

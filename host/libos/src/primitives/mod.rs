@@ -6,3 +6,4 @@ pub mod clock;
 pub mod fs;
 pub mod log;
 pub mod path;
+pub(crate) mod write_preview;

@@ -21,7 +21,7 @@ const RUNTIME_INTERFACES: &[&str] = &["types", "fs", "clock", "log"];
 
 /// Interfaces of `libos:runtime` served to agent processes only (world `agent`); a tool that
 /// imports one is refused when loaded as a tool.
-pub const AGENT_INTERFACES: &[&str] = &["process", "tools", "memory", "events"];
+pub const AGENT_INTERFACES: &[&str] = &["process", "tools", "memory", "events", "human"];
 
 /// Whether `name` (an import name) is an agent-only `libos:runtime` interface.
 pub fn is_agent_only(name: &str) -> bool {

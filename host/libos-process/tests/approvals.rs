@@ -1,0 +1,287 @@
+//! The human in the loop, end to end inside a kernel: a write the policy asks about becomes
+//! a persisted request with a diff; a person approves or denies it from another handle (as
+//! `libos approve|deny` does from another terminal); the waiting process continues; the grant
+//! covers exactly the approved write, once.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use libos_human::{HumanQueue, RequestKind, RuleEffect, Scope};
+use libos_image::ImageStore;
+use serde_json::{Value, json};
+
+const ASK_WRITES: &str = r#"
+@id("reads")
+permit (principal, action == Action::"fs.read", resource);
+@id("writes-need-a-person")
+@decision("ask")
+permit (principal, action == Action::"fs.write", resource);
+@id("questions")
+permit (principal, action == Action::"human.ask", resource);
+"#;
+
+/// Builds image `writer` (the script agent, `fs.*` and `human.ask`, writes asked about).
+fn writer_image(world: &common::World) -> anyhow::Result<()> {
+    let dir = world.images.path().join("writer");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::write(dir.join("policy.cedar"), ASK_WRITES)?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"writer\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
+         policy = \"policy.cedar\"\ncapabilities = [\"fs.*:**\", \"human.ask:*\"]\n",
+    )?;
+    ImageStore::open(world.state.path())?.build(&dir)?;
+    Ok(())
+}
+
+/// The human queue as another terminal opens it.
+fn terminal(world: &common::World) -> anyhow::Result<HumanQueue> {
+    Ok(HumanQueue::open(world.state.path().join("libos.db"))?)
+}
+
+/// Waits until a request of `pid` is pending and returns its id.
+async fn pending_of(queue: &HumanQueue, pid: u64) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(r) = queue.pending()?.into_iter().find(|r| r.pid == pid) {
+            return Ok(r.id);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no request from {pid}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until `pid` ended and returns its steps' results.
+async fn results_of(kernel: &libos_process::Kernel, pid: u64) -> anyhow::Result<Vec<Value>> {
+    match kernel.wait(pid).await? {
+        libos_process::ExitStatus::Exited(out) => {
+            let out: Value = serde_json::from_str(&out)?;
+            Ok(out["results"].as_array().cloned().unwrap_or_default())
+        }
+        other => anyhow::bail!("ended {other:?}"),
+    }
+}
+
+fn read(work: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(work.join(name)).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_once_then_the_same_write_asks_again() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::write(world.work.path().join("notes.txt"), "old line\n")?;
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "write", "path": "notes.txt", "text": "new line\n", "wait_approval_ms": 0},
+        {"op": "write", "path": "other.txt", "text": "x"},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+
+    // What the person sees: the file, the sizes, the diff, and which rule asked.
+    let request = person.get(&id)?;
+    let RequestKind::Approval {
+        preview,
+        action,
+        resource,
+        target_version,
+        ..
+    } = &request.kind
+    else {
+        anyhow::bail!("not an approval: {request:?}");
+    };
+    assert_eq!(
+        (action.as_str(), resource.as_str()),
+        ("fs.write", "notes.txt")
+    );
+    assert!(
+        preview.contains("-old line") && preview.contains("+new line"),
+        "{preview}"
+    );
+    assert!(
+        target_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("sha256:"))
+    );
+    assert!(
+        request.asked_because.contains("writes-need-a-person"),
+        "{}",
+        request.asked_because
+    );
+    assert_eq!(
+        read(world.work.path(), "notes.txt").as_deref(),
+        Some("old line\n"),
+        "not yet"
+    );
+    let state = kernel.table().get(pid)?.state;
+    assert_eq!(state.name(), "blocked", "parked on a person: {state}");
+
+    person.approve(&id, Scope::Once, Some("fine"), "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["ok"], json!({"approved": id}), "{results:?}");
+    assert_eq!(
+        read(world.work.path(), "notes.txt").as_deref(),
+        Some("new line\n")
+    );
+    // A write the person never saw asks on its own.
+    assert_eq!(results[1]["err"]["kind"], "needs-approval", "{results:?}");
+    assert!(read(world.work.path(), "other.txt").is_none());
+
+    // The grant was used by the write: the same write again, in a new process or this one
+    // (the file now holds it), is not covered.
+    let grants = person.grants(pid)?;
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].uses_left, Some(0));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_covers_only_the_approved_arguments_and_target() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let kernel = common::kernel(world.state.path())?;
+    // Step 0 asks; step 1 waits for the decision; step 2 writes other text (other arguments);
+    // step 3 is the approved write, but the file changed meanwhile (see below); step 4 asks
+    // again (the write made the earlier question moot).
+    let steps = json!({"steps": [
+        {"op": "write", "path": "a.txt", "text": "approved"},
+        {"op": "await_approval", "id": "$0"},
+        {"op": "write", "path": "a.txt", "text": "something else"},
+        {"op": "await_approval", "id": "$0"},
+        {"op": "write", "path": "a.txt", "text": "approved"},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    // Someone changes the file between the approval and the write.
+    person.approve(&id, Scope::Once, None, "alice")?;
+    std::fs::write(world.work.path().join("a.txt"), "changed by someone else")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(
+        results[2]["err"]["kind"], "needs-approval",
+        "other text: {results:?}"
+    );
+    assert_eq!(
+        results[4]["err"]["kind"], "needs-approval",
+        "file changed: {results:?}"
+    );
+    assert_eq!(
+        read(world.work.path(), "a.txt").as_deref(),
+        Some("changed by someone else"),
+        "neither write happened"
+    );
+    assert_eq!(
+        person.grants(pid)?[0].uses_left,
+        Some(1),
+        "the grant was not used"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_while_parked_the_process_gets_denied_and_the_file_is_untouched()
+-> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::write(world.work.path().join("keep.txt"), "keep")?;
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "write", "path": "keep.txt", "text": "overwrite", "wait_approval_ms": 0},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    let decided = Instant::now();
+    person.deny(&id, Some("not today"), "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    let waited = decided.elapsed();
+    assert_eq!(results[0]["err"]["kind"], "denied", "{results:?}");
+    assert!(
+        results[0]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not today"))
+    );
+    assert_eq!(read(world.work.path(), "keep.txt").as_deref(), Some("keep"));
+    assert!(person.grants(pid)?.is_empty());
+    // Generous bound for a loaded test machine; the benchmark measures the real latency.
+    assert!(waited < Duration::from_secs(5), "resumed after {waited:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_and_never_rules_answer_without_asking_again() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::create_dir(world.work.path().join("logs"))?;
+    let kernel = common::kernel(world.state.path())?;
+    let first = json!({"steps": [
+        {"op": "write", "path": "logs/a.txt", "text": "1", "wait_approval_ms": 0},
+        {"op": "write", "path": "secret.txt", "text": "s", "wait_approval_ms": 0},
+    ]});
+    let pid = common::start(&kernel, "writer", &first.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    let (_, always) = person.always(&id, Some("logs/**"), None, "alice")?;
+    let id = pending_of(&person, pid).await?;
+    let (_, never) = person.never(&id, None, Some("never that"), "alice")?;
+    assert_eq!(
+        (always.effect, never.effect),
+        (RuleEffect::Always, RuleEffect::Never)
+    );
+    let results = results_of(&kernel, pid).await?;
+    assert!(results[0]["ok"].is_object(), "{results:?}");
+    assert_eq!(results[1]["err"]["kind"], "denied", "{results:?}");
+
+    // Another process of the same image: answered by the rules, nobody asked.
+    let second = json!({"steps": [
+        {"op": "write", "path": "logs/b.txt", "text": "2"},
+        {"op": "write", "path": "secret.txt", "text": "s"},
+        {"op": "write", "path": "elsewhere.txt", "text": "e"},
+    ]});
+    let pid = common::start(&kernel, "writer", &second.to_string(), world.work.path()).await?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["ok"], Value::Null, "{results:?}");
+    assert_eq!(results[1]["err"]["kind"], "denied");
+    assert_eq!(
+        results[2]["err"]["kind"], "needs-approval",
+        "outside the rule's pattern"
+    );
+    assert_eq!(read(world.work.path(), "logs/b.txt").as_deref(), Some("2"));
+    assert!(read(world.work.path(), "secret.txt").is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_are_answered_and_other_requests_are_not_a_process_business() -> anyhow::Result<()>
+{
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "ask", "question": "Which branch?", "choices": ["main", "dev"]},
+        {"op": "await_approval", "id": "req-00000000-0000-0000-0000-000000000000"},
+        {"op": "ask", "question": "", "choices": []},
+        {"op": "ask", "question": "Still there?", "timeout_ms": 30},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    person.answer(&id, "dev", "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["ok"], "dev", "{results:?}");
+    assert_eq!(
+        results[1]["err"]["kind"], "invalid",
+        "not its request: {results:?}"
+    );
+    assert_eq!(results[2]["err"]["kind"], "invalid");
+    assert_eq!(
+        results[3]["err"],
+        json!({"kind": "limit-exceeded", "message": "time"})
+    );
+    Ok(())
+}

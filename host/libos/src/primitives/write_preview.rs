@@ -1,0 +1,115 @@
+//! What a person sees before approving a file write, and the version its grant is bound to.
+//!
+//! The version of a file is `sha256:<hex>` of its content, or `absent` when there is none:
+//! a grant for a write covers the file only as it was when the person looked (or as the
+//! covered write left it). The preview names the path and the sizes, and shows a unified
+//! diff of the change when both sides are text of reasonable size.
+
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use crate::approval::Effect;
+use crate::call::CallCtx;
+
+/// Largest file (before or after) a preview diffs; past it the preview gives sizes and
+/// digests only.
+pub const MAX_DIFFED: usize = 256 << 10;
+
+/// The version of content `bytes`.
+pub(crate) fn version_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// What is at `target` now: its version, its length, and its content if small enough to
+/// diff. `None` if there is no regular file.
+fn current(ctx: &CallCtx, target: &str) -> Option<(String, u64, Option<Vec<u8>>)> {
+    let mut file = ctx.workdir.as_deref()?.open(target).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let (mut hasher, mut kept, mut len) = (Sha256::new(), Vec::new(), 0u64);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&chunk[..n]);
+        len += u64::try_from(n).unwrap_or(0);
+        if kept.len() <= MAX_DIFFED {
+            kept.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let small = (kept.len() <= MAX_DIFFED).then_some(kept);
+    Some((
+        format!("sha256:{}", hex::encode(hasher.finalize())),
+        len,
+        small,
+    ))
+}
+
+/// The effect of writing `contents` to `target` (relative to the working directory).
+pub(crate) fn write_effect(ctx: &CallCtx, target: &str, contents: &[u8]) -> Effect {
+    let now = current(ctx, target);
+    let (version, mut preview) = match &now {
+        Some((version, len, _)) => (
+            version.clone(),
+            format!(
+                "write {target}: {} bytes (now {len} bytes, {version})\n",
+                contents.len()
+            ),
+        ),
+        None => (
+            "absent".to_owned(),
+            format!("write {target}: {} bytes (new file)\n", contents.len()),
+        ),
+    };
+    let old: Option<&[u8]> = match &now {
+        Some((_, _, small)) => small.as_deref(),
+        None => Some(&[]),
+    };
+    let texts = old
+        .filter(|_| contents.len() <= MAX_DIFFED)
+        .and_then(|old| {
+            Some((
+                std::str::from_utf8(old).ok()?,
+                std::str::from_utf8(contents).ok()?,
+            ))
+        });
+    match texts {
+        Some((old_text, new_text)) => {
+            let diff = similar::TextDiff::from_lines(old_text, new_text);
+            let unified = diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{target}"), &format!("b/{target}"))
+                .to_string();
+            if unified.is_empty() {
+                preview.push_str("(no change to the content)\n");
+            } else {
+                preview.push_str(&unified);
+            }
+        }
+        None => preview.push_str(&format!(
+            "(not shown: binary, or larger than {MAX_DIFFED} bytes; new content {})\n",
+            version_of(contents)
+        )),
+    }
+    Effect {
+        version: Some(version),
+        preview,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_name_the_content() {
+        assert_eq!(version_of(b"a"), version_of(b"a"));
+        assert_ne!(version_of(b"a"), version_of(b"b"));
+        assert!(version_of(b"").starts_with("sha256:"));
+    }
+}
