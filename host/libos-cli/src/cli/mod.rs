@@ -5,6 +5,7 @@ mod control;
 mod detach;
 mod events;
 mod exit;
+mod human;
 mod image;
 mod parse;
 mod policy;
@@ -73,6 +74,17 @@ enum Command {
     },
     /// Print what a process logged (and a WASI agent's stdout/stderr).
     Logs(control::LogsArgs),
+    /// List the approval requests and questions waiting for a person.
+    Approvals(human::ApprovalsArgs),
+    /// Approve a request (from any terminal); the waiting process continues.
+    Approve(human::ApproveArgs),
+    /// Deny a request; the waiting process gets `denied`.
+    Deny(human::DenyArgs),
+    /// Answer a question a process asked.
+    Answer(human::AnswerArgs),
+    /// List or remove the standing `always` / `never` answers.
+    #[command(subcommand)]
+    Rules(human::RulesCommand),
     /// Emit an event (as the operator) to the processes waiting on its topic, in any host.
     Emit(events::EmitArgs),
     /// List the events still kept, oldest first.
@@ -95,6 +107,11 @@ pub fn main() -> ExitCode {
         Command::Pause { pid } => control::pause(pid, cli.state_dir.as_deref()),
         Command::Resume { pid } => control::resume(pid, cli.state_dir.as_deref()),
         Command::Logs(args) => control::logs(args, cli.state_dir.as_deref()),
+        Command::Approvals(args) => human::approvals(args, cli.state_dir.as_deref()),
+        Command::Approve(args) => human::approve(args, cli.state_dir.as_deref()),
+        Command::Deny(args) => human::deny(args, cli.state_dir.as_deref()),
+        Command::Answer(args) => human::answer(args, cli.state_dir.as_deref()),
+        Command::Rules(cmd) => human::rules(cmd, cli.state_dir.as_deref()),
         Command::Emit(args) => events::emit(args, cli.state_dir.as_deref()),
         Command::Events(args) => events::events(args, cli.state_dir.as_deref()),
     };

@@ -1,0 +1,431 @@
+//! `libos approvals | approve | deny | answer | rules`: a person deciding what processes
+//! asked, from any terminal.
+//!
+//! Requests live in the state directory's human queue (`libos-human`); a process waiting on
+//! one resumes within a few milliseconds of the decision (its host watches the queue while
+//! someone waits). Every decision, rule change and expiry noticed here is appended to the
+//! audit log as the person (`human:$USER`) who made it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use libos::state::StateDir;
+use libos_audit::{AuditLog, AuditRecord, AuditSink, Decided, Verdict};
+use libos_human::{HumanError, HumanQueue, Request, RequestKind, Rule, Scope};
+
+use super::exit::{Code, Failure};
+use super::process::open_table;
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Print one JSON object per line instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The request id (from `libos approvals`).
+    pub id: String,
+    /// How far the approval reaches: `once` (the first successful matching call), `uses=N`,
+    /// `ttl=DURATION` (e.g. `10m`), `session` (the rest of the process's life), or `always`
+    /// (a standing rule for the image: see `--pattern`, `libos rules`).
+    #[arg(long, default_value = "once", value_name = "SCOPE")]
+    pub scope: String,
+    /// With `--scope always`: the resource pattern the rule covers (default: exactly the
+    /// resource asked about), e.g. `logs/**`.
+    #[arg(long, value_name = "GLOB")]
+    pub pattern: Option<String>,
+    /// A note kept with the decision.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// The request id (from `libos approvals`).
+    pub id: String,
+    /// Why; the waiting process receives it in its `denied` error.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Also deny the same action on matching resources for the image from now on (a
+    /// standing rule: see `--pattern`, `libos rules`).
+    #[arg(long)]
+    pub never: bool,
+    /// With `--never`: the resource pattern the rule covers (default: exactly the resource
+    /// asked about).
+    #[arg(long, value_name = "GLOB")]
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The question's id (from `libos approvals`).
+    pub id: String,
+    /// The answer: one of the question's choices, if it offers any.
+    pub answer: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the standing `always` / `never` answers.
+    Ls {
+        /// Print one JSON object per line instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a standing answer; the question is asked again from then on.
+    Rm {
+        /// The rule id (from `libos rules ls`).
+        id: u64,
+    },
+}
+
+/// The queue and the audit log of a state directory, and who is deciding.
+struct Desk {
+    queue: HumanQueue,
+    audit: AuditLog,
+    who: String,
+}
+
+impl Desk {
+    fn open(state_dir: Option<&Path>) -> Result<Desk, Failure> {
+        let state = StateDir::open(state_dir)?;
+        let queue = HumanQueue::open(state.db_path())
+            .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+        let audit = AuditLog::open(&state.db_path())
+            .map_err(|e| Failure::new(Code::Error, format!("audit log: {e}")))?;
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "operator".into());
+        let desk = Desk {
+            queue,
+            audit,
+            who: user,
+        };
+        // Whatever expired meanwhile is recorded (and audited) before anything is decided.
+        desk.expire()?;
+        Ok(desk)
+    }
+
+    /// Appends the record of a person's decision on `request` (or a rule change).
+    fn record(
+        &self,
+        action: &str,
+        request: Option<&Request>,
+        resource: &str,
+        verdict: Verdict,
+        reason: String,
+    ) {
+        self.audit.append(AuditRecord {
+            time_ns: libos_audit::clock::now_ns(),
+            decided: Arc::new(Decided {
+                subject: format!("human:{}", self.who).into(),
+                action: action.into(),
+                resource: resource.into(),
+                verdict,
+                reason: reason.into(),
+                policy_ids: Arc::from([]),
+            }),
+            request_id: request.map(|r| r.id.clone()),
+            args_digest: None,
+        });
+    }
+
+    /// Records the expiry of every request past its time (noticed now).
+    fn expire(&self) -> Result<(), Failure> {
+        for request in self.queue.expire_due().map_err(store)? {
+            self.audit.append(AuditRecord {
+                time_ns: libos_audit::clock::now_ns(),
+                decided: Arc::new(Decided {
+                    subject: "host".into(),
+                    action: "human.expire".into(),
+                    resource: resource_of(&request).into(),
+                    verdict: Verdict::Deny,
+                    reason: format!("no decision before {}", when(request.expires_ns)).into(),
+                    policy_ids: Arc::from([]),
+                }),
+                request_id: Some(request.id.clone()),
+                args_digest: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn close(self) -> Result<(), Failure> {
+        self.audit
+            .flush()
+            .map_err(|e| Failure::new(Code::Error, format!("audit log: {e}")))
+    }
+}
+
+fn store(e: HumanError) -> Failure {
+    let code = match e {
+        HumanError::NoSuchRequest(_) | HumanError::NoSuchRule(_) => Code::NotFound,
+        _ => Code::Error,
+    };
+    Failure::new(code, e.to_string())
+}
+
+fn resource_of(request: &Request) -> String {
+    match &request.kind {
+        RequestKind::Approval {
+            action, resource, ..
+        } => format!("{action} {resource}"),
+        RequestKind::Question { .. } => "question".into(),
+    }
+}
+
+fn when(ns: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Refuses deciding for a process that has ended: nothing could use the decision.
+fn check_alive(state_dir: Option<&Path>, request: &Request) -> Result<(), Failure> {
+    let table = open_table(state_dir)?;
+    match table.get(request.pid) {
+        Ok(record) if record.state.is_ended() => Err(Failure::new(
+            Code::Error,
+            format!(
+                "process {} has ended ({}); request {} can no longer be used",
+                request.pid,
+                record.state.name(),
+                request.id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `libos approvals`: the pending requests, oldest first, with what each would do and why it
+/// was asked.
+pub fn approvals(args: ApprovalsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let desk = Desk::open(state_dir)?;
+    let pending = desk.queue.pending().map_err(store)?;
+    if args.json {
+        for request in &pending {
+            println!("{}", serde_json::to_string(request).unwrap_or_default());
+        }
+    } else if pending.is_empty() {
+        println!("no pending requests");
+    } else {
+        for request in &pending {
+            print_request(request);
+        }
+    }
+    desk.close()
+}
+
+fn print_request(r: &Request) {
+    match &r.kind {
+        RequestKind::Approval {
+            action,
+            resource,
+            args_digest,
+            target_version,
+            preview,
+        } => {
+            println!("{}  pid {} ({})  {action} {resource}", r.id, r.pid, r.image);
+            println!("  asked because: {}", r.asked_because);
+            if let Some(version) = target_version {
+                println!("  target version: {version}");
+            }
+            if let Some(digest) = args_digest {
+                println!("  arguments: sha256 {digest}");
+            }
+            println!("  expires: {}", when(r.expires_ns));
+            for line in preview.lines() {
+                println!("  | {line}");
+            }
+        }
+        RequestKind::Question { question, choices } => {
+            println!("{}  pid {} ({})  question", r.id, r.pid, r.image);
+            println!("  {question}");
+            if !choices.is_empty() {
+                println!("  choices: {}", choices.join(" | "));
+            }
+            println!("  expires: {}", when(r.expires_ns));
+        }
+    }
+    println!();
+}
+
+/// `libos approve`.
+pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let desk = Desk::open(state_dir)?;
+    let request = desk.queue.get(&args.id).map_err(store)?;
+    if request.state == libos_human::RequestState::Pending {
+        check_alive(state_dir, &request)?;
+    }
+    if args.scope == "always" {
+        let decided = desk.queue.always(
+            &args.id,
+            args.pattern.as_deref(),
+            args.note.as_deref(),
+            &desk.who,
+        );
+        let (request, rule) = decided.map_err(store)?;
+        desk.record(
+            "human.approve",
+            Some(&request),
+            &resource_of(&request),
+            Verdict::Allow,
+            format!(
+                "always: rule {} ({} on {} for {})",
+                rule.id, rule.action, rule.resource, rule.image
+            ),
+        );
+        println!(
+            "approved {} (always: rule {} covers {} on {} for {})",
+            request.id, rule.id, rule.action, rule.resource, rule.image
+        );
+        return desk.close();
+    }
+    if args.pattern.is_some() {
+        return Err(Failure::new(
+            Code::Error,
+            "--pattern goes with --scope always",
+        ));
+    }
+    let scope: Scope = args
+        .scope
+        .parse()
+        .map_err(|e: HumanError| Failure::new(Code::Error, e.to_string()))?;
+    let (request, grant) = desk
+        .queue
+        .approve(&args.id, scope, args.note.as_deref(), &desk.who)
+        .map_err(store)?;
+    desk.record(
+        "human.approve",
+        Some(&request),
+        &resource_of(&request),
+        Verdict::Allow,
+        format!(
+            "{scope}: grant {} for pid {}{}",
+            grant.id,
+            grant.pid,
+            args.note
+                .map(|n| format!("; note: {n}"))
+                .unwrap_or_default()
+        ),
+    );
+    println!(
+        "approved {} ({scope}: grant {} for pid {})",
+        request.id, grant.id, grant.pid
+    );
+    desk.close()
+}
+
+/// `libos deny`.
+pub fn deny(args: DenyArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let desk = Desk::open(state_dir)?;
+    if args.pattern.is_some() && !args.never {
+        return Err(Failure::new(Code::Error, "--pattern goes with --never"));
+    }
+    let (request, rule) = if args.never {
+        let (r, rule) = desk
+            .queue
+            .never(
+                &args.id,
+                args.pattern.as_deref(),
+                args.reason.as_deref(),
+                &desk.who,
+            )
+            .map_err(store)?;
+        (r, Some(rule))
+    } else {
+        let r = desk
+            .queue
+            .deny(&args.id, args.reason.as_deref(), &desk.who)
+            .map_err(store)?;
+        (r, None)
+    };
+    let rule_text = rule
+        .as_ref()
+        .map(|r: &Rule| {
+            format!(
+                " (never: rule {} covers {} on {} for {})",
+                r.id, r.action, r.resource, r.image
+            )
+        })
+        .unwrap_or_default();
+    desk.record(
+        "human.deny",
+        Some(&request),
+        &resource_of(&request),
+        Verdict::Deny,
+        format!("{}{rule_text}", args.reason.as_deref().unwrap_or("denied")),
+    );
+    println!("denied {}{rule_text}", request.id);
+    desk.close()
+}
+
+/// `libos answer`.
+pub fn answer(args: AnswerArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let desk = Desk::open(state_dir)?;
+    let answered = desk
+        .queue
+        .answer(&args.id, &args.answer, &desk.who)
+        .map_err(store)?;
+    desk.record(
+        "human.answer",
+        Some(&answered),
+        "question",
+        Verdict::Allow,
+        format!("answered {:?}", args.answer),
+    );
+    println!("answered {}", answered.id);
+    desk.close()
+}
+
+/// `libos rules ls | rm`.
+pub fn rules(cmd: RulesCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let desk = Desk::open(state_dir)?;
+    match cmd {
+        RulesCommand::Ls { json } => {
+            let rules = desk.queue.rules().map_err(store)?;
+            if json {
+                for rule in &rules {
+                    println!("{}", serde_json::to_string(rule).unwrap_or_default());
+                }
+            } else if rules.is_empty() {
+                println!("no rules");
+            } else {
+                for r in &rules {
+                    println!(
+                        "{:>4}  {:<6} {} on {} for {}  (by {}, {}{})",
+                        r.id,
+                        format!("{:?}", r.effect).to_lowercase(),
+                        r.action,
+                        r.resource,
+                        r.image,
+                        r.decided_by.as_deref().unwrap_or("?"),
+                        when(r.created_ns),
+                        r.request_id
+                            .as_deref()
+                            .map(|id| format!(", on {id}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        RulesCommand::Rm { id } => {
+            let rule = desk.queue.remove_rule(id).map_err(store)?;
+            desk.record(
+                "human.rule-remove",
+                None,
+                &format!("{} {}", rule.action, rule.resource),
+                Verdict::Allow,
+                format!(
+                    "removed rule {} ({:?} for {})",
+                    rule.id, rule.effect, rule.image
+                )
+                .to_lowercase(),
+            );
+            println!("removed rule {id}");
+        }
+    }
+    desk.close()
+}

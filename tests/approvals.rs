@@ -1,0 +1,168 @@
+//! The human in the loop from the command line, as a user does it with two terminals: a
+//! detached process asks to write a file; `libos approvals` shows the request with its diff
+//! and the rule that asked; `libos approve` / `libos deny` from another invocation decide it;
+//! the process continues; the audit log shows every step.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+use serde_json::{Value, json};
+
+const POLICY: &str = r#"
+@id("reads")
+permit (principal, action == Action::"fs.read", resource);
+@id("writes-need-a-person")
+@decision("ask")
+permit (principal, action == Action::"fs.write", resource);
+"#;
+
+/// Builds image `writer`: the script agent, `fs.*`, every write asked about.
+fn writer_image(env: &Env) {
+    let dir = env.agent_image("writer", libos_guests::AGENT_SCRIPT, "wall_clock = \"120s\"");
+    std::fs::write(dir.join("policy.cedar"), POLICY).expect("policy");
+    let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
+    std::fs::write(
+        dir.join("image.toml"),
+        manifest.replace(
+            "agent = \"agent.wasm\"\n",
+            "agent = \"agent.wasm\"\npolicy = \"policy.cedar\"\ncapabilities = [\"fs.*:**\"]\n",
+        ),
+    )
+    .expect("manifest");
+    env.libos()
+        .args(["image", "build"])
+        .arg(&dir)
+        .assert()
+        .success();
+}
+
+/// Waits until `libos approvals --json` lists a request of `pid`; returns it.
+fn pending_of(env: &Env, pid: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(r) = env
+            .json_lines(&["approvals", "--json"])
+            .into_iter()
+            .find(|r| r["pid"] == pid)
+        {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no request from {pid}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `libos ARGS…`: exit code, stdout, stderr.
+fn libos(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = env.libos().args(args).output().expect("libos");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `libos wait PID`: the process's output, parsed.
+fn output_of(env: &Env, pid: u64) -> Value {
+    let (code, out, err) = libos(env, &["wait", &pid.to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    serde_json::from_str(&out).expect("JSON output")
+}
+
+#[test]
+fn approve_once_from_another_terminal_and_the_same_write_asks_again() {
+    let env = Env::new();
+    writer_image(&env);
+    env.write("notes.txt", "old\n");
+    let steps = json!({"steps": [
+        {"op": "write", "path": "notes.txt", "text": "new\n", "wait_approval_ms": 0},
+        {"op": "write", "path": "notes.txt", "text": "newer\n"},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let request = pending_of(&env, pid);
+    let id = request["id"].as_str().expect("id").to_owned();
+    assert_eq!((request["kind"].as_str(), request["action"].as_str()), (Some("approval"), Some("fs.write")));
+    assert!(request["preview"].as_str().is_some_and(|p| p.contains("-old") && p.contains("+new")));
+    assert!(request["asked_because"].as_str().is_some_and(|r| r.contains("writes-need-a-person")));
+    // The human-readable list shows the same, with the diff.
+    let (code, listed, _) = libos(&env, &["approvals"]);
+    assert_eq!(code, Some(0));
+    assert!(listed.contains(&id) && listed.contains("| +new") && listed.contains("asked because"));
+    assert_eq!(env.read("notes.txt").as_deref(), Some("old\n"), "nothing before approval");
+
+    let (code, out, err) = libos(&env, &["approve", &id, "--note", "ok"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("approved") && out.contains("once"), "{out}");
+    let output = output_of(&env, pid);
+    assert_eq!(output["results"][0]["ok"], json!({"approved": id}));
+    assert_eq!(env.read("notes.txt").as_deref(), Some("new\n"));
+    // The grant was used: the next write asks again.
+    assert_eq!(output["results"][1]["err"]["kind"], "needs-approval");
+
+    // The second write's request outlived its process: approving it is refused.
+    let orphan = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let (code, _, err) = libos(&env, &["approve", &orphan]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("has ended"), "{err}");
+
+    // Twice, or an unknown id: clear errors.
+    let (code, _, err) = libos(&env, &["approve", &id]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("already approved"), "{err}");
+    let (code, _, err) = libos(&env, &["approve", "req-nope"]);
+    assert_eq!(code, Some(10), "{err}");
+    assert!(err.contains("req-nope"), "{err}");
+    let (code, _, err) = libos(&env, &["approve", &id, "--scope", "twice"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("expected once, uses=N"), "{err}");
+
+    // The audit log has the request, the person's decision and the grant's use.
+    let (_, audit, _) = libos(&env, &["audit", "show", "--json"]);
+    let records: Vec<Value> = serde_json::from_str(&audit).expect("audit JSON");
+    let about = |action: &str| {
+        records
+            .iter()
+            .map(|r| if r["record"].is_object() { &r["record"] } else { r })
+            .filter(|r| r["action"] == action && r["request_id"] == id.as_str())
+            .count()
+    };
+    assert!(about("fs.write") >= 2, "the ask and the grant's use: {audit}");
+    assert_eq!(about("human.approve"), 1, "{audit}");
+}
+
+#[test]
+fn deny_while_parked_and_never_rules_from_the_command_line() {
+    let env = Env::new();
+    writer_image(&env);
+    env.write("keep.txt", "keep");
+    let steps = json!({"steps": [
+        {"op": "write", "path": "keep.txt", "text": "gone", "wait_approval_ms": 0},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let (code, out, err) = libos(&env, &["deny", &id, "--reason", "not this one", "--never"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("never: rule"), "{out}");
+    let output = output_of(&env, pid);
+    assert_eq!(output["results"][0]["err"]["kind"], "denied");
+    assert!(output["results"][0]["err"]["message"].as_str().is_some_and(|m| m.contains("not this one")));
+    assert_eq!(env.read("keep.txt").as_deref(), Some("keep"));
+
+    // The rule answers the next process at once; `rules rm` makes it ask again.
+    let rules = env.json_lines(&["rules", "ls", "--json"]);
+    assert_eq!(rules.len(), 1);
+    assert_eq!((rules[0]["effect"].as_str(), rules[0]["resource"].as_str()), (Some("never"), Some("keep.txt")));
+    let again = json!({"steps": [{"op": "write", "path": "keep.txt", "text": "gone"}]});
+    let pid = env.run_detached("writer", Some(&again.to_string()));
+    assert_eq!(output_of(&env, pid)["results"][0]["err"]["kind"], "denied");
+    let rule_id = rules[0]["id"].to_string();
+    let (code, _, err) = libos(&env, &["rules", "rm", &rule_id]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, _) = libos(&env, &["rules", "rm", &rule_id]);
+    assert_eq!(code, Some(10));
+    let pid = env.run_detached("writer", Some(&again.to_string()));
+    assert_eq!(output_of(&env, pid)["results"][0]["err"]["kind"], "needs-approval");
+    assert_eq!(env.read("keep.txt").as_deref(), Some("keep"));
+}
