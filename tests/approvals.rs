@@ -20,7 +20,11 @@ permit (principal, action == Action::"fs.write", resource);
 
 /// Builds image `writer`: the script agent, `fs.*`, every write asked about.
 fn writer_image(env: &Env) {
-    let dir = env.agent_image("writer", libos_guests::AGENT_SCRIPT, "wall_clock = \"120s\"");
+    let dir = env.agent_image(
+        "writer",
+        libos_guests::AGENT_SCRIPT,
+        "wall_clock = \"120s\"",
+    );
     std::fs::write(dir.join("policy.cedar"), POLICY).expect("policy");
     let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
     std::fs::write(
@@ -83,14 +87,29 @@ fn approve_once_from_another_terminal_and_the_same_write_asks_again() {
     let pid = env.run_detached("writer", Some(&steps.to_string()));
     let request = pending_of(&env, pid);
     let id = request["id"].as_str().expect("id").to_owned();
-    assert_eq!((request["kind"].as_str(), request["action"].as_str()), (Some("approval"), Some("fs.write")));
-    assert!(request["preview"].as_str().is_some_and(|p| p.contains("-old") && p.contains("+new")));
-    assert!(request["asked_because"].as_str().is_some_and(|r| r.contains("writes-need-a-person")));
+    assert_eq!(
+        (request["kind"].as_str(), request["action"].as_str()),
+        (Some("approval"), Some("fs.write"))
+    );
+    assert!(
+        request["preview"]
+            .as_str()
+            .is_some_and(|p| p.contains("-old") && p.contains("+new"))
+    );
+    assert!(
+        request["asked_because"]
+            .as_str()
+            .is_some_and(|r| r.contains("writes-need-a-person"))
+    );
     // The human-readable list shows the same, with the diff.
     let (code, listed, _) = libos(&env, &["approvals"]);
     assert_eq!(code, Some(0));
     assert!(listed.contains(&id) && listed.contains("| +new") && listed.contains("asked because"));
-    assert_eq!(env.read("notes.txt").as_deref(), Some("old\n"), "nothing before approval");
+    assert_eq!(
+        env.read("notes.txt").as_deref(),
+        Some("old\n"),
+        "nothing before approval"
+    );
 
     let (code, out, err) = libos(&env, &["approve", &id, "--note", "ok"]);
     assert_eq!(code, Some(0), "{err}");
@@ -124,11 +143,20 @@ fn approve_once_from_another_terminal_and_the_same_write_asks_again() {
     let about = |action: &str| {
         records
             .iter()
-            .map(|r| if r["record"].is_object() { &r["record"] } else { r })
+            .map(|r| {
+                if r["record"].is_object() {
+                    &r["record"]
+                } else {
+                    r
+                }
+            })
             .filter(|r| r["action"] == action && r["request_id"] == id.as_str())
             .count()
     };
-    assert!(about("fs.write") >= 2, "the ask and the grant's use: {audit}");
+    assert!(
+        about("fs.write") >= 2,
+        "the ask and the grant's use: {audit}"
+    );
     assert_eq!(about("human.approve"), 1, "{audit}");
 }
 
@@ -147,13 +175,20 @@ fn deny_while_parked_and_never_rules_from_the_command_line() {
     assert!(out.contains("never: rule"), "{out}");
     let output = output_of(&env, pid);
     assert_eq!(output["results"][0]["err"]["kind"], "denied");
-    assert!(output["results"][0]["err"]["message"].as_str().is_some_and(|m| m.contains("not this one")));
+    assert!(
+        output["results"][0]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not this one"))
+    );
     assert_eq!(env.read("keep.txt").as_deref(), Some("keep"));
 
     // The rule answers the next process at once; `rules rm` makes it ask again.
     let rules = env.json_lines(&["rules", "ls", "--json"]);
     assert_eq!(rules.len(), 1);
-    assert_eq!((rules[0]["effect"].as_str(), rules[0]["resource"].as_str()), (Some("never"), Some("keep.txt")));
+    assert_eq!(
+        (rules[0]["effect"].as_str(), rules[0]["resource"].as_str()),
+        (Some("never"), Some("keep.txt"))
+    );
     let again = json!({"steps": [{"op": "write", "path": "keep.txt", "text": "gone"}]});
     let pid = env.run_detached("writer", Some(&again.to_string()));
     assert_eq!(output_of(&env, pid)["results"][0]["err"]["kind"], "denied");
@@ -163,6 +198,9 @@ fn deny_while_parked_and_never_rules_from_the_command_line() {
     let (code, _, _) = libos(&env, &["rules", "rm", &rule_id]);
     assert_eq!(code, Some(10));
     let pid = env.run_detached("writer", Some(&again.to_string()));
-    assert_eq!(output_of(&env, pid)["results"][0]["err"]["kind"], "needs-approval");
+    assert_eq!(
+        output_of(&env, pid)["results"][0]["err"]["kind"],
+        "needs-approval"
+    );
     assert_eq!(env.read("keep.txt").as_deref(), Some("keep"));
 }

@@ -82,7 +82,12 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
     // Its log fills from the background host and reads as text too.
     let moving = log_grows(&env, pid, 0);
     let (_, text, _) = on_pid(&env, "logs", pid);
-    assert!(text.contains("debug  tick 1\n"), "{text}");
+    // (How far it got depends on the machine's speed, and the log keeps only its newest
+    // lines: any tick line will do.)
+    assert!(
+        text.lines().any(|l| l.starts_with("debug  tick ")),
+        "{text}"
+    );
 
     let (code, paused, _) = on_pid(&env, "pause", pid);
     assert_eq!(code, Some(0));

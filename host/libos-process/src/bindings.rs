@@ -25,6 +25,7 @@ wasmtime::component::bindgen!({
         "libos:runtime/fs": ::libos::bindings::libos::runtime::fs,
         "libos:runtime/clock": ::libos::bindings::libos::runtime::clock,
         "libos:runtime/log": ::libos::bindings::libos::runtime::log,
+        "libos:runtime/shell": ::libos::bindings::libos::runtime::shell,
     },
 });
 

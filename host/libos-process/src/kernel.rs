@@ -429,6 +429,7 @@ fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     shared::fs::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
     shared::clock::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
     shared::log::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
+    shared::shell::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
     use crate::bindings::libos::runtime as own;
     own::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
     own::tools::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;

@@ -99,6 +99,16 @@ impl log::Host for Raw {
     }
 }
 
+impl libos::bindings::libos::runtime::shell::Host for Raw {
+    async fn run(
+        &mut self,
+        _: Vec<String>,
+        _: Option<u64>,
+    ) -> wasmtime::Result<Result<libos::bindings::libos::runtime::shell::Output, Error>> {
+        Ok(Err(Error::NotFound))
+    }
+}
+
 struct RawHost {
     engine: Engine,
     workdir: std::path::PathBuf,

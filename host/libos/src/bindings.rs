@@ -7,7 +7,10 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "libos:runtime/tool",
-    imports: { default: trappable },
+    imports: {
+        "libos:runtime/shell.run": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
 });
 

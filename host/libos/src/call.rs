@@ -24,6 +24,8 @@ pub struct CallCtx {
     pub(crate) subject: Arc<str>,
     pub(crate) authority: Session,
     pub(crate) workdir: Option<Arc<cap_std::fs::Dir>>,
+    /// The working directory's host path (where shell commands run).
+    pub(crate) workdir_path: Option<std::path::PathBuf>,
     pub(crate) limits: Limits,
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,

@@ -415,6 +415,7 @@ impl ToolHost {
             subject,
             authority: Session::new(authority),
             workdir: None,
+            workdir_path: options.workdir.clone(),
             limits,
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
             clock: self.clock.clone(),

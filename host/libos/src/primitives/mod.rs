@@ -6,4 +6,5 @@ pub mod clock;
 pub mod fs;
 pub mod log;
 pub mod path;
+pub mod shell;
 pub(crate) mod write_preview;

@@ -17,7 +17,7 @@ use crate::error::LoadError;
 /// Version of `libos:runtime` this host serves.
 pub const RUNTIME_VERSION: &str = "0.1.0";
 
-const RUNTIME_INTERFACES: &[&str] = &["types", "fs", "clock", "log"];
+const RUNTIME_INTERFACES: &[&str] = &["types", "fs", "clock", "log", "shell"];
 
 /// Interfaces of `libos:runtime` served to agent processes only (world `agent`); a tool that
 /// imports one is refused when loaded as a tool.
@@ -170,7 +170,8 @@ mod tests {
     fn runtime_interfaces_are_allowed_at_our_version_only() {
         assert_eq!(classify("libos:runtime/fs@0.1.0"), ImportClass::Runtime);
         assert!(!classify("libos:runtime/fs@0.2.0").is_allowed());
-        assert!(!classify("libos:runtime/shell@0.1.0").is_allowed());
+        assert_eq!(classify("libos:runtime/shell@0.1.0"), ImportClass::Runtime);
+        assert!(!classify("libos:runtime/http@0.1.0").is_allowed());
         assert!(!classify("libos:runtime/fs").is_allowed());
     }
 

@@ -1,0 +1,499 @@
+//! What a command would really do: the class and the program a shell call is decided on.
+//!
+//! A command is looked through its wrappers (`env`, `xargs`, `timeout`, `nice`, `busybox`,
+//! `find -exec`, …) down to the program that acts; that program's class is the effect:
+//! destructive, network, an interpreter running code the call does not show, or an ordinary
+//! program. A wrapper whose inner command cannot be found (`xargs` reading commands from
+//! nowhere, `find -exec` with nothing after it) is decided as an interpreter: the effect is
+//! unknown. Arguments that look like shell syntax are refused outright.
+
+/// The class of a command, named as its action: `shell.<class>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// An ordinary program.
+    Exec,
+    /// Deletes, overwrites or changes permissions of files or devices.
+    Destructive,
+    /// Talks to the network.
+    Network,
+    /// Runs code the arguments do not show (`-c`, `-e`, a script file, a REPL).
+    Interpreter,
+}
+
+impl Class {
+    /// The action the call is decided as.
+    pub fn action(self) -> &'static str {
+        match self {
+            Class::Exec => "shell.exec",
+            Class::Destructive => "shell.destructive",
+            Class::Network => "shell.network",
+            Class::Interpreter => "shell.interpreter",
+        }
+    }
+}
+
+/// What a command is decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// Its class.
+    pub class: Class,
+    /// The program that acts (its file name), e.g. `rm` for `env X=1 rm -rf x`.
+    pub program: String,
+    /// The wrappers looked through, outermost first.
+    pub through: Vec<String>,
+}
+
+const DESTRUCTIVE: &[&str] = &[
+    "rm", "rmdir", "unlink", "shred", "dd", "mkfs", "mke2fs", "mkswap", "wipefs", "fdisk",
+    "parted", "sfdisk", "chmod", "chown", "chgrp", "chattr", "setfacl", "truncate", "mv", "kill",
+    "killall", "pkill", "reboot", "shutdown", "halt", "poweroff", "mount", "umount", "crontab",
+    "useradd", "userdel", "passwd",
+];
+
+const NETWORK: &[&str] = &[
+    "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "sftp", "telnet", "ftp",
+    "rsync", "ping", "dig", "nslookup", "host", "aria2c", "lynx", "w3m", "httpie", "http",
+];
+
+const INTERPRETERS: &[&str] = &[
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "csh",
+    "tcsh",
+    "fish",
+    "ash",
+    "python",
+    "python2",
+    "python3",
+    "node",
+    "nodejs",
+    "deno",
+    "bun",
+    "perl",
+    "ruby",
+    "php",
+    "lua",
+    "luajit",
+    "tclsh",
+    "wish",
+    "Rscript",
+    "osascript",
+    "pwsh",
+    "powershell",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
+    "expect",
+    "gdb",
+    "vim",
+    "vi",
+    "nvim",
+    "emacs",
+    "make",
+    "eval",
+    "source",
+    "exec",
+    "sudo",
+    "doas",
+    "su",
+    "script",
+];
+
+/// Wrappers that run the command after their own options.
+const WRAPPERS: &[&str] = &[
+    "env",
+    "nice",
+    "ionice",
+    "nohup",
+    "stdbuf",
+    "setsid",
+    "chrt",
+    "taskset",
+    "time",
+    "timeout",
+    "unbuffer",
+    "command",
+    "builtin",
+    "flock",
+    "chronic",
+    "catchsegv",
+    "strace",
+    "ltrace",
+    "xargs",
+    "parallel",
+    "watch",
+    "busybox",
+    "toybox",
+];
+
+/// Shell syntax: an argument that is one of these, or contains `$(` or a backquote.
+const SYNTAX: &[&str] = &[
+    ">", ">>", "<", "<<", "<<<", "|", "||", "&", "&&", ";", ";;", "2>", "2>>", "&>", "2>&1", ">&",
+    "|&",
+];
+
+/// The file name of `program` (`/usr/bin/rm` → `rm`; `mkfs.ext4` → `mkfs`).
+fn name_of(program: &str) -> String {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    match base.split_once('.') {
+        Some((stem, _)) if ["mkfs", "fsck"].contains(&stem) => stem.to_owned(),
+        _ => base.to_owned(),
+    }
+}
+
+/// The shell syntax found in `arg`, if any.
+pub fn syntax_in(arg: &str) -> Option<&'static str> {
+    if let Some(s) = SYNTAX.iter().find(|s| **s == arg) {
+        return Some(s);
+    }
+    if arg.contains("$(") {
+        return Some("$(");
+    }
+    if arg.contains('`') {
+        return Some("`");
+    }
+    if (arg.starts_with('>') || arg.starts_with("1>") || arg.starts_with("2>")) && arg.len() > 1 {
+        return Some(">");
+    }
+    if arg.starts_with('<') && arg.len() > 1 {
+        return Some("<");
+    }
+    None
+}
+
+/// The first argument of `argv` that is shell syntax, with its position; `;` is allowed
+/// where it ends a `find -exec` command (its own syntax, not a shell's).
+pub fn syntax_of(argv: &[String]) -> Option<(usize, &'static str)> {
+    let mut in_exec = false;
+    for (i, arg) in argv.iter().enumerate() {
+        if ["-exec", "-execdir", "-ok", "-okdir"].contains(&arg.as_str()) {
+            in_exec = true;
+            continue;
+        }
+        if in_exec && arg == ";" {
+            in_exec = false;
+            continue;
+        }
+        if let Some(s) = syntax_in(arg) {
+            return Some((i, s));
+        }
+    }
+    None
+}
+
+/// How many arguments after a wrapper belong to the wrapper (its options and their values)
+/// before the inner command starts; `None` if the inner command cannot be told.
+fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match wrapper {
+            // `env [-i] [-u NAME] [NAME=VALUE]... CMD`
+            "env" if a.contains('=') && !a.starts_with('-') => i += 1,
+            "env" if a == "-u" || a == "--unset" || a == "-C" || a == "--chdir" || a == "-S" => {
+                if a == "-S" || a == "--split-string" {
+                    return None; // a command line in one string: a shell in disguise
+                }
+                i += 2;
+            }
+            // `timeout [OPTS] DURATION CMD`: the first non-option is the duration.
+            "timeout" if !a.starts_with('-') => return Some(i + 1),
+            "timeout" if a == "-s" || a == "--signal" || a == "-k" || a == "--kill-after" => i += 2,
+            "nice" | "ionice" | "chrt" | "taskset" | "stdbuf" | "flock" | "watch"
+                if a.starts_with('-') =>
+            {
+                // Options that take a value as the next argument.
+                let takes = [
+                    "-n",
+                    "-c",
+                    "-p",
+                    "-t",
+                    "-i",
+                    "-o",
+                    "-e",
+                    "-w",
+                    "--adjustment",
+                ];
+                i += if takes.contains(&a) { 2 } else { 1 };
+            }
+            "chrt" | "taskset" | "flock" if i == 0 && !a.starts_with('-') => i += 1, // priority / mask / lock file
+            "xargs" | "parallel" if a.starts_with('-') => {
+                let takes = ["-I", "-i", "-d", "-n", "-P", "-L", "-s", "-a", "-E", "-j"];
+                i += if takes.contains(&a) { 2 } else { 1 };
+            }
+            _ if a == "--" => return Some(i + 1),
+            _ if a.starts_with('-') => i += 1,
+            _ => return Some(i),
+        }
+    }
+    None
+}
+
+/// The command `find` runs for each file (`-exec`, `-execdir`, `-ok`, `-okdir`), or the
+/// effect of `-delete`.
+fn find_action(args: &[String]) -> Option<Result<Vec<String>, Class>> {
+    for (i, a) in args.iter().enumerate() {
+        match a.as_str() {
+            "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                let inner: Vec<String> = args[i + 1..]
+                    .iter()
+                    .take_while(|x| *x != ";" && *x != "+")
+                    .cloned()
+                    .collect();
+                return Some(if inner.is_empty() {
+                    Err(Class::Interpreter)
+                } else {
+                    Ok(inner)
+                });
+            }
+            "-delete" => return Some(Err(Class::Destructive)),
+            "-fprint" | "-fprintf" | "-fls" => return Some(Err(Class::Destructive)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Classifies `argv` (not empty, checked for syntax by the caller).
+pub fn classify(argv: &[String]) -> Decided {
+    let mut through = Vec::new();
+    let mut rest: Vec<String> = argv.to_vec();
+    // Bounded: each step consumes at least the wrapper's name.
+    for _ in 0..argv.len() {
+        let Some(first) = rest.first() else { break };
+        let name = name_of(first);
+        let args = &rest[1..];
+        if name == "find" {
+            match find_action(args) {
+                Some(Ok(inner)) => {
+                    through.push(name);
+                    rest = inner;
+                    continue;
+                }
+                Some(Err(class)) => {
+                    return Decided {
+                        class,
+                        program: name,
+                        through,
+                    };
+                }
+                None => {
+                    return Decided {
+                        class: Class::Exec,
+                        program: name,
+                        through,
+                    };
+                }
+            }
+        }
+        if (name == "busybox" || name == "toybox") && !args.is_empty() {
+            through.push(name);
+            rest = args.to_vec();
+            continue;
+        }
+        if WRAPPERS.contains(&name.as_str()) {
+            through.push(name.clone());
+            match skip_wrapper(&name, args) {
+                Some(skip) if skip < args.len() => {
+                    rest = args[skip..].to_vec();
+                    continue;
+                }
+                // `xargs rm` with its commands' arguments from nowhere, `env -S "…"`: the
+                // effect cannot be told from the call.
+                _ if name == "env"
+                    && args.iter().all(|a| a.contains('=') || a.starts_with('-'))
+                    && !args.iter().any(|a| a == "-S" || a == "--split-string") =>
+                {
+                    return Decided {
+                        class: Class::Exec,
+                        program: name,
+                        through,
+                    };
+                }
+                _ => {
+                    return Decided {
+                        class: Class::Interpreter,
+                        program: name,
+                        through,
+                    };
+                }
+            }
+        }
+        let class = if INTERPRETERS.contains(&name.as_str())
+            || first.contains('/') && !first.starts_with('/')
+        {
+            // A named interpreter, or a program from the working directory (a script).
+            Class::Interpreter
+        } else if NETWORK.contains(&name.as_str()) || (name == "git" && git_is_network(args)) {
+            Class::Network
+        } else if DESTRUCTIVE.contains(&name.as_str())
+            || name.starts_with("mkfs")
+            || (name == "git" && git_is_destructive(args))
+        {
+            Class::Destructive
+        } else {
+            Class::Exec
+        };
+        return Decided {
+            class,
+            program: name,
+            through,
+        };
+    }
+    Decided {
+        class: Class::Interpreter,
+        program: name_of(argv.first().map_or("", String::as_str)),
+        through,
+    }
+}
+
+fn git_is_network(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        [
+            "clone",
+            "fetch",
+            "pull",
+            "push",
+            "ls-remote",
+            "remote",
+            "submodule",
+        ]
+        .contains(&a.as_str())
+    })
+}
+
+fn git_is_destructive(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        ["clean", "reset", "rm", "checkout", "restore", "gc", "prune"].contains(&a.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(cmd: &str) -> (Class, String) {
+        let argv: Vec<String> = cmd.split(' ').map(str::to_owned).collect();
+        let d = classify(&argv);
+        (d.class, d.program)
+    }
+
+    #[test]
+    fn ordinary_programs_are_exec() {
+        for cmd in [
+            "ls -la",
+            "cat a.txt",
+            "pytest -q",
+            "/usr/bin/grep -r x .",
+            "git status",
+            "find . -name x",
+        ] {
+            assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn nested_interpreters_are_interpreters() {
+        for cmd in [
+            "bash -c ls",
+            "sh -c rm",
+            "python -c print(1)",
+            "python3 x.py",
+            "node -e 1",
+            "perl -e 1",
+            "ruby -e 1",
+            "./run.sh",
+            "scripts/x",
+            "awk BEGIN{system(\"rm\")}",
+            "sudo ls",
+            "env -S rm_x",
+            "xargs",
+            "find . -exec",
+            "make all",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn wrappers_are_looked_through() {
+        for (cmd, class, program) in [
+            ("env FOO=1 rm -rf x", Class::Destructive, "rm"),
+            ("env -i -u HOME curl http://x", Class::Network, "curl"),
+            ("timeout 5 wget x", Class::Network, "wget"),
+            ("timeout -s KILL 5 rm x", Class::Destructive, "rm"),
+            ("nice -n 10 dd if=/dev/zero of=x", Class::Destructive, "dd"),
+            ("nohup nc -l 80", Class::Network, "nc"),
+            ("xargs rm", Class::Destructive, "rm"),
+            ("xargs -I {} rm {}", Class::Destructive, "rm"),
+            ("busybox rm x", Class::Destructive, "rm"),
+            ("busybox wget x", Class::Network, "wget"),
+            ("find . -name *.py -exec rm {} ;", Class::Destructive, "rm"),
+            ("find . -execdir bash -c x ;", Class::Interpreter, "bash"),
+            ("find . -delete", Class::Destructive, "find"),
+            (
+                "env nice timeout 1 busybox sh -c x",
+                Class::Interpreter,
+                "sh",
+            ),
+            ("/usr/bin/env /bin/rm x", Class::Destructive, "rm"),
+            ("stdbuf -o0 ssh host", Class::Network, "ssh"),
+            ("env", Class::Exec, "env"),
+        ] {
+            assert_eq!(of(cmd), (class, program.to_owned()), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn destructive_and_network_programs_are_named_so() {
+        for cmd in [
+            "rm x",
+            "dd if=a of=b",
+            "mkfs.ext4 /dev/x",
+            "chmod 777 x",
+            "shred x",
+            "git clean -fdx",
+        ] {
+            assert_eq!(of(cmd).0, Class::Destructive, "{cmd}");
+        }
+        for cmd in [
+            "curl x",
+            "wget x",
+            "nc -l 1",
+            "ssh h",
+            "scp a h:b",
+            "git push",
+        ] {
+            assert_eq!(of(cmd).0, Class::Network, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn find_exec_may_end_with_a_semicolon_and_nothing_else_may() {
+        let argv = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(syntax_of(&argv("find . -exec rm {} ;")), None);
+        assert_eq!(
+            syntax_of(&argv("find . -exec rm {} ; ; ls")),
+            Some((6, ";"))
+        );
+        assert_eq!(syntax_of(&argv("echo a ; rm x")), Some((2, ";")));
+    }
+
+    #[test]
+    fn shell_syntax_is_found() {
+        for arg in [
+            ">", ">>", "|", ";", "&&", "||", "&", "2>&1", ">out.txt", "2>err", "<in", "$(rm x)",
+            "`id`", "a$(b)",
+        ] {
+            assert!(syntax_in(arg).is_some(), "{arg}");
+        }
+        for arg in ["a>b", "x|y", "-v", "a;b", "3", "=>"] {
+            assert!(syntax_in(arg).is_none(), "{arg}");
+        }
+    }
+}
