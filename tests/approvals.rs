@@ -204,3 +204,54 @@ fn deny_while_parked_and_never_rules_from_the_command_line() {
     );
     assert_eq!(env.read("keep.txt").as_deref(), Some("keep"));
 }
+
+#[test]
+fn policy_explain_shows_which_rule_asks_and_a_standing_answer() {
+    let env = Env::new();
+    writer_image(&env);
+    env.write("keep.txt", "keep");
+    let steps = json!({"steps": [
+        {"op": "write", "path": "keep.txt", "text": "gone", "wait_approval_ms": 0},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let (code, out, err) = libos(&env, &["policy", "explain", "--request", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("fs.write on keep.txt: ask"), "{out}");
+    assert!(out.contains("writes-need-a-person"), "{out}");
+    assert!(out.contains(&format!("request {id} of pid {pid}")), "{out}");
+
+    libos(&env, &["deny", &id, "--never"]);
+    let (code, out, _) = libos(
+        &env,
+        &[
+            "policy",
+            "explain",
+            "--image",
+            "writer",
+            "--action",
+            "fs.write",
+            "--resource",
+            "keep.txt",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("standing rule") && out.contains("answers never"),
+        "{out}"
+    );
+
+    // A command is explained as what it really does.
+    let (code, out, _) = libos(
+        &env,
+        &[
+            "policy", "explain", "--image", "writer", "--", "env", "X=1", "rm", "-rf", "build",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("shell.destructive on rm"), "{out}");
+    assert!(out.contains("looked through env"), "{out}");
+    let (code, _, err) = libos(&env, &["policy", "explain", "--request", "req-missing"]);
+    assert_eq!(code, Some(10), "{err}");
+    output_of(&env, pid);
+}

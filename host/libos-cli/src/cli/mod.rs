@@ -97,7 +97,7 @@ pub fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
-        Command::Policy(cmd) => policy::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd, cli.state_dir.as_deref()),
         Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
         Command::Image(cmd) => image::run(cmd, cli.state_dir.as_deref()),
         Command::Run(args) => process::run(args, cli.state_dir.as_deref()),
