@@ -120,10 +120,11 @@ fn approve_once_from_another_terminal_and_the_same_write_asks_again() {
     // The grant was used: the next write asks again.
     assert_eq!(output["results"][1]["err"]["kind"], "needs-approval");
 
-    // The second write's request outlived its process: approving it is refused.
+    // The second write's request outlived its process (as after a host restart): it can
+    // still be decided, with a note that nothing will use it.
     let orphan = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
     let (code, _, err) = libos(&env, &["approve", &orphan]);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("has ended"), "{err}");
 
     // Twice, or an unknown id: clear errors.

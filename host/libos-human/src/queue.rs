@@ -306,6 +306,12 @@ impl HumanQueue {
     /// [`HumanError::Store`].
     pub fn take(&self, call: &Call<'_>) -> Result<Option<Grant>> {
         let now = now_ns();
+        // An unlimited grant (ttl, session) has no use to take: a read is enough.
+        match grants::covering(&self.conn.lock(), call, now)? {
+            None => return Ok(None),
+            Some(grant) if grant.uses_left.is_none() => return Ok(Some(grant)),
+            Some(_) => {}
+        }
         self.conn.immediate(|conn| {
             let Some(grant) = grants::covering(conn, call, now)? else {
                 return Ok(None);

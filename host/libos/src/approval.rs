@@ -29,22 +29,25 @@ pub struct HumanLink {
 }
 
 /// What a person is shown about an effect, and the target version its grant is bound to.
-pub(crate) struct Effect {
+/// The version is read on every asked call (a grant must match it); the preview only when a
+/// new request is recorded.
+pub(crate) trait Describe {
     /// The target's version before the effect (`None` for effects without a target that
     /// can change).
-    pub version: Option<String>,
-    /// A readable preview.
-    pub preview: String,
+    fn version(&self, _ctx: &CallCtx, _target: &str) -> Option<String> {
+        None
+    }
+
+    /// A readable preview of the effect on `target`.
+    fn preview(&self, ctx: &CallCtx, target: &str) -> String;
 }
 
-/// Describes the effect of a call on a resource, for [`CallCtx::consult_human`].
-pub(crate) type Describe<'a> = &'a dyn Fn(&CallCtx, &str) -> Effect;
-
 /// The effect of a call with no more to show than what it asks.
-pub(crate) fn plain(action: &str) -> impl Fn(&CallCtx, &str) -> Effect + '_ {
-    move |_, resource| Effect {
-        version: None,
-        preview: format!("{action} {resource}"),
+pub(crate) struct Plain<'a>(pub &'a str);
+
+impl Describe for Plain<'_> {
+    fn preview(&self, _: &CallCtx, target: &str) -> String {
+        format!("{} {target}", self.0)
     }
 }
 
@@ -62,7 +65,7 @@ impl CallCtx {
         (action, resource): (&str, &str),
         args_digest: Option<&[u8; 32]>,
         asking: Asking,
-        describe: Describe<'_>,
+        describe: &dyn Describe,
     ) -> Result<(), RuntimeError> {
         let Some(link) = self.human.clone() else {
             return Err(RuntimeError::NeedsApproval(asking.request_id));
@@ -104,7 +107,7 @@ impl CallCtx {
                 }
             };
         }
-        let Effect { version, preview } = describe(self, resource);
+        let version = describe.version(self, resource);
         let digest = args_digest.map(hex::encode);
         let call = Call {
             pid: link.pid,
@@ -124,7 +127,7 @@ impl CallCtx {
                 &reason,
                 Some(grant.request_id.clone()),
             );
-            self.taken = Some(grant.id);
+            self.taken = Some(grant);
             return Ok(());
         }
         let asked = link
@@ -138,7 +141,7 @@ impl CallCtx {
                     resource: resource.to_owned(),
                     args_digest: digest,
                     target_version: version,
-                    preview,
+                    preview: describe.preview(self, resource),
                     asked_because: asking.reason.to_string(),
                 },
             )
@@ -159,16 +162,18 @@ impl CallCtx {
     /// failed (a failed effect does not use an approval up); if it succeeded, the grant's
     /// further uses (if its scope has any) cover the target as this effect left it.
     pub(crate) fn settle_grant(&mut self, succeeded: bool, version_after: Option<String>) {
-        let (Some(id), Some(link)) = (self.taken.take(), self.human.as_ref()) else {
+        let (Some(grant), Some(link)) = (self.taken.take(), self.human.as_ref()) else {
             return;
         };
-        let settled = if succeeded {
-            link.queue.advance(id, version_after.as_deref())
-        } else {
-            link.queue.give_back(id)
+        let settled = match (succeeded, grant.uses_left) {
+            // Nothing to give back: an unlimited grant lost no use.
+            (false, None) => Ok(()),
+            (false, Some(_)) => link.queue.give_back(grant.id),
+            (true, _) if version_after == grant.target_version => Ok(()),
+            (true, _) => link.queue.advance(grant.id, version_after.as_deref()),
         };
         if let Err(e) = settled {
-            tracing::warn!(grant = id, error = %e, "grant use not settled");
+            tracing::warn!(grant = grant.id, error = %e, "grant use not settled");
         }
     }
 }

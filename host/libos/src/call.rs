@@ -35,8 +35,8 @@ pub struct CallCtx {
     pub(crate) table: ResourceTable,
     /// The human queue the calls of a process consult when the policy asks.
     pub(crate) human: Option<crate::approval::HumanLink>,
-    /// The grant use taken for the effect being made (see [`CallCtx::settle_grant`]).
-    pub(crate) taken: Option<u64>,
+    /// The grant used for the effect being made (see [`CallCtx::settle_grant`]).
+    pub(crate) taken: Option<libos_human::Grant>,
 }
 
 impl CallCtx {
@@ -85,7 +85,7 @@ impl CallCtx {
                 (action, resource),
                 args_digest,
                 asking,
-                &crate::approval::plain(action),
+                &crate::approval::Plain(action),
             ),
         }
     }

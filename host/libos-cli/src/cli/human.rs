@@ -182,21 +182,21 @@ fn when(ns: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// Refuses deciding for a process that has ended: nothing could use the decision.
-fn check_alive(state_dir: Option<&Path>, request: &Request) -> Result<(), Failure> {
+/// Warns when the asking process has ended (a host restart ends its processes): the
+/// decision is recorded, but a grant is bound to that process, so nothing will use it.
+fn warn_if_ended(state_dir: Option<&Path>, request: &Request) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
-    match table.get(request.pid) {
-        Ok(record) if record.state.is_ended() => Err(Failure::new(
-            Code::Error,
-            format!(
-                "process {} has ended ({}); request {} can no longer be used",
-                request.pid,
-                record.state.name(),
-                request.id
-            ),
-        )),
-        _ => Ok(()),
+    if let Ok(record) = table.get(request.pid)
+        && record.state.is_ended()
+    {
+        eprintln!(
+            "note: process {} has ended ({}); the approval is recorded, but only that \
+             process could have used it",
+            request.pid,
+            record.state.name()
+        );
     }
+    Ok(())
 }
 
 /// `libos approvals`: the pending requests, oldest first, with what each would do and why it
@@ -257,7 +257,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
     let desk = Desk::open(state_dir)?;
     let request = desk.queue.get(&args.id).map_err(store)?;
     if request.state == libos_human::RequestState::Pending {
-        check_alive(state_dir, &request)?;
+        warn_if_ended(state_dir, &request)?;
     }
     if args.scope == "always" {
         let decided = desk.queue.always(

@@ -8,13 +8,13 @@ use std::io::{self, Read, Write};
 
 use cap_std::fs::{Dir, FileType, Metadata};
 
-use crate::approval::{Describe, plain};
+use crate::approval::{Describe, Plain};
 use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::fs::{DirEntry, EntryKind, Host, Metadata as WitMetadata};
 use crate::bindings::libos::runtime::types::{Datetime, LimitKind};
 use crate::call::{CallCtx, digest};
 use crate::primitives::path::{self, PathError};
-use crate::primitives::write_preview::{version_of, write_effect};
+use crate::primitives::write_preview::{WriteOf, version_of};
 
 type R<T> = Result<T, RuntimeError>;
 
@@ -29,7 +29,7 @@ impl CallCtx {
         raw: &str,
         follow_final: bool,
         args_digest: &[u8; 32],
-        describe: Describe<'_>,
+        describe: &dyn Describe,
     ) -> R<String> {
         let normalized = match path::normalize(raw) {
             Ok(normalized) => normalized,
@@ -60,7 +60,7 @@ impl CallCtx {
 
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d, &plain("fs.read"))?;
+        let p = self.fs_target("fs.read", raw, true, &d, &Plain("fs.read"))?;
         let dir = self.dir()?;
         // Checked before opening: opening a FIFO or a device could block the host forever.
         let meta = dir.metadata(or_dot(&p)).map_err(io_error)?;
@@ -87,8 +87,7 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let describe = |ctx: &CallCtx, target: &str| write_effect(ctx, target, contents);
-        let p = self.fs_target("fs.write", raw, true, &d, &describe)?;
+        let p = self.fs_target("fs.write", raw, true, &d, &WriteOf(contents))?;
         let written = self.fs_write_to(raw, &p, contents);
         let after = written.is_ok().then(|| version_of(contents));
         self.settle_grant(written.is_ok(), after);
@@ -119,7 +118,7 @@ impl CallCtx {
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d, &plain("fs.read"))?;
+        let p = self.fs_target("fs.read", raw, true, &d, &Plain("fs.read"))?;
         let dir = self.dir()?;
         let mut entries = Vec::new();
         for entry in dir.read_dir(or_dot(&p)).map_err(io_error)? {
@@ -136,7 +135,7 @@ impl CallCtx {
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let p = self.fs_target("fs.delete", raw, false, &d, &plain("fs.delete"))?;
+        let p = self.fs_target("fs.delete", raw, false, &d, &Plain("fs.delete"))?;
         let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
@@ -153,7 +152,7 @@ impl CallCtx {
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, false, &d, &plain("fs.read"))?;
+        let p = self.fs_target("fs.read", raw, false, &d, &Plain("fs.read"))?;
         let dir = self.dir()?;
         let meta = dir.symlink_metadata(or_dot(&p)).map_err(io_error)?;
         Ok(metadata_of(&meta))

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
-use crate::approval::Effect;
+use crate::approval::Describe;
 use crate::call::CallCtx;
 
 /// Largest file (before or after) a preview diffs; past it the preview gives sizes and
@@ -49,21 +49,28 @@ fn current(ctx: &CallCtx, target: &str) -> Option<(String, u64, Option<Vec<u8>>)
     ))
 }
 
-/// The effect of writing `contents` to `target` (relative to the working directory).
-pub(crate) fn write_effect(ctx: &CallCtx, target: &str, contents: &[u8]) -> Effect {
+/// Writing these bytes: what a person sees, and the file version its grant is bound to.
+pub(crate) struct WriteOf<'a>(pub &'a [u8]);
+
+impl Describe for WriteOf<'_> {
+    fn version(&self, ctx: &CallCtx, target: &str) -> Option<String> {
+        Some(current(ctx, target).map_or_else(|| "absent".to_owned(), |(version, _, _)| version))
+    }
+
+    fn preview(&self, ctx: &CallCtx, target: &str) -> String {
+        preview(ctx, target, self.0)
+    }
+}
+
+/// The preview of writing `contents` to `target` (relative to the working directory).
+fn preview(ctx: &CallCtx, target: &str, contents: &[u8]) -> String {
     let now = current(ctx, target);
-    let (version, mut preview) = match &now {
-        Some((version, len, _)) => (
-            version.clone(),
-            format!(
-                "write {target}: {} bytes (now {len} bytes, {version})\n",
-                contents.len()
-            ),
+    let mut preview = match &now {
+        Some((version, len, _)) => format!(
+            "write {target}: {} bytes (now {len} bytes, {version})\n",
+            contents.len()
         ),
-        None => (
-            "absent".to_owned(),
-            format!("write {target}: {} bytes (new file)\n", contents.len()),
-        ),
+        None => format!("write {target}: {} bytes (new file)\n", contents.len()),
     };
     let old: Option<&[u8]> = match &now {
         Some((_, _, small)) => small.as_deref(),
@@ -96,10 +103,7 @@ pub(crate) fn write_effect(ctx: &CallCtx, target: &str, contents: &[u8]) -> Effe
             version_of(contents)
         )),
     }
-    Effect {
-        version: Some(version),
-        preview,
-    }
+    preview
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod exec;
 
 use std::time::Duration;
 
-use crate::approval::Effect;
+use crate::approval::Describe;
 use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::shell::{Host, Output};
 use crate::call::{CallCtx, digest};
@@ -76,11 +76,10 @@ impl CallCtx {
             } else {
                 format!(" (through {})", decided.through.join(", "))
             };
-            let describe = move |_: &CallCtx, program: &str| Effect {
-                version: None,
-                preview: format!(
-                    "run {shown}\nas {action} on {program}{through}, in the working directory, empty environment, no stdin"
-                ),
+            let describe = Command {
+                shown,
+                action,
+                through,
             };
             self.consult_human(
                 (action, &decided.program),
@@ -120,6 +119,22 @@ impl CallCtx {
                 Err(RuntimeError::Io(m))
             }
         }
+    }
+}
+
+/// A command as a person sees it.
+struct Command {
+    shown: String,
+    action: &'static str,
+    through: String,
+}
+
+impl Describe for Command {
+    fn preview(&self, _: &CallCtx, program: &str) -> String {
+        format!(
+            "run {}\nas {} on {program}{}, in the working directory, empty environment, no stdin",
+            self.shown, self.action, self.through
+        )
     }
 }
 
