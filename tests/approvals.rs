@@ -120,12 +120,18 @@ fn approve_once_from_another_terminal_and_the_same_write_asks_again() {
     // The grant was used: the next write asks again.
     assert_eq!(output["results"][1]["err"]["kind"], "needs-approval");
 
-    // The second write's request outlived its process (as after a host restart): it can
-    // still be decided, with a note that nothing will use it.
-    let orphan = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    // The second write's request was closed when its process ended: nothing could use it.
+    let orphan = output["results"][1]["err"]["message"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert!(env.json_lines(&["approvals", "--json"]).is_empty());
     let (code, _, err) = libos(&env, &["approve", &orphan]);
-    assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("has ended"), "{err}");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("closed when process") && err.contains("ended"),
+        "{err}"
+    );
 
     // Twice, or an unknown id: clear errors.
     let (code, _, err) = libos(&env, &["approve", &id]);
@@ -255,4 +261,45 @@ fn policy_explain_shows_which_rule_asks_and_a_standing_answer() {
     let (code, _, err) = libos(&env, &["policy", "explain", "--request", "req-missing"]);
     assert_eq!(code, Some(10), "{err}");
     output_of(&env, pid);
+}
+
+#[test]
+fn a_request_survives_its_host_dying_and_is_decided_after() {
+    let env = Env::new();
+    writer_image(&env);
+    let steps = json!({"steps": [
+        {"op": "write", "path": "later.txt", "text": "x", "wait_approval_ms": 0},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let host = env
+        .ps_json()
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .and_then(|p| p["host"].as_str())
+        .expect("host")
+        .to_owned();
+    let os_pid = host
+        .strip_prefix("libos@")
+        .and_then(|p| p.split('.').next())
+        .expect("host id")
+        .to_owned();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &os_pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{os_pid}")).exists() {
+        assert!(Instant::now() < deadline, "host did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Still there, and a person can still decide it (told that its process is gone).
+    let listed = env.json_lines(&["approvals", "--json"]);
+    assert!(listed.iter().any(|r| r["id"] == id.as_str()), "{listed:?}");
+    let (code, out, err) = libos(&env, &["approve", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("approved"), "{out}");
+    assert!(err.contains("has ended"), "{err}");
+    assert!(env.read("later.txt").is_none(), "nothing ran it");
 }

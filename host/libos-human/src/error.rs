@@ -24,6 +24,14 @@ pub enum HumanError {
         /// When it expired (RFC 3339).
         at: String,
     },
+    /// The request was closed when its process ended: nothing could use a decision.
+    #[error("request {id} was closed when process {pid} ended; nothing could use a decision")]
+    Closed {
+        /// The request.
+        id: String,
+        /// Its process.
+        pid: u64,
+    },
     /// The request is of the other kind (an approval answered, a question approved).
     #[error("request {id} is {is}, not {wanted}")]
     WrongKind {

@@ -23,6 +23,8 @@ pub const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(24 * 3600);
 pub struct HumanQueue {
     conn: SharedConnection,
     request_ttl: Duration,
+    /// Processes that made a request through this handle (see [`HumanQueue::close_for`]).
+    asked: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 /// How a decision ends: done, or refused because the request had expired (the expiry is
@@ -42,6 +44,7 @@ impl HumanQueue {
         Ok(HumanQueue {
             conn: SharedConnection::new(crate::schema::open(db_path.as_ref())?),
             request_ttl: DEFAULT_REQUEST_TTL,
+            asked: std::sync::Mutex::default(),
         })
     }
 
@@ -59,6 +62,7 @@ impl HumanQueue {
     /// # Errors
     /// [`HumanError::Store`].
     pub fn request(&self, id: Option<String>, new: NewApproval) -> Result<Asked> {
+        self.note_asking(new.pid);
         let now = now_ns();
         let id = id.unwrap_or_else(request::new_id);
         let expires = plus(now, self.request_ttl);
@@ -116,6 +120,7 @@ impl HumanQueue {
     /// [`HumanError::Store`].
     pub fn ask(&self, new: NewQuestion) -> Result<Request> {
         new.check()?;
+        self.note_asking(new.pid);
         let now = now_ns();
         let id = request::new_id();
         let choices = serde_json::to_string(&new.choices)
@@ -170,6 +175,51 @@ impl HumanQueue {
             ))?;
             let rows = stmt.query_map([], request::decode)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Closes the pending requests of `pid`, which has ended and can no longer wait for or
+    /// use a decision: they are recorded expired (decided by `host`, note "the process
+    /// ended") and returned. A process that a host restart ended keeps its requests (only a
+    /// host that saw it end calls this), so they can still be decided after the restart.
+    /// Only requests made through this handle are closed; for a process that asked nothing
+    /// through it this costs no database access (it runs at every process's end).
+    ///
+    /// # Errors
+    /// [`HumanError::Store`].
+    pub fn close_for(&self, pid: u64) -> Result<Vec<Request>> {
+        let asked = self
+            .asked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&pid);
+        if !asked {
+            return Ok(Vec::new());
+        }
+        let now = now_ns();
+        self.conn.immediate(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM human_requests WHERE state = 'pending' AND pid = ?1"
+            ))?;
+            let open = stmt
+                .query_map(params![key(pid)], request::decode)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if open.is_empty() {
+                return Ok(open);
+            }
+            conn.prepare_cached(
+                "UPDATE human_requests SET state = 'expired', decided_by = 'host',
+                     note = 'the process ended', decided_ns = ?2
+                 WHERE state = 'pending' AND pid = ?1",
+            )?
+            .execute(params![key(pid), now])?;
+            Ok(open
+                .into_iter()
+                .map(|r| Request {
+                    state: RequestState::Expired,
+                    ..r
+                })
+                .collect())
         })
     }
 
@@ -375,6 +425,13 @@ impl HumanQueue {
         self.conn.immediate(|conn| rules::remove(conn, id))
     }
 
+    fn note_asking(&self, pid: u64) {
+        self.asked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(pid);
+    }
+
     fn standing(
         &self,
         id: &str,
@@ -437,6 +494,12 @@ impl HumanQueue {
             }
             match request.state {
                 RequestState::Pending => {}
+                RequestState::Expired if request.decided_by.as_deref() == Some("host") => {
+                    return Err(HumanError::Closed {
+                        id: id.to_owned(),
+                        pid: request.pid,
+                    });
+                }
                 RequestState::Expired => {
                     return Ok(Decided::Expired(rfc3339(signed(request.expires_ns))));
                 }

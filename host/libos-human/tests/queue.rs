@@ -291,3 +291,39 @@ fn hostile_sizes_are_refused_or_cut() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn an_ended_process_requests_are_closed_and_say_so() -> anyhow::Result<()> {
+    let (dir, queue) = open()?;
+    let id = queue
+        .request(None, write(5, "a.txt", "d"))?
+        .request()
+        .id
+        .clone();
+    let other = queue
+        .request(None, write(6, "a.txt", "d"))?
+        .request()
+        .id
+        .clone();
+    // A handle that recorded nothing for a pid closes nothing (and reads nothing).
+    let elsewhere = HumanQueue::open(dir.path().join("libos.db"))?;
+    assert!(elsewhere.close_for(5)?.is_empty());
+    let closed = queue.close_for(5)?;
+    assert_eq!(
+        closed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    assert_eq!(queue.get(&id)?.state, RequestState::Expired);
+    assert!(queue.close_for(5)?.is_empty(), "once");
+    let late = queue.approve(&id, Scope::Once, None, "alice");
+    assert!(
+        matches!(late, Err(HumanError::Closed { pid: 5, .. })),
+        "{late:?}"
+    );
+    assert_eq!(
+        queue.get(&other)?.state,
+        RequestState::Pending,
+        "other processes keep theirs"
+    );
+    Ok(())
+}

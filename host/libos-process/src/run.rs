@@ -159,6 +159,7 @@ impl Inner {
         status: ExitStatus,
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
+        self.close_requests(pid);
         let mut running = self.lock_running();
         // Killed (marked, or already dropped from the map by the kill): the kill recorded and
         // announced the end; waiters learn it from the table when `tx` drops. Otherwise it
@@ -184,6 +185,42 @@ impl Inner {
         self.lock_recent().record(pid, &status);
         tx.send_replace(Some(status));
         drop(running);
+    }
+
+    /// Closes what `pid` left waiting for a person (nothing could use a decision now) and
+    /// audits each as expired.
+    fn close_requests(&self, pid: u64) {
+        let closed = match self.human.close_for(pid) {
+            Ok(closed) => closed,
+            Err(e) => {
+                tracing::warn!(pid, error = %e, "requests of an ended process not closed");
+                return;
+            }
+        };
+        for request in closed {
+            let (action, resource) = match &request.kind {
+                libos_human::RequestKind::Approval {
+                    action, resource, ..
+                } => (action.as_str(), resource.as_str()),
+                libos_human::RequestKind::Question { .. } => ("human.ask", "question"),
+            };
+            libos_audit::AuditSink::append(
+                self.host.audit().as_ref(),
+                libos_audit::AuditRecord {
+                    time_ns: libos_audit::clock::now_ns(),
+                    decided: std::sync::Arc::new(libos_audit::Decided {
+                        subject: "host".into(),
+                        action: "human.expire".into(),
+                        resource: format!("{action} {resource}").into(),
+                        verdict: libos_audit::Verdict::Deny,
+                        reason: format!("process {pid} ended before a decision").into(),
+                        policy_ids: std::sync::Arc::from([]),
+                    }),
+                    request_id: Some(request.id.clone()),
+                    args_digest: None,
+                },
+            );
+        }
     }
 
     /// Wakes event waiters once the end of `pid` is committed; if it could not be recorded

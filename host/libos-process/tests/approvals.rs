@@ -137,6 +137,18 @@ async fn approved_once_then_the_same_write_asks_again() -> anyhow::Result<()> {
     let grants = person.grants(pid)?;
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].uses_left, Some(0));
+    // What the ended process left asking was closed with it, and audited.
+    let left = results[1]["err"]["message"].as_str().unwrap_or_default();
+    assert_eq!(person.get(left)?.state, libos_human::RequestState::Expired);
+    assert!(person.pending()?.is_empty());
+    kernel.host().flush_audit()?;
+    let audit = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.record.decided.action.as_ref() == "human.expire"
+                && r.record.request_id.as_deref() == Some(left))
+    );
     Ok(())
 }
 
