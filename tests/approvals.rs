@@ -16,6 +16,8 @@ permit (principal, action == Action::"fs.read", resource);
 @id("writes-need-a-person")
 @decision("ask")
 permit (principal, action == Action::"fs.write", resource);
+@id("questions")
+permit (principal, action == Action::"human.ask", resource);
 "#;
 
 /// Builds image `writer`: the script agent, `fs.*`, every write asked about.
@@ -31,7 +33,8 @@ fn writer_image(env: &Env) {
         dir.join("image.toml"),
         manifest.replace(
             "agent = \"agent.wasm\"\n",
-            "agent = \"agent.wasm\"\npolicy = \"policy.cedar\"\ncapabilities = [\"fs.*:**\"]\n",
+            "agent = \"agent.wasm\"\npolicy = \"policy.cedar\"\n\
+             capabilities = [\"fs.*:**\", \"human.ask:*\"]\n",
         ),
     )
     .expect("manifest");
@@ -302,4 +305,30 @@ fn a_request_survives_its_host_dying_and_is_decided_after() {
     assert!(out.contains("approved"), "{out}");
     assert!(err.contains("has ended"), "{err}");
     assert!(env.read("later.txt").is_none(), "nothing ran it");
+}
+
+#[test]
+fn a_question_is_answered_from_the_command_line() {
+    let env = Env::new();
+    writer_image(&env);
+    let steps = json!({"steps": [
+        {"op": "ask", "question": "Which branch?", "choices": ["main", "dev"]},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let question = pending_of(&env, pid);
+    assert_eq!(question["kind"], "question");
+    assert_eq!(question["question"], "Which branch?");
+    let id = question["id"].as_str().expect("id").to_owned();
+    let (_, listed, _) = libos(&env, &["approvals"]);
+    assert!(listed.contains("choices: main | dev"), "{listed}");
+    let (code, _, err) = libos(&env, &["answer", &id, "feature"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not one of the choices"), "{err}");
+    let (code, _, err) = libos(&env, &["approve", &id]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a question"), "{err}");
+    let (code, out, err) = libos(&env, &["answer", &id, "dev"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("answered"), "{out}");
+    assert_eq!(output_of(&env, pid)["results"][0]["ok"], "dev");
 }

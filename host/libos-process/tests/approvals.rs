@@ -20,6 +20,8 @@ permit (principal, action == Action::"fs.read", resource);
 permit (principal, action == Action::"fs.write", resource);
 @id("questions")
 permit (principal, action == Action::"human.ask", resource);
+@id("processes")
+permit (principal, action in Action::"process", resource);
 "#;
 
 /// Builds image `writer` (the script agent, `fs.*` and `human.ask`, writes asked about).
@@ -31,7 +33,8 @@ fn writer_image(world: &common::World) -> anyhow::Result<()> {
     std::fs::write(
         dir.join("image.toml"),
         "name = \"writer\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
-         policy = \"policy.cedar\"\ncapabilities = [\"fs.*:**\", \"human.ask:*\"]\n",
+         policy = \"policy.cedar\"\n\
+         capabilities = [\"fs.*:**\", \"human.ask:*\", \"process.spawn:writer\"]\n",
     )?;
     ImageStore::open(world.state.path())?.build(&dir)?;
     Ok(())
@@ -294,6 +297,56 @@ async fn questions_are_answered_and_other_requests_are_not_a_process_business() 
     assert_eq!(
         results[3]["err"],
         json!({"kind": "limit-exceeded", "message": "time"})
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_effect_keeps_its_approval_and_a_child_never_inherits_one() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::create_dir(world.work.path().join("sub"))?;
+    let kernel = common::kernel(world.state.path())?;
+    let child = json!({"steps": [{"op": "write", "path": "shared.txt", "text": "same"}]});
+    let steps = json!({"steps": [
+        // Approved, then fails (a directory is in the way): the use comes back.
+        {"op": "write", "path": "sub", "text": "x", "wait_approval_ms": 0},
+        // Approved for the rest of this process's life...
+        {"op": "write", "path": "shared.txt", "text": "same", "wait_approval_ms": 0},
+        {"op": "write", "path": "shared.txt", "text": "same"},
+        // ...but a child doing exactly the same is asked on its own.
+        {"op": "spawn", "image": "writer", "input": child, "caps": ["fs.*:**"]},
+        {"op": "wait", "pid": "$3"},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    person.approve(&id, Scope::Uses(1), None, "alice")?;
+    let session = loop {
+        let next = pending_of(&person, pid).await?;
+        if next != id {
+            break next;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    person.approve(&session, Scope::Session, None, "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "invalid", "{results:?}");
+    let grants = person.grants(pid)?;
+    let first = grants.iter().find(|g| g.request_id == id);
+    assert_eq!(
+        first.and_then(|g| g.uses_left),
+        Some(1),
+        "the failed write used nothing"
+    );
+    assert!(
+        results[1]["ok"].is_object() && results[2]["ok"].is_null(),
+        "{results:?}"
+    );
+    let child_results = &results[4]["ok"];
+    assert!(
+        child_results.to_string().contains("needs-approval"),
+        "the child was not covered: {results:?}"
     );
     Ok(())
 }
