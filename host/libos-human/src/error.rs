@@ -32,6 +32,14 @@ pub enum HumanError {
         /// Its process.
         pid: u64,
     },
+    /// The process already has as many requests waiting as it may.
+    #[error("process {pid} already has {limit} requests waiting for a person")]
+    TooManyWaiting {
+        /// The process.
+        pid: u64,
+        /// The limit.
+        limit: usize,
+    },
     /// The request is of the other kind (an approval answered, a question approved).
     #[error("request {id} is {is}, not {wanted}")]
     WrongKind {

@@ -15,6 +15,10 @@ use crate::rules::{self, Rule, RuleEffect};
 use crate::scope::Scope;
 use crate::sql::{key, now_ns, plus, rfc3339};
 
+/// Most requests (approvals and questions) one process may have waiting at once: a process
+/// cannot flood the people who decide.
+pub const MAX_WAITING: usize = 64;
+
 /// How long a request waits for a decision before it expires, unless set otherwise.
 pub const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -90,6 +94,7 @@ impl HumanQueue {
             if let Some(waiting) = waiting {
                 return Ok(Asked::Waiting(waiting));
             }
+            check_room(conn, new.pid)?;
             conn.prepare_cached(
                 "INSERT INTO human_requests (id, kind, pid, image, action, resource,
                      args_digest, target_version, preview, asked_because, state, created_ns,
@@ -126,6 +131,7 @@ impl HumanQueue {
         let choices = serde_json::to_string(&new.choices)
             .map_err(|e| HumanError::Invalid(format!("choices: {e}")))?;
         self.conn.immediate(|conn| {
+            check_room(conn, new.pid)?;
             conn.prepare_cached(
                 "INSERT INTO human_requests (id, kind, pid, image, action, resource, preview,
                      choices, asked_because, state, created_ns, expires_ns)
@@ -525,6 +531,20 @@ impl HumanQueue {
             }),
         }
     }
+}
+
+/// Refuses a new request from `pid` if it has [`MAX_WAITING`] pending already.
+fn check_room(conn: &Connection, pid: u64) -> Result<()> {
+    let waiting: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM human_requests WHERE state = 'pending' AND pid = ?1")?
+        .query_row(params![key(pid)], |row| row.get(0))?;
+    if usize::try_from(waiting).unwrap_or(usize::MAX) >= MAX_WAITING {
+        return Err(HumanError::TooManyWaiting {
+            pid,
+            limit: MAX_WAITING,
+        });
+    }
+    Ok(())
 }
 
 fn article(kind: &str) -> &'static str {

@@ -327,3 +327,33 @@ fn an_ended_process_requests_are_closed_and_say_so() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_process_cannot_flood_the_queue() -> anyhow::Result<()> {
+    let (_dir, queue) = open()?;
+    for i in 0..libos_human::MAX_WAITING {
+        queue.request(None, write(9, &format!("f{i}.txt"), "d"))?;
+    }
+    let more = queue.request(None, write(9, "one-more.txt", "d"));
+    assert!(
+        matches!(more, Err(HumanError::TooManyWaiting { pid: 9, .. })),
+        "{more:?}"
+    );
+    let question = queue.ask(NewQuestion {
+        pid: 9,
+        image: "coder:1".into(),
+        question: "and now?".into(),
+        choices: vec![],
+    });
+    assert!(matches!(question, Err(HumanError::TooManyWaiting { .. })));
+    // The same effect asked again still joins its request; other processes are not limited.
+    assert!(matches!(
+        queue.request(None, write(9, "f0.txt", "d"))?,
+        Asked::Waiting(_)
+    ));
+    assert!(matches!(
+        queue.request(None, write(10, "f0.txt", "d"))?,
+        Asked::New(_)
+    ));
+    Ok(())
+}

@@ -80,7 +80,7 @@ impl Inner {
     ) -> Ended {
         let limits = limits_of(&ctx.image);
         let fuel_per_slice = ctx.image.limits.fuel_per_slice;
-        let mut store = Store::new(self.host.engine(), *ctx);
+        let mut store = store_of(self.host.engine(), ctx);
         store.limiter(|p| p.call.limiter_mut());
         if let Err(e) = store.set_fuel(limits.fuel) {
             return Ended::Status(ExitStatus::Failed(format!("host error: {e:#}")));
@@ -239,6 +239,13 @@ impl Inner {
             },
         }
     }
+}
+
+/// The store of a process, its context moved in. (A separate function so the emptied box is
+/// freed at once: moved out of inside the async run, it would stay allocated, empty, for the
+/// process's whole life.)
+fn store_of(engine: &wasmtime::Engine, ctx: Box<ProcessCtx>) -> Store<ProcessCtx> {
+    Store::new(engine, *ctx)
 }
 
 fn trap_reason(err: &wasmtime::Error, hit: Option<LimitKind>) -> String {

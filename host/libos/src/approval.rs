@@ -77,7 +77,10 @@ impl CallCtx {
             resource,
             args_digest,
         };
-        let store = |e: libos_human::HumanError| RuntimeError::Io(format!("human queue: {e}"));
+        let store = |e: libos_human::HumanError| match e {
+            libos_human::HumanError::TooManyWaiting { .. } => RuntimeError::Denied(e.to_string()),
+            other => RuntimeError::Io(format!("human queue: {other}")),
+        };
         if let Some(rule) = link
             .queue
             .rule_for(&link.image, action, resource)
@@ -127,7 +130,7 @@ impl CallCtx {
                 &reason,
                 Some(grant.request_id.clone()),
             );
-            self.taken = Some(grant);
+            self.taken = Some(Box::new(grant));
             return Ok(());
         }
         let asked = link

@@ -25,7 +25,7 @@ pub struct CallCtx {
     pub(crate) authority: Session,
     pub(crate) workdir: Option<Arc<cap_std::fs::Dir>>,
     /// The working directory's host path (where shell commands run).
-    pub(crate) workdir_path: Option<std::path::PathBuf>,
+    pub(crate) workdir_path: Option<Arc<std::path::Path>>,
     pub(crate) limits: Limits,
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,
@@ -36,7 +36,7 @@ pub struct CallCtx {
     /// The human queue the calls of a process consult when the policy asks.
     pub(crate) human: Option<crate::approval::HumanLink>,
     /// The grant used for the effect being made (see [`CallCtx::settle_grant`]).
-    pub(crate) taken: Option<libos_human::Grant>,
+    pub(crate) taken: Option<Box<libos_human::Grant>>,
 }
 
 impl CallCtx {

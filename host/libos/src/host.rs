@@ -395,11 +395,14 @@ impl ToolHost {
         uses_wasi_fs: bool,
     ) -> Result<(CallCtx, CappedPipe, CappedPipe), CallFailure> {
         let authority = self.authority(&options.capabilities, declared, &options.policy)?;
-        let workdir = match &options.workdir {
-            Some(p) => Some(self.workdirs.open(p).map_err(|e| {
-                CallFailure::Host(format!("working directory {}: {e}", p.display()))
-            })?),
-            None => None,
+        let (workdir, workdir_path) = match &options.workdir {
+            Some(p) => {
+                let (dir, path) = self.workdirs.open(p).map_err(|e| {
+                    CallFailure::Host(format!("working directory {}: {e}", p.display()))
+                })?;
+                (Some(dir), Some(path))
+            }
+            None => (None, None),
         };
         let limits = options.limits;
         let stdout = CappedPipe::new(limits.max_log);
@@ -415,7 +418,7 @@ impl ToolHost {
             subject,
             authority: Session::new(authority),
             workdir: None,
-            workdir_path: options.workdir.clone(),
+            workdir_path,
             limits,
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
             clock: self.clock.clone(),

@@ -37,6 +37,7 @@ impl Default for Workdirs {
 
 struct Kept {
     dir: Arc<Dir>,
+    path: Arc<Path>,
     id: (u64, u64),
     checked: Instant,
 }
@@ -52,17 +53,19 @@ impl Workdirs {
 
     /// The directory at `path`, opened with the host's ambient authority (the caller decides
     /// which path is a call's working directory).
-    pub(crate) fn open(&self, path: &Path) -> std::io::Result<Arc<Dir>> {
+    /// The path comes back as one shared handle too, for what needs the host path (shell
+    /// commands run there).
+    pub(crate) fn open(&self, path: &Path) -> std::io::Result<(Arc<Dir>, Arc<Path>)> {
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = open.get_mut(path) {
             if now.duration_since(kept.checked) < self.recheck {
-                return Ok(Arc::clone(&kept.dir));
+                return Ok((Arc::clone(&kept.dir), Arc::clone(&kept.path)));
             }
             let meta = std::fs::metadata(path)?;
             if kept.id == (meta.dev(), meta.ino()) {
                 kept.checked = now;
-                return Ok(Arc::clone(&kept.dir));
+                return Ok((Arc::clone(&kept.dir), Arc::clone(&kept.path)));
             }
         }
         let dir = Arc::new(Dir::open_ambient_dir(path, cap_std::ambient_authority())?);
@@ -70,10 +73,12 @@ impl Workdirs {
         if open.len() >= KEPT {
             open.clear();
         }
+        let shared: Arc<Path> = Arc::from(path);
         open.insert(
             path.to_path_buf(),
             Kept {
                 dir: Arc::clone(&dir),
+                path: Arc::clone(&shared),
                 id: (
                     cap_std::fs::MetadataExt::dev(&meta),
                     cap_std::fs::MetadataExt::ino(&meta),
@@ -81,7 +86,7 @@ impl Workdirs {
                 checked: now,
             },
         );
-        Ok(dir)
+        Ok((dir, shared))
     }
 }
 
@@ -95,20 +100,20 @@ mod tests {
         let work = base.path().join("work");
         std::fs::create_dir(&work)?;
         let dirs = Workdirs::rechecking_every(Duration::ZERO);
-        let first = dirs.open(&work)?;
-        assert!(Arc::ptr_eq(&first, &dirs.open(&work)?), "reused");
+        let first = dirs.open(&work)?.0;
+        assert!(Arc::ptr_eq(&first, &dirs.open(&work)?.0), "reused");
         let trusting = Workdirs::rechecking_every(Duration::from_secs(3600));
-        let kept = trusting.open(&work)?;
+        let kept = trusting.open(&work)?.0;
 
         // Replaced: the old handle still names the directory moved away; a new open does not.
         std::fs::rename(&work, base.path().join("old"))?;
         std::fs::create_dir(&work)?;
         std::fs::write(work.join("new.txt"), "new")?;
-        let second = dirs.open(&work)?;
+        let second = dirs.open(&work)?.0;
         assert!(!Arc::ptr_eq(&first, &second));
         assert!(second.exists("new.txt") && !first.exists("new.txt"));
         assert!(
-            Arc::ptr_eq(&kept, &trusting.open(&work)?),
+            Arc::ptr_eq(&kept, &trusting.open(&work)?.0),
             "not looked at again within the recheck time: the directory it was given"
         );
 

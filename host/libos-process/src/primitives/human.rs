@@ -127,6 +127,9 @@ impl Host for ProcessCtx {
         let id = match asked {
             Ok(request) => request.id,
             Err(HumanError::Invalid(m)) => return Ok(Err(RuntimeError::Invalid(m))),
+            Err(e @ HumanError::TooManyWaiting { .. }) => {
+                return Ok(Err(RuntimeError::Denied(e.to_string())));
+            }
             Err(e) => return Ok(Err(RuntimeError::Io(format!("human queue: {e}")))),
         };
         Ok(match self.wait_for_person(&id, timeout_ms).await {
