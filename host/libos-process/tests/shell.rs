@@ -76,7 +76,18 @@ fn bypasses() -> Vec<Vec<&'static str>> {
         vec!["wget", "http://127.0.0.1:9/"],
         vec!["nc", "127.0.0.1", "9"],
         vec!["ssh", "localhost", "rm", "victim.txt"],
+        // `rm` copied into the working directory under an allowlisted name.
+        vec!["./ls", "victim.txt"],
+        vec!["env", "./ls", "victim.txt"],
+        vec!["git", "-c", "alias.x=!rm victim.txt", "x"],
     ]
+}
+
+/// A copy of `rm` named `ls` in the working directory: a name on every allowlist.
+fn disguised_rm(world: &common::World) -> anyhow::Result<()> {
+    let ls = world.work.path().join("ls");
+    std::fs::copy("/bin/rm", &ls)?;
+    Ok(())
 }
 
 /// Shell syntax smuggled in arguments: refused under every level, nothing created.
@@ -192,6 +203,7 @@ async fn allowlist_else_ask_routes_every_bypass_to_a_person() -> anyhow::Result<
     let world = common::World::new()?;
     image(&world, "sh-allow", ALLOWLIST_ELSE_ASK)?;
     std::fs::write(world.work.path().join("victim.txt"), "precious")?;
+    disguised_rm(&world)?;
     let mut steps: Vec<Value> = bypasses().iter().map(|a| step(a)).collect();
     let asked = steps.len();
     steps.extend(syntax().iter().map(|a| step(a)));
@@ -224,6 +236,8 @@ async fn allowlist_else_ask_routes_every_bypass_to_a_person() -> anyhow::Result<
         "shell.interpreter python3",
         "shell.network curl",
         "shell.network ssh",
+        "shell.interpreter ./ls",
+        "shell.interpreter git",
     ] {
         assert!(
             actions.iter().any(|a| a == expected),
@@ -239,6 +253,7 @@ async fn allowlist_only_and_deny_all_refuse_and_ask_nobody() -> anyhow::Result<(
     image(&world, "sh-only", ALLOWLIST_ONLY)?;
     image(&world, "sh-none", DENY_ALL)?;
     std::fs::write(world.work.path().join("victim.txt"), "precious")?;
+    disguised_rm(&world)?;
     let mut steps: Vec<Value> = bypasses().iter().map(|a| step(a)).collect();
     steps.extend(syntax().iter().map(|a| step(a)));
     steps.push(step(&["echo", "allowed"]));

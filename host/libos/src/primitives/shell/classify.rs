@@ -324,10 +324,20 @@ pub fn classify(argv: &[String]) -> Decided {
                 }
             }
         }
+        if first.contains('/') && !in_system_dirs(first) {
+            // A program named by a path outside the system directories (a script in the
+            // working directory, a binary anywhere): whatever it is called, its effect is
+            // unknown, and it is decided on its whole path, so an allowlisted name such as
+            // `ls` never covers `/tmp/x/ls`.
+            return Decided {
+                class: Class::Interpreter,
+                program: first.clone(),
+                through,
+            };
+        }
         let class = if INTERPRETERS.contains(&name.as_str())
-            || first.contains('/') && !first.starts_with('/')
+            || (name == "git" && git_runs_commands(args))
         {
-            // A named interpreter, or a program from the working directory (a script).
             Class::Interpreter
         } else if NETWORK.contains(&name.as_str()) || (name == "git" && git_is_network(args)) {
             Class::Network
@@ -350,6 +360,29 @@ pub fn classify(argv: &[String]) -> Decided {
         program: name_of(argv.first().map_or("", String::as_str)),
         through,
     }
+}
+
+/// Whether `path` (with a `/`) names a file directly in one of the directories of
+/// [`super::exec::PATH`].
+fn in_system_dirs(path: &str) -> bool {
+    let Some((dir, file)) = path.rsplit_once('/') else {
+        return false;
+    };
+    !file.is_empty() && super::exec::PATH.split(':').any(|d| d == dir)
+}
+
+/// Options with which git runs a command of the caller's choosing (configuration that sets
+/// a pager, an ssh command, an alias with `!`, an upload pack…).
+fn git_runs_commands(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        a == "-c"
+            || a.starts_with("-c")
+            || a.starts_with("--config-env")
+            || a.starts_with("--exec-path")
+            || a.starts_with("--upload-pack")
+            || a.starts_with("--receive-pack")
+            || a == "-u"
+    })
 }
 
 fn git_is_network(args: &[String]) -> bool {
