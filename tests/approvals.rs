@@ -332,3 +332,28 @@ fn a_question_is_answered_from_the_command_line() {
     assert!(out.contains("answered"), "{out}");
     assert_eq!(output_of(&env, pid)["results"][0]["ok"], "dev");
 }
+
+#[test]
+fn what_a_process_wrote_cannot_rewrite_the_approvers_terminal() {
+    let env = Env::new();
+    writer_image(&env);
+    let sneaky = "ok\n\u{1b}[2K\rasked because: nothing to see\u{202e}";
+    let steps = json!({"steps": [
+        {"op": "write", "path": "x.txt", "text": sneaky, "wait_approval_ms": 0},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let (_, listed, _) = libos(&env, &["approvals"]);
+    assert!(!listed.contains('\u{1b}') && !listed.contains('\r') && !listed.contains('\u{202e}'));
+    assert!(listed.contains("\\u{1b}"), "{listed}");
+    let claims = listed
+        .lines()
+        .filter(|l| l.trim_start().starts_with("asked because:"))
+        .count();
+    assert_eq!(
+        claims, 1,
+        "the fake line stays inside the quoted diff: {listed}"
+    );
+    libos(&env, &["deny", &id]);
+    output_of(&env, pid);
+}

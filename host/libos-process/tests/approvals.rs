@@ -350,3 +350,49 @@ async fn a_failed_effect_keeps_its_approval_and_a_child_never_inherits_one() -> 
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let dir = world.images.path().join("spawner");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::write(
+        dir.join("policy.cedar"),
+        r#"@id("spawns-need-a-person") @decision("ask")
+           permit (principal, action == Action::"process.spawn", resource);
+           @id("rest") permit (principal, action in Action::"process", resource)
+           unless { action == Action::"process.spawn" };"#,
+    )?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"spawner\"\nversion = \"1\"\nagent = \"agent.wasm\"\npolicy = \"policy.cedar\"\n\
+         capabilities = [\"process.spawn:writer\"]\n",
+    )?;
+    ImageStore::open(world.state.path())?.build(&dir)?;
+    let kernel = common::kernel(world.state.path())?;
+    let shown = json!({"steps": []});
+    let other = json!({"steps": [{"op": "write", "path": "x.txt", "text": "sneaky"}]});
+    let steps = json!({"steps": [
+        {"op": "spawn", "image": "writer", "input": shown},
+        {"op": "await_approval", "id": "$0"},
+        {"op": "spawn", "image": "writer", "input": shown},
+        {"op": "spawn", "image": "writer", "input": other},
+    ]});
+    let pid = common::start(&kernel, "spawner", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = pending_of(&person, pid).await?;
+    person.approve(&id, Scope::Session, None, "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
+    assert!(
+        results[2]["ok"].is_u64(),
+        "the spawn shown is covered: {results:?}"
+    );
+    assert_eq!(
+        results[3]["err"]["kind"], "needs-approval",
+        "other input: {results:?}"
+    );
+    Ok(())
+}

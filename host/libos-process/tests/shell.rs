@@ -26,7 +26,7 @@ fn image(world: &common::World, name: &str, policy: &str) -> anyhow::Result<()> 
         dir.join("image.toml"),
         format!(
             "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\npolicy = \"policy.cedar\"\n\
-             capabilities = [\"shell.*:**\"]\n\n[limits]\nwall_clock = \"60s\"\n"
+             capabilities = [\"shell.*:**\", \"human.ask:*\"]\n\n[limits]\nwall_clock = \"60s\"\n"
         ),
     )?;
     ImageStore::open(world.state.path())?.build(&dir)?;
@@ -313,5 +313,59 @@ async fn an_approved_command_runs_once_with_exactly_its_arguments() -> anyhow::R
     );
     assert_eq!(results[2]["err"]["kind"], "needs-approval", "used once");
     assert_untouched(&world);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_command_is_bound_to_the_files_it_names() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    let policy = format!(
+        "{ASK_ALL}\n@id(\"questions\") permit (principal, action == Action::\"human.ask\", resource);"
+    );
+    image(&world, "sh-ask", &policy)?;
+    std::fs::write(world.work.path().join("data.txt"), "approved content")?;
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "shell", "argv": ["cat", "data.txt"], "wait_approval_ms": 0},
+        {"op": "shell", "argv": ["cat", "data.txt"]},
+        {"op": "ask", "question": "go on?"},
+        {"op": "shell", "argv": ["cat", "data.txt"]},
+    ]});
+    let pid = common::start(&kernel, "sh-ask", &steps.to_string(), world.work.path()).await?;
+    let person = HumanQueue::open(world.state.path().join("libos.db"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut approved = false;
+    loop {
+        anyhow::ensure!(Instant::now() < deadline, "stuck");
+        if let Some(r) = person.pending()?.into_iter().find(|r| r.pid == pid) {
+            if !approved {
+                person.approve(&r.id, Scope::Session, None, "alice")?;
+                approved = true;
+            } else if let libos_human::RequestKind::Question { .. } = r.kind {
+                // The file changes between the approval and the next run.
+                std::fs::write(world.work.path().join("data.txt"), "swapped")?;
+                person.answer(&r.id, "yes", "alice")?;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
+        anyhow::bail!("did not exit");
+    };
+    let out: Value = serde_json::from_str(&out)?;
+    let results = out["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        results[0]["ok"]["stdout"], "approved content",
+        "{results:?}"
+    );
+    assert_eq!(
+        results[1]["ok"]["stdout"], "approved content",
+        "session: covered again"
+    );
+    assert_eq!(
+        results[3]["err"]["kind"], "needs-approval",
+        "the file changed: {results:?}"
+    );
     Ok(())
 }

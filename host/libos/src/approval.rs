@@ -162,8 +162,9 @@ impl CallCtx {
     }
 
     /// Settles the grant use taken for the effect just attempted: given back if the effect
-    /// failed (a failed effect does not use an approval up); if it succeeded, the grant's
-    /// further uses (if its scope has any) cover the target as this effect left it.
+    /// failed (a failed effect does not use an approval up); if it succeeded and says what
+    /// version it left the target at (`version_after`), the grant's further uses (if its
+    /// scope has any) cover the target as this effect left it.
     pub(crate) fn settle_grant(&mut self, succeeded: bool, version_after: Option<String>) {
         let (Some(grant), Some(link)) = (self.taken.take(), self.human.as_ref()) else {
             return;
@@ -172,7 +173,9 @@ impl CallCtx {
             // Nothing to give back: an unlimited grant lost no use.
             (false, None) => Ok(()),
             (false, Some(_)) => link.queue.give_back(grant.id),
-            (true, _) if version_after == grant.target_version => Ok(()),
+            // No version after (the effect does not say what it left): the grant stays as
+            // approved; the same version: nothing to move.
+            (true, _) if version_after.is_none() || version_after == grant.target_version => Ok(()),
             (true, _) => link.queue.advance(grant.id, version_after.as_deref()),
         };
         if let Err(e) = settled {

@@ -218,6 +218,23 @@ pub fn approvals(args: ApprovalsArgs, state_dir: Option<&Path>) -> Result<(), Fa
     desk.close()
 }
 
+/// `text` with control and bidirectional-override characters escaped, so what a process
+/// chose (a path, a file's content, a question) cannot rewrite the approver's terminal or
+/// fake a line of this listing.
+fn clean(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let hidden = c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if hidden {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn print_request(r: &Request) {
     match &r.kind {
         RequestKind::Approval {
@@ -227,24 +244,33 @@ fn print_request(r: &Request) {
             target_version,
             preview,
         } => {
-            println!("{}  pid {} ({})  {action} {resource}", r.id, r.pid, r.image);
-            println!("  asked because: {}", r.asked_because);
+            println!(
+                "{}  pid {} ({})  {action} {}",
+                r.id,
+                r.pid,
+                clean(&r.image),
+                clean(resource)
+            );
+            println!("  asked because: {}", clean(&r.asked_because));
             if let Some(version) = target_version {
-                println!("  target version: {version}");
+                println!("  target version: {}", clean(version));
             }
             if let Some(digest) = args_digest {
                 println!("  arguments: sha256 {digest}");
             }
             println!("  expires: {}", when(r.expires_ns));
             for line in preview.lines() {
-                println!("  | {line}");
+                println!("  | {}", clean(line));
             }
         }
         RequestKind::Question { question, choices } => {
-            println!("{}  pid {} ({})  question", r.id, r.pid, r.image);
-            println!("  {question}");
+            println!("{}  pid {} ({})  question", r.id, r.pid, clean(&r.image));
+            for line in question.lines() {
+                println!("  ? {}", clean(line));
+            }
             if !choices.is_empty() {
-                println!("  choices: {}", choices.join(" | "));
+                let shown: Vec<String> = choices.iter().map(|c| clean(c)).collect();
+                println!("  choices: {}", shown.join(" | "));
             }
             println!("  expires: {}", when(r.expires_ns));
         }

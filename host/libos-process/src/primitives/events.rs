@@ -79,7 +79,8 @@ impl Host for ProcessCtx {
                 format!("only the host emits on {EXIT_TOPIC}"),
             )));
         }
-        if let Err(e) = self.call.authorize("events.emit", &topic, None) {
+        let digest = libos::call::digest(&[b"events.emit", topic.as_bytes(), payload.as_bytes()]);
+        if let Err(e) = self.call.authorize("events.emit", &topic, Some(&digest)) {
             return Ok(Err(e));
         }
         if payload.len() > MAX_PAYLOAD {

@@ -24,7 +24,8 @@ impl ProcessCtx {
         // A malformed reference is refused before it is decided on (or audited).
         libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
         let name = image.split(':').next().unwrap_or_default().to_owned();
-        self.call.authorize("process.exec", &name, None)?;
+        let digest = libos::call::digest(&[b"process.exec", image.as_bytes(), input.as_bytes()]);
+        self.call.authorize("process.exec", &name, Some(&digest))?;
         let target = Arc::new(
             self.kernel
                 .images

@@ -115,7 +115,12 @@ impl Host for ProcessCtx {
         choices: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> R<String> {
-        if let Err(e) = self.call.authorize("human.ask", "question", None) {
+        let digest = libos::call::digest(&[
+            b"human.ask",
+            question.as_bytes(),
+            choices.join("\n").as_bytes(),
+        ]);
+        if let Err(e) = self.call.authorize("human.ask", "question", Some(&digest)) {
             return Ok(Err(e));
         }
         let asked = self.kernel.human.ask(NewQuestion {

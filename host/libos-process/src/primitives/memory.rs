@@ -38,13 +38,17 @@ impl ProcessCtx {
         namespace: Option<String>,
         kind: &str,
         key: Option<&str>,
+        value: Option<&str>,
     ) -> Result<String, RuntimeError> {
         let (stored, shown) = self.namespace(namespace)?;
         let resource = match key {
             Some(key) => format!("{shown}/{kind}/{key}"),
             None => format!("{shown}/{kind}"),
         };
-        self.call.authorize(action, &resource, None)?;
+        // A write's value is part of what is decided (and what an approval is bound to).
+        let digest = value
+            .map(|v| libos::call::digest(&[action.as_bytes(), resource.as_bytes(), v.as_bytes()]));
+        self.call.authorize(action, &resource, digest.as_ref())?;
         Ok(stored)
     }
 
@@ -79,10 +83,11 @@ impl Host for ProcessCtx {
         key: String,
         value: String,
     ) -> R<u64> {
-        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
-            Ok(ns) => ns,
-            Err(e) => return Ok(Err(e)),
-        };
+        let ns =
+            match self.memory_target("memory.write", namespace, &kind, Some(&key), Some(&value)) {
+                Ok(ns) => ns,
+                Err(e) => return Ok(Err(e)),
+            };
         let limits = self.memory_limits();
         // Charged up front as a creation; given back if the put created nothing.
         if let Err(kind) = self.budget.charge(libos::error::LimitKind::Objects, 1) {
@@ -100,7 +105,7 @@ impl Host for ProcessCtx {
     }
 
     fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {
-        let ns = match self.memory_target("memory.read", namespace, &kind, Some(&key)) {
+        let ns = match self.memory_target("memory.read", namespace, &kind, Some(&key), None) {
             Ok(ns) => ns,
             Err(e) => return Ok(Err(e)),
         };
@@ -123,7 +128,7 @@ impl Host for ProcessCtx {
         after: Option<String>,
         limit: u32,
     ) -> R<Vec<ObjectMeta>> {
-        let ns = match self.memory_target("memory.read", namespace, &kind, None) {
+        let ns = match self.memory_target("memory.read", namespace, &kind, None, None) {
             Ok(ns) => ns,
             Err(e) => return Ok(Err(e)),
         };
@@ -153,10 +158,11 @@ impl Host for ProcessCtx {
         expected_version: u64,
         value: String,
     ) -> R<SwapOutcome> {
-        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
-            Ok(ns) => ns,
-            Err(e) => return Ok(Err(e)),
-        };
+        let ns =
+            match self.memory_target("memory.write", namespace, &kind, Some(&key), Some(&value)) {
+                Ok(ns) => ns,
+                Err(e) => return Ok(Err(e)),
+            };
         let limits = self.memory_limits();
         Ok(
             match self.kernel.memory.compare_and_swap(
@@ -183,7 +189,13 @@ impl Host for ProcessCtx {
         key: String,
         expected_version: Option<u64>,
     ) -> R<bool> {
-        let ns = match self.memory_target("memory.write", namespace, &kind, Some(&key)) {
+        let ns = match self.memory_target(
+            "memory.write",
+            namespace,
+            &kind,
+            Some(&key),
+            Some("delete"),
+        ) {
             Ok(ns) => ns,
             Err(e) => return Ok(Err(e)),
         };

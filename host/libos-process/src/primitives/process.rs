@@ -53,7 +53,20 @@ impl ProcessCtx {
         // A malformed reference is refused before it is decided on (or audited).
         libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
         let name = image.split(':').next().unwrap_or_default().to_owned();
-        self.call.authorize("process.spawn", &name, None)?;
+        // Everything the child is started with is part of what is decided (and what an
+        // approval is bound to): the full reference, the input, the capabilities, the cwd.
+        let caps: Vec<String> = requested
+            .iter()
+            .map(|c| format!("{}:{}", c.action, c.resource))
+            .collect();
+        let digest = libos::call::digest(&[
+            b"process.spawn",
+            image.as_bytes(),
+            input.as_bytes(),
+            caps.join("\n").as_bytes(),
+            cwd.as_deref().unwrap_or("").as_bytes(),
+        ]);
+        self.call.authorize("process.spawn", &name, Some(&digest))?;
         let children = self
             .kernel
             .table

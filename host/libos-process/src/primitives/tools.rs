@@ -54,7 +54,8 @@ impl Host for ProcessCtx {
         name: String,
         input: String,
     ) -> wasmtime::Result<Result<String, ToolError>> {
-        if let Err(e) = self.call.authorize("tools.call", &name, None) {
+        let digest = libos::call::digest(&[b"tools.call", name.as_bytes(), input.as_bytes()]);
+        if let Err(e) = self.call.authorize("tools.call", &name, Some(&digest)) {
             return Ok(Err(ToolError::Runtime(e)));
         }
         let tool = match self.kernel.tool(&self.image, &name).await {

@@ -16,6 +16,9 @@ use crate::call::CallCtx;
 /// digests only.
 pub const MAX_DIFFED: usize = 256 << 10;
 
+/// Longest a preview's diff may take; past it the diff shown is coarser (still correct).
+const DIFF_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The version of content `bytes`.
 pub(crate) fn version_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -24,7 +27,12 @@ pub(crate) fn version_of(bytes: &[u8]) -> String {
 /// What is at `target` now: its version, its length, and its content if small enough to
 /// diff. `None` if there is no regular file.
 fn current(ctx: &CallCtx, target: &str) -> Option<(String, u64, Option<Vec<u8>>)> {
-    let mut file = ctx.workdir.as_deref()?.open(target).ok()?;
+    let dir = ctx.workdir.as_deref()?;
+    // Looked at before opening: opening a FIFO would block the host.
+    if !dir.metadata(target).ok()?.is_file() {
+        return None;
+    }
+    let mut file = dir.open(target).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
@@ -86,7 +94,10 @@ fn preview(ctx: &CallCtx, target: &str, contents: &[u8]) -> String {
         });
     match texts {
         Some((old_text, new_text)) => {
-            let diff = similar::TextDiff::from_lines(old_text, new_text);
+            // Bounded: a diff of two large files that differ everywhere is quadratic.
+            let diff = similar::TextDiff::configure()
+                .timeout(DIFF_TIME)
+                .diff_lines(old_text, new_text);
             let unified = diff
                 .unified_diff()
                 .context_radius(3)

@@ -47,7 +47,8 @@ const DESTRUCTIVE: &[&str] = &[
     "rm", "rmdir", "unlink", "shred", "dd", "mkfs", "mke2fs", "mkswap", "wipefs", "fdisk",
     "parted", "sfdisk", "chmod", "chown", "chgrp", "chattr", "setfacl", "truncate", "mv", "kill",
     "killall", "pkill", "reboot", "shutdown", "halt", "poweroff", "mount", "umount", "crontab",
-    "useradd", "userdel", "passwd",
+    "useradd", "userdel", "passwd", "cp", "tee", "ln", "install", "touch", "rename", "patch",
+    "split", "csplit",
 ];
 
 const NETWORK: &[&str] = &[
@@ -102,33 +103,33 @@ const INTERPRETERS: &[&str] = &[
     "doas",
     "su",
     "script",
+    "watch",
+    "parallel",
+    "flock",
+    "time",
+    "strace",
+    "ltrace",
+    "chrt",
+    "taskset",
+    "builtin",
+    "catchsegv",
+    "nsenter",
+    "unshare",
+    "chroot",
+    "systemd-run",
+    "libos",
+    "sqlite3",
+    "tmux",
+    "screen",
+    "ssh-agent",
+    "dbus-launch",
+    "run-parts",
 ];
 
 /// Wrappers that run the command after their own options.
 const WRAPPERS: &[&str] = &[
-    "env",
-    "nice",
-    "ionice",
-    "nohup",
-    "stdbuf",
-    "setsid",
-    "chrt",
-    "taskset",
-    "time",
-    "timeout",
-    "unbuffer",
-    "command",
-    "builtin",
-    "flock",
-    "chronic",
-    "catchsegv",
-    "strace",
-    "ltrace",
-    "xargs",
-    "parallel",
-    "watch",
-    "busybox",
-    "toybox",
+    "env", "nice", "ionice", "nohup", "stdbuf", "setsid", "timeout", "unbuffer", "command",
+    "chronic", "xargs", "busybox", "toybox",
 ];
 
 /// Shell syntax: an argument that is one of these, or contains `$(` or a backquote.
@@ -186,49 +187,77 @@ pub fn syntax_of(argv: &[String]) -> Option<(usize, &'static str)> {
     None
 }
 
-/// How many arguments after a wrapper belong to the wrapper (its options and their values)
-/// before the inner command starts; `None` if the inner command cannot be told.
+/// The options a wrapper may take before its command: those standing alone, and those whose
+/// value is the next argument. Anything else (an unknown option, an option with its value
+/// attached, `env -S`) makes the command's effect unknown.
+fn wrapper_options(wrapper: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    Some(match wrapper {
+        "env" => (
+            &["-i", "--ignore-environment", "-0", "--null", "--"],
+            &["-u", "--unset"],
+        ),
+        "nice" => (&["--"], &["-n", "--adjustment"]),
+        "nohup" | "setsid" | "command" | "unbuffer" | "chronic" => (&["--"], &[]),
+        "timeout" => (
+            &["--preserve-status", "--foreground", "-v", "--verbose", "--"],
+            &["-s", "--signal", "-k", "--kill-after"],
+        ),
+        "stdbuf" => (&["--"], &["-i", "-o", "-e"]),
+        "ionice" => (&["-t", "--"], &["-c", "-n"]),
+        "xargs" => (
+            &[
+                "-0",
+                "--null",
+                "-r",
+                "--no-run-if-empty",
+                "-t",
+                "--verbose",
+                "-x",
+                "--exit",
+                "--",
+            ],
+            &[
+                "-n",
+                "--max-args",
+                "-L",
+                "--max-lines",
+                "-P",
+                "--max-procs",
+                "-d",
+                "--delimiter",
+                "-s",
+                "--max-chars",
+                "-I",
+                "-E",
+            ],
+        ),
+        _ => return None,
+    })
+}
+
+/// How many arguments after a wrapper belong to it (options, values, and for `env` the
+/// `NAME=VALUE` settings, for `timeout` the duration) before its command starts; `None` if
+/// that cannot be told for sure (see [`wrapper_options`]).
 fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
+    let (alone, valued) = wrapper_options(wrapper)?;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
-        match wrapper {
-            // `env [-i] [-u NAME] [NAME=VALUE]... CMD`
-            "env" if a.contains('=') && !a.starts_with('-') => i += 1,
-            "env" if a == "-u" || a == "--unset" || a == "-C" || a == "--chdir" || a == "-S" => {
-                if a == "-S" || a == "--split-string" {
-                    return None; // a command line in one string: a shell in disguise
-                }
-                i += 2;
-            }
-            // `timeout [OPTS] DURATION CMD`: the first non-option is the duration.
-            "timeout" if !a.starts_with('-') => return Some(i + 1),
-            "timeout" if a == "-s" || a == "--signal" || a == "-k" || a == "--kill-after" => i += 2,
-            "nice" | "ionice" | "chrt" | "taskset" | "stdbuf" | "flock" | "watch"
-                if a.starts_with('-') =>
-            {
-                // Options that take a value as the next argument.
-                let takes = [
-                    "-n",
-                    "-c",
-                    "-p",
-                    "-t",
-                    "-i",
-                    "-o",
-                    "-e",
-                    "-w",
-                    "--adjustment",
-                ];
-                i += if takes.contains(&a) { 2 } else { 1 };
-            }
-            "chrt" | "taskset" | "flock" if i == 0 && !a.starts_with('-') => i += 1, // priority / mask / lock file
-            "xargs" | "parallel" if a.starts_with('-') => {
-                let takes = ["-I", "-i", "-d", "-n", "-P", "-L", "-s", "-a", "-E", "-j"];
-                i += if takes.contains(&a) { 2 } else { 1 };
-            }
-            _ if a == "--" => return Some(i + 1),
-            _ if a.starts_with('-') => i += 1,
-            _ => return Some(i),
+        if a == "--" {
+            return Some(i + 1);
+        }
+        if alone.contains(&a) {
+            i += 1;
+        } else if valued.contains(&a) {
+            i += 2;
+        } else if a.starts_with('-') {
+            return None;
+        } else if wrapper == "env" && a.contains('=') {
+            i += 1;
+        } else if wrapper == "timeout" {
+            return Some(i + 1); // the duration; the command follows
+        } else {
+            return Some(i);
         }
     }
     None
@@ -237,23 +266,31 @@ fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
 /// The command `find` runs for each file (`-exec`, `-execdir`, `-ok`, `-okdir`), or the
 /// effect of `-delete`.
 fn find_action(args: &[String]) -> Option<Result<Vec<String>, Class>> {
+    const RUN: &[&str] = &["-exec", "-execdir", "-ok", "-okdir"];
+    const WRITE: &[&str] = &["-delete", "-fprint", "-fprint0", "-fprintf", "-fls"];
+    let actions = args
+        .iter()
+        .filter(|a| RUN.contains(&a.as_str()) || WRITE.contains(&a.as_str()))
+        .count();
+    if actions > 1 {
+        // Several actions: the most severe cannot be told from one of them.
+        return Some(Err(Class::Interpreter));
+    }
     for (i, a) in args.iter().enumerate() {
-        match a.as_str() {
-            "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                let inner: Vec<String> = args[i + 1..]
-                    .iter()
-                    .take_while(|x| *x != ";" && *x != "+")
-                    .cloned()
-                    .collect();
-                return Some(if inner.is_empty() {
-                    Err(Class::Interpreter)
-                } else {
-                    Ok(inner)
-                });
-            }
-            "-delete" => return Some(Err(Class::Destructive)),
-            "-fprint" | "-fprintf" | "-fls" => return Some(Err(Class::Destructive)),
-            _ => {}
+        if RUN.contains(&a.as_str()) {
+            let inner: Vec<String> = args[i + 1..]
+                .iter()
+                .take_while(|x| *x != ";" && *x != "+")
+                .cloned()
+                .collect();
+            return Some(if inner.is_empty() {
+                Err(Class::Interpreter)
+            } else {
+                Ok(inner)
+            });
+        }
+        if WRITE.contains(&a.as_str()) {
+            return Some(Err(Class::Destructive));
         }
     }
     None
@@ -266,6 +303,17 @@ pub fn classify(argv: &[String]) -> Decided {
     // Bounded: each step consumes at least the wrapper's name.
     for _ in 0..argv.len() {
         let Some(first) = rest.first() else { break };
+        if first.contains('/') && !in_system_dirs(first) {
+            // A program named by a path outside the system directories (a script in the
+            // working directory, a binary anywhere): whatever it is called, its effect is
+            // unknown, and it is decided on its whole path, so an allowlisted name such as
+            // `ls` never covers `/tmp/x/ls`, nor a `./timeout` a wrapper's looking through.
+            return Decided {
+                class: Class::Interpreter,
+                program: first.clone(),
+                through,
+            };
+        }
         let name = name_of(first);
         let args = &rest[1..];
         if name == "find" {
@@ -324,18 +372,10 @@ pub fn classify(argv: &[String]) -> Decided {
                 }
             }
         }
-        if first.contains('/') && !in_system_dirs(first) {
-            // A program named by a path outside the system directories (a script in the
-            // working directory, a binary anywhere): whatever it is called, its effect is
-            // unknown, and it is decided on its whole path, so an allowlisted name such as
-            // `ls` never covers `/tmp/x/ls`.
-            return Decided {
-                class: Class::Interpreter,
-                program: first.clone(),
-                through,
-            };
-        }
+        // `python3.12`, `perl5.38`, `node18`: the interpreter under a versioned name.
+        let stem = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         let class = if INTERPRETERS.contains(&name.as_str())
+            || INTERPRETERS.contains(&stem)
             || (name == "git" && git_runs_commands(args))
         {
             Class::Interpreter
@@ -374,6 +414,20 @@ fn in_system_dirs(path: &str) -> bool {
 /// Options with which git runs a command of the caller's choosing (configuration that sets
 /// a pager, an ssh command, an alias with `!`, an upload pack…).
 fn git_runs_commands(args: &[String]) -> bool {
+    let runs = [
+        "rebase",
+        "bisect",
+        "filter-branch",
+        "filter-repo",
+        "submodule",
+        "difftool",
+        "mergetool",
+        "daemon",
+        "instaweb",
+    ];
+    if args.iter().any(|a| runs.contains(&a.as_str())) {
+        return true;
+    }
     args.iter().any(|a| {
         a == "-c"
             || a.starts_with("-c")
@@ -464,18 +518,21 @@ mod tests {
             ("nohup nc -l 80", Class::Network, "nc"),
             ("xargs rm", Class::Destructive, "rm"),
             ("xargs -I {} rm {}", Class::Destructive, "rm"),
+            ("timeout --preserve-status 5 curl x", Class::Network, "curl"),
+            ("env -u HOME -i X=1 cp a b", Class::Destructive, "cp"),
             ("busybox rm x", Class::Destructive, "rm"),
             ("busybox wget x", Class::Network, "wget"),
             ("find . -name *.py -exec rm {} ;", Class::Destructive, "rm"),
             ("find . -execdir bash -c x ;", Class::Interpreter, "bash"),
             ("find . -delete", Class::Destructive, "find"),
+            ("find . -fprint0 out", Class::Destructive, "find"),
             (
                 "env nice timeout 1 busybox sh -c x",
                 Class::Interpreter,
                 "sh",
             ),
             ("/usr/bin/env /bin/rm x", Class::Destructive, "rm"),
-            ("stdbuf -o0 ssh host", Class::Network, "ssh"),
+            ("stdbuf -o 0 ssh host", Class::Network, "ssh"),
             ("env", Class::Exec, "env"),
         ] {
             assert_eq!(of(cmd), (class, program.to_owned()), "{cmd}");

@@ -80,6 +80,7 @@ impl CallCtx {
                 shown,
                 action,
                 through,
+                argv: &argv,
             };
             self.consult_human(
                 (action, &decided.program),
@@ -123,13 +124,48 @@ impl CallCtx {
 }
 
 /// A command as a person sees it.
-struct Command {
+struct Command<'a> {
     shown: String,
     action: &'static str,
     through: String,
+    argv: &'a [String],
 }
 
-impl Describe for Command {
+/// Most bytes of one file a command's version reads (its size is hashed too).
+const MAX_VERSIONED: u64 = 4 << 20;
+
+impl Describe for Command<'_> {
+    /// The files of the working directory the command names (a script, its input): an
+    /// approval covers them as they were, so rewriting `run.sh` after `./run.sh` was
+    /// approved asks again.
+    fn version(&self, ctx: &CallCtx, _: &str) -> Option<String> {
+        use sha2::Digest as _;
+        use std::io::Read as _;
+        let dir = ctx.workdir.as_deref()?;
+        let mut hasher = sha2::Sha256::new();
+        let mut any = false;
+        for arg in self.argv {
+            // Looked at before opening: opening a FIFO would block the host.
+            let Ok(meta) = dir.metadata(arg) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            let Ok(file) = dir.open(arg) else { continue };
+            let mut bytes = Vec::new();
+            if file.take(MAX_VERSIONED).read_to_end(&mut bytes).is_err() {
+                continue;
+            }
+            hasher.update((arg.len() as u64).to_le_bytes());
+            hasher.update(arg.as_bytes());
+            hasher.update(meta.len().to_le_bytes());
+            hasher.update(&bytes);
+            any = true;
+        }
+        any.then(|| format!("files:{}", hex::encode(hasher.finalize())))
+    }
+
     fn preview(&self, _: &CallCtx, program: &str) -> String {
         format!(
             "run {}\nas {} on {program}{}, in the working directory, empty environment, no stdin",
