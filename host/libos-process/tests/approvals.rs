@@ -379,12 +379,42 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
         {"op": "await_approval", "id": "$0"},
         {"op": "spawn", "image": "writer", "input": shown},
         {"op": "spawn", "image": "writer", "input": other},
+        // Approved once, then failing (no such version): the approval is given back.
+        {"op": "spawn", "image": "writer:9", "input": shown},
+        {"op": "await_approval", "id": "$4"},
+        {"op": "spawn", "image": "writer:9", "input": shown},
     ]});
     let pid = common::start(&kernel, "spawner", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = pending_of(&person, pid).await?;
     person.approve(&id, Scope::Session, None, "alice")?;
+    // Step 3 leaves a request (other input, not waited for); step 4's is the newest.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failing = loop {
+        let mine: Vec<String> = person
+            .pending()?
+            .into_iter()
+            .filter(|r| r.pid == pid)
+            .map(|r| r.id)
+            .collect();
+        if mine.len() >= 2 {
+            break mine[mine.len() - 1].clone();
+        }
+        anyhow::ensure!(Instant::now() < deadline, "step 4 never asked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    person.approve(&failing, Scope::Once, None, "alice")?;
     let results = results_of(&kernel, pid).await?;
+    assert!(results[6]["err"].is_object(), "no writer:9: {results:?}");
+    let given_back = person
+        .grants(pid)?
+        .into_iter()
+        .find(|g| g.request_id == failing);
+    assert_eq!(
+        given_back.and_then(|g| g.uses_left),
+        Some(1),
+        "the failed spawn used nothing"
+    );
     assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
     assert!(
         results[2]["ok"].is_u64(),

@@ -165,7 +165,7 @@ impl CallCtx {
     /// failed (a failed effect does not use an approval up); if it succeeded and says what
     /// version it left the target at (`version_after`), the grant's further uses (if its
     /// scope has any) cover the target as this effect left it.
-    pub(crate) fn settle_grant(&mut self, succeeded: bool, version_after: Option<String>) {
+    pub fn settle_grant(&mut self, succeeded: bool, version_after: Option<String>) {
         let (Some(grant), Some(link)) = (self.taken.take(), self.human.as_ref()) else {
             return;
         };

@@ -69,6 +69,20 @@ impl ProcessCtx {
 
 impl Host for ProcessCtx {
     fn emit(&mut self, topic: String, payload: String) -> R<()> {
+        let out = self.emit_checked(topic, payload);
+        if let Ok(result) = &out {
+            self.call.settle_grant(result.is_ok(), None);
+        }
+        out
+    }
+
+    async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
+        self.wait_for_event(topic, timeout_ms).await
+    }
+}
+
+impl ProcessCtx {
+    fn emit_checked(&mut self, topic: String, payload: String) -> R<()> {
         if let Err(e) = valid_topic(&topic) {
             return Ok(Err(e));
         }
@@ -98,7 +112,7 @@ impl Host for ProcessCtx {
         }
     }
 
-    async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
+    async fn wait_for_event(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
         if let Err(e) = valid_topic(&topic) {
             return Ok(Err(e));
         }

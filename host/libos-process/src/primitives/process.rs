@@ -148,7 +148,10 @@ impl Host for ProcessCtx {
         capabilities: Vec<CapabilityRequest>,
         cwd: Option<String>,
     ) -> R<Pid> {
-        Ok(self.do_spawn(image, input, capabilities, cwd).await)
+        let out = self.do_spawn(image, input, capabilities, cwd).await;
+        // An approval used for a spawn that failed (a limit, a bad image) is given back.
+        self.call.settle_grant(out.is_ok(), None);
+        Ok(out)
     }
 
     async fn wait(&mut self, pid: Pid) -> R<WitExit> {

@@ -236,7 +236,9 @@ fn io_error(e: io::Error) -> RuntimeError {
 
 impl Host for CallCtx {
     fn read(&mut self, path: String) -> wasmtime::Result<R<Vec<u8>>> {
-        Ok(self.fs_read(&path))
+        let out = self.fs_read(&path);
+        self.settle_grant(out.is_ok(), None);
+        Ok(out)
     }
 
     fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<R<()>> {
@@ -244,14 +246,20 @@ impl Host for CallCtx {
     }
 
     fn list(&mut self, path: String) -> wasmtime::Result<R<Vec<DirEntry>>> {
-        Ok(self.fs_list(&path))
+        let out = self.fs_list(&path);
+        self.settle_grant(out.is_ok(), None);
+        Ok(out)
     }
 
     fn delete(&mut self, path: String) -> wasmtime::Result<R<()>> {
-        Ok(self.fs_delete(&path))
+        let out = self.fs_delete(&path);
+        self.settle_grant(out.is_ok(), None);
+        Ok(out)
     }
 
     fn stat(&mut self, path: String) -> wasmtime::Result<R<WitMetadata>> {
-        Ok(self.fs_stat(&path))
+        let out = self.fs_stat(&path);
+        self.settle_grant(out.is_ok(), None);
+        Ok(out)
     }
 }
