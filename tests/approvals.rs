@@ -275,28 +275,7 @@ fn a_request_survives_its_host_dying_and_is_decided_after() {
     ]});
     let pid = env.run_detached("writer", Some(&steps.to_string()));
     let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
-    let host = env
-        .ps_json()
-        .iter()
-        .find(|p| p["pid"] == pid)
-        .and_then(|p| p["host"].as_str())
-        .expect("host")
-        .to_owned();
-    let os_pid = host
-        .strip_prefix("libos@")
-        .and_then(|p| p.split('.').next())
-        .expect("host id")
-        .to_owned();
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &os_pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{os_pid}")).exists() {
-        assert!(Instant::now() < deadline, "host did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.kill_host_of(pid);
     // Still there, and a person can still decide it (told that its process is gone).
     let listed = env.json_lines(&["approvals", "--json"]);
     assert!(listed.iter().any(|r| r["id"] == id.as_str()), "{listed:?}");

@@ -155,31 +155,9 @@ fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation(
     ticker_image(&env);
     let pid = env.run_detached("ticker", None);
     log_grows(&env, pid, 0);
-    let all = env.ps_json();
-    let host = all
-        .iter()
-        .find(|p| p["pid"] == pid)
-        .and_then(|p| p["host"].as_str())
-        .expect("the process names its host")
-        .to_owned();
-    let os_pid = host
-        .strip_prefix("libos@")
-        .and_then(|p| p.split('.').next())
-        .expect("host id")
-        .to_owned();
     assert_eq!(state_of(&env, pid), "running", "alive before the crash");
-
     // The host dies without a chance to record anything.
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &os_pid])
-        .status()
-        .expect("kill -9");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{os_pid}")).exists() {
-        assert!(Instant::now() < deadline, "host {os_pid} did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let host = env.kill_host_of(pid);
 
     let (code, _, stderr) = on_pid(&env, "wait", pid);
     assert_eq!(code, Some(11), "wait reports the failure: {stderr}");

@@ -83,6 +83,37 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("ps --json is JSON")
     }
 
+    /// Kills the background host running `pid` with `kill -9` (no chance to record
+    /// anything), waits until it is gone, and returns its host id (`libos@OSPID.…`).
+    pub fn kill_host_of(&self, pid: u64) -> String {
+        let host = self
+            .ps_json()
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .and_then(|p| p["host"].as_str())
+            .expect("the process names its host")
+            .to_owned();
+        let os_pid = host
+            .strip_prefix("libos@")
+            .and_then(|p| p.split('.').next())
+            .expect("host id")
+            .to_owned();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &os_pid])
+            .status()
+            .expect("kill -9");
+        assert!(killed.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{os_pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "host {os_pid} did not die"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        host
+    }
+
     pub fn work_path(&self, rel: &str) -> PathBuf {
         self.work.path().join(rel)
     }
