@@ -45,18 +45,6 @@ fn terminal(world: &common::World) -> anyhow::Result<HumanQueue> {
     Ok(HumanQueue::open(world.state.path().join("libos.db"))?)
 }
 
-/// Waits until a request of `pid` is pending and returns its id.
-async fn pending_of(queue: &HumanQueue, pid: u64) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(r) = queue.pending()?.into_iter().find(|r| r.pid == pid) {
-            return Ok(r.id);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "no request from {pid}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// Waits until `pid` ended and returns its steps' results.
 async fn results_of(kernel: &libos_process::Kernel, pid: u64) -> anyhow::Result<Vec<Value>> {
     match kernel.wait(pid).await? {
@@ -84,7 +72,7 @@ async fn approved_once_then_the_same_write_asks_again() -> anyhow::Result<()> {
     ]});
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
 
     // What the person sees: the file, the sizes, the diff, and which rule asked.
     let request = person.get(&id)?;
@@ -172,7 +160,7 @@ async fn a_grant_covers_only_the_approved_arguments_and_target() -> anyhow::Resu
     ]});
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     // Someone changes the file between the approval and the write.
     person.approve(&id, Scope::Once, None, "alice")?;
     std::fs::write(world.work.path().join("a.txt"), "changed by someone else")?;
@@ -210,7 +198,7 @@ async fn denied_while_parked_the_process_gets_denied_and_the_file_is_untouched()
     ]});
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     let decided = Instant::now();
     person.deny(&id, Some("not today"), "alice")?;
     let results = results_of(&kernel, pid).await?;
@@ -240,9 +228,9 @@ async fn always_and_never_rules_answer_without_asking_again() -> anyhow::Result<
     ]});
     let pid = common::start(&kernel, "writer", &first.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     let (_, always) = person.always(&id, Some("logs/**"), None, "alice")?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     let (_, never) = person.never(&id, None, Some("never that"), "alice")?;
     assert_eq!(
         (always.effect, never.effect),
@@ -285,7 +273,7 @@ async fn questions_are_answered_and_other_requests_are_not_a_process_business() 
     ]});
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     person.answer(&id, "dev", "alice")?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(results[0]["ok"], "dev", "{results:?}");
@@ -320,10 +308,10 @@ async fn a_failed_effect_keeps_its_approval_and_a_child_never_inherits_one() -> 
     ]});
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     person.approve(&id, Scope::Uses(1), None, "alice")?;
     let session = loop {
-        let next = pending_of(&person, pid).await?;
+        let next = common::pending_of(&person, pid).await?;
         if next != id {
             break next;
         }
@@ -386,7 +374,7 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
     ]});
     let pid = common::start(&kernel, "spawner", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
-    let id = pending_of(&person, pid).await?;
+    let id = common::pending_of(&person, pid).await?;
     person.approve(&id, Scope::Session, None, "alice")?;
     // Step 3 leaves a request (other input, not waited for); step 4's is the newest.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -424,5 +412,8 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
         results[3]["err"]["kind"], "needs-approval",
         "other input: {results:?}"
     );
+    // Only the covered spawn started a process; the refused and the failed ones left none.
+    assert_eq!(kernel.table().children(pid)?.len(), 1);
+    assert!(!world.work.path().join("x.txt").exists());
     Ok(())
 }
