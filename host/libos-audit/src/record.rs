@@ -69,6 +69,31 @@ pub struct AuditRecord {
     pub args_digest: Option<String>,
 }
 
+impl AuditRecord {
+    /// A record of a decision made now outside any authority check (a person's decision, a
+    /// request the host closed): no policy ids, no argument digest.
+    pub fn decided_now(
+        (subject, action, resource): (&str, &str, &str),
+        verdict: Verdict,
+        reason: &str,
+        request_id: Option<String>,
+    ) -> AuditRecord {
+        AuditRecord {
+            time_ns: crate::clock::now_ns(),
+            decided: Arc::new(Decided {
+                subject: subject.into(),
+                action: action.into(),
+                resource: resource.into(),
+                verdict,
+                reason: reason.into(),
+                policy_ids: Arc::from([]),
+            }),
+            request_id,
+            args_digest: None,
+        }
+    }
+}
+
 /// Anything that accepts audit records. The hot path calls [`AuditSink::append`], which must
 /// not block on I/O; durability is reached by the sink's own flush.
 pub trait AuditSink: Send + Sync {

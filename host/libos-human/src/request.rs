@@ -171,6 +171,19 @@ pub struct Request {
     pub decided_by: Option<String>,
 }
 
+impl Request {
+    /// What it is about in one line: `ACTION RESOURCE` for an approval, `question` for a
+    /// question (as audit records name it).
+    pub fn subject_line(&self) -> String {
+        match &self.kind {
+            RequestKind::Approval {
+                action, resource, ..
+            } => format!("{action} {resource}"),
+            RequestKind::Question { .. } => "question".into(),
+        }
+    }
+}
+
 /// The outcome of asking for an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Asked {

@@ -11,6 +11,8 @@
 //!
 //! Run: `cargo bench -p libos-process --bench approvals`.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -180,7 +182,7 @@ fn main() {
     c.final_summary();
 
     println!("\nsummary (medians)");
-    if let Some((allowed, covered)) = medians("grant", "allowed", "covered") {
+    if let Some((allowed, covered)) = common::medians("grant", "allowed", "covered") {
         println!(
             "  write  allowed {:>9.1} us   covered by a grant {:>9.1} us   ratio {:.2}",
             allowed / 1e3,
@@ -195,18 +197,4 @@ fn main() {
         waits.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
         waits.len()
     );
-}
-
-fn medians(group: &str, base: &str, ours: &str) -> Option<(f64, f64)> {
-    let read = |id: &str| -> Option<f64> {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()?
-            .join("criterion")
-            .join(group)
-            .join(id)
-            .join("new/estimates.json");
-        let v: Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
-        v["median"]["point_estimate"].as_f64()
-    };
-    Some((read(base)?, read(ours)?))
 }

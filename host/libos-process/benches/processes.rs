@@ -22,6 +22,8 @@
 //! Run: `cargo bench -p libos-process --bench processes` (`LIBOS_BENCH_NO_PARK=1` skips
 //! `park`).
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -279,7 +281,7 @@ fn main() {
         ("libos-in-task", "in a task"),
         ("libos", "from outside the runtime"),
     ] {
-        if let Some((raw, ours)) = medians("spawn", "raw", ours) {
+        if let Some((raw, ours)) = common::medians("spawn", "raw", ours) {
             println!(
                 "  spawn  raw {:>9.1} us   libos {:>9.1} us   ratio {:>5.2}   ({how})",
                 raw / 1e3,
@@ -288,7 +290,7 @@ fn main() {
             );
         }
     }
-    if let Some((host, process)) = medians("tool_call", "host", "process") {
+    if let Some((host, process)) = common::medians("tool_call", "host", "process") {
         println!(
             "  tool   host {:>9.1} us   process {:>9.1} us   ratio {:.2}",
             host / 1e3,
@@ -370,18 +372,4 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
         park_s,
         wake_s: woken.elapsed().as_secs_f64(),
     })
-}
-
-fn medians(group: &str, base: &str, ours: &str) -> Option<(f64, f64)> {
-    let read = |id: &str| -> Option<f64> {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()?
-            .join("criterion")
-            .join(group)
-            .join(id)
-            .join("new/estimates.json");
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
-        v["median"]["point_estimate"].as_f64()
-    };
-    Some((read(base)?, read(ours)?))
 }

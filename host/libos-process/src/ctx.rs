@@ -50,17 +50,6 @@ pub struct ProcessCtx {
     pub(crate) reported: Reported,
 }
 
-impl ProcessCtx {
-    /// The human queue link of this process: its grants, its image's rules.
-    pub(crate) fn human_link(&self) -> libos::approval::HumanLink {
-        libos::approval::HumanLink {
-            queue: Arc::clone(&self.kernel.human),
-            pid: self.pid,
-            image: self.image.reference().into(),
-        }
-    }
-}
-
 /// The usage last written to the table, and when.
 #[derive(Default)]
 pub(crate) struct Reported {

@@ -198,28 +198,13 @@ impl Inner {
             }
         };
         for request in closed {
-            let (action, resource) = match &request.kind {
-                libos_human::RequestKind::Approval {
-                    action, resource, ..
-                } => (action.as_str(), resource.as_str()),
-                libos_human::RequestKind::Question { .. } => ("human.ask", "question"),
-            };
-            libos_audit::AuditSink::append(
-                self.host.audit().as_ref(),
-                libos_audit::AuditRecord {
-                    time_ns: libos_audit::clock::now_ns(),
-                    decided: std::sync::Arc::new(libos_audit::Decided {
-                        subject: "host".into(),
-                        action: "human.expire".into(),
-                        resource: format!("{action} {resource}").into(),
-                        verdict: libos_audit::Verdict::Deny,
-                        reason: format!("process {pid} ended before a decision").into(),
-                        policy_ids: std::sync::Arc::from([]),
-                    }),
-                    request_id: Some(request.id.clone()),
-                    args_digest: None,
-                },
+            let record = libos_audit::AuditRecord::decided_now(
+                ("host", "human.expire", &request.subject_line()),
+                libos_audit::Verdict::Deny,
+                &format!("process {pid} ended before a decision"),
+                Some(request.id.clone()),
             );
+            libos_audit::AuditSink::append(self.host.audit().as_ref(), record);
         }
     }
 

@@ -175,14 +175,7 @@ async fn the_environment_is_empty_but_for_path() -> anyhow::Result<()> {
     let steps = json!({"steps": [{"op": "shell", "argv": ["env"], "wait_approval_ms": 0}]});
     let pid = common::start(&kernel, "sh-ask", &steps.to_string(), world.work.path()).await?;
     let person = HumanQueue::open(world.state.path().join("libos.db"))?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let id = loop {
-        if let Some(r) = person.pending()?.into_iter().find(|r| r.pid == pid) {
-            break r.id;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "never asked");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let id = common::pending_of(&person, pid).await?;
     person.approve(&id, Scope::Once, None, "alice")?;
     let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
         anyhow::bail!("did not exit");
@@ -287,14 +280,7 @@ async fn an_approved_command_runs_once_with_exactly_its_arguments() -> anyhow::R
     ]});
     let pid = common::start(&kernel, "sh-allow", &steps.to_string(), world.work.path()).await?;
     let person = HumanQueue::open(world.state.path().join("libos.db"))?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let request = loop {
-        if let Some(r) = person.pending()?.into_iter().find(|r| r.pid == pid) {
-            break r;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "never asked");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let request = person.get(&common::pending_of(&person, pid).await?)?;
     let libos_human::RequestKind::Approval { preview, .. } = &request.kind else {
         anyhow::bail!("not an approval");
     };

@@ -51,6 +51,11 @@ impl CallCtx {
         self.authority.hand_off();
     }
 
+    /// The human queue this context's calls consult when the policy asks, if any.
+    pub fn human(&self) -> Option<&crate::approval::HumanLink> {
+        self.human.as_ref()
+    }
+
     /// The subject this context decides for.
     pub fn subject(&self) -> &Arc<str> {
         &self.subject

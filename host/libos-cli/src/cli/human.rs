@@ -7,11 +7,10 @@
 //! audit log as the person (`human:$USER`) who made it.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use libos::state::StateDir;
-use libos_audit::{AuditLog, AuditRecord, AuditSink, Decided, Verdict};
+use libos_audit::{AuditLog, AuditRecord, AuditSink, Verdict};
 use libos_human::{HumanError, HumanQueue, Request, RequestKind, Rule, Scope};
 
 use super::exit::{Code, Failure};
@@ -118,37 +117,23 @@ impl Desk {
         verdict: Verdict,
         reason: String,
     ) {
-        self.audit.append(AuditRecord {
-            time_ns: libos_audit::clock::now_ns(),
-            decided: Arc::new(Decided {
-                subject: format!("human:{}", self.who).into(),
-                action: action.into(),
-                resource: resource.into(),
-                verdict,
-                reason: reason.into(),
-                policy_ids: Arc::from([]),
-            }),
-            request_id: request.map(|r| r.id.clone()),
-            args_digest: None,
-        });
+        self.audit.append(AuditRecord::decided_now(
+            (&format!("human:{}", self.who), action, resource),
+            verdict,
+            &reason,
+            request.map(|r| r.id.clone()),
+        ));
     }
 
     /// Records the expiry of every request past its time (noticed now).
     fn expire(&self) -> Result<(), Failure> {
         for request in self.queue.expire_due().map_err(store)? {
-            self.audit.append(AuditRecord {
-                time_ns: libos_audit::clock::now_ns(),
-                decided: Arc::new(Decided {
-                    subject: "host".into(),
-                    action: "human.expire".into(),
-                    resource: resource_of(&request).into(),
-                    verdict: Verdict::Deny,
-                    reason: format!("no decision before {}", when(request.expires_ns)).into(),
-                    policy_ids: Arc::from([]),
-                }),
-                request_id: Some(request.id.clone()),
-                args_digest: None,
-            });
+            self.audit.append(AuditRecord::decided_now(
+                ("host", "human.expire", &request.subject_line()),
+                Verdict::Deny,
+                &format!("no decision before {}", when(request.expires_ns)),
+                Some(request.id.clone()),
+            ));
         }
         Ok(())
     }
@@ -166,15 +151,6 @@ fn store(e: HumanError) -> Failure {
         _ => Code::Error,
     };
     Failure::new(code, e.to_string())
-}
-
-fn resource_of(request: &Request) -> String {
-    match &request.kind {
-        RequestKind::Approval {
-            action, resource, ..
-        } => format!("{action} {resource}"),
-        RequestKind::Question { .. } => "question".into(),
-    }
 }
 
 fn when(ns: u64) -> String {
@@ -204,17 +180,7 @@ fn warn_if_ended(state_dir: Option<&Path>, request: &Request) -> Result<(), Fail
 pub fn approvals(args: ApprovalsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let desk = Desk::open(state_dir)?;
     let pending = desk.queue.pending().map_err(store)?;
-    if args.json {
-        for request in &pending {
-            println!("{}", serde_json::to_string(request).unwrap_or_default());
-        }
-    } else if pending.is_empty() {
-        println!("no pending requests");
-    } else {
-        for request in &pending {
-            print_request(request);
-        }
-    }
+    print_all(&pending, args.json, "no pending requests", print_request);
     desk.close()
 }
 
@@ -278,6 +244,37 @@ fn print_request(r: &Request) {
     println!();
 }
 
+/// One rule of `libos rules ls`.
+fn print_rule(r: &Rule) {
+    println!(
+        "{:>4}  {:<6} {} on {} for {}  (by {}, {}{})",
+        r.id,
+        format!("{:?}", r.effect).to_lowercase(),
+        r.action,
+        r.resource,
+        r.image,
+        r.decided_by.as_deref().unwrap_or("?"),
+        when(r.created_ns),
+        r.request_id
+            .as_deref()
+            .map(|id| format!(", on {id}"))
+            .unwrap_or_default()
+    );
+}
+
+/// Prints `items` one JSON object per line, or each with `print` (or `empty` if none).
+fn print_all<T: serde::Serialize>(items: &[T], json: bool, empty: &str, print: fn(&T)) {
+    if json {
+        for item in items {
+            println!("{}", serde_json::to_string(item).unwrap_or_default());
+        }
+    } else if items.is_empty() {
+        println!("{empty}");
+    } else {
+        items.iter().for_each(print);
+    }
+}
+
 /// `libos approve`.
 pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let desk = Desk::open(state_dir)?;
@@ -296,7 +293,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
         desk.record(
             "human.approve",
             Some(&request),
-            &resource_of(&request),
+            &request.subject_line(),
             Verdict::Allow,
             format!(
                 "always: rule {} ({} on {} for {})",
@@ -326,7 +323,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
     desk.record(
         "human.approve",
         Some(&request),
-        &resource_of(&request),
+        &request.subject_line(),
         Verdict::Allow,
         format!(
             "{scope}: grant {} for pid {}{}",
@@ -380,7 +377,7 @@ pub fn deny(args: DenyArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     desk.record(
         "human.deny",
         Some(&request),
-        &resource_of(&request),
+        &request.subject_line(),
         Verdict::Deny,
         format!("{}{rule_text}", args.reason.as_deref().unwrap_or("denied")),
     );
@@ -412,30 +409,7 @@ pub fn rules(cmd: RulesCommand, state_dir: Option<&Path>) -> Result<(), Failure>
     match cmd {
         RulesCommand::Ls { json } => {
             let rules = desk.queue.rules().map_err(store)?;
-            if json {
-                for rule in &rules {
-                    println!("{}", serde_json::to_string(rule).unwrap_or_default());
-                }
-            } else if rules.is_empty() {
-                println!("no rules");
-            } else {
-                for r in &rules {
-                    println!(
-                        "{:>4}  {:<6} {} on {} for {}  (by {}, {}{})",
-                        r.id,
-                        format!("{:?}", r.effect).to_lowercase(),
-                        r.action,
-                        r.resource,
-                        r.image,
-                        r.decided_by.as_deref().unwrap_or("?"),
-                        when(r.created_ns),
-                        r.request_id
-                            .as_deref()
-                            .map(|id| format!(", on {id}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
+            print_all(&rules, json, "no rules", print_rule);
         }
         RulesCommand::Rm { id } => {
             let rule = desk.queue.remove_rule(id).map_err(store)?;

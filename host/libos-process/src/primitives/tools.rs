@@ -75,7 +75,8 @@ impl Host for ProcessCtx {
             limits: Limits::default(),
             seed: self.pid,
             meter: Some(self.budget.clone()),
-            human: Some(self.human_link()),
+            // The process's own link: its grants, its image's rules (shared, not rebuilt).
+            human: self.call.human().cloned(),
         };
         let report = self.kernel.host.call(&tool, &input, &options).await;
         Ok(report.result.map_err(to_tool_error))

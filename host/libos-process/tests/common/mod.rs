@@ -140,3 +140,18 @@ pub fn fixture(
 pub fn results(output: &serde_json::Value) -> Vec<serde_json::Value> {
     output["results"].as_array().cloned().unwrap_or_default()
 }
+
+/// Waits (up to 20 s) until a request of `pid` is pending in `queue` and returns its id.
+pub async fn pending_of(queue: &libos_human::HumanQueue, pid: u64) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(r) = queue.pending()?.into_iter().find(|r| r.pid == pid) {
+            return Ok(r.id);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "no request from {pid}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
