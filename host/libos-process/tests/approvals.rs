@@ -109,8 +109,20 @@ async fn approved_once_then_the_same_write_asks_again() -> anyhow::Result<()> {
         Some("old line\n"),
         "not yet"
     );
-    let state = kernel.table().get(pid)?.state;
-    assert_eq!(state.name(), "blocked", "parked on a person: {state}");
+    // The request is recorded before the process starts waiting on it: it parks soon after.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = kernel.table().get(pid)?.state;
+        if state.name() == "blocked" {
+            assert!(
+                state.to_string().contains(&id),
+                "parked on this request: {state}"
+            );
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "never parked: {state}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     person.approve(&id, Scope::Once, Some("fine"), "alice")?;
     let results = results_of(&kernel, pid).await?;
