@@ -125,16 +125,45 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
         .timeout(Duration::from_secs(30))
         .assert()
         .success();
+
+    // Each was recorded as the person who did it, on that process.
+    env.libos()
+        .args(["emit", "wake", "{}"])
+        .env("USER", "ada")
+        .assert()
+        .success();
+    let records = env.audit_json();
+    let resource = format!("process/{pid}");
+    for action in ["process.pause", "process.resume", "process.kill"] {
+        assert!(
+            records.iter().any(|r| r["action"] == action
+                && r["resource"] == resource.as_str()
+                && r["subject"].as_str().is_some_and(|s| s.starts_with("human:"))),
+            "no record of {action}"
+        );
+    }
+    assert!(
+        records.iter().any(|r| r["action"] == "events.emit"
+            && r["resource"] == "wake"
+            && r["subject"] == "human:ada"),
+        "no record of the emit"
+    );
 }
 
 #[test]
 fn control_commands_name_what_is_missing() {
     let env = Env::new();
-    for cmd in ["pause", "resume", "logs"] {
+    for cmd in ["pause", "resume", "logs", "kill"] {
         let (code, _, stderr) = on_pid(&env, cmd, 4242);
         assert_eq!(code, Some(10), "{cmd}");
         assert!(stderr.contains("no process 4242"), "{cmd}: {stderr}");
     }
+    // Nothing was done, so nothing was recorded as done.
+    let records = env.audit_json();
+    assert!(
+        !records.iter().any(|r| r["resource"] == "process/4242"),
+        "{records:?}"
+    );
     let out = env
         .libos()
         .args(["run", "no-such-image", "--detach", "--workdir"])

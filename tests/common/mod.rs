@@ -72,6 +72,21 @@ impl Env {
             .collect()
     }
 
+    /// `libos audit show --json`: must succeed; the records, oldest first.
+    pub fn audit_json(&self) -> Vec<serde_json::Value> {
+        let out = self
+            .libos()
+            .args(["audit", "show", "--json"])
+            .output()
+            .expect("audit show");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("audit show --json is JSON")
+    }
+
     /// `libos ps --json`: must succeed; parsed.
     pub fn ps_json(&self) -> Vec<serde_json::Value> {
         let out = self.libos().args(["ps", "--json"]).output().expect("ps");

@@ -37,8 +37,11 @@ impl Inner {
             return Ok(pre.clone());
         }
         let path = self.images.component_path(&image.agent.digest);
-        let (component, _, _, _) =
-            self.host.compile(&path).await.map_err(|e| {
+        let (component, _, _, _) = self
+            .host
+            .compile_blob(&path, &image.agent.digest.to_hex())
+            .await
+            .map_err(|e| {
                 ProcessError::Invalid(format!("agent of {}: {e}", image.reference()))
             })?;
         let pre = self
@@ -70,7 +73,10 @@ impl Inner {
         }
         let tool = Arc::new(
             self.host
-                .load(&self.images.component_path(&component.digest))
+                .load_blob(
+                    &self.images.component_path(&component.digest),
+                    &component.digest.to_hex(),
+                )
                 .await
                 .map_err(|e| ProcessError::Invalid(format!("tool {name:?}: {e}")))?,
         );

@@ -153,3 +153,42 @@ async fn tool_calls_of_a_child_count_against_its_parent() -> anyhow::Result<()> 
     assert_eq!(steps[3]["err"], limit("tool-calls"), "{out}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_by_compare_and_swap_is_charged_like_a_put() -> anyhow::Result<()> {
+    let f = fixture(
+        "script",
+        libos_guests::AGENT_SCRIPT,
+        &["memory.write:self/**"],
+        "wall_clock = \"20s\"\n\n[budget]\nobjects = 2",
+    )?;
+    let (kernel, work) = (&f.kernel, &f.work);
+    let script = json!({ "steps": [
+        { "op": "cas", "kind": "note", "key": "a", "expected": 0, "value": 1 },
+        // A conflict creates nothing and costs nothing.
+        { "op": "cas", "kind": "note", "key": "a", "expected": 0, "value": 2 },
+        // Swapping an existing object creates nothing either.
+        { "op": "cas", "kind": "note", "key": "a", "expected": 1, "value": 3 },
+        { "op": "cas", "kind": "note", "key": "b", "expected": 0, "value": 1 },
+        { "op": "cas", "kind": "note", "key": "c", "expected": 0, "value": 1 },
+        { "op": "put", "kind": "note", "key": "d", "value": 1 },
+    ]});
+    let pid = start(kernel, "script", &script.to_string(), work.path()).await?;
+    let ExitStatus::Exited(out) = kernel.wait(pid).await? else {
+        anyhow::bail!("the process did not exit");
+    };
+    let out: Value = serde_json::from_str(&out)?;
+    let steps = results(&out);
+    assert_eq!(steps[0]["ok"], json!({ "swapped": 1 }), "{out}");
+    assert_eq!(steps[1]["ok"], json!({ "conflict": 1 }), "{out}");
+    assert_eq!(steps[2]["ok"], json!({ "swapped": 2 }), "{out}");
+    assert_eq!(steps[3]["ok"], json!({ "swapped": 1 }), "{out}");
+    assert_eq!(steps[4]["err"], limit("objects"), "{out}");
+    assert_eq!(steps[5]["err"], limit("objects"), "{out}");
+    // Refused creations left no object.
+    let store = libos_memory::ObjectStore::open(kernel.host().state().db_path())?;
+    assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 2);
+    let usage = kernel.table().usage()?.get(&pid).copied().unwrap_or_default();
+    assert_eq!(usage.objects, 2, "{usage:?}");
+    Ok(())
+}

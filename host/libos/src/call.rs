@@ -26,6 +26,13 @@ pub struct CallCtx {
     pub(crate) workdir: Option<Arc<cap_std::fs::Dir>>,
     /// The working directory's host path (where shell commands run).
     pub(crate) workdir_path: Option<Arc<std::path::Path>>,
+    /// The working directory's canonical host path (what kernel confinement names).
+    pub(crate) workdir_canonical: Option<Arc<std::path::Path>>,
+    /// Where the state directory lies in the working directory: out of reach of every
+    /// primitive (see [`CallCtx::refuse_reserved`]).
+    pub(crate) reserved: Arc<crate::reserved::Reserved>,
+    /// The state directory's canonical host path.
+    pub(crate) state_root: Arc<std::path::Path>,
     pub(crate) limits: Limits,
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,
@@ -143,6 +150,20 @@ impl CallCtx {
         };
         self.authority.refuse(&request, &reason);
         RuntimeError::Denied(reason)
+    }
+
+    /// Refuses (audited, as a denial naming the state directory) an `action` on the normalized
+    /// relative `path` when it is the state directory or lies inside it; `Ok` otherwise.
+    /// Every primitive that touches a path of the working directory asks this on the path it
+    /// will really touch, whatever the capabilities and the policy say.
+    pub(crate) fn refuse_reserved(&mut self, action: &str, path: &str) -> Result<(), RuntimeError> {
+        if !self.reserved.covers(path) {
+            return Ok(());
+        }
+        let reason = format!(
+            "{action} {path:?}: the runtime's state directory is out of reach of every primitive"
+        );
+        Err(self.refuse(action, path, reason))
     }
 
     /// Refuses a call whose arguments try to leave the working directory, recording the

@@ -20,6 +20,9 @@ pub enum HostError {
     /// The audit log could not be opened or flushed.
     #[error("audit log: {0}")]
     Audit(#[from] libos_audit::AuditError),
+    /// The compiled-component cache's records could not be opened.
+    #[error("{0}")]
+    Cache(String),
     /// The policy file could not be read.
     #[error("policy file {path}: {source}")]
     PolicyFile {
@@ -72,6 +75,13 @@ pub enum LoadError {
     /// The compiled-component cache could not be used.
     #[error("component cache: {0}")]
     Cache(String),
+    /// A stored blob no longer hashes to the digest it is stored under.
+    #[error("{path}: stored as sha256:{expected} but its content hashes to sha256:{actual}; refusing to run an altered blob (build the image again)")]
+    Altered {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
 }
 
 /// Which limit a call exceeded.

@@ -139,6 +139,8 @@ pub struct ToolHost {
     max_component_bytes: u64,
     authorities: Mutex<HashMap<AuthorityKey, Arc<Authority>>>,
     workdirs: crate::workdirs::Workdirs,
+    /// The state directory's canonical path.
+    state_root: Arc<Path>,
     _ticker: EpochTicker,
 }
 
@@ -165,9 +167,16 @@ impl ToolHost {
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
         wasi::add_to_linker(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let audit = Arc::new(AuditLog::open(&state.db_path())?);
+        let state_root: Arc<Path> = std::fs::canonicalize(state.root())
+            .map_err(|source| HostError::StateDir {
+                path: state.root().to_path_buf(),
+                source,
+            })?
+            .into();
         let ticker = EpochTicker::start(&engine).map_err(|e| HostError::Engine(e.to_string()))?;
         Ok(ToolHost {
-            cache: ComponentCache::new(&state.cache_dir(), &engine),
+            cache: ComponentCache::new(&state.cache_dir(), &engine, &state.db_path())
+                .map_err(|e| HostError::Cache(e.to_string()))?,
             engine,
             linker,
             audit,
@@ -175,7 +184,8 @@ impl ToolHost {
             clock: options.clock,
             max_component_bytes: options.max_component_bytes,
             authorities: Mutex::default(),
-            workdirs: crate::workdirs::Workdirs::default(),
+            workdirs: crate::workdirs::Workdirs::new(state_root.to_path_buf()),
+            state_root,
             _ticker: ticker,
         })
     }
@@ -203,7 +213,21 @@ impl ToolHost {
     /// Reads, checks, compiles (or loads from cache) and validates a component, then asks it
     /// to describe itself. Nothing is instantiated before every import has been checked.
     pub async fn load(&self, path: &Path) -> Result<LoadedTool, LoadError> {
-        let (component, digest, cache, imports) = self.compile(path).await?;
+        self.load_checked(path, None).await
+    }
+
+    /// [`ToolHost::load`] of a stored blob: refused unless its bytes hash to `digest` (hex
+    /// SHA-256), the name it is stored under.
+    pub async fn load_blob(&self, path: &Path, digest: &str) -> Result<LoadedTool, LoadError> {
+        self.load_checked(path, Some(digest)).await
+    }
+
+    async fn load_checked(
+        &self,
+        path: &Path,
+        expected: Option<&str>,
+    ) -> Result<LoadedTool, LoadError> {
+        let (component, digest, cache, imports) = self.compile_checked(path, expected).await?;
         if let Some(agent_only) = imports.iter().find(|i| validate::is_agent_only(&i.name)) {
             return Err(LoadError::Refused {
                 import: agent_only.name.clone(),
@@ -242,6 +266,24 @@ impl ToolHost {
         &self,
         path: &Path,
     ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
+        self.compile_checked(path, None).await
+    }
+
+    /// [`ToolHost::compile`] of a stored blob: refused unless its bytes hash to `digest` (hex
+    /// SHA-256), the name it is stored under, so a blob altered in the store is never run.
+    pub async fn compile_blob(
+        &self,
+        path: &Path,
+        digest: &str,
+    ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
+        self.compile_checked(path, Some(digest)).await
+    }
+
+    async fn compile_checked(
+        &self,
+        path: &Path,
+        expected: Option<&str>,
+    ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
         let read_err = |source| LoadError::Read {
             path: path.to_path_buf(),
             source,
@@ -257,6 +299,15 @@ impl ToolHost {
         let bytes = std::fs::read(path).map_err(read_err)?;
         check_header(path, &bytes)?;
         let digest = ComponentCache::digest(&bytes);
+        if let Some(expected) = expected
+            && !expected.eq_ignore_ascii_case(&digest)
+        {
+            return Err(LoadError::Altered {
+                path: path.to_path_buf(),
+                expected: expected.to_owned(),
+                actual: digest,
+            });
+        }
         let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
         let imports = validate::imports(&self.engine, &component);
         validate::ensure_allowed(&imports)?;
@@ -395,15 +446,19 @@ impl ToolHost {
         uses_wasi_fs: bool,
     ) -> Result<(CallCtx, CappedPipe, CappedPipe), CallFailure> {
         let authority = self.authority(&options.capabilities, declared, &options.policy)?;
-        let (workdir, workdir_path) = match &options.workdir {
-            Some(p) => {
-                let (dir, path) = self.workdirs.open(p).map_err(|e| {
-                    CallFailure::Host(format!("working directory {}: {e}", p.display()))
-                })?;
-                (Some(dir), Some(path))
-            }
-            None => (None, None),
+        let opened = match &options.workdir {
+            Some(p) => Some(self.workdirs.open(p).map_err(|e| {
+                CallFailure::Host(format!("working directory {}: {e}", p.display()))
+            })?),
+            None => None,
         };
+        let reserved = opened
+            .as_ref()
+            .map(|w| Arc::clone(&w.reserved))
+            .unwrap_or_else(|| Arc::new(crate::reserved::Reserved::Elsewhere));
+        let workdir_path = opened.as_ref().map(|w| Arc::clone(&w.path));
+        let workdir_canonical = opened.as_ref().map(|w| Arc::clone(&w.canonical));
+        let workdir = opened.map(|w| w.dir);
         let limits = options.limits;
         let stdout = CappedPipe::new(limits.max_log);
         let stderr = CappedPipe::new(limits.max_log);
@@ -419,6 +474,9 @@ impl ToolHost {
             authority: Session::new(authority),
             workdir: None,
             workdir_path,
+            workdir_canonical,
+            reserved,
+            state_root: Arc::clone(&self.state_root),
             limits,
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
             clock: self.clock.clone(),

@@ -21,6 +21,7 @@ pub mod primitives;
 pub mod providers;
 pub mod state;
 pub mod wasm;
+pub mod reserved;
 mod workdirs;
 
 pub use error::{CallFailure, HostError, LoadError};

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use cap_std::fs::Dir;
 
+use crate::reserved::Reserved;
+
 /// Directories kept at most; past it the oldest handles are let go (calls holding one keep
 /// it).
 const KEPT: usize = 64;
@@ -27,27 +29,40 @@ const RECHECK: Duration = Duration::from_millis(100);
 pub(crate) struct Workdirs {
     open: Mutex<HashMap<PathBuf, Kept>>,
     recheck: Duration,
+    /// The state directory, canonical (see [`Reserved`]).
+    state: PathBuf,
 }
 
-impl Default for Workdirs {
-    fn default() -> Self {
-        Workdirs::rechecking_every(RECHECK)
-    }
+/// One open working directory, as handed to a call.
+#[derive(Clone)]
+pub(crate) struct Workdir {
+    pub(crate) dir: Arc<Dir>,
+    /// The path it was opened by (where shell commands run).
+    pub(crate) path: Arc<Path>,
+    /// Its canonical path (what kernel-level confinement names).
+    pub(crate) canonical: Arc<Path>,
+    /// Where the state directory lies in it.
+    pub(crate) reserved: Arc<Reserved>,
 }
 
 struct Kept {
-    dir: Arc<Dir>,
-    path: Arc<Path>,
+    open: Workdir,
     id: (u64, u64),
     checked: Instant,
 }
 
 impl Workdirs {
+    /// Working directories of a host whose state directory is `state` (canonical).
+    pub(crate) fn new(state: PathBuf) -> Self {
+        Workdirs::rechecking_every(RECHECK, state)
+    }
+
     /// Kept directories whose path is looked at again after `recheck`.
-    pub(crate) fn rechecking_every(recheck: Duration) -> Self {
+    pub(crate) fn rechecking_every(recheck: Duration, state: PathBuf) -> Self {
         Workdirs {
             open: Mutex::default(),
             recheck,
+            state,
         }
     }
 
@@ -55,30 +70,36 @@ impl Workdirs {
     /// which path is a call's working directory).
     /// The path comes back as one shared handle too, for what needs the host path (shell
     /// commands run there).
-    pub(crate) fn open(&self, path: &Path) -> std::io::Result<(Arc<Dir>, Arc<Path>)> {
+    pub(crate) fn open(&self, path: &Path) -> std::io::Result<Workdir> {
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = open.get_mut(path) {
             if now.duration_since(kept.checked) < self.recheck {
-                return Ok((Arc::clone(&kept.dir), Arc::clone(&kept.path)));
+                return Ok(kept.open.clone());
             }
             let meta = std::fs::metadata(path)?;
             if kept.id == (meta.dev(), meta.ino()) {
                 kept.checked = now;
-                return Ok((Arc::clone(&kept.dir), Arc::clone(&kept.path)));
+                return Ok(kept.open.clone());
             }
         }
         let dir = Arc::new(Dir::open_ambient_dir(path, cap_std::ambient_authority())?);
         let meta = dir.dir_metadata()?;
+        let canonical = std::fs::canonicalize(path)?;
+        let reserved = Reserved::between(&canonical, &self.state);
         if open.len() >= KEPT {
             open.clear();
         }
-        let shared: Arc<Path> = Arc::from(path);
+        let workdir = Workdir {
+            dir,
+            path: Arc::from(path),
+            canonical: Arc::from(canonical),
+            reserved: Arc::new(reserved),
+        };
         open.insert(
             path.to_path_buf(),
             Kept {
-                dir: Arc::clone(&dir),
-                path: Arc::clone(&shared),
+                open: workdir.clone(),
                 id: (
                     cap_std::fs::MetadataExt::dev(&meta),
                     cap_std::fs::MetadataExt::ino(&meta),
@@ -86,7 +107,7 @@ impl Workdirs {
                 checked: now,
             },
         );
-        Ok((dir, shared))
+        Ok(workdir)
     }
 }
 
@@ -99,21 +120,23 @@ mod tests {
         let base = tempfile::tempdir()?;
         let work = base.path().join("work");
         std::fs::create_dir(&work)?;
-        let dirs = Workdirs::rechecking_every(Duration::ZERO);
-        let first = dirs.open(&work)?.0;
-        assert!(Arc::ptr_eq(&first, &dirs.open(&work)?.0), "reused");
-        let trusting = Workdirs::rechecking_every(Duration::from_secs(3600));
-        let kept = trusting.open(&work)?.0;
+        let state = base.path().canonicalize()?.join("state");
+        let dirs = Workdirs::rechecking_every(Duration::ZERO, state.clone());
+        let first = dirs.open(&work)?.dir;
+        assert!(Arc::ptr_eq(&first, &dirs.open(&work)?.dir), "reused");
+        assert_eq!(*dirs.open(&work)?.reserved, Reserved::Elsewhere);
+        let trusting = Workdirs::rechecking_every(Duration::from_secs(3600), state);
+        let kept = trusting.open(&work)?.dir;
 
         // Replaced: the old handle still names the directory moved away; a new open does not.
         std::fs::rename(&work, base.path().join("old"))?;
         std::fs::create_dir(&work)?;
         std::fs::write(work.join("new.txt"), "new")?;
-        let second = dirs.open(&work)?.0;
+        let second = dirs.open(&work)?.dir;
         assert!(!Arc::ptr_eq(&first, &second));
         assert!(second.exists("new.txt") && !first.exists("new.txt"));
         assert!(
-            Arc::ptr_eq(&kept, &trusting.open(&work)?.0),
+            Arc::ptr_eq(&kept, &trusting.open(&work)?.dir),
             "not looked at again within the recheck time: the directory it was given"
         );
 

@@ -30,6 +30,8 @@ pub struct LogsArgs {
 /// Pauses `pid` and its live subtree.
 pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
+    live(&table, pid)?;
+    super::operator::record(state_dir, "process.pause", &format!("process/{pid}"), "operator: libos pause")?;
     let paused = table
         .pause_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
@@ -44,6 +46,8 @@ pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
 /// Resumes the paused processes of the subtree of `pid`.
 pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
+    live(&table, pid)?;
+    super::operator::record(state_dir, "process.resume", &format!("process/{pid}"), "operator: libos resume")?;
     let resumed = table
         .resume_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
@@ -53,6 +57,14 @@ pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
         &format!("no process of the subtree of {pid} is paused"),
     );
     Ok(())
+}
+
+/// Refuses an unknown pid before anything is recorded.
+fn live(table: &libos_kernel::ProcessTable, pid: u64) -> Result<(), Failure> {
+    table
+        .get(pid)
+        .map(|_| ())
+        .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))
 }
 
 /// Prints `VERB PID...`, or why nothing changed.

@@ -54,6 +54,12 @@ pub fn emit(args: EmitArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let payload: serde_json::Value = serde_json::from_str(&args.payload)
         .map_err(|e| Failure::new(Code::Error, format!("the payload is not JSON: {e}")))?;
     let table = open_table(state_dir)?;
+    super::operator::record(
+        state_dir,
+        "events.emit",
+        &args.topic,
+        "operator: libos emit",
+    )?;
     let id = table
         .emit(&args.topic, &payload.to_string(), 0)
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;

@@ -77,7 +77,7 @@ impl From<LoadError> for Failure {
     fn from(e: LoadError) -> Self {
         let code = match e {
             LoadError::Refused { .. } => Code::Refused,
-            LoadError::Read { .. } | LoadError::Cache(_) => Code::Error,
+            LoadError::Read { .. } | LoadError::Cache(_) | LoadError::Altered { .. } => Code::Error,
             _ => Code::BadComponent,
         };
         Failure::new(code, e.to_string())

@@ -95,9 +95,7 @@ impl Desk {
             .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
         let audit = AuditLog::open(&state.db_path())
             .map_err(|e| Failure::new(Code::Error, format!("audit log: {e}")))?;
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "operator".into());
+        let user = super::operator::name();
         let desk = Desk {
             queue,
             audit,

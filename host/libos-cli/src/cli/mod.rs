@@ -7,6 +7,7 @@ mod events;
 mod exit;
 mod human;
 mod image;
+mod operator;
 mod parse;
 mod policy;
 mod process;

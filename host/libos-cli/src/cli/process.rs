@@ -192,6 +192,12 @@ pub fn kill(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     table
         .get(pid)
         .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))?;
+    super::operator::record(
+        state_dir,
+        "process.kill",
+        &format!("process/{pid}"),
+        "operator: libos kill",
+    )?;
     let killed = table
         .kill_subtree(pid)
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;

@@ -164,22 +164,30 @@ impl Host for ProcessCtx {
                 Err(e) => return Ok(Err(e)),
             };
         let limits = self.memory_limits();
-        Ok(
-            match self.kernel.memory.compare_and_swap(
-                &ns,
-                &kind,
-                &key,
-                expected_version,
-                &value,
-                &limits,
-            ) {
-                Ok(version) => Ok(SwapOutcome::Swapped(version)),
-                Err(MemoryError::VersionMismatch { current, .. }) => {
-                    Ok(SwapOutcome::Conflict(current))
-                }
-                Err(e) => Err(memory_error(e)),
-            },
-        )
+        // Expected version 0 creates the object: charged up front like a `put` that creates,
+        // given back if nothing was created (a conflict or an error).
+        let creates = expected_version == 0;
+        if creates && let Err(kind) = self.budget.charge(libos::error::LimitKind::Objects, 1) {
+            return Ok(Err(RuntimeError::LimitExceeded(kind.into())));
+        }
+        let swapped = self.kernel.memory.compare_and_swap(
+            &ns,
+            &kind,
+            &key,
+            expected_version,
+            &value,
+            &limits,
+        );
+        if creates && swapped.is_err() {
+            self.budget.refund(libos::error::LimitKind::Objects, 1);
+        }
+        Ok(match swapped {
+            Ok(version) => Ok(SwapOutcome::Swapped(version)),
+            Err(MemoryError::VersionMismatch { current, .. }) => {
+                Ok(SwapOutcome::Conflict(current))
+            }
+            Err(e) => Err(memory_error(e)),
+        })
     }
 
     fn delete(

@@ -35,11 +35,13 @@ impl CallCtx {
             Ok(normalized) => normalized,
             Err(e) => return Err(self.refuse_path(action, e)),
         };
+        self.refuse_reserved(action, &normalized)?;
         let first = self.decide(action, &normalized, Some(args_digest))?;
         let resolved = match path::resolve(self.dir()?, &normalized, follow_final) {
             Ok(resolved) => resolved,
             Err(e) => return Err(self.refuse_path(action, e)),
         };
+        self.refuse_reserved(action, &resolved)?;
         let second = if resolved != normalized {
             self.decide(action, &resolved, Some(args_digest))?
         } else {
