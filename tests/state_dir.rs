@@ -190,7 +190,7 @@ fn an_altered_image_blob_is_refused() {
     std::fs::copy(guests::AGENT_MINIMAL, &blob).unwrap();
     let fresh = tempfile::tempdir().unwrap();
     let refused = run(fresh.path());
-    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_eq!(refused.status.code(), Some(8), "{}", stderr(&refused));
     assert!(stderr(&refused).contains("altered"), "{}", stderr(&refused));
     assert!(!fresh.path().join("ran.txt").exists());
 }
