@@ -21,6 +21,7 @@ mod rate;
 mod recent;
 mod run;
 mod status;
+pub mod surface;
 mod waiting;
 
 pub use control::TABLE_POLL;
