@@ -93,10 +93,31 @@ fn split(rel: &str) -> io::Result<(&str, &str)> {
     Ok((parent, name))
 }
 
+/// The directory a name is looked up in: the working directory itself, or one opened under
+/// it.
+pub enum Parent<'a> {
+    /// The working directory (a name at the top needs no walk).
+    Root(BorrowedFd<'a>),
+    /// A directory opened beneath it.
+    Opened(OwnedFd),
+}
+
+impl AsFd for Parent<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Parent::Root(fd) => *fd,
+            Parent::Opened(fd) => fd.as_fd(),
+        }
+    }
+}
+
 /// Opens the parent directory of `rel` (following no link) and returns it with the last name.
-pub fn parent<'a>(root: BorrowedFd<'_>, rel: &'a str) -> io::Result<(OwnedFd, &'a str)> {
+pub fn parent<'a, 'r>(root: BorrowedFd<'r>, rel: &'a str) -> io::Result<(Parent<'r>, &'a str)> {
     let (parent, name) = split(rel)?;
-    Ok((open_dir(root, parent)?, name))
+    if parent.is_empty() {
+        return Ok((Parent::Root(root), name));
+    }
+    Ok((Parent::Opened(open_dir(root, parent)?), name))
 }
 
 /// `lstat` of `rel`: the link itself when it is one.
