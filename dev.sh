@@ -37,7 +37,7 @@ case "${1:-}" in
         ;;
     bench)
         ensure_targets
-        exec cargo bench --locked -p libos --bench primitives
+        exec cargo bench --locked -p libos --bench primitives --bench wasi_fs
         ;;
     *)
         echo "usage: ./dev.sh demo | test | lint | bench" >&2

@@ -162,3 +162,9 @@ impl WasiView for ProcessCtx {
         self.call.ctx()
     }
 }
+
+impl libos::wasm::mediated::CallData for ProcessCtx {
+    fn call_ctx(&mut self) -> &mut CallCtx {
+        &mut self.call
+    }
+}

@@ -40,6 +40,12 @@ pub struct CallCtx {
     pub(crate) meter: Option<Arc<dyn crate::meter::Meter>>,
     pub(crate) wasi: Wasi,
     pub(crate) table: ResourceTable,
+    /// Whether `wasi:filesystem` preopens the working directory (the call holds an `fs.*`
+    /// capability); every operation is still decided (see `wasm/wasi_fs.rs`).
+    pub(crate) wasi_fs: bool,
+    /// The path, relative to the working directory, of each open WASI directory descriptor
+    /// (by resource index), which the paths a guest names through it are relative to.
+    pub(crate) wasi_dirs: std::collections::HashMap<u32, String>,
     /// The human queue the calls of a process consult when the policy asks.
     pub(crate) human: Option<crate::approval::HumanLink>,
     /// The grant used for the effect being made (see [`CallCtx::settle_grant`]).
@@ -210,15 +216,15 @@ pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
 
 /// The WASI context of a call. Most components never use WASI (ours import only the
 /// runtime's interfaces), and a WASI context costs a few random generators and a kilobyte or
-/// two that a parked process would keep: without preopens (the one part whose building can
-/// fail) it is built when the component first calls a WASI function.
+/// two that a parked process would keep: it is built when the component first calls a WASI
+/// function.
 pub(crate) struct Wasi {
     ctx: Option<Box<WasiCtx>>,
     setup: Box<WasiSetup>,
 }
 
 impl Wasi {
-    /// A context built from `setup` (without its preopens) on first use.
+    /// A context built from `setup` on first use.
     pub(crate) fn later(setup: WasiSetup) -> Self {
         Wasi {
             ctx: None,
@@ -226,18 +232,10 @@ impl Wasi {
         }
     }
 
-    /// A context built already.
-    pub(crate) fn ready(ctx: WasiCtx, setup: WasiSetup) -> Self {
-        Wasi {
-            ctx: Some(Box::new(ctx)),
-            setup: Box::new(setup),
-        }
-    }
-
     fn get(&mut self) -> &mut WasiCtx {
         let setup = &self.setup;
         self.ctx
-            .get_or_insert_with(|| Box::new(crate::wasm::wasi::build_without_preopens(setup)))
+            .get_or_insert_with(|| Box::new(crate::wasm::wasi::build_ctx(setup)))
     }
 }
 

@@ -24,7 +24,7 @@ use crate::wasm::limiter::CallLimiter;
 use crate::wasm::pipe::CappedPipe;
 use crate::wasm::ticker::EpochTicker;
 use crate::wasm::validate::{self, ImportClass, ImportInfo};
-use crate::wasm::wasi::{self, Preopen, WasiSetup};
+use crate::wasm::wasi::{self, WasiSetup};
 
 /// Capabilities every call holds without asking: reading the clock and writing to its own
 /// log. The policy still decides them (a `forbid` can take them away) and they are audited.
@@ -467,12 +467,19 @@ impl ToolHost {
             seed: options.seed,
             stdout: stdout.clone(),
             stderr: stderr.clone(),
-            preopens: Vec::new(),
         };
-        let mut ctx = CallCtx {
+        // Any file capability preopens the working directory for WASI; each operation through
+        // it is decided on its own (see `wasm/wasi_fs.rs`).
+        let wasi_fs = uses_wasi_fs
+            && workdir.is_some()
+            && options
+                .capabilities
+                .iter()
+                .any(|c| c.action.starts_with("fs.") || c.action == "*");
+        let ctx = CallCtx {
             subject,
             authority: Session::new(authority),
-            workdir: None,
+            workdir,
             workdir_path,
             workdir_canonical,
             reserved,
@@ -482,21 +489,13 @@ impl ToolHost {
             clock: self.clock.clone(),
             log: CallLog::new(limits.max_log),
             meter: options.meter.clone(),
-            wasi: Wasi::later(setup.clone()),
+            wasi: Wasi::later(setup),
             table: wasmtime::component::ResourceTable::new(),
+            wasi_fs,
+            wasi_dirs: std::collections::HashMap::new(),
             human: options.human.clone(),
             taken: None,
         };
-        if let (Some(root), true) = (&options.workdir, uses_wasi_fs) {
-            let preopens = wasi_preopens(&mut ctx, root, &options.capabilities);
-            if !preopens.is_empty() {
-                let setup = WasiSetup { preopens, ..setup };
-                let built = wasi::build_ctx(setup.clone())
-                    .map_err(|e| CallFailure::Host(format!("preparing WASI: {e}")))?;
-                ctx.wasi = Wasi::ready(built, setup);
-            }
-        }
-        ctx.workdir = workdir;
         Ok((ctx, stdout, stderr))
     }
 
@@ -613,70 +612,6 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
         });
     }
     Ok(())
-}
-
-/// Directories a WASI component may see: for each `fs.read`/`fs.write` capability over a
-/// whole directory (`DIR/**` or `**`), that directory, read-only unless writing is granted
-/// too. Each preopen is itself decided (and audited) by the authority on `DIR/**`.
-fn wasi_preopens(ctx: &mut CallCtx, root: &Path, caps: &[Capability]) -> Vec<Preopen> {
-    let mut dirs: Vec<String> = Vec::new();
-    for cap in caps {
-        let dir = if cap.resource == "**" {
-            String::new()
-        } else if let Some(d) = cap.resource.strip_suffix("/**") {
-            if d.contains(['*', '?', '[', '{']) {
-                continue;
-            }
-            match crate::primitives::path::normalize(d) {
-                Ok(n) => n,
-                Err(_) => continue,
-            }
-        } else {
-            continue;
-        };
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    let mut preopens = Vec::new();
-    for dir in dirs {
-        let pattern = if dir.is_empty() {
-            "**".to_string()
-        } else {
-            format!("{dir}/**")
-        };
-        if ctx.authorize("fs.read", &pattern, None).is_err() {
-            continue;
-        }
-        let mut writable = ctx.authorize("fs.write", &pattern, None).is_ok();
-        let host = root.join(&dir);
-        if !host.is_dir() {
-            continue;
-        }
-        let guest = if dir.is_empty() { ".".to_string() } else { dir };
-        if writable
-            && ctx
-                .meter
-                .as_ref()
-                .is_some_and(|m| m.bounds(LimitKind::BytesWritten))
-        {
-            // Writes through a preopen bypass fs.write and its metering.
-            writable = false;
-            ctx.log.push(
-                "warn",
-                format!(
-                    "{guest} is preopened read-only: the caller's bytes_written budget \
-                     cannot meter WASI writes (use fs.write)"
-                ),
-            );
-        }
-        preopens.push(Preopen {
-            host,
-            guest,
-            writable,
-        });
-    }
-    preopens
 }
 
 fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {

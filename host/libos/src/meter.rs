@@ -17,11 +17,10 @@ pub trait Meter: Send + Sync {
     /// `limit-exceeded` of that kind and the effect does not happen).
     fn charge(&self, kind: LimitKind, amount: u64) -> Result<(), LimitKind>;
 
-    /// Whether this meter limits `kind` at all. An effect the host cannot charge before it
-    /// happens is withheld from a call whose meter limits its kind: a third-party WASI
-    /// component gets its preopened directories read-only when bytes written are limited,
-    /// since its writes through them bypass `fs.write` and could not be charged. The default
-    /// answers `true`, the safe side.
+    /// Whether this meter limits `kind` at all; an effect of a kind the meter does not limit
+    /// may skip charging it. Every effect the host serves is charged before it happens
+    /// (WASI file writes included), so this only saves work. The default answers `true`, the
+    /// safe side.
     fn bounds(&self, kind: LimitKind) -> bool {
         let _ = kind;
         true

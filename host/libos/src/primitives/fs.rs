@@ -2,36 +2,49 @@
 //!
 //! Every call: normalize the path (escapes refused and audited), check `fs.<op>` on the
 //! normalized path, resolve symbolic links inside the directory, check again if that changed
-//! the path, then act with cap-std, which refuses anything outside the directory.
+//! the path, then act on exactly the decided path through [`beneath`], which follows no link:
+//! a link swapped in after the decision makes the call fail instead of reaching another file.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::os::fd::BorrowedFd;
 
-use cap_std::fs::{Dir, FileType, Metadata};
+use rustix::fs::{FileType, Stat};
 
 use crate::approval::{Describe, Plain};
 use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::fs::{DirEntry, EntryKind, Host, Metadata as WitMetadata};
 use crate::bindings::libos::runtime::types::{Datetime, LimitKind};
 use crate::call::{CallCtx, digest};
+use crate::primitives::beneath;
 use crate::primitives::path::{self, PathError};
 use crate::primitives::write_preview::{WriteOf, version_of};
 
 type R<T> = Result<T, RuntimeError>;
 
 impl CallCtx {
-    /// Validates `raw`, authorizes `action` on it, and returns the relative path to touch.
-    /// Both the path as given and the path its symbolic links lead to are decided; if the
-    /// policy asks about either, the person is asked about the real target (described by
-    /// `describe`), once.
-    fn fs_target(
+    /// Validates `raw` (relative to `base`, a normalized path of the working directory, `""`
+    /// for the directory itself), authorizes `action` on it, and returns the relative path to
+    /// touch. Both the path as given and the path its symbolic links lead to are decided; if
+    /// the policy asks about either, the person is asked about the real target (described by
+    /// `describe`), once. The state directory is refused on both. The returned path must be
+    /// acted on through [`beneath`], which refuses any link met after this decision.
+    pub(crate) fn fs_target(
         &mut self,
+        base: &str,
         action: &str,
         raw: &str,
         follow_final: bool,
         args_digest: &[u8; 32],
         describe: &dyn Describe,
     ) -> R<String> {
-        let normalized = match path::normalize(raw) {
+        let joined;
+        let full = if base.is_empty() || raw.starts_with('/') {
+            raw
+        } else {
+            joined = format!("{base}/{raw}");
+            &joined
+        };
+        let normalized = match path::normalize(full) {
             Ok(normalized) => normalized,
             Err(e) => return Err(self.refuse_path(action, e)),
         };
@@ -54,27 +67,33 @@ impl CallCtx {
     }
 
     /// The working directory; every file primitive is denied without one.
-    fn dir(&self) -> R<&Dir> {
+    pub(crate) fn dir(&self) -> R<&cap_std::fs::Dir> {
         self.workdir
             .as_deref()
             .ok_or_else(|| RuntimeError::Denied("the call has no working directory".into()))
     }
 
+    /// The working directory's descriptor, which [`beneath`] walks from.
+    pub(crate) fn root_fd(&self) -> R<BorrowedFd<'_>> {
+        Ok(beneath::fd_of(self.dir()?))
+    }
+
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d, &Plain("fs.read"))?;
-        let dir = self.dir()?;
-        // Checked before opening: opening a FIFO or a device could block the host forever.
-        let meta = dir.metadata(or_dot(&p)).map_err(io_error)?;
-        if !meta.is_file() {
-            return Err(RuntimeError::Invalid(format!("{raw}: not a regular file")));
-        }
-        let file = dir.open(&p).map_err(io_error)?;
+        let p = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let file = beneath::open_regular(self.root_fd()?, &p).map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidInput {
+                RuntimeError::Invalid(format!("{raw}: not a regular file"))
+            } else {
+                io_error(e)
+            }
+        })?;
+        let len = file.metadata().map_err(io_error)?.len();
         let max = self.limits.max_io;
-        if meta.len() > max as u64 {
+        if len > max as u64 {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        let mut bytes = Vec::with_capacity(len as usize);
         file.take(max as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(io_error)?;
@@ -89,7 +108,7 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let p = self.fs_target("fs.write", raw, true, &d, &WriteOf(contents))?;
+        let p = self.fs_target("", "fs.write", raw, true, &d, &WriteOf(contents))?;
         let written = self.fs_write_to(raw, &p, contents);
         let after = written.is_ok().then(|| version_of(contents));
         self.settle_grant(written.is_ok(), after);
@@ -98,14 +117,13 @@ impl CallCtx {
 
     /// The write itself, once authorized.
     fn fs_write_to(&mut self, raw: &str, p: &str, contents: &[u8]) -> R<()> {
-        let dir = self.dir()?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot write to the working directory itself".into(),
             ));
         }
-        if let Ok(m) = dir.symlink_metadata(p)
-            && m.is_dir()
+        if let Ok(st) = beneath::stat(self.root_fd()?, p)
+            && FileType::from_raw_mode(st.st_mode) == FileType::Directory
         {
             return Err(RuntimeError::Invalid(format!("{raw}: is a directory")));
         }
@@ -115,20 +133,34 @@ impl CallCtx {
                 .charge(crate::error::LimitKind::BytesWritten, len)
                 .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
         }
-        atomic_write(dir, p, contents).map_err(io_error)
+        beneath::atomic_write(self.root_fd()?, p, contents).map_err(io_error)
     }
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, true, &d, &Plain("fs.read"))?;
-        let dir = self.dir()?;
+        let p = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let fd = beneath::open_dir(self.root_fd()?, &p).map_err(io_error)?;
+        let dir = cap_std::fs::Dir::from_std_file(std::fs::File::from(fd));
         let mut entries = Vec::new();
-        for entry in dir.read_dir(or_dot(&p)).map_err(io_error)? {
+        for entry in dir.entries().map_err(io_error)? {
             let entry = entry.map_err(io_error)?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            let kind = entry.file_type().map(kind_of).unwrap_or(EntryKind::Other);
+            let kind = entry
+                .file_type()
+                .map(|t| {
+                    if t.is_symlink() {
+                        EntryKind::Symlink
+                    } else if t.is_dir() {
+                        EntryKind::Directory
+                    } else if t.is_file() {
+                        EntryKind::File
+                    } else {
+                        EntryKind::Other
+                    }
+                })
+                .unwrap_or(EntryKind::Other);
             entries.push(DirEntry { name, kind });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -137,93 +169,64 @@ impl CallCtx {
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let p = self.fs_target("fs.delete", raw, false, &d, &Plain("fs.delete"))?;
-        let dir = self.dir()?;
+        let p = self.fs_target("", "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot delete the working directory itself".into(),
             ));
         }
-        let meta = dir.symlink_metadata(&p).map_err(io_error)?;
-        if meta.is_dir() {
-            dir.remove_dir(&p).map_err(io_error)
+        let root = self.root_fd()?;
+        let st = beneath::stat(root, &p).map_err(io_error)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            beneath::rmdir(root, &p).map_err(io_error)
         } else {
-            dir.remove_file(&p).map_err(io_error)
+            beneath::unlink(root, &p).map_err(io_error)
         }
     }
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let p = self.fs_target("fs.read", raw, false, &d, &Plain("fs.read"))?;
-        let dir = self.dir()?;
-        let meta = dir.symlink_metadata(or_dot(&p)).map_err(io_error)?;
-        Ok(metadata_of(&meta))
+        let p = self.fs_target("", "fs.read", raw, false, &d, &Plain("fs.read"))?;
+        let st = beneath::stat(self.root_fd()?, &p).map_err(io_error)?;
+        Ok(metadata_of(&st))
     }
-}
-
-fn or_dot(p: &str) -> &str {
-    if p.is_empty() { "." } else { p }
-}
-
-/// Writes `contents` to a temporary file next to `p`, syncs it, and renames it over `p`.
-fn atomic_write(dir: &Dir, p: &str, contents: &[u8]) -> io::Result<()> {
-    let (parent, name) = match p.rsplit_once('/') {
-        Some((parent, name)) => (Some(parent), name),
-        None => (None, p),
-    };
-    let tmp_name = format!(".{name}.libos-tmp-{}", std::process::id());
-    let tmp = match parent {
-        Some(parent) => format!("{parent}/{tmp_name}"),
-        None => tmp_name,
-    };
-    let result = (|| {
-        let mut file = dir.create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        dir.rename(&tmp, dir, p)
-    })();
-    if result.is_err() {
-        let _ = dir.remove_file(&tmp);
-    }
-    result
 }
 
 fn kind_of(t: FileType) -> EntryKind {
-    if t.is_symlink() {
-        EntryKind::Symlink
-    } else if t.is_dir() {
-        EntryKind::Directory
-    } else if t.is_file() {
-        EntryKind::File
-    } else {
-        EntryKind::Other
+    match t {
+        FileType::Symlink => EntryKind::Symlink,
+        FileType::Directory => EntryKind::Directory,
+        FileType::RegularFile => EntryKind::File,
+        _ => EntryKind::Other,
     }
 }
 
-fn metadata_of(m: &Metadata) -> WitMetadata {
-    let modified = m
-        .modified()
-        .ok()
-        .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| Datetime {
-            seconds: d.as_secs(),
-            nanoseconds: d.subsec_nanos(),
-        });
-    let kind = kind_of(m.file_type());
+fn metadata_of(st: &Stat) -> WitMetadata {
+    let kind = kind_of(FileType::from_raw_mode(st.st_mode));
+    let modified = u64::try_from(st.st_mtime).ok().map(|seconds| Datetime {
+        seconds,
+        nanoseconds: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+    });
     WitMetadata {
         kind,
         size: if kind == EntryKind::Directory {
             0
         } else {
-            m.len()
+            u64::try_from(st.st_size).unwrap_or(0)
         },
         modified,
     }
 }
 
-fn io_error(e: io::Error) -> RuntimeError {
+/// The guest's error for a failed file operation.
+pub(crate) fn io_error(e: io::Error) -> RuntimeError {
     if path::is_escape(&e) {
         return RuntimeError::Denied(PathError::Escapes(String::new()).to_string());
+    }
+    if beneath::is_swapped(&e) {
+        return RuntimeError::Denied(
+            "the path changed after it was decided (a symbolic link appeared on it)".into(),
+        );
     }
     match e.kind() {
         io::ErrorKind::NotFound => RuntimeError::NotFound,

@@ -2,6 +2,7 @@
 //! its arguments, asks the one authority check ([`crate::call::CallCtx::authorize`]) and only
 //! then acts.
 
+pub mod beneath;
 pub mod clock;
 pub mod fs;
 pub mod log;

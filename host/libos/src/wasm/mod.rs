@@ -4,7 +4,10 @@
 pub mod cache;
 pub mod engine;
 pub mod limiter;
+pub mod mediated;
+pub mod metered;
 pub mod pipe;
 pub mod ticker;
 pub mod validate;
 pub mod wasi;
+pub mod wasi_fs;

@@ -3,8 +3,9 @@
 //! * `libos:runtime/*@0.1.0` — the runtime primitives: allowed.
 //! * the WASI baseline that ordinary `wasm32-wasip2` programs import (cli environment, exit,
 //!   stdio and terminals, io, clocks, random): allowed, served empty and deterministic.
-//! * `wasi:filesystem/{types,preopens}`: allowed, but only the directories the caller holds
-//!   `fs.*` capabilities for are preopened; without one the guest sees no filesystem at all.
+//! * `wasi:filesystem/{types,preopens}`: allowed; the working directory is preopened when the
+//!   call holds an `fs.*` capability (without one the guest sees no filesystem at all), and
+//!   each operation is decided like `libos:runtime/fs` (`wasi_fs.rs`).
 //! * anything else (sockets, http, unknown packages, bare functions): refused, and the
 //!   component is not instantiated.
 

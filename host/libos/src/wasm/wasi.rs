@@ -4,10 +4,12 @@
 //! Not linked: sockets, http and everything else (import validation refuses such components
 //! before this matters). The context is empty and deterministic: no environment variables,
 //! no arguments, empty stdin, stdout/stderr captured with a cap, clocks from the host's clock
-//! provider, randomness from a host-seeded generator, and preopened directories only for the
-//! capabilities the call holds.
+//! provider, randomness from a host-seeded generator. The filesystem, the clocks and
+//! stdout/stderr are the runtime's own hosts (`mediated.rs`, `wasi_fs.rs`): every file
+//! operation is decided like `libos:runtime/fs`, a clock read like `clock.read`, the output
+//! streams like `log.write`; the working directory is preopened as `.` when the call holds any
+//! `fs.*` capability, and the preopen grants nothing by itself.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,14 +17,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
-use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
-use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::{
-    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiView,
-};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 use crate::providers::Clock;
+use crate::wasm::mediated::{CallData, HasMediated, mediated};
 use crate::wasm::pipe::CappedPipe;
 
 struct HasIo;
@@ -31,8 +30,9 @@ impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-/// Adds the WASI baseline and filesystem interfaces (nothing else) to `linker`.
-pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+/// Adds the WASI baseline and filesystem interfaces (nothing else) to `linker`: the
+/// filesystem, clocks and stdout/stderr decided by the runtime, the rest wasmtime-wasi's.
+pub fn add_to_linker<T: CallData>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
     use wasmtime_wasi_io::bindings::wasi::io;
 
@@ -40,35 +40,24 @@ pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()
     io::error::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
     io::poll::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
     io::streams::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
-    clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
-    clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
-    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
-    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    clocks::wall_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
+    clocks::monotonic_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
+    filesystem::types::add_to_linker::<T, HasMediated>(l, mediated)?;
+    filesystem::preopens::add_to_linker::<T, HasMediated>(l, mediated)?;
     random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, HasMediated>(l, mediated)?;
+    cli::stderr::add_to_linker::<T, HasMediated>(l, mediated)?;
     cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
     Ok(())
-}
-
-/// A directory the guest may see through `wasi:filesystem`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preopen {
-    /// Host directory.
-    pub host: PathBuf,
-    /// Name the guest sees (`.` for the working directory itself).
-    pub guest: String,
-    /// Whether the guest may also write.
-    pub writable: bool,
 }
 
 /// Everything the WASI context of one call is built from.
@@ -78,7 +67,6 @@ pub struct WasiSetup {
     pub seed: u64,
     pub stdout: CappedPipe,
     pub stderr: CappedPipe,
-    pub preopens: Vec<Preopen>,
 }
 
 struct WallAdapter(Arc<dyn Clock>);
@@ -103,27 +91,12 @@ impl HostMonotonicClock for MonotonicAdapter {
     }
 }
 
-/// Builds the WASI context of one call.
-pub fn build_ctx(setup: WasiSetup) -> Result<WasiCtx, std::io::Error> {
-    let mut b = builder(&setup);
-    for p in &setup.preopens {
-        let perms = if p.writable {
-            FsPerms::ReadWrite
-        } else {
-            FsPerms::ReadOnly
-        };
-        b.preopened_dir(&p.host, &p.guest, perms)
-            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    }
-    Ok(b.build())
-}
-
-/// Builds the WASI context of `setup` without its preopens (which only opening can fail).
-pub fn build_without_preopens(setup: &WasiSetup) -> WasiCtx {
+/// Builds the WASI context of one call (it has no preopens: see `wasi_fs.rs`).
+pub fn build_ctx(setup: &WasiSetup) -> WasiCtx {
     builder(setup).build()
 }
 
-/// Everything of `setup` but its preopens: output, clocks, seeded randomness, no network.
+/// Everything of `setup`: output, clocks, seeded randomness, no network.
 fn builder(setup: &WasiSetup) -> WasiCtxBuilder {
     let mut b = WasiCtxBuilder::new();
     b.stdout(setup.stdout.clone())

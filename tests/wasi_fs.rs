@@ -1,0 +1,252 @@
+//! `wasi:filesystem`, clocks and stdio of an ordinary `wasm32-wasip2` tool decided per
+//! operation, like the runtime's own primitives: each refusal checked to have left no effect.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::{Env, call, load, ok_json, rt};
+use libos::host::{CallOptions, ToolHost};
+use libos_guests::WASI_PROBE;
+use serde_json::{Value, json};
+
+const FORBID_SECRETS: &str = r#"permit(principal, action, resource);
+    @id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#;
+
+/// Runs `ops` through the WASI probe; returns each op's result.
+fn ops(host: &ToolHost, opts: &CallOptions, ops: Value) -> Vec<Value> {
+    rt().block_on(async {
+        let tool = load(host, WASI_PROBE).await;
+        let input = json!({ "ops": ops }).to_string();
+        let out = ok_json(&call(host, &tool, &input, opts).await);
+        out["ops"].as_array().expect("ops").clone()
+    })
+}
+
+fn ok(v: &Value) -> &Value {
+    assert!(v.get("error").is_none(), "expected success: {v}");
+    &v["ok"]
+}
+
+fn refused(v: &Value) {
+    assert!(v["error"].is_string(), "expected a refusal: {v}");
+}
+
+fn denied_in_audit(env: &Env, host: &ToolHost, action: &str, resource: &str) -> bool {
+    env.audit(host)
+        .iter()
+        .any(|(verdict, a, r)| verdict == "deny" && a == action && r == resource)
+}
+
+#[test]
+fn a_forbidden_file_is_refused_to_wasi_and_the_denial_audited() {
+    let env = Env::new();
+    env.write("src/a", "source");
+    env.write("secrets/key", "hunter2");
+    std::fs::create_dir_all(env.work_path("pub")).unwrap();
+    std::os::unix::fs::symlink("../secrets/key", env.work_path("pub/link")).unwrap();
+    let host = env.host();
+    let opts = env.options(&["fs.read:**"], Some(FORBID_SECRETS));
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "read", "path": "src/a"},
+            {"op": "read", "path": "secrets/key"},
+            {"op": "read", "path": "pub/link"},
+            {"op": "read", "path": "./src/../secrets/key"},
+            {"op": "list", "path": "secrets"},
+        ]),
+    );
+    assert_eq!(ok(&out[0]), "source");
+    for refusal in &out[1..] {
+        refused(refusal);
+        assert_eq!(refusal["kind"], "PermissionDenied", "{refusal}");
+    }
+    assert!(denied_in_audit(&env, &host, "fs.read", "secrets/key"));
+}
+
+#[test]
+fn a_glob_capability_lets_wasi_read_only_what_it_matches() {
+    let env = Env::new();
+    env.write("src/x.py", "print(1)");
+    env.write("src/x.rs", "fn main() {}");
+    let host = env.host();
+    let opts = env.options(&["fs.read:src/*.py"], None);
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "read", "path": "src/x.py"},
+            {"op": "read", "path": "src/x.rs"},
+            {"op": "write", "path": "src/x.py", "data": "changed"},
+        ]),
+    );
+    assert_eq!(ok(&out[0]), "print(1)");
+    refused(&out[1]);
+    refused(&out[2]);
+    assert_eq!(env.read("src/x.py").as_deref(), Some("print(1)"));
+}
+
+#[test]
+fn wasi_mutations_need_fs_write_and_refused_ones_leave_nothing() {
+    let env = Env::new();
+    env.write("d/a", "A");
+    env.write("d/b", "B");
+    std::fs::create_dir_all(env.work_path("d/empty")).unwrap();
+    let host = env.host();
+    let batch = json!([
+        {"op": "write", "path": "d/a", "data": "new"},
+        {"op": "create", "path": "d/c"},
+        {"op": "rename", "from": "d/b", "to": "d/renamed"},
+        {"op": "unlink", "path": "d/a"},
+        {"op": "mkdir", "path": "d/sub"},
+        {"op": "rmdir", "path": "d/empty"},
+        {"op": "append", "path": "d/b", "data": "+"},
+        {"op": "hard_link", "from": "d/b", "to": "d/b2"},
+    ]);
+
+    let read_only = env.options(&["fs.read:**"], None);
+    for refusal in ops(&host, &read_only, batch.clone()) {
+        refused(&refusal);
+    }
+    assert_eq!(env.read("d/a").as_deref(), Some("A"));
+    assert_eq!(env.read("d/b").as_deref(), Some("B"));
+    for absent in ["d/c", "d/renamed", "d/sub", "d/b2"] {
+        assert!(!env.work_path(absent).exists(), "{absent}");
+    }
+    assert!(env.work_path("d/empty").is_dir());
+    assert!(denied_in_audit(&env, &host, "fs.write", "d/a"));
+
+    let read_write = env.options(&["fs.read:**", "fs.write:**"], None);
+    let out = ops(
+        &host,
+        &read_write,
+        json!([
+            {"op": "write", "path": "d/a", "data": "new"},
+            {"op": "create", "path": "d/c"},
+            {"op": "rename", "from": "d/b", "to": "d/renamed"},
+            {"op": "append", "path": "d/renamed", "data": "+"},
+            {"op": "hard_link", "from": "d/renamed", "to": "d/b2"},
+            {"op": "mkdir", "path": "d/sub"},
+            {"op": "rmdir", "path": "d/empty"},
+            {"op": "unlink", "path": "d/c"},
+            {"op": "list", "path": "d"},
+        ]),
+    );
+    for (i, done) in out.iter().enumerate() {
+        assert!(done.get("error").is_none(), "op {i}: {done}");
+    }
+    assert_eq!(env.read("d/a").as_deref(), Some("new"));
+    assert_eq!(env.read("d/renamed").as_deref(), Some("B+"));
+    assert_eq!(env.read("d/b2").as_deref(), Some("B+"));
+    assert!(!env.work_path("d/b").exists());
+    assert!(!env.work_path("d/c").exists());
+    assert!(env.work_path("d/sub").is_dir());
+    assert!(!env.work_path("d/empty").exists());
+    assert_eq!(ok(&out[8]), &json!(["a", "b2", "renamed", "sub"]));
+}
+
+/// A budget of bytes written, charged for real.
+struct Budget(AtomicU64);
+
+impl libos::meter::Meter for Budget {
+    fn charge(&self, kind: libos::error::LimitKind, n: u64) -> Result<(), libos::error::LimitKind> {
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(n)
+            })
+            .map(|_| ())
+            .map_err(|_| kind)
+    }
+}
+
+#[test]
+fn a_bytes_written_budget_stops_a_wasi_write_past_it() {
+    let env = Env::new();
+    env.write("out/log", "start;");
+    let host = env.host();
+    let mut opts = env.options(&["fs.read:**", "fs.write:**"], None);
+    opts.meter = Some(Arc::new(Budget(AtomicU64::new(100))));
+    let big = "x".repeat(200);
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "append", "path": "out/log", "data": "small;"},
+            {"op": "append", "path": "out/log", "data": big},
+            {"op": "read", "path": "out/log"},
+        ]),
+    );
+    ok(&out[0]);
+    // `insufficient-space` from a write, or the stream's error from a write through a stream.
+    refused(&out[1]);
+    assert_eq!(ok(&out[2]), "start;small;");
+    assert_eq!(env.read("out/log").as_deref(), Some("start;small;"));
+}
+
+#[test]
+fn the_state_directory_inside_the_working_directory_is_refused_through_wasi() {
+    let env = Env::new();
+    let state = env.work_path(".libos");
+    let host = ToolHost::new(libos::host::HostOptions {
+        state_dir: Some(state.clone()),
+        ..Default::default()
+    })
+    .expect("host");
+    env.write("a.txt", "plain");
+    let opts = env.options(&["fs.read:**", "fs.write:**"], None);
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "read", "path": "a.txt"},
+            {"op": "read", "path": ".libos/libos.db"},
+            {"op": "write", "path": ".libos/planted", "data": "x"},
+            {"op": "list", "path": ".libos"},
+            {"op": "rename", "from": "a.txt", "to": ".libos/a.txt"},
+        ]),
+    );
+    assert_eq!(ok(&out[0]), "plain");
+    for refusal in &out[1..] {
+        refused(refusal);
+    }
+    assert!(!state.join("planted").exists());
+    assert!(!state.join("a.txt").exists());
+    assert_eq!(env.read("a.txt").as_deref(), Some("plain"));
+}
+
+#[test]
+fn a_forbidden_clock_read_gives_wasi_no_time() {
+    let env = Env::new();
+    let host = env.host();
+    let allowed = ops(&host, &env.options(&[], None), json!([{"op": "now"}]));
+    assert!(ok(&allowed[0]).as_u64().unwrap_or(0) > 0);
+
+    let forbid = r#"permit(principal, action, resource);
+        @id("no-clock") forbid(principal, action == Action::"clock.read", resource);"#;
+    let refused_clock = ops(
+        &host,
+        &env.options(&[], Some(forbid)),
+        json!([{"op": "now"}]),
+    );
+    assert_eq!(ok(&refused_clock[0]), 0);
+    assert!(denied_in_audit(&env, &host, "clock.read", "wall"));
+}
+
+#[test]
+fn a_forbidden_log_write_silences_wasi_stdout() {
+    let env = Env::new();
+    let host = env.host();
+    let forbid = r#"permit(principal, action, resource);
+        @id("no-log") forbid(principal, action == Action::"log.write", resource);"#;
+    let report = rt().block_on(async {
+        let tool = load(&host, WASI_PROBE).await;
+        call(&host, &tool, "{}", &env.options(&[], Some(forbid))).await
+    });
+    ok_json(&report);
+    assert!(report.stdout.is_empty(), "{:?}", report.stdout);
+    assert!(report.stderr.is_empty(), "{:?}", report.stderr);
+    assert!(denied_in_audit(&env, &host, "log.write", "stdout"));
+}
