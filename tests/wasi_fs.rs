@@ -119,7 +119,22 @@ fn wasi_mutations_need_fs_write_and_refused_ones_leave_nothing() {
     assert!(env.work_path("d/empty").is_dir());
     assert!(denied_in_audit(&env, &host, "fs.write", "d/a"));
 
-    let read_write = env.options(&["fs.read:**", "fs.write:**"], None);
+    // Removing a name is `fs.delete`, as for `libos:runtime/fs.delete`: writing is not enough.
+    let write_only = env.options(&["fs.read:**", "fs.write:**"], None);
+    let removals = json!([
+        {"op": "unlink", "path": "d/a"},
+        {"op": "rmdir", "path": "d/empty"},
+        {"op": "rename", "from": "d/b", "to": "d/renamed"},
+    ]);
+    for refusal in ops(&host, &write_only, removals) {
+        refused(&refusal);
+    }
+    assert_eq!(env.read("d/a").as_deref(), Some("A"));
+    assert_eq!(env.read("d/b").as_deref(), Some("B"));
+    assert!(env.work_path("d/empty").is_dir() && !env.work_path("d/renamed").exists());
+    assert!(denied_in_audit(&env, &host, "fs.delete", "d/a"));
+
+    let read_write = env.options(&["fs.read:**", "fs.write:**", "fs.delete:**"], None);
     let out = ops(
         &host,
         &read_write,

@@ -7,8 +7,10 @@
 //! decided by [`CallCtx::fs_target`], the check of `libos:runtime/fs`, on the path relative to
 //! the working directory (each directory descriptor's path is kept), and done through
 //! [`beneath`] on exactly the decided path. Opening decides `fs.read`, or `fs.write` when it
-//! writes, creates or truncates; every mutation by name decides `fs.write` (a hard link
-//! `fs.read` and `fs.write` on its source too, since it gives the source a second name).
+//! writes, creates or truncates; removing a name (unlink-file-at, remove-directory-at, the
+//! old name of rename-at) decides `fs.delete`, like `libos:runtime/fs.delete`; every other
+//! mutation by name decides `fs.write` (a hard link `fs.read` and `fs.write` on its source
+//! too, since it gives the source a second name).
 //! A refusal reaches the guest as `access`, never a trap. Writes through an opened file are
 //! charged to the call's meter before they happen. What names no path (reading, writing,
 //! seeking, stat of an open descriptor) is delegated to wasmtime-wasi.
@@ -475,11 +477,12 @@ impl HostDescriptor for Mediated<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        let p = self.target(&fd, "fs.write", &path, false)?;
+        let p = self.target(&fd, "fs.delete", &path, false)?;
         self.act(|root| beneath::rmdir(root, &p))
     }
 
-    /// Decided as `fs.write` on both ends.
+    /// Decided as `fs.delete` on the old name (it disappears, like `libos:runtime/fs.delete`)
+    /// and `fs.write` on the new one.
     async fn rename_at(
         &mut self,
         fd: Resource<Descriptor>,
@@ -487,7 +490,7 @@ impl HostDescriptor for Mediated<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        let from = self.target(&fd, "fs.write", &old_path, false)?;
+        let from = self.target(&fd, "fs.delete", &old_path, false)?;
         let to = self.target(&new_fd, "fs.write", &new_path, false)?;
         self.act(|root| beneath::rename(root, &from, &to))
     }
@@ -515,7 +518,7 @@ impl HostDescriptor for Mediated<'_> {
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        let p = self.target(&fd, "fs.write", &path, false)?;
+        let p = self.target(&fd, "fs.delete", &path, false)?;
         self.act(|root| beneath::unlink(root, &p))
     }
 

@@ -1,0 +1,163 @@
+//! Running one call of a tool: what the caller hands it, and what it left.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libos_authority::{Capability, Policy};
+use serde::Serialize;
+use wasmtime::Trap;
+
+use super::{LoadedTool, ToolHost};
+use crate::bindings::RuntimeError;
+use crate::error::{CallFailure, LimitKind};
+use crate::limits::Limits;
+use crate::primitives::log::LogLine;
+
+/// Everything a caller hands to one call.
+#[derive(Clone)]
+pub struct CallOptions {
+    /// Capabilities the caller holds.
+    pub capabilities: Vec<Capability>,
+    /// Policy deciding on top of capabilities.
+    pub policy: Arc<Policy>,
+    /// Working directory; without one every file primitive is denied.
+    pub workdir: Option<PathBuf>,
+    /// Limits of the call.
+    pub limits: Limits,
+    /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.
+    pub seed: u64,
+    /// Where what the call spends (bytes written) is charged; `None`: no budget.
+    pub meter: Option<Arc<dyn crate::meter::Meter>>,
+    /// The human queue the call consults when the policy asks (a process's calls, and the
+    /// tool calls it makes); `None`: an `ask` is `needs-approval` with nothing recorded.
+    pub human: Option<crate::approval::HumanLink>,
+}
+
+/// The outcome of one call and what it left behind.
+#[derive(Debug, Serialize)]
+pub struct CallReport {
+    /// The tool's JSON result, or why there is none.
+    pub result: Result<String, CallFailure>,
+    /// Messages the tool logged.
+    pub log: Vec<LogLine>,
+    /// Bytes of log dropped past the cap.
+    pub log_dropped: u64,
+    /// Captured WASI stdout (lossy UTF-8) and bytes dropped past the cap.
+    pub stdout: String,
+    pub stdout_dropped: u64,
+    /// Captured WASI stderr (lossy UTF-8) and bytes dropped past the cap.
+    pub stderr: String,
+    pub stderr_dropped: u64,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall-clock time of the call.
+    pub elapsed: Duration,
+}
+
+impl ToolHost {
+    /// Runs `invoke(input)` of `tool` in a fresh instance under `options`.
+    pub async fn call(&self, tool: &LoadedTool, input: &str, options: &CallOptions) -> CallReport {
+        let started = Instant::now();
+        let subject: Arc<str> = format!("tool:{}", tool.info.name).into();
+        let (mut store, stdout, stderr) =
+            match self.store(subject, options, &tool.declared, tool.uses_wasi_fs) {
+                Ok(s) => s,
+                Err(failure) => return CallReport::failed(failure, started),
+            };
+        let limits = options.limits;
+        // The epoch deadline stops running guest code; this bounds everything else.
+        let grace = limits.timeout + Duration::from_secs(1);
+        let outcome = tokio::time::timeout(grace, async {
+            let instance = tool.pre.instantiate_async(&mut store).await?;
+            instance.call_invoke(&mut store, input).await
+        })
+        .await;
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let hit = store.data().limiter.hit;
+        let result = match outcome {
+            Err(_elapsed) => Err(CallFailure::LimitExceeded(LimitKind::Time)),
+            Ok(Err(trap)) => Err(trap_failure(&trap, hit)),
+            Ok(Ok(Err(tool_error))) => Err(tool_failure(tool_error)),
+            Ok(Ok(Ok(output))) if output.len() > limits.max_output => {
+                Err(CallFailure::LimitExceeded(LimitKind::Output))
+            }
+            Ok(Ok(Ok(output))) => Ok(output),
+        };
+        let ctx = store.into_data();
+        let (out, out_dropped) = stdout.contents();
+        let (err, err_dropped) = stderr.contents();
+        CallReport {
+            result,
+            log: ctx.log.lines,
+            log_dropped: ctx.log.dropped,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stdout_dropped: out_dropped,
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            stderr_dropped: err_dropped,
+            fuel_used,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+impl CallReport {
+    pub(super) fn failed(failure: CallFailure, started: Instant) -> CallReport {
+        CallReport {
+            result: Err(failure),
+            log: Vec::new(),
+            log_dropped: 0,
+            stdout: String::new(),
+            stdout_dropped: 0,
+            stderr: String::new(),
+            stderr_dropped: 0,
+            fuel_used: 0,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {
+    if let Some(kind) = hit {
+        return CallFailure::LimitExceeded(kind);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallFailure::LimitExceeded(LimitKind::Fuel),
+        Some(Trap::Interrupt) => CallFailure::LimitExceeded(LimitKind::Time),
+        Some(Trap::StackOverflow) => CallFailure::Trap("stack overflow".into()),
+        Some(trap) => CallFailure::Trap(trap.to_string()),
+        None => CallFailure::Trap(format!("{err:#}")),
+    }
+}
+
+fn tool_failure(e: crate::bindings::libos::runtime::types::ToolError) -> CallFailure {
+    use crate::bindings::libos::runtime::types::ToolError;
+    match e {
+        ToolError::InvalidInput(m) => CallFailure::InvalidInput(m),
+        ToolError::Failed(m) => CallFailure::Failed(m),
+        ToolError::Runtime(r) => runtime_failure(r),
+    }
+}
+
+/// Maps a primitive's typed error, passed through by a tool, to the call's outcome.
+pub fn runtime_failure(e: RuntimeError) -> CallFailure {
+    use crate::bindings::LimitKind as Wit;
+    match e {
+        RuntimeError::Denied(m) => CallFailure::Denied(m),
+        RuntimeError::NeedsApproval(id) => CallFailure::NeedsApproval(id),
+        RuntimeError::Invalid(m) => CallFailure::Failed(format!("invalid: {m}")),
+        RuntimeError::NotFound => CallFailure::Failed("not found".into()),
+        RuntimeError::LimitExceeded(k) => CallFailure::LimitExceeded(match k {
+            Wit::Fuel => LimitKind::Fuel,
+            Wit::Time => LimitKind::Time,
+            Wit::Memory => LimitKind::Memory,
+            Wit::Output => LimitKind::Output,
+            Wit::Children => LimitKind::Children,
+            Wit::Objects => LimitKind::Objects,
+            Wit::Storage => LimitKind::Storage,
+            Wit::ToolCalls => LimitKind::ToolCalls,
+            Wit::BytesWritten => LimitKind::BytesWritten,
+        }),
+        RuntimeError::Io(m) => CallFailure::Failed(format!("io: {m}")),
+    }
+}
