@@ -138,7 +138,9 @@ fn a_detached_process_is_paused_resumed_logged_and_killed_from_other_invocations
         assert!(
             records.iter().any(|r| r["action"] == action
                 && r["resource"] == resource.as_str()
-                && r["subject"].as_str().is_some_and(|s| s.starts_with("human:"))),
+                && r["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("human:"))),
             "no record of {action}"
         );
     }

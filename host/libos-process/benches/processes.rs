@@ -34,9 +34,9 @@ use libos::host::{CallOptions, HostOptions};
 use libos::wasm::engine::{self, Allocation};
 use libos_authority::Policy;
 use libos_image::ImageStore;
-use libos_kernel::{ProcessFilter, State};
 use libos_process::bindings::{Agent, AgentPre};
 use libos_process::{Kernel, Start};
+use libos_proctable::{ProcessFilter, State};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 

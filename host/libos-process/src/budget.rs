@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use libos::error::LimitKind;
 use libos::meter::Meter;
 use libos_image::ImageBudget;
-use libos_kernel::Usage;
+use libos_proctable::Usage;
 
 /// The kinds of spending a budget tracks, in [`Usage`] order.
 const KINDS: [LimitKind; 5] = [

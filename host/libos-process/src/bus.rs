@@ -1,6 +1,6 @@
 //! Wakes the processes of this host that wait on events.
 //!
-//! Events themselves are stored in the process table (`libos_kernel::events`), so an event
+//! Events themselves are stored in the process table (`libos_proctable::events`), so an event
 //! emitted by another `libos` invocation reaches this host's waiters too. The bus only tells
 //! waiters to look again: at once after an emit in this host, and within one table poll after
 //! an emit elsewhere (see `control.rs`).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use libos_kernel::MessageBody;
+use libos_proctable::MessageBody;
 
 use crate::error::ProcessError;
 use crate::kernel::{Inner, Kernel};

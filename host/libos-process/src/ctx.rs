@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use libos::call::CallCtx;
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::Image;
-use libos_kernel::Usage;
+use libos_proctable::Usage;
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::bindings::AgentPre;
@@ -78,19 +78,22 @@ impl ProcessCtx {
 
     /// Records that this process parks waiting for `on` (hands its audit records and log
     /// lines off first).
-    pub(crate) fn block(&mut self, on: libos_kernel::BlockedOn) {
+    pub(crate) fn block(&mut self, on: libos_proctable::BlockedOn) {
         self.hand_off();
-        self.record(&[libos_kernel::State::Blocked(on)]);
+        self.record(&[libos_proctable::State::Blocked(on)]);
     }
 
     /// Records that this process runs again after [`ProcessCtx::block`]: ready, then running.
     pub(crate) fn unblock(&self) {
-        self.record(&[libos_kernel::State::Ready, libos_kernel::State::Running]);
+        self.record(&[
+            libos_proctable::State::Ready,
+            libos_proctable::State::Running,
+        ]);
     }
 
     /// Queues the change for the table's writer thread: no SQLite on the process's fiber
     /// stack (its pages stay resident while it is parked) and one commit for many parkers.
-    fn record(&self, path: &[libos_kernel::State]) {
+    fn record(&self, path: &[libos_proctable::State]) {
         self.kernel.table.advance_behind(self.pid, path.to_vec());
     }
 

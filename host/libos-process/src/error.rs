@@ -35,9 +35,9 @@ impl ProcessError {
     }
 }
 
-impl From<libos_kernel::KernelError> for ProcessError {
-    fn from(e: libos_kernel::KernelError) -> Self {
-        use libos_kernel::KernelError as K;
+impl From<libos_proctable::KernelError> for ProcessError {
+    fn from(e: libos_proctable::KernelError) -> Self {
+        use libos_proctable::KernelError as K;
         match e {
             K::NoSuchProcess(pid) => ProcessError::NotFound(format!("process {pid}")),
             K::Ended { .. } | K::ParentEnded { .. } | K::Transition { .. } => {

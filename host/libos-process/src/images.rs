@@ -41,9 +41,7 @@ impl Inner {
             .host
             .compile_blob(&path, &image.agent.digest.to_hex())
             .await
-            .map_err(|e| {
-                ProcessError::Invalid(format!("agent of {}: {e}", image.reference()))
-            })?;
+            .map_err(|e| ProcessError::Invalid(format!("agent of {}: {e}", image.reference())))?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -12,8 +12,8 @@ use libos::wasm::pipe::CappedPipe;
 use libos::{HostError, Limits};
 use libos_authority::{Capability, CapabilitySet, Policy};
 use libos_image::{Image, ImageStore};
-use libos_kernel::{HostLease, NewProcess, ProcessTable};
 use libos_memory::ObjectStore;
+use libos_proctable::{HostLease, NewProcess, ProcessTable};
 use tokio::sync::{Notify, watch};
 use wasmtime::component::{HasSelf, Linker};
 
@@ -128,7 +128,7 @@ impl Kernel {
         );
         let hosts = host.state().hosts_dir();
         let lease = HostLease::acquire(&hosts)?;
-        for lost in libos_kernel::hosts::recover(&table, &hosts, Some(&lease))? {
+        for lost in libos_proctable::hosts::recover(&table, &hosts, Some(&lease))? {
             tracing::warn!(host = %lost.host, pids = ?lost.pids, "processes of a dead host marked failed");
         }
         let host_id = lease.id().to_owned();
@@ -263,7 +263,7 @@ impl Inner {
             Err(e) => {
                 let _ = self.table.advance(
                     pid,
-                    &[libos_kernel::State::Failed {
+                    &[libos_proctable::State::Failed {
                         reason: e.to_string(),
                     }],
                 );

@@ -3,7 +3,7 @@
 //! A [`Kernel`] starts processes from stored AgentImages: each is a wasmtime `Store` of a
 //! [`ProcessCtx`] driven by its own tokio task, with epoch time slices and fuel slices so a
 //! busy process yields to the others, and every state change recorded in the process table
-//! (`libos-kernel`) of the shared state directory. The fs, clock and log primitives are the
+//! (`libos-proctable`) of the shared state directory. The fs, clock and log primitives are the
 //! tool host's own; `process`, `tools` and `memory` (over `libos-memory`) are served here, decided through the process's
 //! authority session like every primitive.
 

@@ -1,7 +1,7 @@
 //! The ends of the processes this host ran most recently, for `wait` after the end.
 //!
 //! An ended process leaves the running map; its end is in the table, but reading it there
-//! first commits whatever the table has queued (see `libos_kernel::ProcessTable`), a commit
+//! first commits whatever the table has queued (see `libos_proctable::ProcessTable`), a commit
 //! on the path of a parent that waits for a child that has already ended. The newest ends
 //! are kept here instead, bounded in number and in size.
 

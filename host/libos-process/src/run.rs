@@ -210,7 +210,7 @@ impl Inner {
 
     /// Wakes event waiters once the end of `pid` is committed; if it could not be recorded
     /// (killed meanwhile from another terminal), announces the end the table has instead.
-    fn end_recorded(&self, pid: u64, outcome: libos_kernel::Result<u64>) {
+    fn end_recorded(&self, pid: u64, outcome: libos_proctable::Result<u64>) {
         match outcome {
             Ok(id) => self.bus.stored(id),
             Err(e) => match self

@@ -16,8 +16,8 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// The status recorded in the process table, if the state is an ended one.
-    pub fn of_state(state: &libos_kernel::State) -> Option<ExitStatus> {
-        use libos_kernel::State;
+    pub fn of_state(state: &libos_proctable::State) -> Option<ExitStatus> {
+        use libos_proctable::State;
         match state {
             State::Exited { output } => Some(ExitStatus::Exited(output.clone())),
             State::Failed { reason } => Some(ExitStatus::Failed(reason.clone())),
@@ -27,8 +27,8 @@ impl ExitStatus {
     }
 
     /// The process-table state for this status.
-    pub fn to_state(&self) -> libos_kernel::State {
-        use libos_kernel::State;
+    pub fn to_state(&self) -> libos_proctable::State {
+        use libos_proctable::State;
         match self {
             ExitStatus::Exited(output) => State::Exited {
                 output: output.clone(),

@@ -188,7 +188,12 @@ async fn creating_by_compare_and_swap_is_charged_like_a_put() -> anyhow::Result<
     // Refused creations left no object.
     let store = libos_memory::ObjectStore::open(kernel.host().state().db_path())?;
     assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 2);
-    let usage = kernel.table().usage()?.get(&pid).copied().unwrap_or_default();
+    let usage = kernel
+        .table()
+        .usage()?
+        .get(&pid)
+        .copied()
+        .unwrap_or_default();
     assert_eq!(usage.objects, 2, "{usage:?}");
     Ok(())
 }

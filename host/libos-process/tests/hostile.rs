@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{World, kernel, run_to_exit, start};
-use libos_kernel::State;
 use libos_memory::ObjectStore;
+use libos_proctable::State;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_flood_stops_at_the_namespace_limit() -> anyhow::Result<()> {
@@ -22,7 +22,7 @@ async fn an_object_flood_stops_at_the_namespace_limit() -> anyhow::Result<()> {
     let out = run_to_exit(&kernel, "flood", "{}", w.work()).await?;
     assert_eq!(out["count"], 10, "{out}");
     assert_eq!(out["error"]["kind"], "limit-exceeded", "{out}");
-    let pid = kernel.table().list(libos_kernel::ProcessFilter::All)?[0].pid;
+    let pid = kernel.table().list(libos_proctable::ProcessFilter::All)?[0].pid;
     let store = ObjectStore::open(kernel.host().state().db_path())?;
     assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 10);
     Ok(())
@@ -41,7 +41,7 @@ async fn memory_without_the_capability_is_denied_and_stores_nothing() -> anyhow:
     let out = run_to_exit(&kernel, "flood", "{}", w.work()).await?;
     assert_eq!(out["count"], 0, "{out}");
     assert_eq!(out["error"]["kind"], "denied", "{out}");
-    let pid = kernel.table().list(libos_kernel::ProcessFilter::All)?[0].pid;
+    let pid = kernel.table().list(libos_proctable::ProcessFilter::All)?[0].pid;
     let store = ObjectStore::open(kernel.host().state().db_path())?;
     assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 0);
     Ok(())
@@ -69,7 +69,10 @@ async fn a_spawn_loop_stops_at_max_children_and_the_host_keeps_serving() -> anyh
     assert_eq!(out["error"]["kind"], "limit-exceeded", "{out}");
     // Children were asked for nothing, so their own spawns were denied: 1 + 3 processes.
     assert_eq!(
-        kernel.table().list(libos_kernel::ProcessFilter::All)?.len(),
+        kernel
+            .table()
+            .list(libos_proctable::ProcessFilter::All)?
+            .len(),
         4
     );
     let echoed = run_to_exit(&kernel, "minimal", r#"{"still":"serving"}"#, w.work()).await?;
@@ -211,7 +214,7 @@ async fn a_child_cwd_through_a_symlink_out_of_the_workdir_is_refused() -> anyhow
     }
     let children: Vec<String> = kernel
         .table()
-        .list(libos_kernel::ProcessFilter::All)?
+        .list(libos_proctable::ProcessFilter::All)?
         .into_iter()
         .filter(|r| r.parent.is_some())
         .map(|r| r.cwd)

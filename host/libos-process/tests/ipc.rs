@@ -6,8 +6,8 @@ use std::time::Duration;
 mod common;
 
 use common::{Fixture, fixture, results, run_to_exit, start};
-use libos_kernel::{ProcessTable, State};
 use libos_process::{ExitStatus, Start};
+use libos_proctable::{ProcessTable, State};
 use serde_json::{Value, json};
 
 /// A state directory with the image `script` (the scripted fixture) holding `caps`, and a
@@ -122,7 +122,7 @@ async fn a_full_queue_and_an_oversized_body_are_limit_exceeded() -> anyhow::Resu
     let f = script_host(&["process.spawn:script", "events.wait:never"])?;
     let (kernel, work) = (&f.kernel, &f.work);
     let child = json!({ "steps": [{ "op": "recv", "timeout_ms": 0 }, { "op": "wait_event", "topic": "never", "timeout_ms": 20000 }] });
-    let big = "x".repeat(libos_kernel::mailbox::MAX_BODY + 1);
+    let big = "x".repeat(libos_proctable::mailbox::MAX_BODY + 1);
     let parent = json!({ "steps": [
         { "op": "spawn", "image": "script", "input": child, "caps": ["events.wait:never"] },
         { "op": "repeat", "times": 1000, "step": { "op": "send", "to": "$0", "body": { "n": 1 } } },
@@ -134,7 +134,7 @@ async fn a_full_queue_and_an_oversized_body_are_limit_exceeded() -> anyhow::Resu
     let flood = ok(&steps[1]);
     // The child may have taken at most one message before the flood filled its queue.
     let done = flood["done"].as_u64().unwrap_or_default();
-    let max = libos_kernel::mailbox::MAX_QUEUED as u64;
+    let max = libos_proctable::mailbox::MAX_QUEUED as u64;
     assert!((max..=max + 1).contains(&done), "{out}");
     assert_eq!(
         flood["error"],

@@ -7,8 +7,8 @@ mod common;
 
 use common::{fixture, kernel};
 use libos_image::ImageStore;
-use libos_kernel::State;
 use libos_process::{ExitStatus, Kernel, Start};
+use libos_proctable::State;
 
 const LOG: &str = "\
 ============================= test session starts ==============================

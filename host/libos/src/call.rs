@@ -63,6 +63,16 @@ impl CallCtx {
         self.human.as_ref()
     }
 
+    /// The working directory's canonical host path, if the call has one.
+    pub fn workdir_canonical(&self) -> Option<&std::path::Path> {
+        self.workdir_canonical.as_deref()
+    }
+
+    /// The state directory's canonical host path (out of reach of every primitive).
+    pub fn state_root(&self) -> &std::path::Path {
+        &self.state_root
+    }
+
     /// The subject this context decides for.
     pub fn subject(&self) -> &Arc<str> {
         &self.subject

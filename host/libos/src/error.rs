@@ -76,7 +76,9 @@ pub enum LoadError {
     #[error("component cache: {0}")]
     Cache(String),
     /// A stored blob no longer hashes to the digest it is stored under.
-    #[error("{path}: stored as sha256:{expected} but its content hashes to sha256:{actual}; refusing to run an altered blob (build the image again)")]
+    #[error(
+        "{path}: stored as sha256:{expected} but its content hashes to sha256:{actual}; refusing to run an altered blob (build the image again)"
+    )]
     Altered {
         path: PathBuf,
         expected: String,

@@ -19,9 +19,9 @@ pub mod meter;
 pub mod policy;
 pub mod primitives;
 pub mod providers;
+pub mod reserved;
 pub mod state;
 pub mod wasm;
-pub mod reserved;
 mod workdirs;
 
 pub use error::{CallFailure, HostError, LoadError};

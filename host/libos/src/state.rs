@@ -48,7 +48,7 @@ impl StateDir {
         self.root.join("libos.db")
     }
 
-    /// Where hosts keep their leases (see `libos_kernel::hosts`) and a detached host its
+    /// Where hosts keep their leases (see `libos_proctable::hosts`) and a detached host its
     /// messages.
     pub fn hosts_dir(&self) -> PathBuf {
         self.root.join("hosts")

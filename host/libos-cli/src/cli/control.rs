@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use libos_kernel::LogRecord;
+use libos_proctable::LogRecord;
 
 use super::exit::{Code, Failure};
 use super::process::open_table;
@@ -31,7 +31,12 @@ pub struct LogsArgs {
 pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
     live(&table, pid)?;
-    super::operator::record(state_dir, "process.pause", &format!("process/{pid}"), "operator: libos pause")?;
+    super::operator::record(
+        state_dir,
+        "process.pause",
+        &format!("process/{pid}"),
+        "operator: libos pause",
+    )?;
     let paused = table
         .pause_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
@@ -47,7 +52,12 @@ pub fn pause(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
 pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
     live(&table, pid)?;
-    super::operator::record(state_dir, "process.resume", &format!("process/{pid}"), "operator: libos resume")?;
+    super::operator::record(
+        state_dir,
+        "process.resume",
+        &format!("process/{pid}"),
+        "operator: libos resume",
+    )?;
     let resumed = table
         .resume_subtree(pid)
         .map_err(|e| table_failure(pid, e))?;
@@ -60,7 +70,7 @@ pub fn resume(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
 }
 
 /// Refuses an unknown pid before anything is recorded.
-fn live(table: &libos_kernel::ProcessTable, pid: u64) -> Result<(), Failure> {
+fn live(table: &libos_proctable::ProcessTable, pid: u64) -> Result<(), Failure> {
     table
         .get(pid)
         .map(|_| ())
@@ -119,9 +129,9 @@ fn print_line(line: &LogRecord, json: bool) {
     }
 }
 
-fn table_failure(pid: u64, e: libos_kernel::KernelError) -> Failure {
+fn table_failure(pid: u64, e: libos_proctable::KernelError) -> Failure {
     match e {
-        libos_kernel::KernelError::NoSuchProcess(_) => {
+        libos_proctable::KernelError::NoSuchProcess(_) => {
             Failure::new(Code::NotFound, format!("no process {pid}"))
         }
         other => Failure::new(Code::Error, other.to_string()),

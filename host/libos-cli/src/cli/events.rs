@@ -1,6 +1,6 @@
 //! `libos emit | events`: events from and for any terminal.
 //!
-//! Events are stored in the state directory (`libos_kernel::events`): `emit` stores one as
+//! Events are stored in the state directory (`libos_proctable::events`): `emit` stores one as
 //! the operator (source 0) and every host wakes its processes waiting on the topic within
 //! [`libos_process::TABLE_POLL`]; `events` lists the events still kept.
 
@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use libos_kernel::Event;
-use libos_kernel::events::{MAX_PAYLOAD, check_topic};
+use libos_proctable::Event;
+use libos_proctable::events::{MAX_PAYLOAD, check_topic};
 
 use super::exit::{Code, Failure};
 use super::process::open_table;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::Args;
 use libos::host::HostOptions;
 use libos::state::StateDir;
-use libos_kernel::{ProcessFilter, ProcessRecord, ProcessTable, Usage};
 use libos_process::{ExitStatus, Kernel, ProcessError, Start};
+use libos_proctable::{ProcessFilter, ProcessRecord, ProcessTable, Usage};
 
 use super::exit::{Code, Failure};
 
@@ -244,7 +244,7 @@ pub(super) fn recover_dead_hosts(table: &ProcessTable, state_dir: Option<&Path>)
     let Ok(state) = StateDir::open(state_dir) else {
         return;
     };
-    match libos_kernel::hosts::recover(table, &state.hosts_dir(), None) {
+    match libos_proctable::hosts::recover(table, &state.hosts_dir(), None) {
         Ok(recovered) => {
             for lost in recovered {
                 let pids: Vec<String> = lost.pids.iter().map(u64::to_string).collect();

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use libos::bindings::{LimitKind, RuntimeError};
-use libos_kernel::BlockedOn;
+use libos_proctable::BlockedOn;
 
-use libos_kernel::events::MAX_PAYLOAD;
+use libos_proctable::events::MAX_PAYLOAD;
 
 use crate::bindings::libos::runtime::events::{Event, Host};
 use crate::ctx::ProcessCtx;
@@ -21,12 +21,12 @@ pub const EXIT_TOPIC: &str = "process.exit";
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 
 fn valid_topic(topic: &str) -> Result<(), RuntimeError> {
-    libos_kernel::events::check_topic(topic).map_err(RuntimeError::Invalid)
+    libos_proctable::events::check_topic(topic).map_err(RuntimeError::Invalid)
 }
 
 impl ProcessCtx {
     /// Whether this process may see `event` on `topic`.
-    fn sees(&self, event: &libos_kernel::Event) -> bool {
+    fn sees(&self, event: &libos_proctable::Event) -> bool {
         if event.topic != EXIT_TOPIC {
             return true;
         }
@@ -47,7 +47,7 @@ impl ProcessCtx {
     /// it has not waited on, after the newest one when it started) that it may see. Events it
     /// may not see are passed over for good: a process's children only grow, so an exit
     /// notice that is not its child's now never will be.
-    fn next_event(&mut self, topic: &str) -> Result<Option<libos_kernel::Event>, ProcessError> {
+    fn next_event(&mut self, topic: &str) -> Result<Option<libos_proctable::Event>, ProcessError> {
         const PAGE: usize = 64;
         loop {
             let seen = self.seen.get(topic).copied().unwrap_or(self.events_from);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use libos::bindings::{LimitKind, RuntimeError};
 use libos_human::{HumanError, NewQuestion, Request, RequestKind, RequestState};
-use libos_kernel::BlockedOn;
+use libos_proctable::BlockedOn;
 
 use crate::bindings::libos::runtime::human::Host;
 use crate::ctx::ProcessCtx;

@@ -183,9 +183,7 @@ impl Host for ProcessCtx {
         }
         Ok(match swapped {
             Ok(version) => Ok(SwapOutcome::Swapped(version)),
-            Err(MemoryError::VersionMismatch { current, .. }) => {
-                Ok(SwapOutcome::Conflict(current))
-            }
+            Err(MemoryError::VersionMismatch { current, .. }) => Ok(SwapOutcome::Conflict(current)),
             Err(e) => Err(memory_error(e)),
         })
     }

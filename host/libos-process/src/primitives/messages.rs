@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use libos::bindings::{LimitKind, RuntimeError};
-use libos_kernel::mailbox::MAX_BODY;
-use libos_kernel::{BlockedOn, MessageBody};
+use libos_proctable::mailbox::MAX_BODY;
+use libos_proctable::{BlockedOn, MessageBody};
 
 use crate::bindings::libos::runtime::process::Message;
 use crate::ctx::ProcessCtx;

@@ -2,7 +2,7 @@
 
 use libos::bindings::{LimitKind, RuntimeError};
 use libos_authority::Capability;
-use libos_kernel::{BlockedOn, MessageBody};
+use libos_proctable::{BlockedOn, MessageBody};
 
 use crate::bindings::libos::runtime::process::{
     ExitStatus as WitExit, Host, Message, Pid, ProcessInfo, SignalKind,

@@ -3,7 +3,7 @@
 mod common;
 
 use common::open;
-use libos_kernel::{
+use libos_proctable::{
     BlockedOn, KernelError, MAX_LOG_LINES, MessageBody, ProcessTable, State, mailbox,
 };
 
@@ -148,14 +148,14 @@ fn the_log_is_read_from_a_position_and_keeps_only_the_newest_lines() -> anyhow::
 
 #[test]
 fn events_keep_their_order_and_a_topic_keeps_only_its_newest() -> anyhow::Result<()> {
-    use libos_kernel::events::KEPT_PER_TOPIC;
+    use libos_proctable::events::KEPT_PER_TOPIC;
     let (_dir, table) = open()?;
     assert_eq!(table.last_event()?, 0);
     let first = table.emit("a", "{\"n\":0}", 7)?;
     let other = table.emit("b", "{}", 0)?;
     assert!(other > first);
     // Past KEPT_PER_TOPIC, the topic is cut back to it within TRIM_EVERY emits.
-    let extra = libos_kernel::events::TRIM_EVERY as usize;
+    let extra = libos_proctable::events::TRIM_EVERY as usize;
     for n in 1..=KEPT_PER_TOPIC + extra {
         table.emit("a", &format!("{{\"n\":{n}}}"), 7)?;
     }

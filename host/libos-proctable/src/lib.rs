@@ -1,4 +1,4 @@
-//! The process kernel: the lifecycle of AgentProcesses and the durable process table.
+//! The process table: the lifecycle of AgentProcesses and its durable record.
 //!
 //! [`State`] and [`lifecycle::check`] define which state changes are allowed;
 //! [`ProcessTable`] stores processes, their tree and every state change in the shared SQLite

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use libos_kernel::{NewProcess, ProcessTable};
+use libos_proctable::{NewProcess, ProcessTable};
 
 /// A process table in a fresh state directory (kept while the directory lives).
 pub fn open() -> anyhow::Result<(tempfile::TempDir, ProcessTable)> {

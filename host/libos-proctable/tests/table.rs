@@ -7,7 +7,7 @@ use std::thread;
 
 use common::open;
 
-use libos_kernel::{
+use libos_proctable::{
     BlockedOn, KernelError, NewProcess, ProcessFilter, ProcessRecord, ProcessTable, State,
 };
 

@@ -1,6 +1,6 @@
 //! The lifecycle state machine: allowed and refused transitions, names, display, JSON.
 
-use libos_kernel::{BlockedOn, State, TransitionError, check};
+use libos_proctable::{BlockedOn, State, TransitionError, check};
 
 fn blocked() -> State {
     State::Blocked(BlockedOn::Child(7))

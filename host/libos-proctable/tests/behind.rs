@@ -9,7 +9,7 @@ use std::time::Duration;
 mod common;
 
 use common::{new_process as new, open};
-use libos_kernel::{KernelError, ProcessFilter, ProcessTable, State, Usage};
+use libos_proctable::{KernelError, ProcessFilter, ProcessTable, State, Usage};
 
 fn exited() -> State {
     State::Exited {
@@ -163,7 +163,7 @@ fn pids_stay_unique_across_handles_and_dense_for_one() -> anyhow::Result<()> {
 fn a_process_own_changes_queue_in_order_and_stop_at_its_kill() -> anyhow::Result<()> {
     let (_dir, table) = open()?;
     let pid = table.start_behind(new(None))?;
-    let blocked = State::Blocked(libos_kernel::BlockedOn::Event("park".into()));
+    let blocked = State::Blocked(libos_proctable::BlockedOn::Event("park".into()));
     table.advance_behind(pid, vec![blocked.clone()]);
     assert_eq!(
         table.get(pid)?.state,
@@ -181,7 +181,7 @@ fn a_process_own_changes_queue_in_order_and_stop_at_its_kill() -> anyhow::Result
         [
             State::Ready,
             State::Running,
-            State::Blocked(libos_kernel::BlockedOn::Event("park".into())),
+            State::Blocked(libos_proctable::BlockedOn::Event("park".into())),
             State::Ready,
             State::Running,
             State::Killed
@@ -220,7 +220,7 @@ fn recorded(table: &ProcessTable, pid: u64) -> anyhow::Result<Recorded> {
 #[test]
 fn a_lifetime_queued_in_one_batch_is_recorded_as_change_by_change() -> anyhow::Result<()> {
     let (_dir, table) = open()?;
-    let blocked = State::Blocked(libos_kernel::BlockedOn::Event("park".into()));
+    let blocked = State::Blocked(libos_proctable::BlockedOn::Event("park".into()));
     let path = [blocked, State::Ready, State::Running];
     // Recorded change by change, each committed on its own.
     let one_by_one = table.create_running(new(None))?.pid;
@@ -313,7 +313,7 @@ fn a_refused_change_in_a_batch_leaves_the_others_recorded() -> anyhow::Result<()
     table.flush()?;
     // Killed from another handle: this one's queued change for it will be refused.
     assert_eq!(other.kill_subtree(victim)?, [victim]);
-    let blocked = State::Blocked(libos_kernel::BlockedOn::Sleep);
+    let blocked = State::Blocked(libos_proctable::BlockedOn::Sleep);
     let before = table.start_behind(new(None))?;
     table.advance_behind(victim, vec![blocked]);
     let after = table.start_behind(new(None))?;

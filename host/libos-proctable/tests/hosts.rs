@@ -1,7 +1,7 @@
 //! Host leases and the recovery of the processes of a host that died.
 
-use libos_kernel::hosts::{self, HostLease};
-use libos_kernel::{NewProcess, ProcessTable, State};
+use libos_proctable::hosts::{self, HostLease};
+use libos_proctable::{NewProcess, ProcessTable, State};
 
 fn process(table: &ProcessTable, host: &str, path: &[State]) -> anyhow::Result<u64> {
     let pid = table
