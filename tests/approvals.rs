@@ -261,6 +261,15 @@ fn policy_explain_shows_which_rule_asks_and_a_standing_answer() {
     assert_eq!(code, Some(0));
     assert!(out.contains("shell.destructive on rm"), "{out}");
     assert!(out.contains("looked through env"), "{out}");
+    let abi = libos::primitives::shell::confine::kernel_abi();
+    if abi >= libos::primitives::shell::confine::NETWORK_ABI {
+        assert!(
+            out.contains(&format!("would run confined under Landlock ABI {abi}")),
+            "{out}"
+        );
+    } else {
+        assert!(out.contains("would run refused"), "{out}");
+    }
     let (code, _, err) = libos(&env, &["policy", "explain", "--request", "req-missing"]);
     assert_eq!(code, Some(10), "{err}");
     output_of(&env, pid);

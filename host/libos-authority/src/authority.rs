@@ -144,6 +144,11 @@ impl Authority {
         &self.caps
     }
 
+    /// The ceiling a request must also be covered by (see [`Authority::narrowed_to`]), if any.
+    pub fn ceiling(&self) -> Option<&CapabilitySet> {
+        self.ceiling.as_ref()
+    }
+
     /// The policy this authority applies.
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
@@ -252,7 +257,13 @@ impl Authority {
     /// with [`Authority::with_subject`], without an arguments digest), and why. Writes no
     /// audit record, mints no request id and bypasses the cache.
     pub fn explain(&self, action: &str, resource: &str) -> Explanation {
-        let evaluation = self.evaluate_on_own_stack(&self.explain_subject, action, resource, None);
+        self.explain_for(&self.explain_subject, action, resource)
+    }
+
+    /// [`Authority::explain`] as `subject` (e.g. the subject a call decides for): no audit
+    /// record, no request id, no cache.
+    pub fn explain_for(&self, subject: &str, action: &str, resource: &str) -> Explanation {
+        let evaluation = self.evaluate_on_own_stack(subject, action, resource, None);
         Explanation {
             action: action.to_owned(),
             resource: resource.to_owned(),

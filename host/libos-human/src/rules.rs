@@ -1,7 +1,16 @@
 //! Standing answers: `always` and `never` for an image, an action and a resource pattern.
+//!
+//! A rule for a shell action (`shell.*`) is about command lines, not programs: its pattern
+//! is a glob over the command line ([`command_line`]: the argv, each argument quoted as a
+//! shell would need it, joined by spaces; `*` matches any characters, `/` and spaces
+//! included), so it never covers every later use of a program. Answered on a request
+//! without a pattern (or with the program's name, the request's resource, as the pattern),
+//! it is bound to exactly the argv that request ran; a pattern a person types (`ls *`,
+//! `git rev-parse *`) must name the request's program as its first word.
 
+use globset::{GlobBuilder, GlobMatcher};
 use libos_authority::{Capability, CapabilitySet};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{HumanError, Result};
@@ -67,12 +76,96 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rule> {
     })
 }
 
+/// Whether `action` is a shell action, whose rules are about command lines.
+fn is_shell(action: &str) -> bool {
+    action.starts_with("shell.")
+}
+
+/// The command line a shell rule matches for `argv`: each argument as is when it holds only
+/// characters no shell treats specially, else single-quoted; joined by single spaces. Two
+/// different argvs never give the same line.
+pub fn command_line(argv: &[String]) -> String {
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./=:,+@%^-".contains(c))
+    };
+    argv.iter()
+        .map(|a| {
+            if plain(a) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A glob matching exactly `line` (its glob characters escaped).
+fn literal_glob(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if "*?[]{}\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The compiled glob of a shell rule's pattern.
+fn line_glob(pattern: &str) -> Option<GlobMatcher> {
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+/// The argv a shell request ran, from its preview's first line (`run ["ls","a"]`).
+fn argv_of_preview(preview: &str) -> Option<Vec<String>> {
+    let shown = preview.lines().next()?.strip_prefix("run ")?;
+    serde_json::from_str(shown).ok()
+}
+
+/// The pattern a shell rule made on `request_id` stores for `pattern`: the request's exact
+/// command line when `pattern` is its resource (the program: what a rule gets without a
+/// pattern), else `pattern` as given.
+fn shell_pattern(conn: &Connection, request_id: Option<&str>, pattern: &str) -> Result<String> {
+    let Some(id) = request_id else {
+        return Ok(pattern.to_owned());
+    };
+    let found: Option<(String, String)> = conn
+        .prepare_cached("SELECT resource, preview FROM human_requests WHERE id = ?1")?
+        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    match found {
+        Some((resource, preview)) if resource == pattern => match argv_of_preview(&preview) {
+            Some(argv) if !argv.is_empty() => Ok(literal_glob(&command_line(&argv))),
+            _ => Err(HumanError::Invalid(format!(
+                "cannot tell which command {id} ran: give a pattern over the command line"
+            ))),
+        },
+        _ => Ok(pattern.to_owned()),
+    }
+}
+
 /// Checks a rule's action (exact: no pattern) and resource pattern.
 fn check(action: &str, resource: &str) -> Result<()> {
     if action.contains('*') {
         return Err(HumanError::Invalid(format!(
             "a rule names one action, not the pattern {action:?}"
         )));
+    }
+    if is_shell(action) {
+        return match line_glob(resource) {
+            Some(_) if !resource.is_empty() => Ok(()),
+            _ => Err(HumanError::Invalid(format!(
+                "rule pattern {resource:?}: not a glob over command lines"
+            ))),
+        };
     }
     if resource.starts_with('/') || resource.split('/').any(|seg| seg == "..") {
         return Err(HumanError::Invalid(format!(
@@ -92,6 +185,13 @@ pub(crate) fn add(
     (request_id, by): (Option<&str>, Option<&str>),
     now: i64,
 ) -> Result<Rule> {
+    let shell;
+    let resource = if is_shell(action) {
+        shell = shell_pattern(conn, request_id, resource)?;
+        shell.as_str()
+    } else {
+        resource
+    };
     check(action, resource)?;
     conn.prepare_cached(
         "INSERT INTO human_rules (image, action, resource, effect, request_id, decided_by,
@@ -113,7 +213,8 @@ pub(crate) fn add(
 }
 
 /// The rule that answers `action` on `resource` for `image`: a `never` over any `always`,
-/// else the newest `always`.
+/// else the newest `always`. For a shell action, `resource` is the call's
+/// [`command_line`].
 pub(crate) fn find(
     conn: &Connection,
     image: &str,
@@ -128,7 +229,12 @@ pub(crate) fn find(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut found: Option<Rule> = None;
     for rule in rules {
-        if !covers(&rule.action, &rule.resource, resource) {
+        let applies = if is_shell(action) {
+            line_glob(&rule.resource).is_some_and(|g| g.is_match(resource))
+        } else {
+            covers(&rule.action, &rule.resource, resource)
+        };
+        if !applies {
             continue;
         }
         if rule.effect == RuleEffect::Never {
@@ -139,8 +245,14 @@ pub(crate) fn find(
     Ok(found)
 }
 
-/// Whether a rule for `action` with resource `pattern` applies to `resource`.
+/// Whether a rule for `action` with resource `pattern` applies to `resource` (the resource a
+/// request asked about). For a shell action the resource is the program, and the pattern
+/// covers it when it is the program or its first word matches it.
 pub(crate) fn covers(action: &str, pattern: &str, resource: &str) -> bool {
+    if is_shell(action) {
+        let first = pattern.split(' ').next().unwrap_or_default();
+        return pattern == resource || line_glob(first).is_some_and(|g| g.is_match(resource));
+    }
     Capability::new(action, pattern)
         .ok()
         .and_then(|c| CapabilitySet::new(vec![c]).ok())
@@ -167,4 +279,54 @@ pub(crate) fn remove(conn: &Connection, id: u64) -> Result<Rule> {
     conn.prepare_cached("DELETE FROM human_rules WHERE id = ?1")?
         .execute(params![key(id)])?;
     Ok(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn command_lines_tell_argvs_apart() {
+        assert_eq!(
+            command_line(&argv(&["ls", "-la", "src/a.rs"])),
+            "ls -la src/a.rs"
+        );
+        assert_eq!(command_line(&argv(&["ls", "a b"])), "ls 'a b'");
+        assert_ne!(
+            command_line(&argv(&["ls", "a b"])),
+            command_line(&argv(&["ls", "a", "b"]))
+        );
+        assert_eq!(
+            command_line(&argv(&["echo", "it's", ""])),
+            r"echo 'it'\''s' ''"
+        );
+    }
+
+    #[test]
+    fn a_literal_glob_matches_its_line_only() {
+        let line = command_line(&argv(&["grep", "-r", "a*b[1]{x}", "."]));
+        let glob = line_glob(&literal_glob(&line)).unwrap();
+        assert!(glob.is_match(&line));
+        assert!(!glob.is_match(command_line(&argv(&["grep", "-r", "aXb1x", "."]))));
+    }
+
+    #[test]
+    fn a_typed_pattern_must_name_the_program() {
+        assert!(covers("shell.exec", "ls *", "ls"));
+        assert!(covers("shell.exec", "ls", "ls"));
+        assert!(!covers("shell.exec", "rm *", "ls"));
+        assert!(
+            check("shell.exec", "ls /etc/*").is_ok(),
+            "absolute paths allowed"
+        );
+        assert!(check("shell.exec", "").is_err());
+        assert_eq!(
+            argv_of_preview("run [\"ls\",\"a\"]\nas shell.exec on ls"),
+            Some(argv(&["ls", "a"]))
+        );
+    }
 }

@@ -26,7 +26,7 @@ fn image(world: &common::World, name: &str, policy: &str) -> anyhow::Result<()> 
         dir.join("image.toml"),
         format!(
             "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\npolicy = \"policy.cedar\"\n\
-             capabilities = [\"shell.*:**\", \"human.ask:*\"]\n\n[limits]\nwall_clock = \"60s\"\n"
+             capabilities = [\"shell.*:**\", \"human.ask:*\", \"fs.read:**\", \"fs.write:**\"]\n\n[limits]\nwall_clock = \"60s\"\n"
         ),
     )?;
     ImageStore::open(world.state.path())?.build(&dir)?;
@@ -353,5 +353,101 @@ async fn an_approved_command_is_bound_to_the_files_it_names() -> anyhow::Result<
         results[3]["err"]["kind"], "needs-approval",
         "the file changed: {results:?}"
     );
+    Ok(())
+}
+
+/// Waits (up to 20 s) until `pid` has a pending request whose preview shows `argv`.
+async fn pending_for(
+    person: &HumanQueue,
+    pid: u64,
+    argv: &[&str],
+) -> anyhow::Result<libos_human::Request> {
+    let shown = serde_json::to_string(argv)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = person.pending()?.into_iter().find(|r| {
+            r.pid == pid
+                && matches!(&r.kind, libos_human::RequestKind::Approval { preview, .. }
+                    if preview.contains(&shown))
+        });
+        if let Some(r) = found {
+            return Ok(r);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no request for {shown}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_answer_covers_its_command_line_not_the_program() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    image(&world, "sh-ask", ASK_ALL)?;
+    for d in ["a", "b"] {
+        std::fs::create_dir(world.work.path().join(d))?;
+        std::fs::write(world.work.path().join(d).join("in.txt"), "x")?;
+    }
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "shell", "argv": ["ls", "a"], "wait_approval_ms": 0},
+        {"op": "shell", "argv": ["ls", "a"]},
+        {"op": "shell", "argv": ["ls", "/etc"]},
+        {"op": "shell", "argv": ["ls", "b"]},
+        {"op": "shell", "argv": ["ls", "-l", "a"], "wait_approval_ms": 0},
+        {"op": "shell", "argv": ["ls", "-l", "b"]},
+        {"op": "shell", "argv": ["ls", "-la", "a"]},
+        {"op": "shell", "argv": ["rm", "a/in.txt"], "wait_approval_ms": 0},
+        {"op": "shell", "argv": ["rm", "b/in.txt"]},
+    ]});
+    let pid = common::start(&kernel, "sh-ask", &steps.to_string(), world.work.path()).await?;
+    let person = HumanQueue::open(world.state.path().join("libos.db"))?;
+    // No pattern: the rule is bound to this argv.
+    let first = pending_for(&person, pid, &["ls", "a"]).await?;
+    let (_, rule) = person.always(&first.id, None, None, "alice")?;
+    assert_eq!(rule.resource, "ls a");
+    // A pattern over the command line, naming the program.
+    let typed = pending_for(&person, pid, &["ls", "-l", "a"]).await?;
+    assert!(
+        person
+            .always(&typed.id, Some("rm *"), None, "alice")
+            .is_err()
+    );
+    person.always(&typed.id, Some("ls -l *"), None, "alice")?;
+    // `never` without a pattern refuses that argv only.
+    let rm = pending_for(&person, pid, &["rm", "a/in.txt"]).await?;
+    person.never(&rm.id, None, None, "alice")?;
+    let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
+        anyhow::bail!("did not exit");
+    };
+    let out: Value = serde_json::from_str(&out)?;
+    let results = common::results(&out);
+    assert_eq!(results[0]["ok"]["stdout"], "in.txt\n", "{results:?}");
+    assert_eq!(
+        results[1]["ok"]["stdout"], "in.txt\n",
+        "the same argv: covered"
+    );
+    assert_eq!(
+        results[2]["err"]["kind"], "needs-approval",
+        "ls /etc: not covered"
+    );
+    assert_eq!(
+        results[3]["err"]["kind"], "needs-approval",
+        "ls b: not covered"
+    );
+    assert_eq!(results[4]["ok"]["exit_code"], 0, "{:?}", results[4]);
+    assert_eq!(
+        results[5]["ok"]["exit_code"], 0,
+        "ls -l b: the pattern covers it"
+    );
+    assert_eq!(
+        results[6]["err"]["kind"], "needs-approval",
+        "ls -la a: not covered"
+    );
+    assert_eq!(results[7]["err"]["kind"], "denied");
+    assert_eq!(
+        results[8]["err"]["kind"], "needs-approval",
+        "never covers one argv"
+    );
+    assert!(world.work.path().join("a/in.txt").exists());
+    assert!(world.work.path().join("b/in.txt").exists());
     Ok(())
 }

@@ -3,10 +3,11 @@
 //! When the policy answers `ask`, a call made for a process (one whose context has a
 //! [`HumanLink`]) consults the process's human queue before the guest hears anything: a
 //! standing rule for the image answers (`always` lets the call through, `never` refuses
-//! it); else a grant covering exactly this call (process, action, resource, argument digest,
-//! target version) lets it through, one use taken now; else the call is recorded as an
-//! approval request (or joins the same one already waiting) and the guest gets
-//! `needs-approval` with the request's id. Each of these is audited. Without a link (a tool
+//! it; for a shell command, a rule matches its command line, see
+//! [`libos_human::command_line`]); else a grant covering exactly this call (process,
+//! action, resource, argument digest, target version) lets it through, one use taken now;
+//! else the call is recorded as an approval request (or joins the same one already
+//! waiting) and the guest gets `needs-approval` with the request's id. Each of these is audited. Without a link (a tool
 //! called from the command line), `ask` is `needs-approval` as before.
 
 use std::sync::Arc;
@@ -40,6 +41,13 @@ pub(crate) trait Describe {
 
     /// A readable preview of the effect on `target`.
     fn preview(&self, ctx: &CallCtx, target: &str) -> String;
+
+    /// What a standing rule is matched against for the effect on `target`: the target
+    /// itself, or for a shell command its command line (so a rule answered on one argv
+    /// never covers every later use of the program).
+    fn rule_resource(&self, target: &str) -> String {
+        target.to_owned()
+    }
 }
 
 /// The effect of a call with no more to show than what it asks.
@@ -83,7 +91,7 @@ impl CallCtx {
         };
         if let Some(rule) = link
             .queue
-            .rule_for(&link.image, action, resource)
+            .rule_for(&link.image, action, &describe.rule_resource(resource))
             .map_err(store)?
         {
             let reason = format!(

@@ -33,7 +33,9 @@ pub struct ApproveArgs {
     #[arg(long, default_value = "once", value_name = "SCOPE")]
     pub scope: String,
     /// With `--scope always`: the resource pattern the rule covers (default: exactly the
-    /// resource asked about), e.g. `logs/**`.
+    /// resource asked about), e.g. `logs/**`; for a shell command, a glob over the command
+    /// line naming its program, e.g. `'git rev-parse *'` (default: exactly the argv asked
+    /// about).
     #[arg(long, value_name = "GLOB")]
     pub pattern: Option<String>,
     /// A note kept with the decision.
@@ -53,7 +55,7 @@ pub struct DenyArgs {
     #[arg(long)]
     pub never: bool,
     /// With `--never`: the resource pattern the rule covers (default: exactly the resource
-    /// asked about).
+    /// asked about; for a shell command, exactly its argv, or a glob over the command line).
     #[arg(long, value_name = "GLOB")]
     pub pattern: Option<String>,
 }

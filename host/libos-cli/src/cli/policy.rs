@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use libos::host::AMBIENT_CAPABILITIES;
-use libos::primitives::shell::classify;
+use libos::primitives::shell::{self, classify, confine, grants::Grants};
 use libos::state::StateDir;
 use libos_audit::{AuditRecord, AuditSink};
 use libos_authority::{Authority, Capability, CapabilitySet, Policy};
@@ -156,11 +156,23 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
     let caps = CapabilitySet::new(caps).map_err(error)?;
     let authority = Authority::new(caps, Arc::new(policy), Arc::new(Discard));
     let explanation = authority.explain(&action, &resource);
+    if !command.is_empty() {
+        notes.push(format!(
+            "the command would run {}",
+            confinement_case(&authority, &resource)
+        ));
+    }
+    // A standing rule for a shell action matches the command line, not the program.
+    let rule_resource = if command.is_empty() {
+        resource.clone()
+    } else {
+        libos_human::command_line(&command)
+    };
     if let Some(reference) = &image {
         let state = StateDir::open(state_dir)?;
         let queue = HumanQueue::open(state.db_path()).map_err(error)?;
         if let Some(rule) = queue
-            .rule_for(reference, &action, &resource)
+            .rule_for(reference, &action, &rule_resource)
             .map_err(error)?
         {
             notes.push(format!(
@@ -193,4 +205,15 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
         }
     }
     Ok(())
+}
+
+/// How the shell primitive would run a command acting as `program` on this kernel: confined
+/// under Landlock ABI N, unconfined by `shell.unconfined`, or refused.
+fn confinement_case(authority: &Authority, program: &str) -> confine::Case {
+    let grants = Grants::new(authority, "");
+    confine::case(
+        confine::kernel_abi(),
+        grants.permits(shell::NETWORK, program),
+        grants.allows_explicitly(shell::UNCONFINED, program),
+    )
 }

@@ -5,7 +5,13 @@
 //! destructive, network, an interpreter running code the call does not show, or an ordinary
 //! program. A wrapper whose inner command cannot be found (`xargs` reading commands from
 //! nowhere, `find -exec` with nothing after it) is decided as an interpreter: the effect is
-//! unknown. Arguments that look like shell syntax are refused outright.
+//! unknown. Wrappers whose options are not looked through here (`prlimit`, `setarch`, `sg`,
+//! `sudo`, `strace`, `watch`, …), editors with command modes, build tools and version
+//! control that runs hooks or commands from the repository's configuration are interpreters;
+//! a program's arguments decide for tar, zip, unzip, sed, sort, uniq and git (see
+//! `programs.rs`). Arguments that look like shell syntax are refused outright.
+
+mod programs;
 
 /// The class of a command, named as its action: `shell.<class>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +50,65 @@ pub struct Decided {
 }
 
 const DESTRUCTIVE: &[&str] = &[
-    "rm", "rmdir", "unlink", "shred", "dd", "mkfs", "mke2fs", "mkswap", "wipefs", "fdisk",
-    "parted", "sfdisk", "chmod", "chown", "chgrp", "chattr", "setfacl", "truncate", "mv", "kill",
-    "killall", "pkill", "reboot", "shutdown", "halt", "poweroff", "mount", "umount", "crontab",
-    "useradd", "userdel", "passwd", "cp", "tee", "ln", "install", "touch", "rename", "patch",
-    "split", "csplit",
+    "rm",
+    "rmdir",
+    "unlink",
+    "shred",
+    "dd",
+    "mkfs",
+    "mke2fs",
+    "mkswap",
+    "wipefs",
+    "fdisk",
+    "parted",
+    "sfdisk",
+    "chmod",
+    "chown",
+    "chgrp",
+    "chattr",
+    "setfacl",
+    "truncate",
+    "mv",
+    "kill",
+    "killall",
+    "pkill",
+    "reboot",
+    "shutdown",
+    "halt",
+    "poweroff",
+    "mount",
+    "umount",
+    "crontab",
+    "useradd",
+    "userdel",
+    "passwd",
+    "cp",
+    "tee",
+    "ln",
+    "install",
+    "touch",
+    "rename",
+    "patch",
+    "split",
+    "csplit",
+    "mkdir",
+    "mktemp",
+    "gzip",
+    "gunzip",
+    "bzip2",
+    "bunzip2",
+    "xz",
+    "unxz",
+    "lzma",
+    "unlzma",
+    "zstd",
+    "unzstd",
+    "lz4",
+    "unlz4",
+    "compress",
+    "uncompress",
+    "pigz",
+    "pbzip2",
 ];
 
 const NETWORK: &[&str] = &[
@@ -88,14 +148,36 @@ const INTERPRETERS: &[&str] = &[
     "gawk",
     "mawk",
     "nawk",
-    "sed",
     "expect",
     "gdb",
+    // Editors: command modes (`-c`, `+cmd`, `-S`), and files they read settings from.
     "vim",
     "vi",
     "nvim",
+    "ex",
+    "view",
+    "vimdiff",
+    "rvim",
+    "ed",
+    "red",
     "emacs",
+    // Build and test tools: they run code from the working directory.
     "make",
+    "cargo",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "go",
+    "pip",
+    "pip3",
+    "pytest",
+    "mvn",
+    "gradle",
+    "rake",
+    "bundle",
+    // Version control that runs hooks from the repository (git is decided on its arguments).
+    "hg",
     "eval",
     "source",
     "exec",
@@ -107,10 +189,36 @@ const INTERPRETERS: &[&str] = &[
     "parallel",
     "flock",
     "time",
+    // Wrappers that run another program with options not looked through here.
     "strace",
     "ltrace",
+    "valgrind",
     "chrt",
     "taskset",
+    "prlimit",
+    "setarch",
+    "linux32",
+    "linux64",
+    "i386",
+    "x86_64",
+    "sg",
+    "newgrp",
+    "runuser",
+    "pkexec",
+    "setpriv",
+    "capsh",
+    "fakeroot",
+    "faketime",
+    "firejail",
+    "bwrap",
+    "proot",
+    "torsocks",
+    "proxychains",
+    "proxychains4",
+    "xvfb-run",
+    "dbus-run-session",
+    "start-stop-daemon",
+    "chpst",
     "builtin",
     "catchsegv",
     "nsenter",
@@ -374,17 +482,13 @@ pub fn classify(argv: &[String]) -> Decided {
         }
         // `python3.12`, `perl5.38`, `node18`: the interpreter under a versioned name.
         let stem = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let class = if INTERPRETERS.contains(&name.as_str())
-            || INTERPRETERS.contains(&stem)
-            || (name == "git" && git_runs_commands(args))
-        {
+        let class = if let Some(class) = programs::by_arguments(&name, args) {
+            class
+        } else if INTERPRETERS.contains(&name.as_str()) || INTERPRETERS.contains(&stem) {
             Class::Interpreter
-        } else if NETWORK.contains(&name.as_str()) || (name == "git" && git_is_network(args)) {
+        } else if NETWORK.contains(&name.as_str()) {
             Class::Network
-        } else if DESTRUCTIVE.contains(&name.as_str())
-            || name.starts_with("mkfs")
-            || (name == "git" && git_is_destructive(args))
-        {
+        } else if DESTRUCTIVE.contains(&name.as_str()) || name.starts_with("mkfs") {
             Class::Destructive
         } else {
             Class::Exec
@@ -411,55 +515,6 @@ fn in_system_dirs(path: &str) -> bool {
     !file.is_empty() && super::exec::PATH.split(':').any(|d| d == dir)
 }
 
-/// Options with which git runs a command of the caller's choosing (configuration that sets
-/// a pager, an ssh command, an alias with `!`, an upload pack…).
-fn git_runs_commands(args: &[String]) -> bool {
-    let runs = [
-        "rebase",
-        "bisect",
-        "filter-branch",
-        "filter-repo",
-        "submodule",
-        "difftool",
-        "mergetool",
-        "daemon",
-        "instaweb",
-    ];
-    if args.iter().any(|a| runs.contains(&a.as_str())) {
-        return true;
-    }
-    args.iter().any(|a| {
-        a == "-c"
-            || a.starts_with("-c")
-            || a.starts_with("--config-env")
-            || a.starts_with("--exec-path")
-            || a.starts_with("--upload-pack")
-            || a.starts_with("--receive-pack")
-            || a == "-u"
-    })
-}
-
-fn git_is_network(args: &[String]) -> bool {
-    args.iter().any(|a| {
-        [
-            "clone",
-            "fetch",
-            "pull",
-            "push",
-            "ls-remote",
-            "remote",
-            "submodule",
-        ]
-        .contains(&a.as_str())
-    })
-}
-
-fn git_is_destructive(args: &[String]) -> bool {
-    args.iter().any(|a| {
-        ["clean", "reset", "rm", "checkout", "restore", "gc", "prune"].contains(&a.as_str())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,9 +530,9 @@ mod tests {
         for cmd in [
             "ls -la",
             "cat a.txt",
-            "pytest -q",
+            "sort a.txt",
             "/usr/bin/grep -r x .",
-            "git status",
+            "git rev-parse HEAD",
             "find . -name x",
         ] {
             assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
@@ -547,7 +602,7 @@ mod tests {
             "mkfs.ext4 /dev/x",
             "chmod 777 x",
             "shred x",
-            "git clean -fdx",
+            "mkdir x",
         ] {
             assert_eq!(of(cmd).0, Class::Destructive, "{cmd}");
         }
@@ -557,7 +612,7 @@ mod tests {
             "nc -l 1",
             "ssh h",
             "scp a h:b",
-            "git push",
+            "git clone https://x/y",
         ] {
             assert_eq!(of(cmd).0, Class::Network, "{cmd}");
         }
@@ -585,5 +640,190 @@ mod tests {
         for arg in ["a>b", "x|y", "-v", "a;b", "3", "=>"] {
             assert!(syntax_in(arg).is_none(), "{arg}");
         }
+    }
+
+    #[test]
+    fn wrappers_not_looked_through_are_interpreters() {
+        for cmd in [
+            "prlimit --nproc=1 rm x",
+            "setarch x86_64 rm x",
+            "linux32 rm x",
+            "linux64 rm x",
+            "sg wheel rm",
+            "newgrp wheel",
+            "setsid -f rm x",
+            "stdbuf -oL -eL rm x",
+            "flock /tmp/l rm x",
+            "ionice -p 1",
+            "taskset 1 rm x",
+            "chrt 1 rm x",
+            "unshare -r rm x",
+            "nsenter -t 1 rm x",
+            "chroot / rm x",
+            "runuser -u x rm",
+            "su -c rm",
+            "sudo rm x",
+            "doas rm x",
+            "watch ls",
+            "script -c rm",
+            "strace rm x",
+            "ltrace rm x",
+            "valgrind rm x",
+            "time rm x",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+        // Parsed wrappers are still looked through.
+        assert_eq!(of("setsid rm x"), (Class::Destructive, "rm".into()));
+        assert_eq!(of("stdbuf -o 0 rm x"), (Class::Destructive, "rm".into()));
+        assert_eq!(of("ionice -c 3 rm x"), (Class::Destructive, "rm".into()));
+    }
+
+    #[test]
+    fn archive_hooks_run_commands_and_extracting_writes() {
+        for cmd in [
+            "tar -xf a.tar --to-command=sh",
+            "tar -cf a.tar --checkpoint=1 --checkpoint-action=exec=sh .",
+            "tar -I sh -xf a.tar",
+            "tar -xIsh -f a.tar",
+            "tar --use-compress-program=sh -xf a.tar",
+            "tar -F sh -xf a.tar",
+            "tar --info-script=sh -xf a.tar",
+            "tar --rsh-command=/bin/sh -xf h:a.tar",
+            "tar xIf sh a.tar",
+            "zip -TT sh a.zip b",
+            "zip --unzip-command=sh a.zip b",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+        for cmd in [
+            "tar -xf a.tar",
+            "tar xzf a.tgz",
+            "tar -czf out.tgz src",
+            "tar --extract --file=a.tar",
+            "zip out.zip a",
+            "unzip a.zip",
+        ] {
+            assert_eq!(of(cmd).0, Class::Destructive, "{cmd}");
+        }
+        for cmd in [
+            "tar -tf a.tar",
+            "tar tvf a.tar",
+            "tar --list -f a.tar",
+            "unzip -l a.zip",
+        ] {
+            assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn editors_command_modes_and_scripts_are_interpreters() {
+        for cmd in [
+            "vim -c !rm",
+            "vi +!rm x",
+            "ex -S s.vim",
+            "nvim --headless",
+            "ed x",
+            "awk BEGIN{system(\"rm\")}",
+            "sed 1e_rm",
+            "sed -e s/a/b/e x",
+            "sed s/a/b/w_out x",
+            "sed w_out x",
+            "sed -n -e 1W_out x",
+            "sed -f script.sed x",
+            "sed -nf script.sed x",
+            "sed /x/e x",
+        ] {
+            let argv: Vec<String> = cmd.split(' ').map(|a| a.replace('_', " ")).collect();
+            assert_eq!(classify(&argv).class, Class::Interpreter, "{cmd}");
+        }
+        for cmd in [
+            "sed s/a/b/g x",
+            "sed -n 1,3p x",
+            "sed -e s|a|b| -e 2d x",
+            "sed 1d;$d x",
+        ] {
+            assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
+        }
+        for cmd in [
+            "sed -i s/a/b/ x",
+            "sed -i.bak 1d x",
+            "sed -ni 1p x",
+            "sed --in-place 1d x",
+        ] {
+            assert_eq!(of(cmd).0, Class::Destructive, "{cmd}");
+        }
+        assert_eq!(of("sed -i 1e_x x").0, Class::Interpreter);
+    }
+
+    #[test]
+    fn version_control_runs_what_the_repository_configures() {
+        for cmd in [
+            "git status",
+            "git diff",
+            "git log -p",
+            "git commit -m x",
+            "git merge x",
+            "git checkout x",
+            "git rebase x",
+            "git am x",
+            "git push",
+            "git pull",
+            "git fetch",
+            "git clean -fdx",
+            "git x",
+            "git -p log",
+            "git -c core.pager=sh log",
+            "git --exec-path=. status",
+            "git cat-file --textconv HEAD:x",
+            "git clone --template=t https://x/y",
+            "hg status",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+        for cmd in [
+            "git rev-parse HEAD",
+            "git -C sub ls-tree HEAD",
+            "git --version",
+            "git",
+        ] {
+            assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
+        }
+        assert_eq!(of("git clone https://x/y").0, Class::Network);
+    }
+
+    #[test]
+    fn programs_that_overwrite_or_remove_files_are_destructive() {
+        for cmd in [
+            "sort -o out a",
+            "sort -ro out a",
+            "sort --output=out a",
+            "gzip a",
+            "gunzip a.gz",
+            "bzip2 a",
+            "xz a",
+            "zstd a",
+            "split a",
+            "patch -p1",
+            "truncate -s 0 a",
+            "shred a",
+            "mv a b",
+            "uniq in out",
+            "uniq -f 1 in out",
+            "mkdir d",
+            "rmdir d",
+        ] {
+            assert_eq!(of(cmd).0, Class::Destructive, "{cmd}");
+        }
+        for cmd in [
+            "sort a",
+            "sort -r -k 2 a",
+            "uniq in",
+            "uniq -f 1 in",
+            "uniq -c",
+        ] {
+            assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
+        }
+        assert_eq!(of("sort --compress-program=sh a").0, Class::Interpreter);
     }
 }

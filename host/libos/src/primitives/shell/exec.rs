@@ -1,11 +1,14 @@
 //! Running one command: resolved program, empty environment, no stdin, capped output, a
-//! timeout that ends the command's whole process group.
+//! timeout that ends the command's whole process group, and (when given) the kernel
+//! confinement applied in the child before it executes the program.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::confine::Confinement;
 
 /// The only environment a command gets.
 pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -62,18 +65,20 @@ async fn capped(mut stream: impl AsyncRead + Unpin, cap: usize) -> (Vec<u8>, boo
     }
 }
 
-/// Runs `argv` in `cwd` (see the module docs).
+/// Runs `argv` in `cwd` (see the module docs), confined by `confinement` when given.
 pub async fn run(
     argv: &[String],
     cwd: &Path,
     timeout: Duration,
     cap: usize,
+    confinement: Option<&Confinement>,
 ) -> Result<Finished, NotRun> {
     let Some(first) = argv.first() else {
         return Err(NotRun::NotFound("empty command".into()));
     };
     let program = resolve(first, cwd).ok_or_else(|| NotRun::NotFound(first.clone()))?;
-    let mut child = tokio::process::Command::new(&program)
+    let mut command = tokio::process::Command::new(&program);
+    command
         .args(&argv[1..])
         .current_dir(cwd)
         .env_clear()
@@ -82,7 +87,16 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    if let Some(confinement) = confinement {
+        let (fd, limits) = confinement.for_child();
+        // SAFETY: `apply_in_child` only makes system calls (async-signal-safe), and the
+        // ruleset descriptor stays open until after the spawn (`confinement` outlives it).
+        unsafe {
+            command.pre_exec(move || super::confine::apply_in_child(fd, limits));
+        }
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| NotRun::Io(format!("{}: {e}", program.display())))?;
     let group = child

@@ -4,10 +4,15 @@
 //! through, the call decided as `shell.<class>` on the acting program (so a policy can allow
 //! `shell.exec` on an allowlist and still ask for, or deny, anything destructive, networked or
 //! interpreted), run in the working directory with an empty environment, no stdin, a timeout
-//! and capped output.
+//! and capped output, confined by the kernel to what the process's capabilities grant (see
+//! [`confine`]; where the kernel cannot confine it, refused unless the process holds
+//! `shell.unconfined`).
 
 pub mod classify;
+pub mod confine;
 mod exec;
+pub mod grants;
+pub mod rules;
 
 use std::time::Duration;
 
@@ -63,6 +68,28 @@ impl CallCtx {
             return Err(self.refuse(decided.class.action(), &decided.program, reason));
         }
         let action = decided.class.action();
+        let abi = confine::kernel_abi();
+        let network = self.shell_may_connect(&decided.program);
+        // Asked only where the kernel falls short: an unconfined run needs the policy's allow.
+        let unconfined = confine::lacking(abi, network).is_some()
+            && self
+                .shell_grants()
+                .allows_explicitly(UNCONFINED, &decided.program);
+        let case = confine::case(abi, network, unconfined);
+        match &case {
+            confine::Case::Confined { .. } => {}
+            confine::Case::Unconfined { .. } => {
+                // Audited: the command runs with the host user's whole access.
+                self.authorize(UNCONFINED, &decided.program, None)?;
+            }
+            confine::Case::Refused { why_not } => {
+                let reason = format!(
+                    "the kernel cannot confine the command ({why_not}); running it unconfined \
+                     needs a {UNCONFINED} capability the policy permits"
+                );
+                return Err(self.refuse(UNCONFINED, &decided.program, reason));
+            }
+        }
         let args_digest = {
             let parts: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
             let mut all = vec![b"shell.run".as_slice()];
@@ -98,7 +125,19 @@ impl CallCtx {
         let requested = timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
         let timeout = requested.min(self.limits.timeout);
         let cap = self.limits.max_output.min(MAX_STREAM);
-        match exec::run(&argv, &cwd, timeout, cap).await {
+        let confinement = match case {
+            confine::Case::Confined { abi } => {
+                match self.shell_confinement(abi, network, timeout) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.settle_grant(false, None);
+                        return Err(e);
+                    }
+                }
+            }
+            _ => None,
+        };
+        match exec::run(&argv, &cwd, timeout, cap, confinement.as_ref()).await {
             Ok(done) => {
                 self.settle_grant(true, None);
                 Ok(Output {
@@ -120,6 +159,63 @@ impl CallCtx {
                 Err(RuntimeError::Io(m))
             }
         }
+    }
+}
+
+/// The action that lets a command run without kernel confinement where the kernel cannot
+/// confine it (decided on the acting program).
+pub const UNCONFINED: &str = "shell.unconfined";
+
+/// The action that lets a command connect and bind TCP sockets (decided on the acting
+/// program; the one a network program is decided as).
+pub const NETWORK: &str = "shell.network";
+
+impl CallCtx {
+    /// What this call's authority grants a command (asked without auditing).
+    fn shell_grants(&self) -> grants::Grants<'_> {
+        grants::Grants::new(self.authority.authority(), &self.subject)
+    }
+
+    /// Whether a command acting as `program` may use TCP: the process holds
+    /// `shell.network` on it and no policy forbids it.
+    fn shell_may_connect(&self, program: &str) -> bool {
+        self.shell_grants().permits(NETWORK, program)
+    }
+
+    /// The kernel ruleset for one command: the working directory's rules for `fs.read` and
+    /// `fs.write` (see [`rules`]), TCP unless `network`, limits from the call's.
+    fn shell_confinement(
+        &self,
+        abi: u8,
+        network: bool,
+        timeout: Duration,
+    ) -> R<confine::Confinement> {
+        let Some(root) = self.workdir_canonical.clone() else {
+            return Err(RuntimeError::Denied(
+                "the call has no working directory".into(),
+            ));
+        };
+        let grants = self.shell_grants();
+        let tree = rules::Tree::walk(&root, &self.reserved);
+        let read = tree.plan("fs.read", &self.reserved, &grants);
+        let write = tree.plan("fs.write", &self.reserved, &grants);
+        if read.cut_short || write.cut_short {
+            tracing::warn!(
+                workdir = %root.display(),
+                max = rules::MAX_ENTRIES,
+                "the working directory has more entries than a shell command's rules look at; \
+                 what was not looked at is not granted to the command"
+            );
+        }
+        let workdir = confine::Workdir {
+            root: &root,
+            read: &read,
+            write: &write,
+            state: &self.state_root,
+        };
+        let limits = confine::ChildLimits::of(&self.limits, timeout);
+        confine::Confinement::build(abi, &workdir, network, limits)
+            .map_err(|e| RuntimeError::Io(e.to_string()))
     }
 }
 
@@ -166,6 +262,12 @@ impl Describe for Command<'_> {
         any.then(|| format!("files:{}", hex::encode(hasher.finalize())))
     }
 
+    fn rule_resource(&self, _: &str) -> String {
+        libos_human::command_line(self.argv)
+    }
+
+    /// Its first line, `run <argv as JSON>`, is what a standing rule answered on the request
+    /// binds to (see `libos_human::rules`).
     fn preview(&self, _: &CallCtx, program: &str) -> String {
         format!(
             "run {}\nas {} on {program}{}, in the working directory, empty environment, no stdin",

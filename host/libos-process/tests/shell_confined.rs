@@ -1,0 +1,254 @@
+//! A permitted shell command is confined by the kernel to what its process's capabilities
+//! grant: it reads only where the process holds `fs.read`, writes only where it holds
+//! `fs.write`, never touches the state directory, and reaches no TCP port without
+//! `shell.network` on the acting program. Each refusal leaves no effect; each allowed twin
+//! works.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+/// A working directory with the state directory inside it, next to a file outside it.
+struct Layout {
+    _root: tempfile::TempDir,
+    outside: PathBuf,
+    work: PathBuf,
+    state: PathBuf,
+    images: tempfile::TempDir,
+}
+
+impl Layout {
+    fn new() -> anyhow::Result<Layout> {
+        let root = tempfile::tempdir()?;
+        let outside = root.path().join("outside.txt");
+        std::fs::write(&outside, "SECRET-OUTSIDE")?;
+        let work = root.path().join("work");
+        let state = work.join(".libos-state");
+        std::fs::create_dir_all(&state)?;
+        std::fs::create_dir_all(work.join("granted"))?;
+        std::fs::create_dir_all(work.join("notgranted"))?;
+        std::fs::write(work.join("a.txt"), "alpha\n")?;
+        Ok(Layout {
+            outside,
+            work,
+            state,
+            images: tempfile::tempdir()?,
+            _root: root,
+        })
+    }
+
+    /// Builds image `name` (the script agent, no policy: capabilities decide) with `caps`.
+    fn image(&self, name: &str, caps: &[&str]) -> anyhow::Result<()> {
+        common::fixture_image(
+            &self.state,
+            self.images.path(),
+            name,
+            libos_guests::AGENT_SCRIPT,
+            caps,
+            "wall_clock = \"60s\"",
+        )
+    }
+
+    /// Runs `argvs` in a process of `image`; returns each step's result.
+    async fn run(&self, image: &str, argvs: &[&[&str]]) -> anyhow::Result<Vec<Value>> {
+        let kernel = common::kernel(&self.state)?;
+        let steps: Vec<Value> = argvs
+            .iter()
+            .map(|a| json!({"op": "shell", "argv": a}))
+            .collect();
+        let out = common::run_to_exit(
+            &kernel,
+            image,
+            &json!({ "steps": steps }).to_string(),
+            &self.work,
+        )
+        .await?;
+        Ok(out["results"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// The command ran and exited with 0.
+fn succeeded(r: &Value) -> bool {
+    r["ok"]["exit_code"] == 0
+}
+
+/// The command ran and failed (the kernel refused what it tried), printing nothing.
+fn refused_silently(r: &Value) -> bool {
+    r["ok"]["exit_code"] != 0 && r["ok"]["exit_code"] != Value::Null && r["ok"]["stdout"] == ""
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_reads_only_what_fs_read_grants() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("reader", &["shell.*:**", "fs.read:**"])?;
+    let db = world.state.join("libos.db");
+    let db = db.to_string_lossy();
+    let results = world
+        .run(
+            "reader",
+            &[
+                &["cat", "a.txt"],
+                &["cat", "../outside.txt"],
+                &["cat", ".libos-state/libos.db"],
+                &["cat", &db],
+                &["cat", "/etc/shadow"],
+                &["ls", "/"],
+                &["head", "-c", "4", "/dev/zero"],
+            ],
+        )
+        .await?;
+    assert_eq!(results[0]["ok"]["stdout"], "alpha\n", "{results:?}");
+    assert!(refused_silently(&results[1]), "outside: {}", results[1]);
+    assert!(refused_silently(&results[2]), "state db: {}", results[2]);
+    assert!(
+        refused_silently(&results[3]),
+        "state db by path: {}",
+        results[3]
+    );
+    assert!(refused_silently(&results[4]), "/etc/shadow: {}", results[4]);
+    assert!(refused_silently(&results[5]), "listing /: {}", results[5]);
+    assert!(succeeded(&results[6]), "system devices stay usable");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_writes_only_where_fs_write_grants() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image(
+        "writer",
+        &["shell.*:**", "fs.read:**", "fs.write:granted/**"],
+    )?;
+    let results = world
+        .run(
+            "writer",
+            &[
+                &["cp", "a.txt", "granted/x"],
+                &["cp", "a.txt", "../out.txt"],
+                &["cp", "a.txt", "notgranted/x"],
+                &["cp", "a.txt", "b.txt"],
+                &["sort", "-o", "granted/sorted", "a.txt"],
+                &["sort", "-o", "a.txt", "granted/x"],
+            ],
+        )
+        .await?;
+    assert!(succeeded(&results[0]), "{results:?}");
+    assert_eq!(
+        read(&world.work.join("granted/x")).as_deref(),
+        Some("alpha\n")
+    );
+    for (i, r) in results.iter().enumerate().take(4).skip(1) {
+        assert_ne!(r["ok"]["exit_code"], 0, "step {i}: {r}");
+    }
+    assert!(!world.outside.with_file_name("out.txt").exists());
+    assert!(!world.work.join("notgranted/x").exists());
+    assert!(!world.work.join("b.txt").exists());
+    assert!(succeeded(&results[4]), "{}", results[4]);
+    assert_eq!(
+        read(&world.work.join("granted/sorted")).as_deref(),
+        Some("alpha\n")
+    );
+    assert_ne!(results[5]["ok"]["exit_code"], 0, "{}", results[5]);
+    assert_eq!(read(&world.work.join("a.txt")).as_deref(), Some("alpha\n"));
+    assert_eq!(read(&world.outside).as_deref(), Some("SECRET-OUTSIDE"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_directory_is_out_of_reach_even_under_fs_write_everywhere() -> anyhow::Result<()>
+{
+    let world = Layout::new()?;
+    std::fs::create_dir(world.work.join("sub"))?;
+    std::fs::write(world.work.join("sub/b.txt"), "beta\n")?;
+    world.image("all", &["shell.*:**", "fs.*:**"])?;
+    let results = world
+        .run(
+            "all",
+            &[
+                &["cp", "a.txt", ".libos-state/x"],
+                &["truncate", "-s", "0", ".libos-state/libos.db"],
+                &["rm", "-rf", ".libos-state"],
+                // The working directory holds the state directory: it gets no rule of its
+                // own, so no entry can be made or removed in it (its files stay writable).
+                &["cp", "a.txt", "copy.txt"],
+                &["cp", "a.txt", "sub/copy.txt"],
+                &["mkdir", "sub/made"],
+                &["cp", "sub/b.txt", "a.txt"],
+            ],
+        )
+        .await?;
+    for (i, r) in results.iter().enumerate().take(4) {
+        assert_ne!(r["ok"]["exit_code"], 0, "step {i}: {r}");
+    }
+    assert!(!world.state.join("x").exists());
+    assert!(!world.work.join("copy.txt").exists());
+    assert!(world.state.join("libos.db").metadata()?.len() > 0);
+    for (i, r) in results.iter().enumerate().skip(4) {
+        assert!(succeeded(r), "step {i}: {r}");
+    }
+    assert_eq!(
+        read(&world.work.join("sub/copy.txt")).as_deref(),
+        Some("alpha\n")
+    );
+    assert!(world.work.join("sub/made").is_dir());
+    assert_eq!(read(&world.work.join("a.txt")).as_deref(), Some("beta\n"));
+    // The database still opens and holds the run.
+    let queue = libos_human::HumanQueue::open(world.state.join("libos.db"))?;
+    assert!(queue.pending()?.is_empty());
+    Ok(())
+}
+
+/// `python3` connecting to `port` prints `connected` when it can.
+fn connect(port: u16) -> Vec<String> {
+    vec![
+        "python3".into(),
+        "-c".into(),
+        format!(
+            "import socket\nsocket.create_connection(('127.0.0.1', {port}), 5)\nprint('connected')"
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_needs_shell_network_on_the_acting_program() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("offline", &["shell.exec:**", "shell.interpreter:**"])?;
+    world.image(
+        "online",
+        &[
+            "shell.exec:**",
+            "shell.interpreter:**",
+            "shell.network:python3",
+        ],
+    )?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let argv = connect(port);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+
+    let offline = world.run("offline", &[&argv]).await?;
+    assert_ne!(offline[0]["ok"]["exit_code"], 0, "{offline:?}");
+    assert!(
+        !offline[0]["ok"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("connected")
+    );
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock),
+        "nothing reached the listener"
+    );
+
+    let online = world.run("online", &[&argv]).await?;
+    assert_eq!(online[0]["ok"]["stdout"], "connected\n", "{online:?}");
+    assert!(listener.accept().is_ok(), "the connection arrived");
+    Ok(())
+}
