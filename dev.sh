@@ -37,7 +37,8 @@ case "${1:-}" in
         ;;
     bench)
         ensure_targets
-        exec cargo bench --locked -p libos --bench primitives --bench wasi_fs
+        cargo bench --locked -p libos --bench primitives --bench wasi_fs
+        exec cargo bench --locked -p libos-process --bench shell
         ;;
     *)
         echo "usage: ./dev.sh demo | test | lint | bench" >&2
