@@ -1,9 +1,11 @@
 //! Agent libOS host library.
 //!
 //! Loads WebAssembly tool components, refuses any import it has not granted, and serves the
-//! `libos:runtime` primitives. Every primitive call goes through one authority check
-//! ([`libos_authority::Authority::check`]: capabilities, then Cedar policy) which also appends
-//! a hash-chained audit record ([`libos_audit`]). Every call runs under fuel, wall-clock,
+//! `libos:runtime` primitives and the WASI interfaces it links. Every call that reaches
+//! anything outside the component decides through its call's [`call::CallCtx`] (a
+//! [`libos_authority::Session`] on the shared authority: capabilities, then Cedar policy, then
+//! the human queue when the policy asks), which appends a hash-chained audit record
+//! ([`libos_audit`]); `libos_process::surface` lists how each imported function is governed. Every call runs under fuel, wall-clock,
 //! memory and output limits ([`limits::Limits`]).
 //!
 //! The entry point is [`host::ToolHost`]: [`host::ToolHost::load`] validates and prepares a
