@@ -10,11 +10,12 @@
 /// How one imported function is governed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Governed {
-    /// One decision per call, audited: `action` on `resource` (a description of the
-    /// resource the call names).
+    /// `decisions` decisions per call (one, unless the call names several resources),
+    /// audited: `action` on `resource` (a description of the resource the call names).
     Decided {
         action: &'static str,
         resource: &'static str,
+        decisions: u8,
     },
     /// No decision: what the function reaches needs none, for this reason.
     Ambient(&'static str),
@@ -35,9 +36,23 @@ const fn decided(
     resource: &'static str,
     decided_in: &'static str,
 ) -> Entry {
+    decided_n(function, 1, action, resource, decided_in)
+}
+
+const fn decided_n(
+    function: &'static str,
+    decisions: u8,
+    action: &'static str,
+    resource: &'static str,
+    decided_in: &'static str,
+) -> Entry {
     Entry {
         function,
-        governed: Governed::Decided { action, resource },
+        governed: Governed::Decided {
+            action,
+            resource,
+            decisions,
+        },
         decided_in,
     }
 }
@@ -222,7 +237,383 @@ pub const RUNTIME: &[Entry] = &[
     ),
 ];
 
-/// The entry of `function` (`package/interface.function`), if the table lists it.
+/// The WASI 0.2 interfaces the host links (`libos::wasm::wasi::add_to_linker`); sockets and
+/// http are not linked, so a component importing them is refused at load.
+pub const WASI_INTERFACES: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/exit",
+    "wasi:cli/environment",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+];
+
+const OPENED: &str = "acts on, or describes, a descriptor handed out by a decided open-at \
+    (fs.read, or fs.write to write) or read-directory; its rights are what that decision gave";
+const WRITES: &str = "writes through a descriptor opened by a decided open-at with fs.write; \
+    every byte is charged to bytes_written before it is written";
+const STREAMS: &str = "operates on a stream or pollable handed out by a function above, decided \
+    where it was handed out; writes to a file stream are charged to bytes_written";
+const RANDOM: &str = "host-seeded per call, deterministic; reaches nothing outside the component";
+const FS: &str = "libos wasm/wasi_fs.rs";
+const CLI: &str = "libos wasm/mediated.rs";
+
+/// Every function of the WASI interfaces the host links ([`WASI_INTERFACES`]).
+pub const WASI: &[Entry] = &[
+    ambient(
+        "wasi:io/error.[method]error.to-debug-string",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/poll.[method]pollable.ready",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/poll.[method]pollable.block",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient("wasi:io/poll.poll", STREAMS, "wasmtime-wasi"),
+    ambient(
+        "wasi:io/streams.[method]input-stream.read",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]input-stream.blocking-read",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]input-stream.skip",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]input-stream.blocking-skip",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]input-stream.subscribe",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.check-write",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.write",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.blocking-write-and-flush",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.flush",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.blocking-flush",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.subscribe",
+        STREAMS,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.write-zeroes",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.blocking-write-zeroes-and-flush",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.splice",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    ambient(
+        "wasi:io/streams.[method]output-stream.blocking-splice",
+        STREAMS,
+        "libos wasm/metered.rs",
+    ),
+    decided("wasi:clocks/wall-clock.now", "clock.read", "wall", CLI),
+    ambient(
+        "wasi:clocks/wall-clock.resolution",
+        "a constant of the host's clock provider, no time read",
+        CLI,
+    ),
+    decided(
+        "wasi:clocks/monotonic-clock.now",
+        "clock.read",
+        "monotonic",
+        CLI,
+    ),
+    ambient(
+        "wasi:clocks/monotonic-clock.resolution",
+        "a constant of the host's clock provider, no time read",
+        CLI,
+    ),
+    ambient(
+        "wasi:clocks/monotonic-clock.subscribe-instant",
+        "a timer: returns no time, and the call's wall-clock limit bounds any wait",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:clocks/monotonic-clock.subscribe-duration",
+        "a timer: returns no time, and the call's wall-clock limit bounds any wait",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.read-via-stream",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.write-via-stream",
+        WRITES,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.append-via-stream",
+        WRITES,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.advise",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.sync-data",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.get-flags",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.get-type",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.set-size",
+        WRITES,
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.set-times",
+        "fs.write",
+        "a directory's path (a file's times need it opened with fs.write)",
+        FS,
+    ),
+    ambient("wasi:filesystem/types.[method]descriptor.read", OPENED, FS),
+    ambient("wasi:filesystem/types.[method]descriptor.write", WRITES, FS),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.read-directory",
+        "fs.read",
+        "the directory's path",
+        FS,
+    ),
+    ambient("wasi:filesystem/types.[method]descriptor.sync", OPENED, FS),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.create-directory-at",
+        "fs.write",
+        "path",
+        FS,
+    ),
+    ambient("wasi:filesystem/types.[method]descriptor.stat", OPENED, FS),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.stat-at",
+        "fs.read",
+        "path",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.set-times-at",
+        "fs.write",
+        "path",
+        FS,
+    ),
+    decided_n(
+        "wasi:filesystem/types.[method]descriptor.link-at",
+        3,
+        "fs.read + fs.write on the source, fs.write on the new name",
+        "both paths",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.open-at",
+        "fs.read, or fs.write to write, create or truncate",
+        "path",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.readlink-at",
+        "fs.read",
+        "path",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.remove-directory-at",
+        "fs.delete",
+        "path",
+        FS,
+    ),
+    decided_n(
+        "wasi:filesystem/types.[method]descriptor.rename-at",
+        2,
+        "fs.delete on the old name, fs.write on the new one",
+        "both paths",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.symlink-at",
+        "fs.write",
+        "new path",
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.unlink-file-at",
+        "fs.delete",
+        "path",
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.is-same-object",
+        OPENED,
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]descriptor.metadata-hash",
+        OPENED,
+        FS,
+    ),
+    decided(
+        "wasi:filesystem/types.[method]descriptor.metadata-hash-at",
+        "fs.read",
+        "path",
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.[method]directory-entry-stream.read-directory-entry",
+        "reads the entries of a decided read-directory",
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/types.filesystem-error-code",
+        "describes an error value the component already holds",
+        FS,
+    ),
+    ambient(
+        "wasi:filesystem/preopens.get-directories",
+        "hands out the working directory as `.` when the call holds an fs capability; the \
+         preopen grants nothing, every operation through it is decided",
+        FS,
+    ),
+    ambient(
+        "wasi:random/random.get-random-bytes",
+        RANDOM,
+        "wasmtime-wasi",
+    ),
+    ambient("wasi:random/random.get-random-u64", RANDOM, "wasmtime-wasi"),
+    ambient(
+        "wasi:random/insecure.get-insecure-random-bytes",
+        RANDOM,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:random/insecure.get-insecure-random-u64",
+        RANDOM,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:random/insecure-seed.insecure-seed",
+        RANDOM,
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/exit.exit",
+        "ends the component's own call or process, nothing else",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/exit.exit-with-code",
+        "ends the component's own call or process, nothing else (an unstable function, \
+         listed so that linking it later cannot go unnoticed)",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/environment.get-environment",
+        "always empty: no host variable is handed over",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/environment.get-arguments",
+        "always empty: no host argument is handed over",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/environment.initial-cwd",
+        "always none: no host path is handed over",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/stdin.get-stdin",
+        "an empty stream: no host input is handed over",
+        "wasmtime-wasi",
+    ),
+    decided("wasi:cli/stdout.get-stdout", "log.write", "stdout", CLI),
+    decided("wasi:cli/stderr.get-stderr", "log.write", "stderr", CLI),
+    ambient(
+        "wasi:cli/terminal-stdin.get-terminal-stdin",
+        "always none: there is no terminal",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/terminal-stdout.get-terminal-stdout",
+        "always none: there is no terminal",
+        "wasmtime-wasi",
+    ),
+    ambient(
+        "wasi:cli/terminal-stderr.get-terminal-stderr",
+        "always none: there is no terminal",
+        "wasmtime-wasi",
+    ),
+];
+
+/// The entry of `function` (`package/interface.function`), if a table lists it.
 pub fn entry(function: &str) -> Option<&'static Entry> {
-    RUNTIME.iter().find(|e| e.function == function)
+    RUNTIME.iter().chain(WASI).find(|e| e.function == function)
 }
