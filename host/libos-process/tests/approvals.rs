@@ -429,3 +429,43 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
     assert!(!world.work.path().join("x.txt").exists());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_memory_write_that_fails_gives_its_approval_back() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    let dir = world.images.path().join("notes");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::write(
+        dir.join("policy.cedar"),
+        "@decision(\"ask\") permit (principal, action == Action::\"memory.write\", resource);",
+    )?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"notes\"\nversion = \"1\"\nagent = \"agent.wasm\"\npolicy = \"policy.cedar\"\n\
+         capabilities = [\"memory.write:self/**\"]\n\n[budget]\nobjects = 0\n",
+    )?;
+    ImageStore::open(world.state.path())?.build(&dir)?;
+    let kernel = common::kernel(world.state.path())?;
+    let put = json!({"op": "put", "kind": "note", "key": "a", "value": 1});
+    let steps = json!({"steps": [put, {"op": "await_approval", "id": "$0"}, put]});
+    let pid = common::start(&kernel, "notes", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = common::pending_of(&person, pid).await?;
+    person.approve(&id, Scope::Uses(1), None, "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
+    // Approved, then refused by the budget after its permit: nothing was created...
+    assert_eq!(results[2]["err"]["kind"], "limit-exceeded", "{results:?}");
+    let store = libos_memory::ObjectStore::open(world.state.path().join("libos.db"))?;
+    assert_eq!(store.usage(&format!("pid:{pid}"))?.objects, 0);
+    // ...and the approval's use came back with the dropped permit.
+    let grants = person.grants(pid)?;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(
+        grants[0].uses_left,
+        Some(1),
+        "the failed write used nothing"
+    );
+    Ok(())
+}

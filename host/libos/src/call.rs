@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libos_authority::{Refusal, Request, Session};
+use libos_authority::{Request, Session};
 use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -19,7 +19,7 @@ use crate::wasm::wasi::WasiSetup;
 pub const MAX_RESOURCE: usize = 4096;
 
 /// Everything one call of a component can reach. Primitives are implemented on this type;
-/// all their authority comes from [`CallCtx::authorize`].
+/// all their authority comes from a [`crate::permit::Permit`] ([`CallCtx::permit`]).
 pub struct CallCtx {
     pub(crate) subject: Arc<str>,
     pub(crate) authority: Session,
@@ -48,8 +48,6 @@ pub struct CallCtx {
     pub(crate) wasi_dirs: std::collections::HashMap<u32, String>,
     /// The human queue the calls of a process consult when the policy asks.
     pub(crate) human: Option<crate::approval::HumanLink>,
-    /// The grant used for the effect being made (see [`CallCtx::settle_grant`]).
-    pub(crate) taken: Option<Box<libos_human::Grant>>,
 }
 
 impl CallCtx {
@@ -92,66 +90,6 @@ impl CallCtx {
     /// The log of this call, to take its messages ([`CallLog::drain`]).
     pub fn log_mut(&mut self) -> &mut CallLog {
         &mut self.log
-    }
-
-    /// The one authority check of every primitive: asks [`Session::authorize`] (capabilities,
-    /// then policy; audited there); when the policy asks, a process's call consults its human
-    /// queue (a standing rule, a grant covering exactly this call, or a new approval request:
-    /// see `approval.rs`). Anything but a let-through becomes the typed error the guest
-    /// receives. A resource longer than [`MAX_RESOURCE`] bytes (a guest-chosen name or path)
-    /// is refused as `invalid` without a decision; the audit log records the refusal with the
-    /// resource cut short, so a guest cannot fill it with oversized names.
-    pub fn authorize(
-        &mut self,
-        action: &str,
-        resource: &str,
-        args_digest: Option<&[u8; 32]>,
-    ) -> Result<(), RuntimeError> {
-        match self.decide(action, resource, args_digest)? {
-            None => Ok(()),
-            Some(asking) => self.consult_human(
-                (action, resource),
-                args_digest,
-                asking,
-                &crate::approval::Plain(action),
-            ),
-        }
-    }
-
-    /// The policy's answer for a call, before any person is consulted: `Ok(None)` allowed,
-    /// `Ok(Some(_))` asked (what [`CallCtx::consult_human`] decides), `Err` refused.
-    pub(crate) fn decide(
-        &mut self,
-        action: &str,
-        resource: &str,
-        args_digest: Option<&[u8; 32]>,
-    ) -> Result<Option<crate::approval::Asking>, RuntimeError> {
-        self.taken = None;
-        if resource.len() > MAX_RESOURCE {
-            let reason = format!(
-                "{action}: the resource is {} bytes long; at most {MAX_RESOURCE} are allowed",
-                resource.len()
-            );
-            let mut cut = 64;
-            while !resource.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            self.refuse(action, &format!("{}…", &resource[..cut]), reason.clone());
-            return Err(RuntimeError::Invalid(reason));
-        }
-        let request = Request {
-            subject: &self.subject,
-            action,
-            resource,
-            args_digest,
-        };
-        match self.authority.authorize(&request) {
-            Ok(()) => Ok(None),
-            Err(Refusal::Denied { reason }) => Err(RuntimeError::Denied(reason.to_string())),
-            Err(Refusal::NeedsApproval { request_id, reason }) => {
-                Ok(Some(crate::approval::Asking { request_id, reason }))
-            }
-        }
     }
 
     /// Records a refusal of `action` on `resource` decided before any capability or policy

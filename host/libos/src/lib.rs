@@ -18,6 +18,7 @@ pub mod error;
 pub mod host;
 pub mod limits;
 pub mod meter;
+pub mod permit;
 pub mod policy;
 pub mod primitives;
 pub mod providers;

@@ -69,11 +69,7 @@ impl ProcessCtx {
 
 impl Host for ProcessCtx {
     fn emit(&mut self, topic: String, payload: String) -> R<()> {
-        let out = self.emit_checked(topic, payload);
-        if let Ok(result) = &out {
-            self.call.settle_grant(result.is_ok(), None);
-        }
-        out
+        self.emit_checked(topic, payload)
     }
 
     async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
@@ -94,9 +90,10 @@ impl ProcessCtx {
             )));
         }
         let digest = libos::call::digest(&[b"events.emit", topic.as_bytes(), payload.as_bytes()]);
-        if let Err(e) = self.call.authorize("events.emit", &topic, Some(&digest)) {
-            return Ok(Err(e));
-        }
+        let permit = match self.call.permit("events.emit", &topic, Some(&digest)) {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         if payload.len() > MAX_PAYLOAD {
             return Ok(Err(RuntimeError::LimitExceeded(LimitKind::Output)));
         }
@@ -107,7 +104,10 @@ impl ProcessCtx {
             return Ok(Err(RuntimeError::LimitExceeded(LimitKind::Output)));
         }
         match self.kernel.emit(&topic, &payload, self.pid) {
-            Ok(()) => Ok(Ok(())),
+            Ok(()) => {
+                permit.done(None);
+                Ok(Ok(()))
+            }
             Err(e) => Ok(Err(RuntimeError::Io(e.to_string()))),
         }
     }
@@ -116,10 +116,12 @@ impl ProcessCtx {
         if let Err(e) = valid_topic(&topic) {
             return Ok(Err(e));
         }
-        if topic != EXIT_TOPIC
-            && let Err(e) = self.call.authorize("events.wait", &topic, None)
-        {
-            return Ok(Err(e));
+        if topic != EXIT_TOPIC {
+            match self.call.permit("events.wait", &topic, None) {
+                // Waiting takes only what was emitted: nothing to give back.
+                Ok(permit) => permit.done(None),
+                Err(e) => return Ok(Err(e)),
+            }
         }
         let deadline = timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
         let mut blocked = false;

@@ -25,7 +25,7 @@ impl ProcessCtx {
         libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
         let name = image.split(':').next().unwrap_or_default().to_owned();
         let digest = libos::call::digest(&[b"process.exec", image.as_bytes(), input.as_bytes()]);
-        self.call.authorize("process.exec", &name, Some(&digest))?;
+        let permit = self.call.permit("process.exec", &name, Some(&digest))?;
         let target = Arc::new(
             self.kernel
                 .images
@@ -39,6 +39,7 @@ impl ProcessCtx {
             .agent(&target)
             .await
             .map_err(|e| e.to_runtime())?;
+        permit.done(None);
         Ok(PendingExec {
             image: target,
             pre,

@@ -120,15 +120,19 @@ impl Host for ProcessCtx {
             question.as_bytes(),
             choices.join("\n").as_bytes(),
         ]);
-        if let Err(e) = self.call.authorize("human.ask", "question", Some(&digest)) {
-            return Ok(Err(e));
-        }
+        let permit = match self.call.permit("human.ask", "question", Some(&digest)) {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         let asked = self.kernel.human.ask(NewQuestion {
             pid: self.pid,
             image: self.image.reference(),
             question,
             choices,
         });
+        if asked.is_ok() {
+            permit.done(None);
+        }
         let id = match asked {
             Ok(request) => request.id,
             Err(HumanError::Invalid(m)) => return Ok(Err(RuntimeError::Invalid(m))),

@@ -7,6 +7,7 @@
 //! namespace only by naming it.
 
 use libos::bindings::{LimitKind, RuntimeError};
+use libos::permit::Permit;
 use libos_memory::{MemoryError, MemoryLimits};
 
 use crate::bindings::libos::runtime::memory::{Host, Object, ObjectMeta, SwapOutcome};
@@ -31,7 +32,8 @@ impl ProcessCtx {
         }
     }
 
-    /// Checks `action` on `<shown>/<kind>[/<key>]` and returns the stored namespace.
+    /// Checks `action` on `<shown>/<kind>[/<key>]` and returns the stored namespace with the
+    /// permit for the effect.
     fn memory_target(
         &mut self,
         action: &str,
@@ -39,7 +41,7 @@ impl ProcessCtx {
         kind: &str,
         key: Option<&str>,
         value: Option<&str>,
-    ) -> Result<String, RuntimeError> {
+    ) -> Result<(String, Permit), RuntimeError> {
         let (stored, shown) = self.namespace(namespace)?;
         let resource = match key {
             Some(key) => format!("{shown}/{kind}/{key}"),
@@ -48,8 +50,8 @@ impl ProcessCtx {
         // A write's value is part of what is decided (and what an approval is bound to).
         let digest = value
             .map(|v| libos::call::digest(&[action.as_bytes(), resource.as_bytes(), v.as_bytes()]));
-        self.call.authorize(action, &resource, digest.as_ref())?;
-        Ok(stored)
+        let permit = self.call.permit(action, &resource, digest.as_ref())?;
+        Ok((stored, permit))
     }
 
     fn memory_limits(&self) -> MemoryLimits {
@@ -83,9 +85,9 @@ impl Host for ProcessCtx {
         key: String,
         value: String,
     ) -> R<u64> {
-        let ns =
+        let (ns, permit) =
             match self.memory_target("memory.write", namespace, &kind, Some(&key), Some(&value)) {
-                Ok(ns) => ns,
+                Ok(target) => target,
                 Err(e) => return Ok(Err(e)),
             };
         let limits = self.memory_limits();
@@ -101,24 +103,28 @@ impl Host for ProcessCtx {
         if !matches!(put, Ok(1)) {
             self.budget.refund(libos::error::LimitKind::Objects, 1);
         }
-        Ok(put)
+        settled(permit, put)
     }
 
     fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {
-        let ns = match self.memory_target("memory.read", namespace, &kind, Some(&key), None) {
-            Ok(ns) => ns,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(match self.kernel.memory.get(&ns, &kind, &key) {
-            Ok(Some(o)) => Ok(Object {
-                kind: o.kind,
-                key: o.key,
-                version: o.version,
-                value: o.value,
-            }),
-            Ok(None) => Err(RuntimeError::NotFound),
-            Err(e) => Err(memory_error(e)),
-        })
+        let (ns, permit) =
+            match self.memory_target("memory.read", namespace, &kind, Some(&key), None) {
+                Ok(target) => target,
+                Err(e) => return Ok(Err(e)),
+            };
+        settled(
+            permit,
+            match self.kernel.memory.get(&ns, &kind, &key) {
+                Ok(Some(o)) => Ok(Object {
+                    kind: o.kind,
+                    key: o.key,
+                    version: o.version,
+                    value: o.value,
+                }),
+                Ok(None) => Err(RuntimeError::NotFound),
+                Err(e) => Err(memory_error(e)),
+            },
+        )
     }
 
     fn list(
@@ -128,26 +134,28 @@ impl Host for ProcessCtx {
         after: Option<String>,
         limit: u32,
     ) -> R<Vec<ObjectMeta>> {
-        let ns = match self.memory_target("memory.read", namespace, &kind, None, None) {
-            Ok(ns) => ns,
+        let (ns, permit) = match self.memory_target("memory.read", namespace, &kind, None, None) {
+            Ok(target) => target,
             Err(e) => return Ok(Err(e)),
         };
         let limit = limit.min(MAX_LIST) as usize;
-        Ok(self
-            .kernel
-            .memory
-            .list(&ns, &kind, after.as_deref(), limit)
-            .map(|metas| {
-                metas
-                    .into_iter()
-                    .map(|m| ObjectMeta {
-                        key: m.key,
-                        version: m.version,
-                        size: m.size,
-                    })
-                    .collect()
-            })
-            .map_err(memory_error))
+        settled(
+            permit,
+            self.kernel
+                .memory
+                .list(&ns, &kind, after.as_deref(), limit)
+                .map(|metas| {
+                    metas
+                        .into_iter()
+                        .map(|m| ObjectMeta {
+                            key: m.key,
+                            version: m.version,
+                            size: m.size,
+                        })
+                        .collect()
+                })
+                .map_err(memory_error),
+        )
     }
 
     fn compare_and_swap(
@@ -158,9 +166,9 @@ impl Host for ProcessCtx {
         expected_version: u64,
         value: String,
     ) -> R<SwapOutcome> {
-        let ns =
+        let (ns, permit) =
             match self.memory_target("memory.write", namespace, &kind, Some(&key), Some(&value)) {
-                Ok(ns) => ns,
+                Ok(target) => target,
                 Err(e) => return Ok(Err(e)),
             };
         let limits = self.memory_limits();
@@ -181,11 +189,16 @@ impl Host for ProcessCtx {
         if creates && swapped.is_err() {
             self.budget.refund(libos::error::LimitKind::Objects, 1);
         }
-        Ok(match swapped {
-            Ok(version) => Ok(SwapOutcome::Swapped(version)),
-            Err(MemoryError::VersionMismatch { current, .. }) => Ok(SwapOutcome::Conflict(current)),
-            Err(e) => Err(memory_error(e)),
-        })
+        settled(
+            permit,
+            match swapped {
+                Ok(version) => Ok(SwapOutcome::Swapped(version)),
+                Err(MemoryError::VersionMismatch { current, .. }) => {
+                    Ok(SwapOutcome::Conflict(current))
+                }
+                Err(e) => Err(memory_error(e)),
+            },
+        )
     }
 
     fn delete(
@@ -195,20 +208,31 @@ impl Host for ProcessCtx {
         key: String,
         expected_version: Option<u64>,
     ) -> R<bool> {
-        let ns = match self.memory_target(
+        let (ns, permit) = match self.memory_target(
             "memory.write",
             namespace,
             &kind,
             Some(&key),
             Some("delete"),
         ) {
-            Ok(ns) => ns,
+            Ok(target) => target,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self
-            .kernel
-            .memory
-            .delete(&ns, &kind, &key, expected_version)
-            .map_err(memory_error))
+        settled(
+            permit,
+            self.kernel
+                .memory
+                .delete(&ns, &kind, &key, expected_version)
+                .map_err(memory_error),
+        )
     }
+}
+
+/// The outcome of an effect made under `permit`: the permit is kept if it succeeded and
+/// given back (dropped) if it failed.
+fn settled<T>(permit: Permit, out: Result<T, RuntimeError>) -> R<T> {
+    if out.is_ok() {
+        permit.done(None);
+    }
+    Ok(out)
 }

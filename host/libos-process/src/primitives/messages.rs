@@ -34,18 +34,20 @@ impl ProcessCtx {
             format!("process/{to}")
         };
         let digest = libos::call::digest(&[body.as_bytes()]);
-        self.call
-            .authorize("process.send", &resource, Some(&digest))?;
+        let permit = self.call.permit("process.send", &resource, Some(&digest))?;
         self.kernel
             .deliver(to, self.pid, &MessageBody::Data(body))
-            .map_err(|e| e.to_runtime())
+            .map_err(|e| e.to_runtime())?;
+        permit.done(None);
+        Ok(())
     }
 
     pub(crate) async fn do_recv(
         &mut self,
         timeout_ms: Option<u64>,
     ) -> Result<Option<Message>, RuntimeError> {
-        self.call.authorize("process.recv", "self", None)?;
+        // Receiving takes only what was sent to this process: nothing to give back.
+        self.call.permit("process.recv", "self", None)?.done(None);
         if let Some(message) = self.take_message()? {
             return Ok(Some(message));
         }

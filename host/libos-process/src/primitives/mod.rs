@@ -1,5 +1,5 @@
 //! The agent world's own interfaces, implemented on [`crate::ProcessCtx`]: one module each.
-//! Every function is decided through the process's session (`CallCtx::authorize`) and audited.
+//! Every function is decided through the process's session (`CallCtx::permit`) and audited.
 
 mod events;
 

@@ -66,7 +66,7 @@ impl ProcessCtx {
             caps.join("\n").as_bytes(),
             cwd.as_deref().unwrap_or("").as_bytes(),
         ]);
-        self.call.authorize("process.spawn", &name, Some(&digest))?;
+        let permit = self.call.permit("process.spawn", &name, Some(&digest))?;
         let children = self
             .kernel
             .table
@@ -133,10 +133,18 @@ impl ProcessCtx {
         let started = Inner::start(&self.kernel, start)
             .await
             .map_err(|e| e.to_runtime());
-        if started.is_err() {
-            self.budget.refund(libos::error::LimitKind::Children, 1);
+        match started {
+            Ok(pid) => {
+                permit.done(None);
+                Ok(pid)
+            }
+            Err(e) => {
+                // An approval used for a spawn that failed (a limit, a bad image) goes back
+                // with the permit.
+                self.budget.refund(libos::error::LimitKind::Children, 1);
+                Err(e)
+            }
         }
-        started
     }
 }
 
@@ -148,22 +156,21 @@ impl Host for ProcessCtx {
         capabilities: Vec<CapabilityRequest>,
         cwd: Option<String>,
     ) -> R<Pid> {
-        let out = self.do_spawn(image, input, capabilities, cwd).await;
-        // An approval used for a spawn that failed (a limit, a bad image) is given back.
-        self.call.settle_grant(out.is_ok(), None);
-        Ok(out)
+        Ok(self.do_spawn(image, input, capabilities, cwd).await)
     }
 
     async fn wait(&mut self, pid: Pid) -> R<WitExit> {
         if let Err(e) = self.own_child(pid) {
             return Ok(Err(e));
         }
-        if let Err(e) = self
+        let permit = match self
             .call
-            .authorize("process.wait", &format!("children/{pid}"), None)
+            .permit("process.wait", &format!("children/{pid}"), None)
         {
-            return Ok(Err(e));
-        }
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
+        permit.done(None);
         self.block(BlockedOn::Child(pid));
         let status = self.kernel.wait(pid).await;
         self.unblock();
@@ -179,17 +186,22 @@ impl Host for ProcessCtx {
         if let Err(e) = self.own_descendant("process.kill", pid) {
             return Ok(Err(e));
         }
-        if let Err(e) = self
+        let permit = match self
             .call
-            .authorize("process.kill", &format!("descendants/{pid}"), None)
+            .permit("process.kill", &format!("descendants/{pid}"), None)
         {
-            return Ok(Err(e));
-        }
-        Ok(self
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
+        let killed = self
             .kernel
             .kill(pid)
             .map(|_| ())
-            .map_err(|e| e.to_runtime()))
+            .map_err(|e| e.to_runtime());
+        if killed.is_ok() {
+            permit.done(None);
+        }
+        Ok(killed)
     }
 
     fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
@@ -200,12 +212,13 @@ impl Host for ProcessCtx {
         if let Err(e) = self.own_descendant("process.signal", pid) {
             return Ok(Err(e));
         }
-        if let Err(e) = self
+        let permit = match self
             .call
-            .authorize("process.signal", &format!("descendants/{pid}"), None)
+            .permit("process.signal", &format!("descendants/{pid}"), None)
         {
-            return Ok(Err(e));
-        }
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
         let kernel = &self.kernel;
         let done = match kind {
             SignalKind::Interrupt => kernel.deliver(pid, self.pid, &MessageBody::Interrupt),
@@ -213,6 +226,9 @@ impl Host for ProcessCtx {
             SignalKind::Resume => kernel.resume(pid).map(|_| ()),
             SignalKind::Terminate => kernel.kill(pid).map(|_| ()),
         };
+        if done.is_ok() {
+            permit.done(None);
+        }
         Ok(done.map_err(|e| e.to_runtime()))
     }
 

@@ -55,9 +55,10 @@ impl Host for ProcessCtx {
         input: String,
     ) -> wasmtime::Result<Result<String, ToolError>> {
         let digest = libos::call::digest(&[b"tools.call", name.as_bytes(), input.as_bytes()]);
-        if let Err(e) = self.call.authorize("tools.call", &name, Some(&digest)) {
-            return Ok(Err(ToolError::Runtime(e)));
-        }
+        let permit = match self.call.permit("tools.call", &name, Some(&digest)) {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(ToolError::Runtime(e))),
+        };
         let tool = match self.kernel.tool(&self.image, &name).await {
             Ok(tool) => tool,
             Err(e) => return Ok(Err(ToolError::Runtime(e.to_runtime()))),
@@ -79,6 +80,8 @@ impl Host for ProcessCtx {
             human: self.call.human().cloned(),
         };
         let report = self.kernel.host.call(&tool, &input, &options).await;
+        // The tool ran: the call was made, whatever the tool answered.
+        permit.done(None);
         Ok(report.result.map_err(to_tool_error))
     }
 }

@@ -87,7 +87,6 @@ impl ToolHost {
             wasi_fs,
             wasi_dirs: std::collections::HashMap::new(),
             human: options.human.clone(),
-            taken: None,
         };
         Ok((ctx, stdout, stderr))
     }

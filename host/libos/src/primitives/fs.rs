@@ -15,6 +15,7 @@ use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::fs::{DirEntry, EntryKind, Host, Metadata as WitMetadata};
 use crate::bindings::libos::runtime::types::{Datetime, LimitKind};
 use crate::call::{CallCtx, digest};
+use crate::permit::Permit;
 use crate::primitives::beneath;
 use crate::primitives::path::{self, PathError};
 use crate::primitives::write_preview::{WriteOf, version_of};
@@ -23,8 +24,8 @@ type R<T> = Result<T, RuntimeError>;
 
 impl CallCtx {
     /// Validates `raw` (relative to `base`, a normalized path of the working directory, `""`
-    /// for the directory itself), authorizes `action` on it, and returns the relative path to
-    /// touch. Both the path as given and the path its symbolic links lead to are decided; if
+    /// for the directory itself), decides `action` on it, and returns the relative path to
+    /// touch with the permit to touch it. Both the path as given and the path its symbolic links lead to are decided; if
     /// the policy asks about either, the person is asked about the real target (described by
     /// `describe`), once. The state directory is refused on both. The returned path must be
     /// acted on through [`beneath`], which refuses any link met after this decision.
@@ -36,7 +37,7 @@ impl CallCtx {
         follow_final: bool,
         args_digest: &[u8; 32],
         describe: &dyn Describe,
-    ) -> R<String> {
+    ) -> R<(String, Permit)> {
         let joined;
         let full = if base.is_empty() || raw.starts_with('/') {
             raw
@@ -49,21 +50,15 @@ impl CallCtx {
             Err(e) => return Err(self.refuse_path(action, e)),
         };
         self.refuse_reserved(action, &normalized)?;
-        let first = self.decide(action, &normalized, Some(args_digest))?;
-        let resolved = match path::resolve(self.dir()?, &normalized, follow_final) {
-            Ok(resolved) => resolved,
-            Err(e) => return Err(self.refuse_path(action, e)),
+        let resolve = |cx: &mut CallCtx| {
+            let resolved = match path::resolve(cx.dir()?, &normalized, follow_final) {
+                Ok(resolved) => resolved,
+                Err(e) => return Err(cx.refuse_path(action, e)),
+            };
+            cx.refuse_reserved(action, &resolved)?;
+            Ok(resolved)
         };
-        self.refuse_reserved(action, &resolved)?;
-        let second = if resolved != normalized {
-            self.decide(action, &resolved, Some(args_digest))?
-        } else {
-            None
-        };
-        if let Some(asking) = second.or(first) {
-            self.consult_human((action, &resolved), Some(args_digest), asking, describe)?;
-        }
-        Ok(resolved)
+        self.permit_path(action, &normalized, resolve, args_digest, describe)
     }
 
     /// The working directory; every file primitive is denied without one.
@@ -80,7 +75,7 @@ impl CallCtx {
 
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let p = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
         let file = beneath::open_regular(self.root_fd()?, &p).map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidInput {
                 RuntimeError::Invalid(format!("{raw}: not a regular file"))
@@ -100,6 +95,7 @@ impl CallCtx {
         if bytes.len() > max {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
+        permit.done(None);
         Ok(bytes)
     }
 
@@ -108,11 +104,10 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let p = self.fs_target("", "fs.write", raw, true, &d, &WriteOf(contents))?;
-        let written = self.fs_write_to(raw, &p, contents);
-        let after = written.is_ok().then(|| version_of(contents));
-        self.settle_grant(written.is_ok(), after);
-        written
+        let (p, permit) = self.fs_target("", "fs.write", raw, true, &d, &WriteOf(contents))?;
+        self.fs_write_to(raw, &p, contents)?;
+        permit.done(Some(version_of(contents)));
+        Ok(())
     }
 
     /// The write itself, once authorized.
@@ -138,7 +133,7 @@ impl CallCtx {
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let p = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
         let fd = beneath::open_dir(self.root_fd()?, &p).map_err(io_error)?;
         let dir = cap_std::fs::Dir::from_std_file(std::fs::File::from(fd));
         let mut entries = Vec::new();
@@ -164,12 +159,13 @@ impl CallCtx {
             entries.push(DirEntry { name, kind });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
+        permit.done(None);
         Ok(entries)
     }
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let p = self.fs_target("", "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
+        let (p, permit) = self.fs_target("", "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot delete the working directory itself".into(),
@@ -178,16 +174,19 @@ impl CallCtx {
         let root = self.root_fd()?;
         let st = beneath::stat(root, &p).map_err(io_error)?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            beneath::rmdir(root, &p).map_err(io_error)
+            beneath::rmdir(root, &p).map_err(io_error)?;
         } else {
-            beneath::unlink(root, &p).map_err(io_error)
+            beneath::unlink(root, &p).map_err(io_error)?;
         }
+        permit.done(None);
+        Ok(())
     }
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let p = self.fs_target("", "fs.read", raw, false, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target("", "fs.read", raw, false, &d, &Plain("fs.read"))?;
         let st = beneath::stat(self.root_fd()?, &p).map_err(io_error)?;
+        permit.done(None);
         Ok(metadata_of(&st))
     }
 }
@@ -241,9 +240,7 @@ pub(crate) fn io_error(e: io::Error) -> RuntimeError {
 
 impl Host for CallCtx {
     fn read(&mut self, path: String) -> wasmtime::Result<R<Vec<u8>>> {
-        let out = self.fs_read(&path);
-        self.settle_grant(out.is_ok(), None);
-        Ok(out)
+        Ok(self.fs_read(&path))
     }
 
     fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<R<()>> {
@@ -251,20 +248,14 @@ impl Host for CallCtx {
     }
 
     fn list(&mut self, path: String) -> wasmtime::Result<R<Vec<DirEntry>>> {
-        let out = self.fs_list(&path);
-        self.settle_grant(out.is_ok(), None);
-        Ok(out)
+        Ok(self.fs_list(&path))
     }
 
     fn delete(&mut self, path: String) -> wasmtime::Result<R<()>> {
-        let out = self.fs_delete(&path);
-        self.settle_grant(out.is_ok(), None);
-        Ok(out)
+        Ok(self.fs_delete(&path))
     }
 
     fn stat(&mut self, path: String) -> wasmtime::Result<R<WitMetadata>> {
-        let out = self.fs_stat(&path);
-        self.settle_grant(out.is_ok(), None);
-        Ok(out)
+        Ok(self.fs_stat(&path))
     }
 }

@@ -80,7 +80,11 @@ impl Host for CallCtx {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         // Ambient, but still decided (a policy may forbid it) and audited like any primitive;
         // a refused message is dropped: the guest has nothing to do about it.
-        if self.authorize("log.write", "call", None).is_ok() {
+        if self
+            .permit("log.write", "call", None)
+            .map(|p| p.done(None))
+            .is_ok()
+        {
             self.log.push(level_name(level), message);
         }
         Ok(())

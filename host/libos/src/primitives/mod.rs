@@ -1,6 +1,6 @@
 //! The `libos:runtime` primitives: one module per WIT interface. Each primitive validates
-//! its arguments, asks the one authority check ([`crate::call::CallCtx::authorize`]) and only
-//! then acts.
+//! its arguments, obtains a [`crate::permit::Permit`] ([`crate::call::CallCtx::permit`]: the
+//! one decision) and only then acts.
 
 pub mod beneath;
 pub mod clock;

@@ -34,6 +34,7 @@ use crate::approval::Plain;
 use crate::bindings::RuntimeError;
 use crate::bindings::libos::runtime::types::LimitKind as WitLimit;
 use crate::call::digest;
+use crate::permit::Permit;
 use crate::primitives::beneath;
 use crate::wasm::mediated::Mediated;
 use crate::wasm::metered::MeteredStream;
@@ -101,7 +102,7 @@ impl Mediated<'_> {
         action: &'static str,
         path: &str,
         follow: bool,
-    ) -> FsResult<String> {
+    ) -> FsResult<(String, Permit)> {
         let base = self.base(fd)?;
         let d = digest(&[action.as_bytes(), base.as_bytes(), path.as_bytes()]);
         self.cx
@@ -109,17 +110,21 @@ impl Mediated<'_> {
             .map_err(refused)
     }
 
-    /// Runs `op` on the working directory's descriptor and settles a grant taken for it.
+    /// Runs `op` on the working directory's descriptor under the `permits` decided for it:
+    /// kept if it succeeds, given back (dropped) if it fails.
     fn act<R>(
         &mut self,
+        permits: impl IntoIterator<Item = Permit>,
         op: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>,
     ) -> FsResult<R> {
         let out = match self.cx.root_fd() {
-            Ok(root) => op(root).map_err(failed),
-            Err(e) => Err(refused(e)),
+            Ok(root) => op(root).map_err(failed)?,
+            Err(e) => return Err(refused(e)),
         };
-        self.cx.settle_grant(out.is_ok(), None);
-        out
+        for permit in permits {
+            permit.done(None);
+        }
+        Ok(out)
     }
 
     /// Pushes a descriptor of `fd` (a directory at `path`, or a file) to the table.
@@ -150,8 +155,8 @@ impl Mediated<'_> {
 
     /// A descriptor naming `path` without following it (`O_PATH`), for a delegated
     /// operation that reads only its metadata; [`Mediated::close`] it after.
-    fn open_meta(&mut self, path: &str) -> FsResult<u32> {
-        let fd = self.act(|root| beneath::open_path(root, path))?;
+    fn open_meta(&mut self, permit: Permit, path: &str) -> FsResult<u32> {
+        let fd = self.act([permit], |root| beneath::open_path(root, path))?;
         let res = self.push(fd, path.to_owned(), FsPerms::ReadOnly, OpenMode::READ)?;
         Ok(res.rep())
     }
@@ -286,12 +291,12 @@ impl HostDescriptor for Mediated<'_> {
     ) -> FsResult<()> {
         // A directory's times are changed by its path (a file's need it opened for writing).
         if self.cx.wasi_dirs.contains_key(&fd.rep()) {
-            let p = self.target(&fd, "fs.write", ".", true)?;
+            let (p, permit) = self.target(&fd, "fs.write", ".", true)?;
             let times = Timestamps {
                 last_access: timespec(atim)?,
                 last_modification: timespec(mtim)?,
             };
-            return self.act(|root| beneath::set_times(root, &p, &times));
+            return self.act([permit], |root| beneath::set_times(root, &p, &times));
         }
         HostDescriptor::set_times(&mut self.cx.filesystem(), fd, atim, mtim).await
     }
@@ -323,8 +328,8 @@ impl HostDescriptor for Mediated<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<types::DirectoryEntryStream>> {
-        let p = self.target(&fd, "fs.read", ".", true)?;
-        let dir = self.act(|root| beneath::open_dir(root, &p))?;
+        let (p, permit) = self.target(&fd, "fs.read", ".", true)?;
+        let dir = self.act([permit], |root| beneath::open_dir(root, &p))?;
         let res = self.push(dir, p, FsPerms::ReadOnly, OpenMode::READ)?;
         let rep = res.rep();
         let out = HostDescriptor::read_directory(&mut self.cx.filesystem(), res).await;
@@ -341,8 +346,8 @@ impl HostDescriptor for Mediated<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        let p = self.target(&fd, "fs.write", &path, false)?;
-        self.act(|root| beneath::mkdir(root, &p))
+        let (p, permit) = self.target(&fd, "fs.write", &path, false)?;
+        self.act([permit], |root| beneath::mkdir(root, &p))
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorStat> {
@@ -356,8 +361,8 @@ impl HostDescriptor for Mediated<'_> {
         path: String,
     ) -> FsResult<types::DescriptorStat> {
         let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let p = self.target(&fd, "fs.read", &path, follow)?;
-        let rep = self.open_meta(&p)?;
+        let (p, permit) = self.target(&fd, "fs.read", &path, follow)?;
+        let rep = self.open_meta(permit, &p)?;
         let out = HostDescriptor::stat(&mut self.cx.filesystem(), Resource::new_own(rep)).await;
         self.close(rep)?;
         out
@@ -376,8 +381,8 @@ impl HostDescriptor for Mediated<'_> {
             last_modification: timespec(mtim)?,
         };
         let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let p = self.target(&fd, "fs.write", &path, follow)?;
-        self.act(|root| beneath::set_times(root, &p, &times))
+        let (p, permit) = self.target(&fd, "fs.write", &path, follow)?;
+        self.act([permit], |root| beneath::set_times(root, &p, &times))
     }
 
     /// A hard link gives its source a second name decided apart from the first: it needs
@@ -391,10 +396,12 @@ impl HostDescriptor for Mediated<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let follow = old_path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-        self.target(&fd, "fs.read", &old_path, follow)?;
-        let from = self.target(&fd, "fs.write", &old_path, follow)?;
-        let to = self.target(&new_descriptor, "fs.write", &new_path, false)?;
-        self.act(|root| beneath::link(root, &from, &to))
+        let (_, read) = self.target(&fd, "fs.read", &old_path, follow)?;
+        let (from, named) = self.target(&fd, "fs.write", &old_path, follow)?;
+        let (to, named_again) = self.target(&new_descriptor, "fs.write", &new_path, false)?;
+        self.act([read, named, named_again], |root| {
+            beneath::link(root, &from, &to)
+        })
     }
 
     async fn open_at(
@@ -423,7 +430,7 @@ impl HostDescriptor for Mediated<'_> {
         let reads = flags.contains(DescriptorFlags::READ) || !writes;
         let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
         let action = if writes { "fs.write" } else { "fs.read" };
-        let p = self.target(&fd, action, &path, follow)?;
+        let (p, permit) = self.target(&fd, action, &path, follow)?;
 
         let mut o = match (reads, writes) {
             (true, true) => OFlags::RDWR,
@@ -452,7 +459,7 @@ impl HostDescriptor for Mediated<'_> {
         if !follow {
             o |= OFlags::NOFOLLOW;
         }
-        let opened = self.act(|root| beneath::open(root, &p, o, 0o666))?;
+        let opened = self.act([permit], |root| beneath::open(root, &p, o, 0o666))?;
         let perms = if writes {
             FsPerms::ReadWrite
         } else {
@@ -467,8 +474,8 @@ impl HostDescriptor for Mediated<'_> {
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        let p = self.target(&fd, "fs.read", &path, false)?;
-        let target = self.act(|root| beneath::readlink(root, &p))?;
+        let (p, permit) = self.target(&fd, "fs.read", &path, false)?;
+        let target = self.act([permit], |root| beneath::readlink(root, &p))?;
         String::from_utf8(target).map_err(|_| ErrorCode::IllegalByteSequence.into())
     }
 
@@ -477,8 +484,8 @@ impl HostDescriptor for Mediated<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        let p = self.target(&fd, "fs.delete", &path, false)?;
-        self.act(|root| beneath::rmdir(root, &p))
+        let (p, permit) = self.target(&fd, "fs.delete", &path, false)?;
+        self.act([permit], |root| beneath::rmdir(root, &p))
     }
 
     /// Decided as `fs.delete` on the old name (it disappears, like `libos:runtime/fs.delete`)
@@ -490,9 +497,9 @@ impl HostDescriptor for Mediated<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        let from = self.target(&fd, "fs.delete", &old_path, false)?;
-        let to = self.target(&new_fd, "fs.write", &new_path, false)?;
-        self.act(|root| beneath::rename(root, &from, &to))
+        let (from, removed) = self.target(&fd, "fs.delete", &old_path, false)?;
+        let (to, written) = self.target(&new_fd, "fs.write", &new_path, false)?;
+        self.act([removed, written], |root| beneath::rename(root, &from, &to))
     }
 
     /// Decided as `fs.write` on the new link; its target text must stay inside the working
@@ -503,7 +510,7 @@ impl HostDescriptor for Mediated<'_> {
         src_path: String,
         dest_path: String,
     ) -> FsResult<()> {
-        let p = self.target(&fd, "fs.write", &dest_path, false)?;
+        let (p, permit) = self.target(&fd, "fs.write", &dest_path, false)?;
         let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
         let lands = if parent.is_empty() {
             src_path.clone()
@@ -511,15 +518,15 @@ impl HostDescriptor for Mediated<'_> {
             format!("{parent}/{src_path}")
         };
         if src_path.starts_with('/') || crate::primitives::path::normalize(&lands).is_err() {
-            self.cx.settle_grant(false, None);
+            drop(permit);
             return Err(ErrorCode::NotPermitted.into());
         }
-        self.act(|root| beneath::symlink(root, &src_path, &p))
+        self.act([permit], |root| beneath::symlink(root, &src_path, &p))
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        let p = self.target(&fd, "fs.delete", &path, false)?;
-        self.act(|root| beneath::unlink(root, &p))
+        let (p, permit) = self.target(&fd, "fs.delete", &path, false)?;
+        self.act([permit], |root| beneath::unlink(root, &p))
     }
 
     fn read_via_stream(
@@ -569,8 +576,8 @@ impl HostDescriptor for Mediated<'_> {
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
         let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let p = self.target(&fd, "fs.read", &path, follow)?;
-        let rep = self.open_meta(&p)?;
+        let (p, permit) = self.target(&fd, "fs.read", &path, follow)?;
+        let rep = self.open_meta(permit, &p)?;
         let out =
             HostDescriptor::metadata_hash(&mut self.cx.filesystem(), Resource::new_own(rep)).await;
         self.close(rep)?;

@@ -80,7 +80,7 @@ impl CallCtx {
             confine::Case::Confined { .. } => {}
             confine::Case::Unconfined { .. } => {
                 // Audited: the command runs with the host user's whole access.
-                self.authorize(UNCONFINED, &decided.program, None)?;
+                self.permit(UNCONFINED, &decided.program, None)?.done(None);
             }
             confine::Case::Refused { why_not } => {
                 let reason = format!(
@@ -96,28 +96,21 @@ impl CallCtx {
             all.extend(parts);
             digest(&all)
         };
-        if let Some(asking) = self.decide(action, &decided.program, Some(&args_digest))? {
-            let shown = serde_json::to_string(&argv).unwrap_or_default();
-            let through = if decided.through.is_empty() {
-                String::new()
-            } else {
-                format!(" (through {})", decided.through.join(", "))
-            };
-            let describe = Command {
-                shown,
-                action,
-                through,
-                argv: &argv,
-            };
-            self.consult_human(
-                (action, &decided.program),
-                Some(&args_digest),
-                asking,
-                &describe,
-            )?;
-        }
+        let shown = serde_json::to_string(&argv).unwrap_or_default();
+        let through = if decided.through.is_empty() {
+            String::new()
+        } else {
+            format!(" (through {})", decided.through.join(", "))
+        };
+        let describe = Command {
+            shown,
+            action,
+            through,
+            argv: &argv,
+        };
+        let permit =
+            self.permit_described(action, &decided.program, Some(&args_digest), &describe)?;
         let Some(cwd) = self.workdir_path.clone() else {
-            self.settle_grant(false, None);
             return Err(RuntimeError::Denied(
                 "the call has no working directory".into(),
             ));
@@ -126,20 +119,12 @@ impl CallCtx {
         let timeout = requested.min(self.limits.timeout);
         let cap = self.limits.max_output.min(MAX_STREAM);
         let confinement = match case {
-            confine::Case::Confined { abi } => {
-                match self.shell_confinement(abi, network, timeout) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        self.settle_grant(false, None);
-                        return Err(e);
-                    }
-                }
-            }
+            confine::Case::Confined { abi } => Some(self.shell_confinement(abi, network, timeout)?),
             _ => None,
         };
         match exec::run(&argv, &cwd, timeout, cap, confinement.as_ref()).await {
             Ok(done) => {
-                self.settle_grant(true, None);
+                permit.done(None);
                 Ok(Output {
                     exit_code: done.exit_code,
                     stdout: done.stdout,
@@ -148,16 +133,10 @@ impl CallCtx {
                     timed_out: done.timed_out,
                 })
             }
-            Err(exec::NotRun::NotFound(program)) => {
-                self.settle_grant(false, None);
-                Err(RuntimeError::Invalid(format!(
-                    "program {program:?} not found (looked in {PATH}, or the working directory for a path)"
-                )))
-            }
-            Err(exec::NotRun::Io(m)) => {
-                self.settle_grant(false, None);
-                Err(RuntimeError::Io(m))
-            }
+            Err(exec::NotRun::NotFound(program)) => Err(RuntimeError::Invalid(format!(
+                "program {program:?} not found (looked in {PATH}, or the working directory for a path)"
+            ))),
+            Err(exec::NotRun::Io(m)) => Err(RuntimeError::Io(m)),
         }
     }
 }
