@@ -265,3 +265,157 @@ fn a_forbidden_log_write_silences_wasi_stdout() {
     assert!(report.stderr.is_empty(), "{:?}", report.stderr);
     assert!(denied_in_audit(&env, &host, "log.write", "stdout"));
 }
+
+/// The decisions the surface table says `function` makes per call.
+fn decisions_of(function: &str) -> usize {
+    match libos_process::surface::entry(function).map(|e| e.governed) {
+        Some(libos_process::surface::Governed::Decided { decisions, .. }) => usize::from(decisions),
+        Some(libos_process::surface::Governed::Ambient(_)) => 0,
+        None => panic!("{function} is not in the surface table"),
+    }
+}
+
+#[test]
+fn each_decided_wasi_file_function_leaves_the_decisions_the_table_says() {
+    let env = Env::new();
+    let host = env.host();
+    let opts = env.options(&["fs.*:**"], None);
+    let fs_records = || {
+        env.audit(&host)
+            .iter()
+            .filter(|(_, action, _)| action.starts_with("fs."))
+            .count()
+    };
+    // What the probe decides on its own, with no op.
+    let before = fs_records();
+    ops(&host, &opts, json!([]));
+    let baseline = fs_records() - before;
+    let t = |f: &str| format!("wasi:filesystem/types.[method]descriptor.{f}");
+    // Each op, and the WASI functions std calls for it that name a path (what it does through
+    // an opened descriptor is ambient by the table). `std::fs::metadata` is left out: its
+    // WASI library stats the path twice, which says nothing of the table.
+    let cases: Vec<(Value, Vec<String>)> = vec![
+        (json!({"op": "create", "path": "c"}), vec![t("open-at")]),
+        (json!({"op": "read", "path": "c"}), vec![t("open-at")]),
+        (
+            json!({"op": "mkdir", "path": "d"}),
+            vec![t("create-directory-at")],
+        ),
+        (
+            json!({"op": "list", "path": "d"}),
+            vec![t("open-at"), t("read-directory")],
+        ),
+        (
+            json!({"op": "rmdir", "path": "d"}),
+            vec![t("remove-directory-at")],
+        ),
+        (
+            json!({"op": "rename", "from": "c", "to": "e"}),
+            vec![t("rename-at")],
+        ),
+        (
+            json!({"op": "hard_link", "from": "e", "to": "f"}),
+            vec![t("link-at")],
+        ),
+        (
+            json!({"op": "unlink", "path": "f"}),
+            vec![t("unlink-file-at")],
+        ),
+    ];
+    for (op, functions) in cases {
+        let before = fs_records();
+        let out = ops(&host, &opts, json!([op]));
+        ok(&out[0]);
+        let made = fs_records() - before - baseline;
+        let expected: usize = functions.iter().map(|f| decisions_of(f)).sum();
+        assert_eq!(made, expected, "{op}: {functions:?}");
+    }
+}
+
+#[test]
+fn nothing_holding_the_state_directory_is_renamed_or_removed_through_wasi() {
+    let env = Env::new();
+    let state = env.work_path("sub/st");
+    let host = ToolHost::new(libos::host::HostOptions {
+        state_dir: Some(state.clone()),
+        ..Default::default()
+    })
+    .expect("host");
+    env.write("sub/other.txt", "mine");
+    env.write("free/a.txt", "free");
+    let db = std::fs::read(state.join("libos.db")).expect("db");
+    let opts = env.options(&["fs.*:**"], None);
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "rename", "from": "sub", "to": "sub2"},
+            {"op": "read", "path": "sub2/st/libos.db"},
+            {"op": "rmdir", "path": "sub"},
+            {"op": "rename", "from": "free", "to": "sub"},
+            // The allowed twins: what lies beside the state directory, and elsewhere.
+            {"op": "rename", "from": "sub/other.txt", "to": "sub/moved.txt"},
+            {"op": "rename", "from": "free", "to": "free2"},
+        ]),
+    );
+    for refusal in &out[..4] {
+        refused(refusal);
+    }
+    ok(&out[4]);
+    ok(&out[5]);
+    assert!(state.join("libos.db").exists() && !env.work_path("sub2").exists());
+    assert!(
+        std::fs::read(state.join("libos.db"))
+            .expect("db")
+            .starts_with(&db[..100])
+    );
+    assert_eq!(env.read("sub/moved.txt").as_deref(), Some("mine"));
+    assert_eq!(env.read("free2/a.txt").as_deref(), Some("free"));
+}
+
+#[test]
+fn a_rename_cannot_move_what_a_forbid_or_a_capability_protects_into_reach() {
+    let env = Env::new();
+    env.write("data/secrets/key", "TOPSECRET");
+    env.write("data/notes/n", "note");
+    env.write("secrets/key", "hunter2");
+    let host = env.host();
+    let policy = r#"permit(principal, action, resource);
+        forbid(principal, action, resource) when { resource.path like "data/secrets*" };"#;
+    let opts = env.options(&["fs.*:**"], Some(policy));
+    let out = ops(
+        &host,
+        &opts,
+        json!([
+            {"op": "rename", "from": "data", "to": "d2"},
+            {"op": "read", "path": "d2/secrets/key"},
+            {"op": "rename", "from": "data/notes", "to": "notes2"},
+        ]),
+    );
+    refused(&out[0]);
+    refused(&out[1]);
+    assert_eq!(env.read("data/secrets/key").as_deref(), Some("TOPSECRET"));
+    assert!(!env.work_path("d2").exists());
+    // The allowed twin: a directory holding nothing protected moves.
+    ok(&out[2]);
+    assert_eq!(env.read("notes2/n").as_deref(), Some("note"));
+
+    // Capabilities: deleting anywhere and writing to `pub/` does not let a guest move a file
+    // it may not read into `pub/`.
+    let caps = env.options(&["fs.read:pub/**", "fs.write:pub/**", "fs.delete:**"], None);
+    let out = ops(
+        &host,
+        &caps,
+        json!([
+            {"op": "rename", "from": "secrets/key", "to": "pub/key"},
+            {"op": "rename", "from": "secrets", "to": "pub/s"},
+            {"op": "read", "path": "pub/key"},
+            {"op": "read", "path": "pub/s/key"},
+        ]),
+    );
+    for refusal in &out {
+        refused(refusal);
+    }
+    assert_eq!(env.read("secrets/key").as_deref(), Some("hunter2"));
+    assert!(!env.work_path("pub/key").exists() && !env.work_path("pub/s").exists());
+}

@@ -493,8 +493,9 @@ pub const WASI: &[Entry] = &[
     ),
     decided_n(
         "wasi:filesystem/types.[method]descriptor.rename-at",
-        2,
-        "fs.delete on the old name, fs.write on the new one",
+        3,
+        "fs.delete + fs.read on the old name, fs.write on the new one (a directory's entries \
+         checked too)",
         "both paths",
         FS,
     ),

@@ -252,3 +252,85 @@ async fn tcp_needs_shell_network_on_the_acting_program() -> anyhow::Result<()> {
     assert!(listener.accept().is_ok(), "the connection arrived");
     Ok(())
 }
+
+/// `python3` sending one UDP datagram to `port` prints `sent` when it can.
+fn datagram(port: u16) -> Vec<String> {
+    vec![
+        "python3".into(),
+        "-c".into(),
+        format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.sendto(b'out', ('127.0.0.1', {port}))\nprint('sent')"
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_and_raw_sockets_need_shell_network_too() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("offline", &["shell.exec:**", "shell.interpreter:**"])?;
+    world.image(
+        "online",
+        &[
+            "shell.exec:**",
+            "shell.interpreter:**",
+            "shell.network:python3",
+        ],
+    )?;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    socket.set_nonblocking(true)?;
+    let port = socket.local_addr()?.port();
+    let argv = datagram(port);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let packet = [
+        "python3",
+        "-c",
+        "import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)\nprint('opened')",
+    ];
+    let unix = [
+        "python3",
+        "-c",
+        "import socket\nsocket.socketpair()\nprint('paired')",
+    ];
+
+    let offline = world.run("offline", &[&argv, &packet, &unix]).await?;
+    assert!(refused_silently(&offline[0]), "{offline:?}");
+    let mut buf = [0u8; 8];
+    assert!(
+        matches!(socket.recv_from(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock),
+        "no datagram arrived"
+    );
+    assert!(refused_silently(&offline[1]), "{offline:?}");
+    // Unix sockets stay usable.
+    assert_eq!(offline[2]["ok"]["stdout"], "paired\n", "{offline:?}");
+
+    let online = world.run("online", &[&argv]).await?;
+    assert_eq!(online[0]["ok"]["stdout"], "sent\n", "{online:?}");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(socket.recv_from(&mut buf).is_ok(), "the datagram arrived");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_keeps_no_capability_of_the_host_user() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("sh", &["shell.exec:**", "shell.interpreter:**"])?;
+    // Setting the hostname to itself changes nothing, but needs CAP_SYS_ADMIN.
+    let hostname = [
+        "python3",
+        "-c",
+        "import socket\nsocket.sethostname(socket.gethostname())\nprint('set')",
+    ];
+    // The capability sets the command holds, as the kernel reports them.
+    let caps = [
+        "python3",
+        "-c",
+        "import ctypes\nlibc = ctypes.CDLL(None)\n\
+         hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)\ndata = (ctypes.c_uint32 * 6)()\n\
+         assert libc.capget(hdr, data) == 0\nprint(sum(data[i] for i in range(6)))",
+    ];
+    let out = world.run("sh", &[&hostname, &caps]).await?;
+    assert!(refused_silently(&out[0]), "{out:?}");
+    assert_eq!(out[1]["ok"]["stdout"], "0\n", "{out:?}");
+    Ok(())
+}

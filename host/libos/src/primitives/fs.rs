@@ -166,6 +166,7 @@ impl CallCtx {
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
         let (p, permit) = self.fs_target("", "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
+        self.refuse_above_reserved("fs.delete", &p)?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot delete the working directory itself".into(),

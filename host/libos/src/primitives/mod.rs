@@ -6,6 +6,7 @@ pub mod beneath;
 pub mod clock;
 pub mod fs;
 pub mod log;
+pub mod moves;
 pub mod path;
 pub mod shell;
 pub(crate) mod write_preview;

@@ -485,11 +485,15 @@ impl HostDescriptor for Mediated<'_> {
         path: String,
     ) -> FsResult<()> {
         let (p, permit) = self.target(&fd, "fs.delete", &path, false)?;
+        self.cx
+            .refuse_above_reserved("fs.delete", &p)
+            .map_err(refused)?;
         self.act([permit], |root| beneath::rmdir(root, &p))
     }
 
-    /// Decided as `fs.delete` on the old name (it disappears, like `libos:runtime/fs.delete`)
-    /// and `fs.write` on the new one.
+    /// Decided as `fs.delete` and `fs.read` on the old name (it disappears, and what it held
+    /// can be read under the new one) and `fs.write` on the new one; a directory's entries are
+    /// checked too (`primitives/moves.rs`), and nothing holding the state directory moves.
     async fn rename_at(
         &mut self,
         fd: Resource<Descriptor>,
@@ -498,8 +502,18 @@ impl HostDescriptor for Mediated<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let (from, removed) = self.target(&fd, "fs.delete", &old_path, false)?;
+        let (_, read) = self.target(&fd, "fs.read", &old_path, false)?;
         let (to, written) = self.target(&new_fd, "fs.write", &new_path, false)?;
-        self.act([removed, written], |root| beneath::rename(root, &from, &to))
+        self.cx
+            .refuse_above_reserved("fs.delete", &from)
+            .map_err(refused)?;
+        self.cx
+            .refuse_above_reserved("fs.write", &to)
+            .map_err(refused)?;
+        self.cx.check_moved_tree(&from, &to).map_err(refused)?;
+        self.act([removed, read, written], |root| {
+            beneath::rename(root, &from, &to)
+        })
     }
 
     /// Decided as `fs.write` on the new link; its target text must stay inside the working
@@ -526,6 +540,9 @@ impl HostDescriptor for Mediated<'_> {
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         let (p, permit) = self.target(&fd, "fs.delete", &path, false)?;
+        self.cx
+            .refuse_above_reserved("fs.delete", &p)
+            .map_err(refused)?;
         self.act([permit], |root| beneath::unlink(root, &p))
     }
 

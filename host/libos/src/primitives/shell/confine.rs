@@ -193,6 +193,8 @@ pub struct ChildLimits {
     pub address_space: u64,
     /// Processes of the user (`RLIMIT_NPROC`).
     pub processes: u64,
+    /// Whether it may open network sockets (else only Unix ones: `privileges.rs`).
+    pub network: bool,
 }
 
 impl ChildLimits {
@@ -204,6 +206,7 @@ impl ChildLimits {
             file_bytes: as_u64(limits.max_io),
             address_space: as_u64(limits.max_memory),
             processes: MAX_PROCESSES,
+            network: false,
         }
     }
 }
@@ -308,7 +311,7 @@ impl Confinement {
         let fd: Option<OwnedFd> = created.into();
         Ok(Confinement {
             fd: fd.ok_or(ConfineError::NoRuleset)?,
-            limits,
+            limits: ChildLimits { network, ..limits },
         })
     }
 
@@ -359,7 +362,8 @@ fn names(fd: &OwnedFd, path: &Path) -> bool {
 }
 
 /// Applies a confinement in the child, between `fork` and `exec`: resource limits (never
-/// raising one), `PR_SET_NO_NEW_PRIVS`, then `landlock_restrict_self` on `fd`.
+/// raising one), `PR_SET_NO_NEW_PRIVS`, every capability dropped and the socket filter
+/// (`privileges.rs`), then `landlock_restrict_self` on `fd`.
 ///
 /// # Safety
 /// Call only in a freshly forked child (e.g. from `pre_exec`): it makes system calls only,
@@ -394,6 +398,8 @@ pub unsafe fn apply_in_child(fd: RawFd, limits: ChildLimits) -> io::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: in the forked child, before exec (our caller's contract).
+    unsafe { super::privileges::drop_in_child(limits.network)? };
     // SAFETY: landlock_restrict_self takes a descriptor and flags.
     if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {
         return Err(io::Error::last_os_error());

@@ -12,6 +12,7 @@ pub mod classify;
 pub mod confine;
 mod exec;
 pub mod grants;
+mod privileges;
 pub mod rules;
 
 use std::time::Duration;
