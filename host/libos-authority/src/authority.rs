@@ -202,6 +202,19 @@ impl Authority {
         outcome
     }
 
+    /// The decision for `action` on `resource` by `subject` (no arguments digest), from the
+    /// verdict cache or evaluated and cached, with no audit record and no request id: for a
+    /// host working out what an already decided effect may touch (the kernel rules of a
+    /// shell command), many paths at a time.
+    pub fn decided_quietly(&self, subject: &str, action: &str, resource: &str) -> Arc<Decided> {
+        self.lookup(&Request {
+            subject,
+            action,
+            resource,
+            args_digest: None,
+        })
+    }
+
     /// The decision for `req` before any request id is minted: from the cache, or evaluated
     /// (and cached) on a miss.
     pub(crate) fn lookup(&self, req: &Request<'_>) -> Arc<Decided> {

@@ -257,18 +257,14 @@ impl Confinement {
             ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
         }
         let mut created = ruleset.create()?;
-        for dir in SYSTEM_READ.iter().chain(ETC_READ) {
+        for system in system_paths() {
             // A state directory placed under a system directory keeps that directory out
             // (fail closed: programs from it then cannot run).
-            let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));
-            if workdir.state.starts_with(&canonical) {
+            if workdir.state.starts_with(&system.canonical) {
                 continue;
             }
-            // Followed: `/bin` may be a link to `/usr/bin`.
-            if let Some(fd) = open_path(Path::new(dir), true) {
-                let access = if is_dir(&fd) { read } else { read & file };
-                created = created.add_rule(PathBeneath::new(fd, access))?;
-            }
+            let access = if system.dir { read } else { read & file };
+            created = created.add_rule(PathBeneath::new(&system.fd, access))?;
         }
         for (device, writable) in DEVICES {
             if let Some(fd) = open_path(Path::new(device), true) {
@@ -320,6 +316,32 @@ impl Confinement {
     pub fn for_child(&self) -> (RawFd, ChildLimits) {
         (self.fd.as_raw_fd(), self.limits)
     }
+}
+
+/// A system directory or file every command may read, opened once per host.
+struct SystemPath {
+    canonical: PathBuf,
+    fd: OwnedFd,
+    dir: bool,
+}
+
+/// [`SYSTEM_READ`] and [`ETC_READ`], opened (`O_PATH`, links followed: `/bin` may be a link to
+/// `/usr/bin`) the first time a command is confined and kept: opening and resolving them
+/// for every command cost more than the rest of building its rules.
+fn system_paths() -> &'static [SystemPath] {
+    static OPENED: OnceLock<Vec<SystemPath>> = OnceLock::new();
+    OPENED.get_or_init(|| {
+        SYSTEM_READ
+            .iter()
+            .chain(ETC_READ)
+            .filter_map(|path| {
+                let fd = open_path(Path::new(path), true)?;
+                let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+                let dir = is_dir(&fd);
+                Some(SystemPath { canonical, fd, dir })
+            })
+            .collect()
+    })
 }
 
 /// Opens `path` as an `O_PATH` descriptor (following a final symbolic link only when

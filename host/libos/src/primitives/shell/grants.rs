@@ -41,11 +41,15 @@ impl<'a> Grants<'a> {
         {
             return (*held, *forbidden);
         }
-        let e = self.authority.explain_for(self.subject, action, resource);
-        let held = e.capability.is_some();
+        // From the shared verdict cache: a command's rules ask about every path of the
+        // working directory, again for every command.
+        let d = self
+            .authority
+            .decided_quietly(self.subject, action, resource);
         // A denial naming policies is a `forbid`; one naming none is a missing capability
-        // or a policy that permits nothing here.
-        let forbidden = e.verdict == Verdict::Deny && !e.policy_ids.is_empty();
+        // (or a policy that permits nothing here). Anything else is held.
+        let forbidden = d.verdict == Verdict::Deny && !d.policy_ids.is_empty();
+        let held = d.verdict != Verdict::Deny || forbidden;
         *self.last.borrow_mut() = Some((action.into(), resource.into(), held, forbidden));
         (held, forbidden)
     }
