@@ -41,15 +41,26 @@ impl<'a> Grants<'a> {
         {
             return (*held, *forbidden);
         }
-        // From the shared verdict cache: a command's rules ask about every path of the
-        // working directory, again for every command.
-        let d = self
+        // Held: a capability (within the ceiling) covers it, whatever the policy says.
+        let held = self
             .authority
-            .decided_quietly(self.subject, action, resource);
-        // A denial naming policies is a `forbid`; one naming none is a missing capability
-        // (or a policy that permits nothing here). Anything else is held.
-        let forbidden = d.verdict == Verdict::Deny && !d.policy_ids.is_empty();
-        let held = d.verdict != Verdict::Deny || forbidden;
+            .capabilities()
+            .matching(action, resource)
+            .is_some()
+            && self
+                .authority
+                .ceiling()
+                .is_none_or(|c| c.matching(action, resource).is_some());
+        // Forbidden: the policy denies it naming policies (a `forbid`), asked of the shared
+        // verdict cache (a command's rules ask about every path of the working directory,
+        // again for every command). A denial naming none is a missing capability or a policy
+        // that says nothing here, which does not withhold a path.
+        let forbidden = held && {
+            let d = self
+                .authority
+                .decided_quietly(self.subject, action, resource);
+            d.verdict == Verdict::Deny && !d.policy_ids.is_empty()
+        };
         *self.last.borrow_mut() = Some((action.into(), resource.into(), held, forbidden));
         (held, forbidden)
     }
