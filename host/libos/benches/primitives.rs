@@ -24,20 +24,20 @@
 //! ratios: a drift of the machine's speed between groups cannot skew those. Each round is one
 //! cold invoke including instantiation, so these ratios are not the per-call ratios above.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use libos::Limits;
 use libos::bindings::libos::runtime::fs::{DirEntry, Metadata};
 use libos::bindings::libos::runtime::types::{Datetime, Error};
 use libos::bindings::libos::runtime::{clock, fs, log, types};
 use libos::bindings::{Tool, ToolPre};
-use libos::host::{CallOptions, HostOptions, ToolHost};
+use libos::host::{HostOptions, ToolHost};
 use libos::providers::clock::{Clock, SystemClock};
 use libos::wasm::engine::{self, Allocation};
-use libos_authority::Policy;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
@@ -180,25 +180,7 @@ fn main() {
         workdir: work.path().to_path_buf(),
         clock: Arc::new(SystemClock::default()),
     };
-    let options = CallOptions {
-        capabilities: vec!["fs.read:**".parse().expect("cap")],
-        policy: Arc::new(
-            Policy::parse(
-                r#"@id("reads") permit(principal, action, resource);
-                   @id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#,
-                "bench.cedar",
-            )
-            .expect("policy"),
-        ),
-        workdir: Some(work.path().to_path_buf()),
-        limits: Limits {
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        seed: 1,
-        meter: None,
-        human: None,
-    };
+    let options = common::reading_options(work.path());
     let loop_tool = rt
         .block_on(host.load(Path::new(libos_guests::BENCH_LOOP)))
         .expect("load bench_loop");

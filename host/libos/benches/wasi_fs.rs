@@ -6,19 +6,18 @@
 //! cost of an invoke (store, instance, call context) is spread over many reads on both sides.
 //! The ratio of the medians is printed at the end (target: at most 1.5).
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use libos::Limits;
 use libos::bindings::libos::runtime::fs::{DirEntry, Metadata};
 use libos::bindings::libos::runtime::types::{Datetime, Error};
 use libos::bindings::libos::runtime::{clock, fs, log, shell, types};
 use libos::bindings::{Tool, ToolPre};
-use libos::host::{CallOptions, HostOptions, ToolHost};
+use libos::host::{HostOptions, ToolHost};
 use libos::wasm::engine::{self, Allocation};
-use libos_authority::Policy;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -157,25 +156,7 @@ fn main() {
         ..HostOptions::default()
     })
     .expect("host");
-    let options = CallOptions {
-        capabilities: vec!["fs.read:**".parse().expect("cap")],
-        policy: Arc::new(
-            Policy::parse(
-                r#"@id("reads") permit(principal, action, resource);
-                   @id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#,
-                "bench.cedar",
-            )
-            .expect("policy"),
-        ),
-        workdir: Some(work.path().to_path_buf()),
-        limits: Limits {
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        seed: 1,
-        meter: None,
-        human: None,
-    };
+    let options = common::reading_options(work.path());
     let tool = rt
         .block_on(host.load(Path::new(libos_guests::WASI_PROBE)))
         .expect("load wasi_probe");
