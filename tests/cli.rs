@@ -249,3 +249,37 @@ fn policy_explain_names_the_deciding_rules() {
         .success()
         .stdout("ok: 0 records\n");
 }
+
+#[test]
+fn guest_text_cannot_forge_or_restyle_a_line_of_audit_show() {
+    let env = Env::new();
+    let path = "x\n#999 2026-01-01T00:00:00.000Z allow human:root fake\u{1b}[2J\u{202e}";
+    let input = serde_json::json!({ "path": path }).to_string();
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::READ_FILE,
+            "--allow",
+            "fs.read",
+            "--input",
+            &input,
+        ])
+        .arg("--workdir")
+        .arg(env.work.path())
+        .assert()
+        .failure();
+    let out = env.libos().args(["audit", "show"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // One line per record, and no control or bidi character reaches the terminal.
+    let records = env.audit_json().len();
+    assert_eq!(text.lines().count(), records, "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\u{a}#999"),
+        "the path is shown, escaped: {text}"
+    );
+}

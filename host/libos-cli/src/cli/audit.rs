@@ -6,6 +6,7 @@ use clap::Subcommand;
 use libos::state::StateDir;
 
 use super::exit::{Code, Failure};
+use super::text::clean;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -60,15 +61,16 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                     "#{:<5} {when} {:<5} {} {} {}",
                     r.seq,
                     rec.decided.verdict.as_str(),
-                    rec.decided.subject,
-                    rec.decided.action,
-                    rec.decided.resource
+                    clean(&rec.decided.subject),
+                    clean(&rec.decided.action),
+                    clean(&rec.decided.resource)
                 );
                 if !rec.decided.reason.is_empty() {
-                    line.push_str(&format!(" — {}", rec.decided.reason));
+                    line.push_str(&format!(" — {}", clean(&rec.decided.reason)));
                 }
                 if !rec.decided.policy_ids.is_empty() {
-                    line.push_str(&format!(" [policy: {}]", rec.decided.policy_ids.join(", ")));
+                    let ids = clean(&rec.decided.policy_ids.join(", "));
+                    line.push_str(&format!(" [policy: {ids}]"));
                 }
                 if let Some(id) = &rec.request_id {
                     line.push_str(&format!(" (request {id})"));

@@ -11,6 +11,7 @@ use libos_proctable::LogRecord;
 
 use super::exit::{Code, Failure};
 use super::process::open_table;
+use super::text::clean;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -125,7 +126,7 @@ fn print_line(line: &LogRecord, json: bool) {
     if json {
         println!("{}", serde_json::to_string(line).unwrap_or_default());
     } else {
-        println!("{:<6} {}", line.level, line.message);
+        println!("{:<6} {}", clean(&line.level), clean(&line.message));
     }
 }
 

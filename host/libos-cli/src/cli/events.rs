@@ -13,6 +13,7 @@ use libos_proctable::events::{MAX_PAYLOAD, check_topic};
 
 use super::exit::{Code, Failure};
 use super::process::open_table;
+use super::text::clean;
 
 #[derive(Debug, Args)]
 pub struct EmitArgs {
@@ -100,7 +101,10 @@ fn print_event(event: &Event, json: bool) {
         };
         println!(
             "{:<6} {:<24} {:<10} {}",
-            event.id, event.topic, from, event.payload
+            event.id,
+            clean(&event.topic),
+            from,
+            clean(&event.payload)
         );
     }
 }

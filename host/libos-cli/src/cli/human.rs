@@ -15,6 +15,7 @@ use libos_human::{HumanError, HumanQueue, Request, RequestKind, Rule, Scope};
 
 use super::exit::{Code, Failure};
 use super::process::open_table;
+use super::text::clean;
 
 #[derive(Debug, Args)]
 pub struct ApprovalsArgs {
@@ -182,23 +183,6 @@ pub fn approvals(args: ApprovalsArgs, state_dir: Option<&Path>) -> Result<(), Fa
     let pending = desk.queue.pending().map_err(store)?;
     print_all(&pending, args.json, "no pending requests", print_request);
     desk.close()
-}
-
-/// `text` with control and bidirectional-override characters escaped, so what a process
-/// chose (a path, a file's content, a question) cannot rewrite the approver's terminal or
-/// fake a line of this listing.
-fn clean(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let hidden = c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if hidden {
-                c.escape_unicode().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 fn print_request(r: &Request) {

@@ -11,6 +11,7 @@ mod operator;
 mod parse;
 mod policy;
 mod process;
+mod text;
 mod tool;
 
 use std::path::PathBuf;
