@@ -237,30 +237,13 @@ pub const RUNTIME: &[Entry] = &[
     ),
 ];
 
-/// The WASI 0.2 interfaces the host links (`libos::wasm::wasi::add_to_linker`); sockets and
-/// http are not linked, so a component importing them is refused at load.
-pub const WASI_INTERFACES: &[&str] = &[
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:cli/exit",
-    "wasi:cli/environment",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-];
+/// The WASI 0.2 interfaces the host links: those import validation lets through
+/// (`libos::wasm::validate`); sockets and http are not linked, so a component importing them
+/// is refused at load.
+pub fn wasi_interfaces() -> impl Iterator<Item = &'static str> {
+    use libos::wasm::validate::{WASI_BASELINE, WASI_FILESYSTEM};
+    WASI_BASELINE.iter().chain(WASI_FILESYSTEM).copied()
+}
 
 const OPENED: &str = "acts on, or describes, a descriptor handed out by a decided open-at \
     (fs.read, or fs.write to write) or read-directory; its rights are what that decision gave";
@@ -272,7 +255,7 @@ const RANDOM: &str = "host-seeded per call, deterministic; reaches nothing outsi
 const FS: &str = "libos wasm/wasi_fs.rs";
 const CLI: &str = "libos wasm/mediated.rs";
 
-/// Every function of the WASI interfaces the host links ([`WASI_INTERFACES`]).
+/// Every function of the WASI interfaces the host links ([`wasi_interfaces`]).
 pub const WASI: &[Entry] = &[
     ambient(
         "wasi:io/error.[method]error.to-debug-string",

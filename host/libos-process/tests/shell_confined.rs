@@ -53,6 +53,20 @@ impl Layout {
         )
     }
 
+    /// Builds `offline` (commands and interpreters, no network) and `online` (the same, and
+    /// `shell.network:python3`).
+    fn network_images(&self) -> anyhow::Result<()> {
+        self.image("offline", &["shell.exec:**", "shell.interpreter:**"])?;
+        self.image(
+            "online",
+            &[
+                "shell.exec:**",
+                "shell.interpreter:**",
+                "shell.network:python3",
+            ],
+        )
+    }
+
     /// Runs `argvs` in a process of `image`; returns each step's result.
     async fn run(&self, image: &str, argvs: &[&[&str]]) -> anyhow::Result<Vec<Value>> {
         let kernel = common::kernel(&self.state)?;
@@ -219,15 +233,7 @@ fn connect(port: u16) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_needs_shell_network_on_the_acting_program() -> anyhow::Result<()> {
     let world = Layout::new()?;
-    world.image("offline", &["shell.exec:**", "shell.interpreter:**"])?;
-    world.image(
-        "online",
-        &[
-            "shell.exec:**",
-            "shell.interpreter:**",
-            "shell.network:python3",
-        ],
-    )?;
+    world.network_images()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
@@ -268,15 +274,7 @@ fn datagram(port: u16) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_and_raw_sockets_need_shell_network_too() -> anyhow::Result<()> {
     let world = Layout::new()?;
-    world.image("offline", &["shell.exec:**", "shell.interpreter:**"])?;
-    world.image(
-        "online",
-        &[
-            "shell.exec:**",
-            "shell.interpreter:**",
-            "shell.network:python3",
-        ],
-    )?;
+    world.network_images()?;
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     socket.set_nonblocking(true)?;
     let port = socket.local_addr()?.port();

@@ -31,7 +31,9 @@ pub fn is_agent_only(name: &str) -> bool {
         .is_some_and(|iface| AGENT_INTERFACES.contains(&iface))
 }
 
-const WASI_BASELINE: &[&str] = &[
+/// The WASI 0.2 interfaces served as a baseline (empty environment, captured stdio, host
+/// clocks, seeded randomness).
+pub const WASI_BASELINE: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
     "wasi:cli/stdin",
@@ -52,7 +54,8 @@ const WASI_BASELINE: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-const WASI_FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
+/// The WASI filesystem interfaces, each path operation decided (`wasm/wasi_fs.rs`).
+pub const WASI_FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
 
 /// How the host treats one import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
