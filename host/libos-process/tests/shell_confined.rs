@@ -332,3 +332,82 @@ async fn a_command_keeps_no_capability_of_the_host_user() -> anyhow::Result<()> 
     assert_eq!(out[1]["ok"]["stdout"], "0\n", "{out:?}");
     Ok(())
 }
+
+/// Whether process `pid` is gone (or a zombie waiting for its new parent), within 5 s.
+fn gone(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the parenthesized name.
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        if stat.is_empty() || state == Some('Z') || state == Some('X') {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A command forks a child that tries to leave the command's process group and keeps
+/// running; it prints the child's pid and what the attempt gave.
+const DAEMON: &str = r#"
+import os, time
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    said = []
+    for leave in (os.setsid, lambda: os.setpgid(0, 0)):
+        try:
+            leave()
+            said.append('left')
+        except OSError:
+            said.append('stayed')
+    os.write(w, ' '.join(said).encode())
+    time.sleep(120)
+    os._exit(0)
+print(pid, os.read(r, 64).decode(), flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_command_starts_ends_with_it() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("sh", &["shell.exec:**", "shell.interpreter:**"])?;
+    let kernel = common::kernel(&world.state)?;
+    let script = json!({ "steps": [
+        { "op": "shell", "argv": ["python3", "-c", DAEMON] },
+        { "op": "shell", "argv": ["sh", "-c", "sleep 31 & echo $!; wait"], "timeout_ms": 300 },
+    ]});
+    let out = common::run_to_exit(&kernel, "sh", &script.to_string(), &world.work).await?;
+    let results = out["results"].as_array().cloned().unwrap_or_default();
+    let said = results[0]["ok"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut words = said.split_whitespace();
+    let pid: u32 = words.next().unwrap_or_default().parse()?;
+    assert_eq!(words.collect::<Vec<_>>(), ["stayed", "stayed"], "{said:?}");
+    assert!(gone(pid), "the forked child {pid} outlived its command");
+    // A command that outlives its timeout ends with what it started.
+    let slept = &results[1]["ok"];
+    assert_eq!(slept["timed_out"], true, "{results:?}");
+    assert_eq!(slept["exit_code"], Value::Null);
+    let pid: u32 = slept["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}: {results:?}"))?;
+    assert!(
+        gone(pid),
+        "the background sleep {pid} outlived its command's timeout"
+    );
+    Ok(())
+}

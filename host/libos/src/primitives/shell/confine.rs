@@ -7,8 +7,9 @@
 //! `fs.read` / `fs.write` capabilities and the policy (never the state directory). TCP bind
 //! and connect are refused (Landlock ABI 4) unless the process holds `shell.network` on the
 //! acting program; signals to and abstract unix sockets of processes outside the command are
-//! refused (ABI 6). In the child, between `fork` and `exec`, [`apply_in_child`] only makes
-//! system calls: resource limits, `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`.
+//! refused (ABI 6). In the child, between its start and `exec`, [`apply_in_child`] only makes
+//! system calls: resource limits, `PR_SET_NO_NEW_PRIVS`, capabilities, seccomp,
+//! `landlock_restrict_self`.
 //!
 //! Where the kernel cannot enforce this (no Landlock, or an ABI below [`FS_ABI`], or below
 //! [`NETWORK_ABI`] for a command that may not use the network), [`case`] says the command is
@@ -383,13 +384,13 @@ fn names(fd: &OwnedFd, path: &Path) -> bool {
     regular && actual == path
 }
 
-/// Applies a confinement in the child, between `fork` and `exec`: resource limits (never
-/// raising one), `PR_SET_NO_NEW_PRIVS`, every capability dropped and the socket filter
+/// Applies a confinement in the child, between its start and `exec`: resource limits (never
+/// raising one), `PR_SET_NO_NEW_PRIVS`, every capability dropped and the seccomp filter
 /// (`privileges.rs`), then `landlock_restrict_self` on `fd`.
 ///
 /// # Safety
-/// Call only in a freshly forked child (e.g. from `pre_exec`): it makes system calls only,
-/// allocates nothing, and `fd` must be the descriptor of a Landlock ruleset.
+/// Call only in a command's child before `exec` (`spawn.rs`, or a `pre_exec` hook): it makes
+/// system calls only, allocates nothing, and `fd` must be the descriptor of a Landlock ruleset.
 pub unsafe fn apply_in_child(fd: RawFd, limits: ChildLimits) -> io::Result<()> {
     let wanted = [
         (libc::RLIMIT_CPU, limits.cpu_seconds),
@@ -420,7 +421,7 @@ pub unsafe fn apply_in_child(fd: RawFd, limits: ChildLimits) -> io::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: in the forked child, before exec (our caller's contract).
+    // SAFETY: in the command's child, before exec (our caller's contract).
     unsafe { super::privileges::drop_in_child(limits.network)? };
     // SAFETY: landlock_restrict_self takes a descriptor and flags.
     if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {

@@ -1,14 +1,19 @@
 //! Running one command: resolved program, empty environment, no stdin, capped output, a
 //! timeout that ends the command's whole process group, and (when given) the kernel
-//! confinement applied in the child before it executes the program.
+//! confinement applied in the child before it executes the program. Started by
+//! [`super::spawn`] (no copy of the host); whatever the command leaves running when it ends
+//! or times out is killed with its group (the confinement keeps every process of it in the
+//! group: `privileges.rs`).
 
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::unix::pipe;
 
 use super::confine::Confinement;
+use super::spawn::{self, Exit, Program, SpawnError, Step};
 
 /// The only environment a command gets.
 pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -65,6 +70,22 @@ async fn capped(mut stream: impl AsyncRead + Unpin, cap: usize) -> (Vec<u8>, boo
     }
 }
 
+/// A pipe: (read end, write end), both close-on-exec.
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills two descriptors into a valid array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both were just opened and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The read end of a pipe as a stream (non-blocking from now on).
+fn reader(fd: OwnedFd) -> std::io::Result<pipe::Receiver> {
+    pipe::Receiver::from_owned_fd(fd)
+}
+
 /// Runs `argv` in `cwd` (see the module docs), confined by `confinement` when given.
 pub async fn run(
     argv: &[String],
@@ -77,60 +98,55 @@ pub async fn run(
         return Err(NotRun::NotFound("empty command".into()));
     };
     let program = resolve(first, cwd).ok_or_else(|| NotRun::NotFound(first.clone()))?;
-    let mut command = tokio::process::Command::new(&program);
-    command
-        .args(&argv[1..])
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", PATH)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(confinement) = confinement {
-        let (fd, limits) = confinement.for_child();
-        // SAFETY: `apply_in_child` only makes system calls (async-signal-safe), and the
-        // ruleset descriptor stays open until after the spawn (`confinement` outlives it).
-        unsafe {
-            command.pre_exec(move || super::confine::apply_in_child(fd, limits));
-        }
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| NotRun::Io(format!("{}: {e}", program.display())))?;
-    let group = child
-        .id()
-        .and_then(|p| i32::try_from(p).ok())
-        .and_then(rustix::process::Pid::from_raw);
-    let kill_group = || {
-        if let Some(pid) = group {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    };
-    let out = child.stdout.take().map(|s| tokio::spawn(capped(s, cap)));
-    let err = child.stderr.take().map(|s| tokio::spawn(capped(s, cap)));
-    let status = tokio::time::timeout(timeout, child.wait()).await;
-    // Whatever the command started and left behind ends with it (and closes the pipes).
-    kill_group();
+    let env = [format!("PATH={PATH}")];
+    let plan = Program::new(&program, argv, &env, cwd)
+        .ok_or_else(|| NotRun::Io("the command holds a NUL byte".into()))?;
+    let io = |e: std::io::Error| NotRun::Io(format!("{}: {e}", program.display()));
+    let null: OwnedFd = std::fs::File::open("/dev/null").map_err(io)?.into();
+    let (out_read, out_write) = pipe().map_err(io)?;
+    let (err_read, err_write) = pipe().map_err(io)?;
+    let child = spawn::spawn(
+        &plan,
+        [&null, &out_write, &err_write],
+        confinement.map(Confinement::for_child),
+    )
+    .map_err(|e| match e {
+        SpawnError::Child {
+            step: Step::Exec,
+            error,
+        } if error.kind() == std::io::ErrorKind::NotFound => NotRun::NotFound(first.clone()),
+        e => NotRun::Io(format!("{}: {e}", program.display())),
+    })?;
+    // Only the child holds the write ends now: the reads end when it and whatever it
+    // started are gone.
+    drop((null, out_write, err_write));
+    let out = tokio::spawn(capped(reader(out_read).map_err(io)?, cap));
+    let err = tokio::spawn(capped(reader(err_read).map_err(io)?, cap));
+    let mut child = child;
+    let status = tokio::time::timeout(timeout, child.exited()).await;
+    // Whatever the command started and left behind ends with it (and closes the pipes); the
+    // leader, not yet reaped, keeps the group's id.
+    child.kill_group();
     let timed_out = status.is_err();
-    let exit_code = match status {
-        Ok(Ok(status)) => status.code(),
-        Ok(Err(e)) => return Err(NotRun::Io(e.to_string())),
-        Err(_) => {
-            let _ = child.kill().await;
-            None
-        }
+    if let Ok(Err(e)) = status {
+        return Err(NotRun::Io(e.to_string()));
+    }
+    if timed_out {
+        child
+            .exited()
+            .await
+            .map_err(|e| NotRun::Io(e.to_string()))?;
+    }
+    let exit_code = match child.reap().map_err(|e| NotRun::Io(e.to_string()))? {
+        Exit::Code(code) if !timed_out => Some(code),
+        _ => None,
     };
-    let collect = |task: Option<tokio::task::JoinHandle<(Vec<u8>, bool)>>| async move {
-        match task {
-            Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => (Vec::new(), false),
-        }
+    let collect = |task: tokio::task::JoinHandle<(Vec<u8>, bool)>| async move {
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
     };
     let (out, err) = tokio::join!(collect(out), collect(err));
     Ok(Finished {

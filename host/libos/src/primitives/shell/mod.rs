@@ -14,6 +14,7 @@ mod exec;
 pub mod grants;
 mod privileges;
 pub mod rules;
+mod spawn;
 
 use std::time::Duration;
 
