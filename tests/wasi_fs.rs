@@ -276,14 +276,14 @@ fn decisions_of(function: &str) -> usize {
 }
 
 #[test]
-fn each_decided_wasi_file_function_leaves_the_decisions_the_table_says() {
+fn each_decided_wasi_function_leaves_the_decisions_the_table_says() {
     let env = Env::new();
     let host = env.host();
     let opts = env.options(&["fs.*:**"], None);
     let fs_records = || {
         env.audit(&host)
             .iter()
-            .filter(|(_, action, _)| action.starts_with("fs."))
+            .filter(|(_, action, _)| action.starts_with("fs.") || action.starts_with("clock."))
             .count()
     };
     // What the probe decides on its own, with no op.
@@ -321,7 +321,16 @@ fn each_decided_wasi_file_function_leaves_the_decisions_the_table_says() {
             json!({"op": "unlink", "path": "f"}),
             vec![t("unlink-file-at")],
         ),
+        (
+            json!({"op": "readlink", "path": "link"}),
+            vec![t("readlink-at")],
+        ),
+        (
+            json!({"op": "now"}),
+            vec!["wasi:clocks/wall-clock.now".to_owned()],
+        ),
     ];
+    std::os::unix::fs::symlink("e", env.work_path("link")).expect("symlink");
     for (op, functions) in cases {
         let before = fs_records();
         let out = ops(&host, &opts, json!([op]));
