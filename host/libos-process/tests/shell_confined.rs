@@ -411,3 +411,31 @@ async fn what_a_command_starts_ends_with_it() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_inherits_no_descriptor_of_the_host() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("sh", &["shell.exec:**", "shell.interpreter:**"])?;
+    // Every descriptor above stderr the command holds (the host holds the database, the
+    // pipes of other commands, the ruleset, pidfds…, and whatever it inherited without
+    // close-on-exec from whoever started it: a test inherits some from its harness).
+    let open = [
+        "python3",
+        "-c",
+        "import os\nheld = []\nfor fd in range(3, 65536):\n    try:\n        os.fstat(fd)\n        held.append(fd)\n    except OSError:\n        pass\nprint(held)",
+    ];
+    // A descriptor of a file outside the working directory, open in the host without
+    // close-on-exec (as one inherited from a parent shell would be).
+    let outside = std::fs::File::open(&world.outside)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&outside);
+    // SAFETY: clears the flags of a descriptor this test holds open.
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+    let read_it = format!("import os\nprint(os.read({fd}, 100))");
+    let out = world
+        .run("sh", &[&open, &["python3", "-c", read_it.as_str()]])
+        .await?;
+    assert_eq!(out[0]["ok"]["stdout"], "[]\n", "{out:?}");
+    assert!(refused_silently(&out[1]), "{out:?}");
+    drop(outside);
+    Ok(())
+}

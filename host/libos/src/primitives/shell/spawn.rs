@@ -9,7 +9,7 @@
 //!
 //! The contract of the child ([`child_main`]): it makes system calls only, on data the parent
 //! prepared before the clone ([`Program`], the stdio descriptors, the confinement); it
-//! allocates nothing and takes no lock. Every signal is blocked from before the clone until
+//! allocates nothing and takes no lock. The program receives descriptors 0, 1 and 2 only. Every signal is blocked from before the clone until
 //! just before the `execve`, and the child resets every handler to the default first, so no
 //! handler of the host ever runs in it. It becomes the leader of its own process group, so
 //! the group can be killed as one ([`Child::kill_group`]); a pidfd names it for waiting.
@@ -334,6 +334,11 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         {
             fail(shared, Step::Confine);
         }
+        // Nothing but stdin, stdout and stderr reaches the program: not a descriptor the host
+        // opened without close-on-exec, nor one it inherited from whoever started it.
+        if close_above_stdio() != 0 {
+            fail(shared, Step::Stdio);
+        }
         libc::pthread_sigmask(libc::SIG_SETMASK, &shared.mask, std::ptr::null_mut());
         libc::execve(
             shared.program.path.as_ptr(),
@@ -342,6 +347,35 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         );
         fail(shared, Step::Exec)
     }
+}
+
+/// Marks every descriptor above stderr close-on-exec (`close_range`, Linux 5.11), else closes
+/// them (Linux 5.9), else closes them one by one up to the descriptor limit; 0 when done.
+///
+/// # Safety
+/// Only in the child (it has its own descriptor table: no `CLONE_FILES`).
+unsafe fn close_above_stdio() -> c_int {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes integers.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0
+            || libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0
+        {
+            return 0;
+        }
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return -1;
+        }
+        let top = c_int::try_from(limit.rlim_cur).unwrap_or(c_int::MAX);
+        for fd in 3..top {
+            libc::close(fd);
+        }
+    }
+    0
 }
 
 /// How a command ended.
