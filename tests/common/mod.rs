@@ -177,6 +177,7 @@ impl Env {
             None => Policy::permit_all(),
         };
         CallOptions {
+            cwd: String::new(),
             capabilities: caps.iter().map(|c| cap(c)).collect(),
             policy: Arc::new(policy),
             workdir: Some(self.work.path().to_path_buf()),

@@ -27,9 +27,10 @@ pub struct ProcessCtx {
     /// The same, compiled, for attenuation checks.
     pub(crate) held: CapabilitySet,
     pub(crate) policy: Arc<Policy>,
-    /// Its working directory on the host.
+    /// The working directory of its process tree on the host (the root every path it may
+    /// touch is decided from, whatever its `cwd`).
     pub(crate) workdir: PathBuf,
-    /// Its working directory as shown to it, relative to the root of its process tree.
+    /// Its current directory as shown to it: `/` and the path from the tree's root.
     pub(crate) cwd: String,
     pub(crate) call: CallCtx,
     pub(crate) kernel: Arc<Inner>,
@@ -48,6 +49,12 @@ pub struct ProcessCtx {
     pub(crate) fuel_left: u64,
     /// What was last written to the process table's usage.
     pub(crate) reported: Reported,
+}
+
+/// The path of a current directory `shown` as `/PATH`, relative to the tree's root (`""`
+/// for the root itself), as [`libos::host::CallOptions::cwd`] takes it.
+pub(crate) fn cwd_relative(shown: &str) -> String {
+    shown.trim_start_matches('/').to_owned()
 }
 
 /// The usage last written to the table, and when.

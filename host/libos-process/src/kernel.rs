@@ -60,9 +60,9 @@ pub struct Start {
     /// Capabilities to hold; `None` means the image's own. For a child these must lie within
     /// the parent's (checked by the caller of [`Kernel::start`] through `process.spawn`).
     pub capabilities: Option<Vec<Capability>>,
-    /// Working directory on the host.
+    /// The working directory of the process tree on the host (a child's is its parent's).
     pub workdir: PathBuf,
-    /// Working directory as shown to the process, relative to its tree's root.
+    /// Current directory as shown to the process: `/` and the path from the tree's root.
     pub cwd: String,
     /// The parent, for a spawned child.
     pub parent: Option<u64>,
@@ -316,6 +316,7 @@ impl Inner {
             capabilities: decided_with,
             policy: Arc::clone(&policy),
             workdir: Some(workdir.clone()),
+            cwd: crate::ctx::cwd_relative(&cwd),
             limits: limits_of(&image),
             seed: pid,
             meter: Some(Arc::clone(&budget) as Arc<dyn libos::meter::Meter>),

@@ -28,6 +28,9 @@ pub struct CallCtx {
     pub(crate) workdir_path: Option<Arc<std::path::Path>>,
     /// The working directory's canonical host path (what kernel confinement names).
     pub(crate) workdir_canonical: Option<Arc<std::path::Path>>,
+    /// The caller's current directory, relative to the working directory (`""`: the working
+    /// directory itself): where its relative paths start, never what they may reach.
+    pub(crate) cwd: Arc<str>,
     /// Where the state directory lies in the working directory: out of reach of every
     /// primitive (see [`CallCtx::refuse_reserved`]).
     pub(crate) reserved: Arc<crate::reserved::Reserved>,

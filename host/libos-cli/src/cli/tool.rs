@@ -155,6 +155,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         ..Limits::default()
     };
     let options = CallOptions {
+        cwd: String::new(),
         capabilities: args.allow.clone(),
         policy: Arc::new(policy),
         workdir: Some(args.workdir.clone()),

@@ -43,6 +43,45 @@ impl ProcessCtx {
         }
     }
 
+    /// The current directory of a child started with `cwd` (relative to this process's own):
+    /// as shown (`/` + the path from the tree's root). It must name a directory inside the
+    /// working directory reached through no symbolic link. The working directory stays the
+    /// tree's root: capabilities, policy and records name paths from it, so a child's `cwd`
+    /// never changes what it may touch.
+    fn child_cwd(&mut self, cwd: &str) -> Result<String, RuntimeError> {
+        let own = crate::ctx::cwd_relative(&self.cwd);
+        let joined = if let Some(from_root) = cwd.strip_prefix('/') {
+            from_root.to_owned()
+        } else if own.is_empty() {
+            cwd.to_owned()
+        } else {
+            format!("{own}/{cwd}")
+        };
+        let rel = libos::primitives::path::normalize(&joined).map_err(|_| {
+            RuntimeError::Invalid(format!("cwd {cwd:?} leaves the working directory"))
+        })?;
+        let dir = self.workdir.join(&rel);
+        if !dir.is_dir() {
+            return Err(RuntimeError::Invalid(format!(
+                "cwd {cwd:?} is not a directory"
+            )));
+        }
+        // Reached through no link: a link inside the working directory may lead outside it,
+        // or to another directory than the one its name says.
+        let direct = match (dir.canonicalize(), self.workdir.canonicalize()) {
+            (Ok(child), Ok(root)) => child == root.join(&rel),
+            _ => false,
+        };
+        if !direct {
+            return Err(self.call.refuse(
+                "process.spawn",
+                &rel,
+                format!("cwd {cwd:?} is reached through a symbolic link"),
+            ));
+        }
+        Ok(format!("/{rel}"))
+    }
+
     async fn do_spawn(
         &mut self,
         image: String,
@@ -92,38 +131,15 @@ impl ProcessCtx {
                 ),
             ));
         }
-        let (dir, shown) = match cwd {
-            None => (self.workdir.clone(), self.cwd.clone()),
-            Some(rel) => {
-                let rel = libos::primitives::path::normalize(&rel).map_err(|_| {
-                    RuntimeError::Invalid(format!("cwd {rel:?} leaves the working directory"))
-                })?;
-                let dir = self.workdir.join(&rel);
-                if !dir.is_dir() {
-                    return Err(RuntimeError::Invalid(format!(
-                        "cwd {rel:?} is not a directory"
-                    )));
-                }
-                // A symbolic link inside the working directory may point outside it.
-                let inside = match (dir.canonicalize(), self.workdir.canonicalize()) {
-                    (Ok(child), Ok(own)) => child.starts_with(own),
-                    _ => false,
-                };
-                if !inside {
-                    return Err(self.call.refuse(
-                        "process.spawn",
-                        &rel,
-                        format!("cwd {rel:?} leads outside the working directory"),
-                    ));
-                }
-                (dir, format!("{}/{rel}", self.cwd.trim_end_matches('/')))
-            }
+        let shown = match cwd {
+            None => self.cwd.clone(),
+            Some(rel) => self.child_cwd(&rel)?,
         };
         let start = Start {
             image,
             input,
             capabilities: Some(caps),
-            workdir: dir,
+            workdir: self.workdir.clone(),
             cwd: shown,
             parent: Some(self.pid),
         };

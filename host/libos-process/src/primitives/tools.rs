@@ -73,6 +73,7 @@ impl Host for ProcessCtx {
             capabilities: self.capabilities.clone(),
             policy: self.policy.clone(),
             workdir: Some(self.workdir.clone()),
+            cwd: crate::ctx::cwd_relative(&self.cwd),
             limits: Limits::default(),
             seed: self.pid,
             meter: Some(self.budget.clone()),

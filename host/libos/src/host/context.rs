@@ -45,6 +45,15 @@ impl ToolHost {
             })?),
             None => None,
         };
+        let cwd: Arc<str> = match crate::primitives::path::normalize(&options.cwd) {
+            Ok(cwd) if cwd == options.cwd => cwd.into(),
+            _ => {
+                return Err(CallFailure::Host(format!(
+                    "current directory {:?}: not a normalized path inside the working directory",
+                    options.cwd
+                )));
+            }
+        };
         let reserved = opened
             .as_ref()
             .map(|w| Arc::clone(&w.reserved))
@@ -75,6 +84,7 @@ impl ToolHost {
             workdir,
             workdir_path,
             workdir_canonical,
+            cwd,
             reserved,
             state_root: Arc::clone(&self.state_root),
             limits,

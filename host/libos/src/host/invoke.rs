@@ -21,8 +21,14 @@ pub struct CallOptions {
     pub capabilities: Vec<Capability>,
     /// Policy deciding on top of capabilities.
     pub policy: Arc<Policy>,
-    /// Working directory; without one every file primitive is denied.
+    /// Working directory, the root of every path the call names: capabilities, policy and
+    /// records name paths relative to it. Without one every file primitive is denied.
     pub workdir: Option<PathBuf>,
+    /// The caller's current directory inside the working directory (normalized, relative,
+    /// `""` for the working directory itself, see `primitives::path::normalize`): the
+    /// relative paths the component names start from it (and shell commands run in it). What
+    /// the call may touch is decided on the path relative to `workdir` whatever this is.
+    pub cwd: String,
     /// Limits of the call.
     pub limits: Limits,
     /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.

@@ -174,6 +174,7 @@ impl ToolHost {
         };
         let subject: Arc<str> = format!("component:{}", &tool.digest[..12]).into();
         let options = CallOptions {
+            cwd: String::new(),
             capabilities: Vec::new(),
             policy: Arc::new(Policy::permit_all()),
             workdir: None,

@@ -75,7 +75,14 @@ impl CallCtx {
 
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let (p, permit) = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target(
+            &self.cwd.clone(),
+            "fs.read",
+            raw,
+            true,
+            &d,
+            &Plain("fs.read"),
+        )?;
         let file = beneath::open_regular(self.root_fd()?, &p).map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidInput {
                 RuntimeError::Invalid(format!("{raw}: not a regular file"))
@@ -104,7 +111,14 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let (p, permit) = self.fs_target("", "fs.write", raw, true, &d, &WriteOf(contents))?;
+        let (p, permit) = self.fs_target(
+            &self.cwd.clone(),
+            "fs.write",
+            raw,
+            true,
+            &d,
+            &WriteOf(contents),
+        )?;
         self.fs_write_to(raw, &p, contents)?;
         permit.done(Some(version_of(contents)));
         Ok(())
@@ -133,7 +147,14 @@ impl CallCtx {
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let (p, permit) = self.fs_target("", "fs.read", raw, true, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target(
+            &self.cwd.clone(),
+            "fs.read",
+            raw,
+            true,
+            &d,
+            &Plain("fs.read"),
+        )?;
         let fd = beneath::open_dir(self.root_fd()?, &p).map_err(io_error)?;
         let dir = cap_std::fs::Dir::from_std_file(std::fs::File::from(fd));
         let mut entries = Vec::new();
@@ -165,7 +186,14 @@ impl CallCtx {
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let (p, permit) = self.fs_target("", "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
+        let (p, permit) = self.fs_target(
+            &self.cwd.clone(),
+            "fs.delete",
+            raw,
+            false,
+            &d,
+            &Plain("fs.delete"),
+        )?;
         self.refuse_above_reserved("fs.delete", &p)?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
@@ -185,7 +213,14 @@ impl CallCtx {
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let (p, permit) = self.fs_target("", "fs.read", raw, false, &d, &Plain("fs.read"))?;
+        let (p, permit) = self.fs_target(
+            &self.cwd.clone(),
+            "fs.read",
+            raw,
+            false,
+            &d,
+            &Plain("fs.read"),
+        )?;
         let st = beneath::stat(self.root_fd()?, &p).map_err(io_error)?;
         permit.done(None);
         Ok(metadata_of(&st))

@@ -203,15 +203,26 @@ impl Mediated<'_> {
 }
 
 impl preopens::Host for Mediated<'_> {
-    /// The working directory as `.`, when the call holds any `fs.*` capability.
+    /// The caller's current directory (the working directory itself, or the directory in it
+    /// a process was started in) as `.`, when the call holds any `fs.*` capability. Paths
+    /// through it are decided relative to the working directory.
     fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
         if !self.cx.wasi_fs {
             return Ok(Vec::new());
         }
-        let Ok(dir) = self.cx.dir() else {
+        let Ok(root) = self.cx.root_fd() else {
             return Ok(Vec::new());
         };
-        let file = dir.try_clone()?.into_std_file();
+        let cwd = self.cx.cwd.to_string();
+        let file: std::fs::File = if cwd.is_empty() {
+            root.try_clone_to_owned()?.into()
+        } else {
+            match crate::primitives::beneath::open_dir(root, &cwd) {
+                Ok(fd) => fd.into(),
+                // Gone or swapped for a link since the process started: no preopen.
+                Err(_) => return Ok(Vec::new()),
+            }
+        };
         let dir = Descriptor::Dir(Dir::new(
             file,
             FsPerms::ReadWrite,
@@ -219,7 +230,7 @@ impl preopens::Host for Mediated<'_> {
             false,
         ));
         let res = self.cx.table.push(dir)?;
-        self.cx.wasi_dirs.insert(res.rep(), String::new());
+        self.cx.wasi_dirs.insert(res.rep(), cwd);
         Ok(vec![(res, ".".to_string())])
     }
 }

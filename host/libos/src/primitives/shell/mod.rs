@@ -112,10 +112,15 @@ impl CallCtx {
         };
         let permit =
             self.permit_described(action, &decided.program, Some(&args_digest), &describe)?;
-        let Some(cwd) = self.workdir_path.clone() else {
+        let Some(root) = self.workdir_path.clone() else {
             return Err(RuntimeError::Denied(
                 "the call has no working directory".into(),
             ));
+        };
+        let cwd = if self.cwd.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(&*self.cwd)
         };
         let requested = timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
         let timeout = requested.min(self.limits.timeout);
@@ -222,14 +227,20 @@ impl Describe for Command<'_> {
         let mut hasher = sha2::Sha256::new();
         let mut any = false;
         for arg in self.argv {
+            // Relative to where the command runs (cap-std keeps it inside the directory).
+            let at = if ctx.cwd.is_empty() {
+                arg.clone()
+            } else {
+                format!("{}/{arg}", ctx.cwd)
+            };
             // Looked at before opening: opening a FIFO would block the host.
-            let Ok(meta) = dir.metadata(arg) else {
+            let Ok(meta) = dir.metadata(&at) else {
                 continue;
             };
             if !meta.is_file() {
                 continue;
             }
-            let Ok(file) = dir.open(arg) else { continue };
+            let Ok(file) = dir.open(&at) else { continue };
             let mut bytes = Vec::new();
             if file.take(MAX_VERSIONED).read_to_end(&mut bytes).is_err() {
                 continue;
@@ -249,9 +260,14 @@ impl Describe for Command<'_> {
 
     /// Its first line, `run <argv as JSON>`, is what a standing rule answered on the request
     /// binds to (see `libos_human::rules`).
-    fn preview(&self, _: &CallCtx, program: &str) -> String {
+    fn preview(&self, ctx: &CallCtx, program: &str) -> String {
+        let place = if ctx.cwd.is_empty() {
+            "the working directory".to_owned()
+        } else {
+            format!("{:?} of the working directory", &*ctx.cwd)
+        };
         format!(
-            "run {}\nas {} on {program}{}, in the working directory, empty environment, no stdin",
+            "run {}\nas {} on {program}{}, in {place}, empty environment, no stdin",
             self.shown, self.action, self.through
         )
     }

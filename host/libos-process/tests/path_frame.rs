@@ -1,0 +1,177 @@
+//! One frame for paths: a child's `cwd` changes where its relative paths start, never what it
+//! may touch. Capabilities, policy and audit records name paths from the root of the process
+//! tree's working directory, for the fs primitive, WASI-free tools and the shell alike.
+
+mod common;
+
+use serde_json::{Value, json};
+
+use common::{World, results};
+
+/// A tree root holding `a.txt` and `secrets/key.txt`.
+fn world() -> anyhow::Result<World> {
+    let world = World::new()?;
+    std::fs::write(world.work().join("a.txt"), "public\n")?;
+    std::fs::create_dir_all(world.work().join("secrets/inner"))?;
+    std::fs::write(world.work().join("secrets/key.txt"), "SECRET\n")?;
+    Ok(world)
+}
+
+/// Builds image `name` (the script agent) with `caps` and, when given, a Cedar `policy`.
+fn image(world: &World, name: &str, caps: &[&str], policy: Option<&str>) -> anyhow::Result<()> {
+    let dir = world.images.path().join(name);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
+    let mut manifest = format!(
+        "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\ncapabilities = [{}]\n",
+        caps.join(", ")
+    );
+    if let Some(policy) = policy {
+        std::fs::write(dir.join("policy.cedar"), policy)?;
+        manifest.push_str("policy = \"policy.cedar\"\n");
+    }
+    manifest.push_str("\n[limits]\nwall_clock = \"60s\"\n");
+    std::fs::write(dir.join("image.toml"), manifest)?;
+    libos_image::ImageStore::open(world.state.path())?.build(&dir)?;
+    Ok(())
+}
+
+/// A parent step list: spawn `child` with `caps` in `cwd` running `steps`, then wait for it.
+fn spawn_and_wait(child: &str, caps: &[&str], cwd: &str, steps: Value) -> String {
+    json!({ "steps": [
+        { "op": "spawn", "image": child, "caps": caps, "cwd": cwd,
+          "input": { "steps": steps } },
+        { "op": "wait", "pid": "$0" },
+    ]})
+    .to_string()
+}
+
+/// The step results of the child the parent waited for.
+fn child_results(parent: &Value) -> Vec<Value> {
+    results(&results(parent)[1]["ok"]["output"])
+}
+
+/// Records whose action is `action`: (verdict, resource).
+fn records(world: &World, action: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let all = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
+    Ok(all
+        .iter()
+        .filter(|r| &*r.record.decided.action == action)
+        .map(|r| {
+            (
+                format!("{:?}", r.record.decided.verdict).to_lowercase(),
+                r.record.decided.resource.to_string(),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_below_a_directory_holds_the_parents_globs_from_the_root() -> anyhow::Result<()> {
+    let world = world()?;
+    image(
+        &world,
+        "parent",
+        &["process.spawn:**", "fs.read:*.txt"],
+        None,
+    )?;
+    image(&world, "child", &[], None)?;
+    let kernel = common::kernel(world.state.path())?;
+    let input = spawn_and_wait(
+        "child",
+        &["fs.read:*.txt"],
+        "secrets",
+        json!([
+            { "op": "read", "path": "key.txt" },
+            { "op": "read", "path": "../a.txt" },
+            { "op": "self" },
+        ]),
+    );
+    let out = common::run_to_exit(&kernel, "parent", &input, world.work()).await?;
+    let steps = child_results(&out);
+    assert_eq!(steps[0]["err"]["kind"], "denied", "{out}");
+    assert_eq!(steps[1]["ok"], "public\n", "{out}");
+    assert_eq!(steps[2]["ok"]["cwd"], "/secrets", "{out}");
+    kernel.host().flush_audit()?;
+    let reads = records(&world, "fs.read")?;
+    assert!(
+        reads.contains(&("deny".into(), "secrets/key.txt".into())),
+        "the record names the path from the root: {reads:?}"
+    );
+    assert!(
+        reads.iter().all(|(_, r)| r != "key.txt"),
+        "no record names a path from the child's cwd: {reads:?}"
+    );
+    assert!(
+        reads.contains(&("allow".into(), "a.txt".into())),
+        "{reads:?}"
+    );
+    Ok(())
+}
+
+const FORBID_SECRETS: &str = r#"permit(principal, action, resource);
+@id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbid_holds_for_a_child_started_inside_what_it_forbids() -> anyhow::Result<()> {
+    let world = world()?;
+    image(
+        &world,
+        "parent",
+        &["process.spawn:**", "fs.read:**", "shell.exec:**"],
+        Some(FORBID_SECRETS),
+    )?;
+    image(&world, "child", &[], Some(FORBID_SECRETS))?;
+    let kernel = common::kernel(world.state.path())?;
+    let input = spawn_and_wait(
+        "child",
+        &["fs.read:**", "shell.exec:**"],
+        "secrets",
+        json!([
+            { "op": "read", "path": "key.txt" },
+            { "op": "shell", "argv": ["cat", "key.txt"] },
+            { "op": "shell", "argv": ["cat", "../a.txt"] },
+        ]),
+    );
+    let out = common::run_to_exit(&kernel, "parent", &input, world.work()).await?;
+    let steps = child_results(&out);
+    assert_eq!(steps[0]["err"]["kind"], "denied", "{out}");
+    assert_ne!(steps[1]["ok"]["exit_code"], 0, "{out}");
+    assert!(
+        !steps[1]["ok"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SECRET"),
+        "{out}"
+    );
+    assert_eq!(steps[2]["ok"]["stdout"], "public\n", "{out}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cwd_is_a_directory_of_the_tree_reached_without_links() -> anyhow::Result<()> {
+    let world = world()?;
+    std::os::unix::fs::symlink("secrets", world.work().join("link"))?;
+    image(&world, "parent", &["process.spawn:**"], None)?;
+    image(&world, "child", &[], None)?;
+    let kernel = common::kernel(world.state.path())?;
+    let spawn = |cwd: &str| json!({ "op": "spawn", "image": "child", "cwd": cwd, "input": { "steps": [] } });
+    let input = json!({ "steps": [
+        spawn("link"),
+        spawn(".."),
+        spawn("a.txt"),
+        spawn("/secrets/inner"),
+        spawn("secrets/../secrets/inner/.."),
+    ]});
+    let out = common::run_to_exit(&kernel, "parent", &input.to_string(), world.work()).await?;
+    let steps = results(&out);
+    assert_eq!(steps[0]["err"]["kind"], "denied", "{out}");
+    assert_eq!(steps[1]["err"]["kind"], "invalid", "{out}");
+    assert_eq!(steps[2]["err"]["kind"], "invalid", "{out}");
+    for (i, cwd) in [(3, "/secrets/inner"), (4, "/secrets")] {
+        let pid = steps[i]["ok"].as_u64().unwrap_or_default();
+        assert_eq!(kernel.table().get(pid)?.cwd, cwd, "{out}");
+    }
+    Ok(())
+}
