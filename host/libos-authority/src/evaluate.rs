@@ -7,7 +7,7 @@ use libos_audit::Verdict;
 
 use crate::capability::{CapabilitySet, has_parent_segment};
 use crate::entities;
-use crate::policy::Policy;
+use crate::policy::{Layer, Policy};
 use crate::text::{policies_word, quoted_list, shown};
 
 /// The verdict of both layers for one (subject, action, resource, digest), before a request
@@ -100,9 +100,87 @@ impl Evaluator<'_> {
                 );
             }
         };
-        let response =
-            self.authorizer
-                .is_authorized(&query.request, self.policy.set(), &query.entities);
+        let several = self.policy.inherits();
+        let mut allowed: Vec<String> = Vec::new();
+        let mut asked: Vec<String> = Vec::new();
+        let mut ask_reason: Option<String> = None;
+        let mut notes = String::new();
+        for layer in self.policy.layers() {
+            let of = if several {
+                format!(" (policy set {})", shown(layer.origin()))
+            } else {
+                String::new()
+            };
+            match self.decide_in(layer, &query) {
+                InLayer::NoPermit { note } => {
+                    return Evaluation::deny(
+                        Some(capability),
+                        Vec::new(),
+                        format!(
+                            "no policy permits {} on {}{of}{note}",
+                            shown(action),
+                            shown(resource),
+                        ),
+                    );
+                }
+                InLayer::Forbidden { ids } => {
+                    let reason = format!(
+                        "forbidden by {} {}{of}",
+                        policies_word(ids.len()),
+                        quoted_list(&ids)
+                    );
+                    return Evaluation::deny(Some(capability), ids, reason);
+                }
+                InLayer::Permitted { ids, ask_ids, note } => {
+                    notes.push_str(&note);
+                    if !ask_ids.is_empty() && ask_reason.is_none() {
+                        ask_reason = Some(format!(
+                            "{} {} {} approval for {} on {}{of}",
+                            policies_word(ask_ids.len()),
+                            quoted_list(&ask_ids),
+                            if ask_ids.len() == 1 {
+                                "requires"
+                            } else {
+                                "require"
+                            },
+                            shown(action),
+                            shown(resource),
+                        ));
+                    }
+                    asked.extend(ask_ids);
+                    allowed.extend(ids);
+                }
+            }
+        }
+        match ask_reason {
+            None => {
+                let reason = format!(
+                    "granted by capability {}; permitted by {} {}{notes}",
+                    shown(&capability),
+                    policies_word(allowed.len()),
+                    quoted_list(&allowed),
+                );
+                Evaluation {
+                    verdict: Verdict::Allow,
+                    capability: Some(capability),
+                    policy_ids: allowed.into(),
+                    reason: reason.into(),
+                }
+            }
+            Some(reason) => Evaluation {
+                verdict: Verdict::Ask,
+                capability: Some(capability),
+                policy_ids: allowed.into(),
+                reason: format!("{reason}{notes}").into(),
+            },
+        }
+    }
+
+    /// What one policy set decides for `query`.
+    fn decide_in(&self, layer: &Layer, query: &entities::CedarQuery) -> InLayer {
+        let response = self
+            .authorizer
+            .is_authorized(&query.request, layer.set(), &query.entities);
         let determining: Vec<&PolicyId> = response.diagnostics().reason().collect();
         let errored: Vec<(&PolicyId, String)> = response
             .diagnostics()
@@ -114,93 +192,57 @@ impl Evaluator<'_> {
             })
             .collect();
         for (id, error) in &errored {
-            tracing::warn!(policy = %self.policy.name_of(id), error = %error,
+            tracing::warn!(policy = %layer.name_of(id), error = %error,
                 "policy evaluation error; the policy is treated as not applying");
         }
-        let ignored = |effect: Effect| self.ignored_note(&errored, effect);
-
         match response.decision() {
-            CedarDecision::Deny if determining.is_empty() => Evaluation::deny(
-                Some(capability),
-                Vec::new(),
-                format!(
-                    "no policy permits {} on {}{}",
-                    shown(action),
-                    shown(resource),
-                    ignored(Effect::Permit)
-                ),
-            ),
-            CedarDecision::Deny => {
-                let ids = self.policy.names_of(determining);
-                let reason = format!(
-                    "forbidden by {} {}",
-                    policies_word(ids.len()),
-                    quoted_list(&ids)
-                );
-                Evaluation::deny(Some(capability), ids, reason)
-            }
-            CedarDecision::Allow => {
-                let ids = self.policy.names_of(determining.iter().copied());
-                let ask_ids = self
-                    .policy
-                    .names_of(determining.into_iter().filter(|id| self.policy.is_ask(id)));
-                if ask_ids.is_empty() {
-                    let reason = format!(
-                        "granted by capability {}; permitted by {} {}{}",
-                        shown(&capability),
-                        policies_word(ids.len()),
-                        quoted_list(&ids),
-                        ignored(Effect::Forbid)
-                    );
-                    Evaluation {
-                        verdict: Verdict::Allow,
-                        capability: Some(capability),
-                        policy_ids: ids.into(),
-                        reason: reason.into(),
-                    }
-                } else {
-                    let reason = format!(
-                        "{} {} {} approval for {} on {}{}",
-                        policies_word(ask_ids.len()),
-                        quoted_list(&ask_ids),
-                        if ask_ids.len() == 1 {
-                            "requires"
-                        } else {
-                            "require"
-                        },
-                        shown(action),
-                        shown(resource),
-                        ignored(Effect::Forbid)
-                    );
-                    Evaluation {
-                        verdict: Verdict::Ask,
-                        capability: Some(capability),
-                        policy_ids: ids.into(),
-                        reason: reason.into(),
-                    }
-                }
-            }
+            CedarDecision::Deny if determining.is_empty() => InLayer::NoPermit {
+                note: ignored_note(layer, &errored, Effect::Permit),
+            },
+            CedarDecision::Deny => InLayer::Forbidden {
+                ids: layer.names_of(determining),
+            },
+            CedarDecision::Allow => InLayer::Permitted {
+                ids: layer.names_of(determining.iter().copied()),
+                ask_ids: layer.names_of(determining.into_iter().filter(|id| layer.is_ask(id))),
+                note: ignored_note(layer, &errored, Effect::Forbid),
+            },
         }
     }
+}
 
-    /// A note about erroring policies of `effect` (those whose failure could have changed the
-    /// outcome), or the empty string.
-    fn ignored_note(&self, errored: &[(&PolicyId, String)], effect: Effect) -> String {
-        let notes: Vec<String> = errored
-            .iter()
-            .filter(|(id, _)| self.policy.set().policy(id).map(|p| p.effect()) == Some(effect))
-            .map(|(id, error)| {
-                format!(
-                    "policy `{}` was ignored because it failed to evaluate: {}",
-                    shown(&self.policy.name_of(id)),
-                    shown(error)
-                )
-            })
-            .collect();
-        if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join("; "))
-        }
+/// What one policy set decided.
+enum InLayer {
+    /// No permit applies (with a note on permits that failed to evaluate).
+    NoPermit { note: String },
+    /// These forbids apply.
+    Forbidden { ids: Vec<String> },
+    /// These permits apply, those of them in `ask_ids` asking (with a note on forbids that
+    /// failed to evaluate).
+    Permitted {
+        ids: Vec<String>,
+        ask_ids: Vec<String>,
+        note: String,
+    },
+}
+
+/// A note about erroring policies of `effect` in `layer` (those whose failure could have
+/// changed the outcome), or the empty string.
+fn ignored_note(layer: &Layer, errored: &[(&PolicyId, String)], effect: Effect) -> String {
+    let notes: Vec<String> = errored
+        .iter()
+        .filter(|(id, _)| layer.set().policy(id).map(|p| p.effect()) == Some(effect))
+        .map(|(id, error)| {
+            format!(
+                "policy `{}` was ignored because it failed to evaluate: {}",
+                shown(&layer.name_of(id)),
+                shown(error)
+            )
+        })
+        .collect();
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
     }
 }

@@ -15,9 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::ffi::DetailedError;
 use cedar_policy::{Effect, ParseErrors, PolicyId, PolicySet};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::AuthorityError;
 
@@ -43,13 +45,26 @@ struct PolicyInfo {
     ask: bool,
 }
 
-/// A compiled, immutable Cedar policy set.
-#[derive(Debug, Clone)]
-pub struct Policy {
+/// One compiled Cedar policy set: an image's `policy.cedar`, a file, or the built-in default.
+#[derive(Debug)]
+pub(crate) struct Layer {
     set: PolicySet,
     origin: String,
     info: HashMap<PolicyId, PolicyInfo>,
     reads_digest: bool,
+    /// SHA-256 of the origin and the source: what makes two layers the same.
+    digest: [u8; 32],
+}
+
+/// The policy in force for a subject: its own policy set and the sets it inherited (those of
+/// a process's ancestors, and of the images it ran before an `exec`), nearest first, each
+/// once. A request is decided by every set: a `forbid` (or the lack of a `permit`) in any of
+/// them denies, an `ask` in any of them asks, and it is allowed only when every set allows
+/// it, so inheriting only ever narrows. Immutable; cheap to clone (the sets are shared).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    own: Arc<Layer>,
+    inherited: Arc<[Arc<Layer>]>,
 }
 
 impl Policy {
@@ -119,12 +134,69 @@ impl Policy {
         if info.is_empty() {
             tracing::warn!(origin, "policy set is empty: every request will be denied");
         }
-        Ok(Policy {
+        let digest = Sha256::new()
+            .chain_update((origin.len() as u64).to_le_bytes())
+            .chain_update(origin.as_bytes())
+            .chain_update(src.as_bytes())
+            .finalize()
+            .into();
+        Ok(Policy::single(Layer {
             set,
             origin: origin.to_owned(),
             info,
             reads_digest: src.contains("digest"),
-        })
+            digest,
+        }))
+    }
+
+    fn single(layer: Layer) -> Policy {
+        Policy {
+            own: Arc::new(layer),
+            inherited: Arc::from([]),
+        }
+    }
+
+    /// This policy set inheriting `ancestors` (the policy in force of a parent, or of the
+    /// image a process ran before an `exec`): decided by its own set and every set of
+    /// `ancestors`, each once (see [`Policy`]). Only ever narrower than either.
+    #[must_use]
+    pub fn inheriting(&self, ancestors: &Policy) -> Policy {
+        let mut seen = vec![self.own.digest];
+        let mut inherited = Vec::new();
+        for layer in ancestors.layers().chain(self.inherited.iter()) {
+            if !seen.contains(&layer.digest) {
+                seen.push(layer.digest);
+                inherited.push(Arc::clone(layer));
+            }
+        }
+        Policy {
+            own: Arc::clone(&self.own),
+            inherited: inherited.into(),
+        }
+    }
+
+    /// Every set that decides, its own first, then the inherited ones nearest first.
+    pub(crate) fn layers(&self) -> impl Iterator<Item = &Arc<Layer>> {
+        std::iter::once(&self.own).chain(self.inherited.iter())
+    }
+
+    /// Where each deciding set came from, its own first.
+    pub fn origins(&self) -> Vec<&str> {
+        self.layers().map(|l| l.origin.as_str()).collect()
+    }
+
+    /// Whether it inherits any set besides its own.
+    pub fn inherits(&self) -> bool {
+        !self.inherited.is_empty()
+    }
+
+    /// SHA-256 over every deciding set, in order: equal for two policies that decide alike.
+    pub fn chain_digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for layer in self.layers() {
+            hasher.update(layer.digest);
+        }
+        hasher.finalize().into()
     }
 
     /// The built-in default: one `permit(principal, action, resource);` with id
@@ -135,43 +207,51 @@ impl Policy {
             Err(e) => {
                 // Unreachable for the constant source; fail closed rather than panic.
                 tracing::error!(error = %e, "built-in policy failed to compile; denying everything");
-                Policy {
+                Policy::single(Layer {
                     set: PolicySet::new(),
                     origin: "<built-in default>".to_owned(),
                     info: HashMap::new(),
                     reads_digest: false,
-                }
+                    digest: [0; 32],
+                })
             }
         }
     }
 
-    /// Where the policy came from (file name, or `<built-in default>`).
+    /// Where its own set came from (file name, or `<built-in default>`).
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.own.origin
     }
 
-    /// The reported ids of all policies, in source order.
+    /// The reported ids of the policies of its own set, in source order.
     pub fn ids(&self) -> Vec<&str> {
-        let mut infos: Vec<&PolicyInfo> = self.info.values().collect();
+        let mut infos: Vec<&PolicyInfo> = self.own.info.values().collect();
         infos.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
         infos.into_iter().map(|i| i.name.as_str()).collect()
     }
 
-    /// Number of policies in the set.
+    /// Number of policies in its own set.
     pub fn len(&self) -> usize {
-        self.info.len()
+        self.own.info.len()
     }
 
-    /// True when the set has no policy (everything is then denied by default).
+    /// True when its own set has no policy (everything is then denied by default).
     pub fn is_empty(&self) -> bool {
-        self.info.is_empty()
+        self.own.info.is_empty()
     }
 
-    /// True when the policy text may read `context.digest`, so that decisions can depend on
-    /// the arguments' digest and must be cached per digest. Over-approximates: any mention of
-    /// `digest` counts.
+    /// True when the text of any deciding set may read `context.digest`, so that decisions
+    /// can depend on the arguments' digest and must be cached per digest. Over-approximates:
+    /// any mention of `digest` counts.
     pub fn reads_digest(&self) -> bool {
-        self.reads_digest
+        self.layers().any(|l| l.reads_digest)
+    }
+}
+
+impl Layer {
+    /// Where the set came from.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
     }
 
     pub(crate) fn set(&self) -> &PolicySet {

@@ -73,7 +73,7 @@ pub(crate) struct PendingExec {
     pub(crate) pre: AgentPre<ProcessCtx>,
     pub(crate) capabilities: Vec<Capability>,
     pub(crate) input: String,
-    /// The policy in force, kept across the exec.
+    /// The policy in force after the exec: the new image's inheriting the one before.
     pub(crate) policy: Arc<Policy>,
 }
 

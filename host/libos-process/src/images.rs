@@ -12,6 +12,9 @@ use crate::ctx::ProcessCtx;
 use crate::error::ProcessError;
 use crate::kernel::Inner;
 
+/// How many inherited policy chains a host keeps (cleared wholesale past it).
+const KEPT_CHAINS: usize = 4096;
+
 impl Inner {
     /// The parsed policy of `image`, parsed once per host and image. Sharing one `Arc` also
     /// lets processes of the same image share their authorities' verdict caches.
@@ -28,6 +31,31 @@ impl Inner {
         });
         policies.insert(digest, Arc::clone(&policy));
         Ok(policy)
+    }
+
+    /// The policy of `image` inheriting `ancestors` (a parent's policy in force, or the one a
+    /// process had before an `exec`); the image's own without. Each chain is built once per
+    /// host, so the processes under it share one `Arc` (and their authorities' caches).
+    pub(crate) fn policy_inheriting(
+        &self,
+        image: &Image,
+        ancestors: Option<&Arc<Policy>>,
+    ) -> Result<Arc<Policy>, ProcessError> {
+        let own = self.policy(image)?;
+        let Some(ancestors) = ancestors else {
+            return Ok(own);
+        };
+        let key = format!("{}+{}", image.digest, hex::encode(ancestors.chain_digest()));
+        let mut chains = self.chains.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(policy) = chains.get(&key) {
+            return Ok(Arc::clone(policy));
+        }
+        let chained = Arc::new(own.inheriting(ancestors));
+        if chains.len() >= KEPT_CHAINS {
+            chains.clear();
+        }
+        chains.insert(key, Arc::clone(&chained));
+        Ok(chained)
     }
 
     /// The pre-instantiated agent of `image`, compiled once per host.

@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) last_message: AtomicU64,
     pub(crate) agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
     pub(crate) policies: Mutex<HashMap<String, Arc<Policy>>>,
+    /// Policies inheriting others, by image digest and the inherited chain's digest.
+    pub(crate) chains: Mutex<HashMap<String, Arc<Policy>>>,
     pub(crate) tools: Mutex<HashMap<String, Arc<libos::LoadedTool>>>,
 }
 
@@ -151,6 +153,7 @@ impl Kernel {
                 last_message,
                 agents: Mutex::default(),
                 policies: Mutex::default(),
+                chains: Mutex::default(),
                 tools: Mutex::default(),
             }),
         };
@@ -180,8 +183,17 @@ impl Kernel {
     }
 
     /// Starts a process and returns its pid; it runs as a task on the current tokio runtime.
+    ///
+    /// A child (`parent` set) is started only by its parent's `process.spawn`, which passes
+    /// the parent's policy on; here `parent` must be `None`.
     pub async fn start(&self, start: Start) -> Result<u64, ProcessError> {
-        Inner::start(&self.inner, start).await
+        if start.parent.is_some() {
+            return Err(ProcessError::Invalid(
+                "a child is started by its parent's process.spawn, which passes its policy on"
+                    .into(),
+            ));
+        }
+        Inner::start(&self.inner, start, None).await
     }
 
     /// Waits until `pid` has ended and returns how.
@@ -217,14 +229,20 @@ impl Kernel {
 }
 
 impl Inner {
-    pub(crate) async fn start(self: &Arc<Self>, start: Start) -> Result<u64, ProcessError> {
+    /// Starts `start`, under its image's policy inheriting `inherits` (the policy in force of
+    /// the parent that spawns it).
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        start: Start,
+        inherits: Option<&Arc<Policy>>,
+    ) -> Result<u64, ProcessError> {
         let image = self.images.get_shared(&start.image)?;
         let capabilities = match start.capabilities {
             Some(caps) => caps,
             None => image_capabilities(&image)?,
         };
         let pre = self.agent(&image).await?;
-        let policy = self.policy(&image)?;
+        let policy = self.policy_inheriting(&image, inherits)?;
         // A parent this host runs and that has not ended: the table cannot refuse the
         // child, so its start is recorded behind the spawn (see `ProcessTable::start_behind`).
         let (parent_budget, parent_live_here) = match start.parent {

@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::{Value, json};
 
-use common::{World, results};
+use common::{World, results, script_image};
 
 /// A tree root holding `a.txt` and `secrets/key.txt`.
 fn world() -> anyhow::Result<World> {
@@ -15,26 +15,6 @@ fn world() -> anyhow::Result<World> {
     std::fs::create_dir_all(world.work().join("secrets/inner"))?;
     std::fs::write(world.work().join("secrets/key.txt"), "SECRET\n")?;
     Ok(world)
-}
-
-/// Builds image `name` (the script agent) with `caps` and, when given, a Cedar `policy`.
-fn image(world: &World, name: &str, caps: &[&str], policy: Option<&str>) -> anyhow::Result<()> {
-    let dir = world.images.path().join(name);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
-    let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
-    let mut manifest = format!(
-        "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\ncapabilities = [{}]\n",
-        caps.join(", ")
-    );
-    if let Some(policy) = policy {
-        std::fs::write(dir.join("policy.cedar"), policy)?;
-        manifest.push_str("policy = \"policy.cedar\"\n");
-    }
-    manifest.push_str("\n[limits]\nwall_clock = \"60s\"\n");
-    std::fs::write(dir.join("image.toml"), manifest)?;
-    libos_image::ImageStore::open(world.state.path())?.build(&dir)?;
-    Ok(())
 }
 
 /// A parent step list: spawn `child` with `caps` in `cwd` running `steps`, then wait for it.
@@ -52,31 +32,16 @@ fn child_results(parent: &Value) -> Vec<Value> {
     results(&results(parent)[1]["ok"]["output"])
 }
 
-/// Records whose action is `action`: (verdict, resource).
-fn records(world: &World, action: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let all = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
-    Ok(all
-        .iter()
-        .filter(|r| &*r.record.decided.action == action)
-        .map(|r| {
-            (
-                format!("{:?}", r.record.decided.verdict).to_lowercase(),
-                r.record.decided.resource.to_string(),
-            )
-        })
-        .collect())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_below_a_directory_holds_the_parents_globs_from_the_root() -> anyhow::Result<()> {
     let world = world()?;
-    image(
+    script_image(
         &world,
         "parent",
         &["process.spawn:**", "fs.read:*.txt"],
         None,
     )?;
-    image(&world, "child", &[], None)?;
+    script_image(&world, "child", &[], None)?;
     let kernel = common::kernel(world.state.path())?;
     let input = spawn_and_wait(
         "child",
@@ -94,7 +59,7 @@ async fn a_child_below_a_directory_holds_the_parents_globs_from_the_root() -> an
     assert_eq!(steps[1]["ok"], "public\n", "{out}");
     assert_eq!(steps[2]["ok"]["cwd"], "/secrets", "{out}");
     kernel.host().flush_audit()?;
-    let reads = records(&world, "fs.read")?;
+    let reads = common::records_of(world.state.path(), "fs.read")?;
     assert!(
         reads.contains(&("deny".into(), "secrets/key.txt".into())),
         "the record names the path from the root: {reads:?}"
@@ -116,13 +81,13 @@ const FORBID_SECRETS: &str = r#"permit(principal, action, resource);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbid_holds_for_a_child_started_inside_what_it_forbids() -> anyhow::Result<()> {
     let world = world()?;
-    image(
+    script_image(
         &world,
         "parent",
         &["process.spawn:**", "fs.read:**", "shell.exec:**"],
         Some(FORBID_SECRETS),
     )?;
-    image(&world, "child", &[], Some(FORBID_SECRETS))?;
+    script_image(&world, "child", &[], Some(FORBID_SECRETS))?;
     let kernel = common::kernel(world.state.path())?;
     let input = spawn_and_wait(
         "child",
@@ -153,8 +118,8 @@ async fn a_forbid_holds_for_a_child_started_inside_what_it_forbids() -> anyhow::
 async fn a_cwd_is_a_directory_of_the_tree_reached_without_links() -> anyhow::Result<()> {
     let world = world()?;
     std::os::unix::fs::symlink("secrets", world.work().join("link"))?;
-    image(&world, "parent", &["process.spawn:**"], None)?;
-    image(&world, "child", &[], None)?;
+    script_image(&world, "parent", &["process.spawn:**"], None)?;
+    script_image(&world, "child", &[], None)?;
     let kernel = common::kernel(world.state.path())?;
     let spawn = |cwd: &str| json!({ "op": "spawn", "image": "child", "cwd": cwd, "input": { "steps": [] } });
     let input = json!({ "steps": [

@@ -3,8 +3,9 @@
 //! Decided with the target image's name as resource (`process.exec:NAME`, never ambient).
 //! Everything that can fail is checked here, before the instance is discarded, so an error
 //! leaves the caller running unchanged. Capabilities never grow: the process keeps those of
-//! its own that the new image also requests (see [`narrow`]). The policy in force does not
-//! change either, so a process cannot shed a `forbid` by exec'ing into a laxer image.
+//! its own that the new image also requests (see [`narrow`]). The policy in force after it is
+//! the new image's inheriting the one before (every set still decides), so a process can
+//! shed no `forbid` by exec'ing into a laxer image, and the new image's own rules apply too.
 
 use std::sync::Arc;
 
@@ -39,13 +40,17 @@ impl ProcessCtx {
             .agent(&target)
             .await
             .map_err(|e| e.to_runtime())?;
+        let policy = self
+            .kernel
+            .policy_inheriting(&target, Some(&self.policy))
+            .map_err(|e| e.to_runtime())?;
         permit.done(None);
         Ok(PendingExec {
             image: target,
             pre,
             capabilities,
             input,
-            policy: Arc::clone(&self.policy),
+            policy,
         })
     }
 }

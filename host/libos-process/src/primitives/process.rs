@@ -146,7 +146,7 @@ impl ProcessCtx {
         self.budget
             .charge(libos::error::LimitKind::Children, 1)
             .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
-        let started = Inner::start(&self.kernel, start)
+        let started = Inner::start(&self.kernel, start, Some(&self.policy))
             .await
             .map_err(|e| e.to_runtime());
         match started {

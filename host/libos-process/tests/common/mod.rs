@@ -107,6 +107,46 @@ impl World {
     }
 }
 
+/// Builds image `name` (the script agent) with `caps` and, when given, the Cedar `policy`.
+pub fn script_image(
+    world: &World,
+    name: &str,
+    caps: &[&str],
+    policy: Option<&str>,
+) -> anyhow::Result<()> {
+    let dir = world.images.path().join(name);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
+    let mut manifest = format!(
+        "name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\ncapabilities = [{}]\n",
+        caps.join(", ")
+    );
+    if let Some(policy) = policy {
+        std::fs::write(dir.join("policy.cedar"), policy)?;
+        manifest.push_str("policy = \"policy.cedar\"\n");
+    }
+    manifest.push_str("\n[limits]\nwall_clock = \"60s\"\n");
+    std::fs::write(dir.join("image.toml"), manifest)?;
+    ImageStore::open(world.state.path())?.build(&dir)?;
+    Ok(())
+}
+
+/// Records of `action` in the audit log of `state`: (verdict, resource).
+pub fn records_of(state: &Path, action: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let all = libos_audit::read_records(&state.join("libos.db"), None)?;
+    Ok(all
+        .iter()
+        .filter(|r| &*r.record.decided.action == action)
+        .map(|r| {
+            (
+                format!("{:?}", r.record.decided.verdict).to_lowercase(),
+                r.record.decided.resource.to_string(),
+            )
+        })
+        .collect())
+}
+
 /// A [`World`] with one image built and a kernel on its state directory.
 pub struct Fixture {
     pub world: World,
