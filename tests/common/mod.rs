@@ -238,3 +238,35 @@ pub fn ok_json(report: &CallReport) -> serde_json::Value {
         Err(e) => panic!("call failed: {e}"),
     }
 }
+
+/// Whether a live process's command line holds `marker`.
+pub fn running(marker: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+}
+
+/// Waits up to `secs` seconds until `running(marker)` is `wanted`; whether it became so.
+pub fn wait_running(marker: &str, wanted: bool, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if running(marker) == wanted {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -72,6 +72,11 @@ impl AuditSink for AuditLog {
         self.queue.push(record);
     }
 
+    /// [`AuditLog::flush`]: every record queued so far committed to the database.
+    fn store(&self) -> Result<(), String> {
+        self.flush().map_err(|e| e.to_string())
+    }
+
     /// Queues all of `records` under one lock.
     fn append_all(&self, records: &mut Vec<AuditRecord>) {
         self.queue.push_all(records);

@@ -123,6 +123,17 @@ impl Session {
         }
     }
 
+    /// Hands the records this session holds off and waits until they and every record
+    /// queued before them are stored (see [`libos_audit::AuditSink::store`]): call it before
+    /// an effect that must not happen unrecorded.
+    ///
+    /// # Errors
+    /// Why the records could not be stored (the effect must not happen).
+    pub fn store(&mut self) -> Result<(), String> {
+        self.hand_off();
+        self.authority.audit().store()
+    }
+
     /// [`Authority::check`]: the full decision, audited (after the records this session
     /// holds, so the log keeps the caller's order).
     pub fn check(&mut self, req: &Request<'_>) -> Decision {

@@ -333,20 +333,26 @@ async fn a_command_keeps_no_capability_of_the_host_user() -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Whether process `pid` is gone (or a zombie waiting for its new parent), within 5 s.
-fn gone(pid: u32) -> bool {
+/// Whether no live process's command line holds `marker`, within 5 s (a command's pids are
+/// those of its own pid namespace, when it has one, so processes are found by what they run).
+fn none_running(marker: &str) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The state follows the parenthesized name.
-        let state = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .chars()
-            .next();
-        if stat.is_empty() || state == Some('Z') || state == Some('X') {
+        let running = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+            });
+        if !running {
             return true;
         }
         if std::time::Instant::now() > deadline {
@@ -381,9 +387,10 @@ async fn what_a_command_starts_ends_with_it() -> anyhow::Result<()> {
     let world = Layout::new()?;
     world.image("sh", &["shell.exec:**", "shell.interpreter:**"])?;
     let kernel = common::kernel(&world.state)?;
+    let marker = format!("daemon-marker-{}", std::process::id());
     let script = json!({ "steps": [
-        { "op": "shell", "argv": ["python3", "-c", DAEMON] },
-        { "op": "shell", "argv": ["sh", "-c", "sleep 31 & echo $!; wait"], "timeout_ms": 300 },
+        { "op": "shell", "argv": ["python3", "-c", DAEMON, marker] },
+        { "op": "shell", "argv": ["sh", "-c", "sleep 31.4159 & echo $!; wait"], "timeout_ms": 300 },
     ]});
     let out = common::run_to_exit(&kernel, "sh", &script.to_string(), &world.work).await?;
     let results = out["results"].as_array().cloned().unwrap_or_default();
@@ -392,22 +399,19 @@ async fn what_a_command_starts_ends_with_it() -> anyhow::Result<()> {
         .unwrap_or_default()
         .to_owned();
     let mut words = said.split_whitespace();
-    let pid: u32 = words.next().unwrap_or_default().parse()?;
+    let _pid = words.next();
     assert_eq!(words.collect::<Vec<_>>(), ["stayed", "stayed"], "{said:?}");
-    assert!(gone(pid), "the forked child {pid} outlived its command");
+    assert!(
+        none_running(&marker),
+        "the forked child outlived its command"
+    );
     // A command that outlives its timeout ends with what it started.
     let slept = &results[1]["ok"];
     assert_eq!(slept["timed_out"], true, "{results:?}");
     assert_eq!(slept["exit_code"], Value::Null);
-    let pid: u32 = slept["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .trim()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e}: {results:?}"))?;
     assert!(
-        gone(pid),
-        "the background sleep {pid} outlived its command's timeout"
+        none_running("31.4159"),
+        "the background sleep outlived its command's timeout"
     );
     Ok(())
 }
@@ -437,5 +441,144 @@ async fn a_command_inherits_no_descriptor_of_the_host() -> anyhow::Result<()> {
     assert_eq!(out[0]["ok"]["stdout"], "[]\n", "{out:?}");
     assert!(refused_silently(&out[1]), "{out:?}");
     drop(outside);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_changes_no_metadata_and_reaches_no_other_process_or_socket() -> anyhow::Result<()>
+{
+    use std::os::unix::fs::PermissionsExt as _;
+    let world = Layout::new()?;
+    world.image(
+        "meta",
+        &[
+            "shell.exec:**",
+            "shell.interpreter:**",
+            "shell.destructive:**",
+            "fs.read:**",
+            "fs.write:granted/**",
+        ],
+    )?;
+    std::fs::write(world.work.join("granted/mine.txt"), "mine")?;
+    std::fs::set_permissions(&world.outside, std::fs::Permissions::from_mode(0o600))?;
+    let outside = world.outside.to_string_lossy().into_owned();
+    let before = std::fs::metadata(&world.outside)?;
+    // A Unix socket named in the filesystem, outside the working directory.
+    let socket_path = world.outside.with_file_name("daemon.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path)?;
+    listener.set_nonblocking(true)?;
+    let connect = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\nprint('connected')",
+        socket_path.to_string_lossy()
+    );
+    let python = |code: &str| vec!["python3".to_owned(), "-c".to_owned(), code.to_owned()];
+    let steps: Vec<Vec<String>> = vec![
+        vec!["chmod".into(), "4755".into(), outside.clone()],
+        vec!["chmod".into(), "+x".into(), "granted/mine.txt".into()],
+        vec![
+            "touch".into(),
+            "-d".into(),
+            "1999-12-31".into(),
+            outside.clone(),
+        ],
+        vec!["touch".into(), "granted/mine.txt".into()],
+        python(&format!(
+            "import os\nos.setxattr({outside:?}, 'user.x', b'1')\nprint('set')"
+        )),
+        python(
+            "import resource, os\npid = os.fork()\nif pid == 0:\n    resource.prlimit(1, resource.RLIMIT_NOFILE, (4, 4))\n    print('limited')\nos.waitpid(pid, 0) if pid else None",
+        ),
+        python(
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.shmget(0, 4096, 0o1600))",
+        ),
+        python(&connect),
+    ];
+    let argvs: Vec<Vec<&str>> = steps
+        .iter()
+        .map(|a| a.iter().map(String::as_str).collect())
+        .collect();
+    let argvs: Vec<&[&str]> = argvs.iter().map(Vec::as_slice).collect();
+    let out = world.run("meta", &argvs).await?;
+    let after = std::fs::metadata(&world.outside)?;
+    assert_ne!(out[0]["ok"]["exit_code"], 0, "{out:?}");
+    assert_eq!(after.permissions().mode() & 0o7777, 0o600, "mode unchanged");
+    assert_ne!(
+        out[1]["ok"]["exit_code"], 0,
+        "modes are not changed even inside the grants: {out:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(world.work.join("granted/mine.txt"))?
+            .permissions()
+            .mode()
+            & 0o111,
+        0
+    );
+    assert_ne!(out[2]["ok"]["exit_code"], 0, "{out:?}");
+    assert_eq!(after.modified()?, before.modified()?, "times unchanged");
+    assert_eq!(
+        out[3]["ok"]["exit_code"], 0,
+        "touching a granted file works: {out:?}"
+    );
+    assert!(
+        !out[4]["ok"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("set"),
+        "{out:?}"
+    );
+    assert!(
+        !out[5]["ok"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("limited"),
+        "{out:?}"
+    );
+    assert_eq!(out[6]["ok"]["stdout"], "-1\n", "{out:?}");
+    assert!(
+        !out[7]["ok"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("connected"),
+        "{out:?}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "nothing connected to the socket"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commands_record_is_stored_before_it_runs() -> anyhow::Result<()> {
+    let world = Layout::new()?;
+    world.image("sleepy", &["shell.exec:**"])?;
+    let marker = format!("1.{}", std::process::id());
+    let run = {
+        let kernel = common::kernel(&world.state)?;
+        let work = world.work.clone();
+        let script = json!({ "steps": [{ "op": "shell", "argv": ["sleep", marker] }] });
+        tokio::spawn(async move {
+            common::run_to_exit(&kernel, "sleepy", &script.to_string(), &work).await
+        })
+    };
+    // While the command runs, another reader of the state directory finds its record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut found = false;
+    while std::time::Instant::now() < deadline && !found {
+        let running = std::fs::read_dir("/proc")?.flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        });
+        if running {
+            let records = libos_audit::read_records(&world.state.join("libos.db"), None)?;
+            found = records.iter().any(|r| {
+                &*r.record.decided.action == "shell.exec" && &*r.record.decided.resource == "sleep"
+            });
+            assert!(found, "the command runs and its record is not stored");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(found, "the command was never seen running");
+    run.await??;
     Ok(())
 }

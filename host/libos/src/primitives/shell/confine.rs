@@ -224,11 +224,22 @@ pub struct Workdir<'a> {
     pub state: &'a Path,
 }
 
-/// A ruleset built for one command, to apply in its child.
-#[derive(Debug)]
+/// A ruleset built for one command, with its limits and seccomp filter, to apply in its
+/// child.
 pub struct Confinement {
     fd: OwnedFd,
     limits: ChildLimits,
+    filter: Vec<libc::sock_filter>,
+}
+
+impl std::fmt::Debug for Confinement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confinement")
+            .field("fd", &self.fd)
+            .field("limits", &self.limits)
+            .field("filter_len", &self.filter.len())
+            .finish()
+    }
 }
 
 impl Confinement {
@@ -309,13 +320,17 @@ impl Confinement {
         Ok(Confinement {
             fd: fd.ok_or(ConfineError::NoRuleset)?,
             limits: ChildLimits { network, ..limits },
+            filter: super::seccomp::filter(network),
         })
     }
 
-    /// What the child applies: the ruleset's descriptor and the limits. The descriptor
-    /// stays open as long as this confinement lives.
-    pub fn for_child(&self) -> (RawFd, ChildLimits) {
-        (self.fd.as_raw_fd(), self.limits)
+    /// Applies this confinement in a command's child (see [`apply_in_child`]).
+    ///
+    /// # Safety
+    /// As [`apply_in_child`]: only in a command's child before `exec`.
+    pub unsafe fn apply(&self) -> io::Result<()> {
+        // SAFETY: our caller's contract.
+        unsafe { apply_in_child(self.fd.as_raw_fd(), self.limits, &self.filter) }
     }
 }
 
@@ -386,12 +401,16 @@ fn names(fd: &OwnedFd, path: &Path) -> bool {
 
 /// Applies a confinement in the child, between its start and `exec`: resource limits (never
 /// raising one), `PR_SET_NO_NEW_PRIVS`, every capability dropped and the seccomp filter
-/// (`privileges.rs`), then `landlock_restrict_self` on `fd`.
+/// (`privileges.rs`, `filter` from `seccomp.rs`), then `landlock_restrict_self` on `fd`.
 ///
 /// # Safety
 /// Call only in a command's child before `exec` (`spawn.rs`, or a `pre_exec` hook): it makes
 /// system calls only, allocates nothing, and `fd` must be the descriptor of a Landlock ruleset.
-pub unsafe fn apply_in_child(fd: RawFd, limits: ChildLimits) -> io::Result<()> {
+pub unsafe fn apply_in_child(
+    fd: RawFd,
+    limits: ChildLimits,
+    filter: &[libc::sock_filter],
+) -> io::Result<()> {
     let wanted = [
         (libc::RLIMIT_CPU, limits.cpu_seconds),
         (libc::RLIMIT_FSIZE, limits.file_bytes),
@@ -422,7 +441,7 @@ pub unsafe fn apply_in_child(fd: RawFd, limits: ChildLimits) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: in the command's child, before exec (our caller's contract).
-    unsafe { super::privileges::drop_in_child(limits.network)? };
+    unsafe { super::privileges::drop_in_child(filter)? };
     // SAFETY: landlock_restrict_self takes a descriptor and flags.
     if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) } != 0 {
         return Err(io::Error::last_os_error());
@@ -491,28 +510,23 @@ mod tests {
             std::time::Duration::from_secs(5),
         );
         let confinement = Confinement::build(kernel_abi(), &workdir, false, limits).unwrap();
-        let run = |file: &str| {
-            let (fd, limits) = confinement.for_child();
+        let confined = |path: &Path| {
+            let fd = confinement.fd.as_raw_fd();
+            let (limits, filter) = (confinement.limits, confinement.filter.clone());
             let mut cmd = std::process::Command::new("/bin/cat");
-            cmd.arg(root.join(file)).env_clear();
+            cmd.arg(path).env_clear();
             // SAFETY: apply_in_child only makes system calls.
-            unsafe { cmd.pre_exec(move || apply_in_child(fd, limits)) };
+            unsafe { cmd.pre_exec(move || apply_in_child(fd, limits, &filter)) };
             cmd.output().unwrap()
         };
+        let run = |file: &str| confined(&root.join(file));
         let yes = run("granted.txt");
         assert!(yes.status.success());
         assert_eq!(yes.stdout, b"yes");
         let no = run("other.txt");
         assert!(!no.status.success());
         assert!(no.stdout.is_empty());
-        let shadow = {
-            let (fd, limits) = confinement.for_child();
-            let mut cmd = std::process::Command::new("/bin/cat");
-            cmd.arg("/etc/shadow").env_clear();
-            // SAFETY: as above.
-            unsafe { cmd.pre_exec(move || apply_in_child(fd, limits)) };
-            cmd.output().unwrap()
-        };
+        let shadow = confined(Path::new("/etc/shadow"));
         assert!(!shadow.status.success() && shadow.stdout.is_empty());
     }
 }

@@ -105,18 +105,14 @@ pub async fn run(
     let null: OwnedFd = std::fs::File::open("/dev/null").map_err(io)?.into();
     let (out_read, out_write) = pipe().map_err(io)?;
     let (err_read, err_write) = pipe().map_err(io)?;
-    let child = spawn::spawn(
-        &plan,
-        [&null, &out_write, &err_write],
-        confinement.map(Confinement::for_child),
-    )
-    .map_err(|e| match e {
-        SpawnError::Child {
-            step: Step::Exec,
-            error,
-        } if error.kind() == std::io::ErrorKind::NotFound => NotRun::NotFound(first.clone()),
-        e => NotRun::Io(format!("{}: {e}", program.display())),
-    })?;
+    let child =
+        spawn::spawn(&plan, [&null, &out_write, &err_write], confinement).map_err(|e| match e {
+            SpawnError::Child {
+                step: Step::Exec,
+                error,
+            } if error.kind() == std::io::ErrorKind::NotFound => NotRun::NotFound(first.clone()),
+            e => NotRun::Io(format!("{}: {e}", program.display())),
+        })?;
     // Only the child holds the write ends now: the reads end when it and whatever it
     // started are gone.
     drop((null, out_write, err_write));

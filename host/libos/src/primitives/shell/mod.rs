@@ -14,6 +14,7 @@ mod exec;
 pub mod grants;
 mod privileges;
 pub mod rules;
+mod seccomp;
 mod spawn;
 
 use std::time::Duration;
@@ -129,6 +130,13 @@ impl CallCtx {
             confine::Case::Confined { abi } => Some(self.shell_confinement(abi, network, timeout)?),
             _ => None,
         };
+        // A command acts the moment it starts (and may outlive a crash of the host's
+        // bookkeeping): its record is stored first, or it does not start.
+        if let Err(e) = self.authority.store() {
+            return Err(RuntimeError::Io(format!(
+                "the audit record of this command could not be stored ({e}); it did not run"
+            )));
+        }
         match exec::run(&argv, &cwd, timeout, cap, confinement.as_ref()).await {
             Ok(done) => {
                 permit.done(None);

@@ -5,27 +5,16 @@
 //!
 //! Applied in the child between its start and `exec`, with system calls only: every capability
 //! is dropped from the bounding, ambient, inheritable, permitted and effective sets (so the
-//! `exec` of any program, set-uid or run as root, gains none), and a seccomp filter refuses
-//! `io_uring` (which can open sockets without the `socket` system call), system calls of
-//! another architecture or ABI (x32, i386 through `int 0x80`), leaving the command's process
-//! group (`setsid`, `setpgid`: a daemon would outlive the command's end and its timeout) and,
-//! unless the command may use the network, every socket but a Unix one.
+//! `exec` of any program, set-uid or run as root, gains none), and the seccomp filter of
+//! `seccomp.rs` is installed.
 
 use std::io;
 
-/// `AUDIT_ARCH_X86_64`: the architecture of the system calls the filter lets through.
-#[cfg(target_arch = "x86_64")]
-const NATIVE_ARCH: u32 = 0xc000_003e;
-/// `AUDIT_ARCH_AARCH64`.
-#[cfg(target_arch = "aarch64")]
-const NATIVE_ARCH: u32 = 0xc000_00b7;
-
-/// Drops every capability and installs the seccomp filter (refusing network sockets unless
-/// `network`).
+/// Drops every capability and installs the seccomp `filter`.
 ///
 /// # Safety
 /// Call only in a command's child before `exec`: it makes system calls and nothing else.
-pub unsafe fn drop_in_child(network: bool) -> io::Result<()> {
+pub unsafe fn drop_in_child(filter: &[libc::sock_filter]) -> io::Result<()> {
     // SAFETY: prctl calls with integer arguments.
     unsafe {
         libc::prctl(
@@ -50,17 +39,20 @@ pub unsafe fn drop_in_child(network: bool) -> io::Result<()> {
     if unsafe { libc::syscall(libc::SYS_capset, &mut header, empty.as_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    // Fail closed: no capability may be left in the bounding set (an `exec` as root would
-    // regain it).
+    // Fail closed: for a command running as root, no capability may be left in the bounding
+    // set (an `exec` as root would regain it). Any other user gains none back from it: with
+    // `no_new_privs`, no set-uid program or file capability takes effect.
+    // SAFETY: getuid/geteuid take nothing.
+    let root = unsafe { libc::getuid() == 0 || libc::geteuid() == 0 };
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments.
         let held = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) };
-        if held > 0 {
+        if root && held > 0 {
             // No allocation here (the child shares the host's memory): a plain errno.
             return Err(io::Error::from_raw_os_error(libc::EPERM));
         }
     }
-    filter(network)
+    install(filter)
 }
 
 #[repr(C)]
@@ -77,46 +69,11 @@ struct CapData {
     inheritable: u32,
 }
 
-/// Installs the seccomp filter: a system call of another architecture or ABI and
-/// `io_uring_setup` are refused with `EACCES`; `setsid` and `setpgid` with `EPERM` (every
-/// process of the command stays in the command's group, which is killed as one when the
-/// command ends or times out); unless `network`, a socket of any family but Unix with `EACCES`.
-fn filter(network: bool) -> io::Result<()> {
-    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
-    const ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
-    const DENY: u32 = ERRNO | libc::EACCES as u32;
-    const STAY: u32 = ERRNO | libc::EPERM as u32;
-    const X32: u32 = 0x4000_0000;
-    let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
-    // With the network, a socket call goes straight to ALLOW (10).
-    let socket = if network {
-        op(JEQ, 2, 2, libc::SYS_socket as u32)
-    } else {
-        op(JEQ, 0, 2, libc::SYS_socket as u32) // socket -> 8, else -> 10
-    };
-    // seccomp_data: nr at 0, arch at 4, args[0] (low half, little-endian) at 16.
-    let program = [
-        /* 0 */ op(LD_W_ABS, 0, 0, 4),
-        /* 1 */ op(JEQ, 0, 9, NATIVE_ARCH), // another architecture -> 11
-        /* 2 */ op(LD_W_ABS, 0, 0, 0),
-        /* 3 */ op(JGE, 7, 0, X32), // x32 ABI -> 11
-        /* 4 */ op(JEQ, 6, 0, libc::SYS_io_uring_setup as u32), // -> 11
-        /* 5 */ op(JEQ, 6, 0, libc::SYS_setsid as u32), // -> 12
-        /* 6 */ op(JEQ, 5, 0, libc::SYS_setpgid as u32), // -> 12
-        /* 7 */ socket,
-        /* 8 */ op(LD_W_ABS, 0, 0, 16),
-        /* 9 */ op(JEQ, 0, 1, libc::AF_UNIX as u32), // Unix -> 10, else -> 11
-        /* 10 */ op(RET, 0, 0, ALLOW),
-        /* 11 */ op(RET, 0, 0, DENY),
-        /* 12 */ op(RET, 0, 0, STAY),
-    ];
+/// Installs `filter` (built by `seccomp.rs` in the host).
+fn install(filter: &[libc::sock_filter]) -> io::Result<()> {
     let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr().cast_mut(),
+        len: u16::try_from(filter.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        filter: filter.as_ptr().cast_mut(),
     };
     // SAFETY: the program outlives the call; the kernel copies it. `PR_SET_NO_NEW_PRIVS` was
     // set before, as an unprivileged filter requires.

@@ -22,11 +22,11 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use tokio::io::unix::AsyncFd;
 
-use super::confine::{ChildLimits, apply_in_child};
+use super::confine::Confinement;
 
 /// Size of the stack the child runs on until `execve` (its frames are a few KiB; the lowest
 /// page is a guard).
@@ -86,6 +86,8 @@ impl Program {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Step {
+    /// Entering its own user and pid namespaces (writing its identity maps).
+    Namespace = 6,
     /// Making its own process group.
     Group = 1,
     /// Putting stdin, stdout and stderr in place.
@@ -106,6 +108,7 @@ impl Step {
             3 => Step::Directory,
             4 => Step::Confine,
             5 => Step::Exec,
+            6 => Step::Namespace,
             _ => return None,
         })
     }
@@ -114,6 +117,7 @@ impl Step {
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Step::Namespace => "entering its namespaces",
             Step::Group => "making its process group",
             Step::Stdio => "connecting its output",
             Step::Directory => "entering the working directory",
@@ -138,9 +142,13 @@ pub enum SpawnError {
 struct Shared<'a> {
     program: &'a Program,
     stdio: [RawFd; 3],
-    confinement: Option<(RawFd, ChildLimits)>,
-    /// The signal mask to restore before `execve` (the parent thread's own).
+    confinement: Option<&'a Confinement>,
+    /// The signal mask the program starts with (empty).
     mask: libc::sigset_t,
+    /// Identity maps for a new user namespace: `setgroups`, `uid_map`, `gid_map` contents.
+    maps: [CString; 3],
+    /// Whether the child was cloned into new user and pid namespaces.
+    namespaced: std::sync::atomic::AtomicBool,
     step: AtomicI32,
     errno: AtomicI32,
 }
@@ -149,6 +157,9 @@ struct Shared<'a> {
 struct Stack {
     base: *mut c_void,
 }
+
+// SAFETY: the mapping belongs to the `Stack` alone; only the spawner thread uses it.
+unsafe impl Send for Stack {}
 
 impl Stack {
     fn new() -> io::Result<Stack> {
@@ -183,8 +194,8 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`; the child no longer runs on it (it has exec'd
-        // or exited before `clone` returned).
+        // SAFETY: the mapping made in `new`; no child runs on it (each has exec'd or exited
+        // before its `clone` returned).
         unsafe { libc::munmap(self.base, STACK_BYTES) };
     }
 }
@@ -206,8 +217,15 @@ fn above_stdio(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// Whether commands get user and pid namespaces of their own: unknown until the first try,
+/// then remembered (a kernel or a container that refuses them refuses every time).
+static NAMESPACES: AtomicU8 = AtomicU8::new(NAMESPACES_UNKNOWN);
+const NAMESPACES_UNKNOWN: u8 = 0;
+const NAMESPACES_USABLE: u8 = 1;
+const NAMESPACES_REFUSED: u8 = 2;
+
 /// Starts `program` with `stdio` as its descriptors 0, 1 and 2 (see the module docs),
-/// confined by `confinement` (the ruleset descriptor and the limits) when given.
+/// confined by `confinement` when given.
 ///
 /// # Errors
 /// [`SpawnError`] when the child could not be made, or failed before running the program
@@ -215,81 +233,175 @@ fn above_stdio(fd: RawFd) -> io::Result<OwnedFd> {
 pub fn spawn(
     program: &Program,
     stdio: [&OwnedFd; 3],
-    confinement: Option<(RawFd, ChildLimits)>,
+    confinement: Option<&Confinement>,
 ) -> Result<Child, SpawnError> {
     let stdio = [
         above_stdio(stdio[0].as_raw_fd()).map_err(SpawnError::Host)?,
         above_stdio(stdio[1].as_raw_fd()).map_err(SpawnError::Host)?,
         above_stdio(stdio[2].as_raw_fd()).map_err(SpawnError::Host)?,
     ];
-    let stack = Stack::new().map_err(SpawnError::Host)?;
-    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: valid pointers; sigfillset initializes `all`, pthread_sigmask `old`.
-    let old = unsafe {
-        libc::sigfillset(all.as_mut_ptr());
-        let rc = libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
-        if rc != 0 {
-            return Err(SpawnError::Host(io::Error::from_raw_os_error(rc)));
-        }
-        old.assume_init()
+    let mut mask = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initializes the set.
+    let mask = unsafe {
+        libc::sigemptyset(mask.as_mut_ptr());
+        mask.assume_init()
     };
-    let shared = Shared {
-        program,
-        stdio: [
-            stdio[0].as_raw_fd(),
-            stdio[1].as_raw_fd(),
-            stdio[2].as_raw_fd(),
-        ],
-        confinement,
-        mask: old,
-        step: AtomicI32::new(0),
-        errno: AtomicI32::new(0),
-    };
-    let mut pidfd: c_int = -1;
-    // SAFETY: the child runs `child_main` on `stack` with `shared`, both alive until clone
-    // returns (CLONE_VFORK: after the child's execve or exit); `pidfd` receives the pidfd.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
-            std::ptr::from_ref(&shared).cast_mut().cast(),
-            &mut pidfd as *mut c_int,
-        )
-    };
-    let clone_error = io::Error::last_os_error();
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    drop(stack);
-    if pid < 0 || pidfd < 0 {
-        return Err(SpawnError::Host(clone_error));
-    }
-    // SAFETY: the kernel opened `pidfd` for this call (CLONE_PIDFD); nobody else owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    // SAFETY: the AsyncFd owns `pidfd`, which stays open and the same until it is dropped.
-    let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) }
-        .map_err(|e| {
-            // Not watched: killed and reaped here (a killed child ends at once).
-            let (pidfd, cause) = e.into_parts();
-            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
-            let _ = rustix::process::waitid(
-                rustix::process::WaitId::PidFd(pidfd.as_fd()),
-                rustix::process::WaitIdOptions::EXITED,
-            );
-            SpawnError::Host(cause)
-        })?;
-    let mut child = Child {
-        pid,
-        pidfd,
-        reaped: false,
-    };
-    if let Some(step) = Step::from_raw(shared.step.load(Ordering::SeqCst)) {
+    // SAFETY: getuid/getgid take nothing.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let map = |line: String| CString::new(line).unwrap_or_default();
+    loop {
+        let shared = Shared {
+            program,
+            stdio: [
+                stdio[0].as_raw_fd(),
+                stdio[1].as_raw_fd(),
+                stdio[2].as_raw_fd(),
+            ],
+            confinement,
+            mask,
+            maps: [
+                map("deny".into()),
+                map(format!("{uid} {uid} 1")),
+                map(format!("{gid} {gid} 1")),
+            ],
+            namespaced: std::sync::atomic::AtomicBool::new(false),
+            step: AtomicI32::new(0),
+            errno: AtomicI32::new(0),
+        };
+        let (pid, pidfd) = spawner::start(&shared).map_err(SpawnError::Host)?;
+        let mut child = Child::watch(pid, pidfd)?;
+        let Some(step) = Step::from_raw(shared.step.load(Ordering::SeqCst)) else {
+            return Ok(child);
+        };
         child.reap_now();
+        if step == Step::Namespace && shared.namespaced.load(Ordering::SeqCst) {
+            // The kernel made the namespaces but would not let the child map itself into
+            // them: start it again without.
+            NAMESPACES.store(NAMESPACES_REFUSED, Ordering::Relaxed);
+            continue;
+        }
         let error = io::Error::from_raw_os_error(shared.errno.load(Ordering::SeqCst));
         return Err(SpawnError::Child { step, error });
     }
-    Ok(child)
+}
+
+/// The thread every command is cloned from. A command's first process is sent `SIGKILL`
+/// when the thread that cloned it ends (`PR_SET_PDEATHSIG`); this thread ends only with the
+/// host, so a command ends with the host (and, in its own pid namespace, all of it).
+mod spawner {
+    use std::io;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::atomic::Ordering;
+    use std::sync::{Mutex, OnceLock, mpsc};
+
+    use super::{NAMESPACES, NAMESPACES_REFUSED, NAMESPACES_USABLE, Shared, Stack, child_main};
+
+    /// A start asked of the thread: the shared data (alive until the reply is received) and
+    /// where to reply.
+    struct Job {
+        shared: *const Shared<'static>,
+        reply: mpsc::SyncSender<io::Result<(i32, OwnedFd)>>,
+    }
+
+    // SAFETY: the pointer is read only while the sender waits for the reply (see `start`).
+    unsafe impl Send for Job {}
+
+    fn thread() -> io::Result<&'static Mutex<mpsc::Sender<Job>>> {
+        static SENDER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+        if let Some(sender) = SENDER.get() {
+            return Ok(sender);
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let stack = Stack::new()?;
+        std::thread::Builder::new()
+            .name("libos-spawner".into())
+            .spawn(move || serve(&rx, &stack))?;
+        Ok(SENDER.get_or_init(|| Mutex::new(tx)))
+    }
+
+    fn serve(jobs: &mpsc::Receiver<Job>, stack: &Stack) {
+        // No signal handler of the host ever runs on this thread (nor in a child before its
+        // `execve`: it starts with this mask).
+        let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initializes `all` before it is read.
+        unsafe {
+            libc::sigfillset(all.as_mut_ptr());
+            libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), std::ptr::null_mut());
+        }
+        while let Ok(job) = jobs.recv() {
+            // SAFETY: the sender waits for the reply, keeping `shared` alive.
+            let shared = unsafe { &*job.shared };
+            let _ = job.reply.send(clone(stack, shared));
+        }
+    }
+
+    /// Clones the child (in new user and pid namespaces unless they were refused before).
+    fn clone(stack: &Stack, shared: &Shared<'_>) -> io::Result<(i32, OwnedFd)> {
+        let base = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
+        let namespaces = libc::CLONE_NEWUSER | libc::CLONE_NEWPID;
+        let mut try_namespaces = NAMESPACES.load(Ordering::Relaxed) != NAMESPACES_REFUSED;
+        loop {
+            let flags = if try_namespaces {
+                base | namespaces
+            } else {
+                base
+            };
+            shared.namespaced.store(try_namespaces, Ordering::SeqCst);
+            let mut pidfd: libc::c_int = -1;
+            // SAFETY: the child runs `child_main` on `stack` with `shared`, both alive until
+            // clone returns (CLONE_VFORK: after the child's execve or exit).
+            let pid = unsafe {
+                libc::clone(
+                    child_main,
+                    stack.top(),
+                    flags,
+                    std::ptr::from_ref(shared).cast_mut().cast(),
+                    &mut pidfd as *mut libc::c_int,
+                )
+            };
+            if pid < 0 || pidfd < 0 {
+                let error = io::Error::last_os_error();
+                let refused = matches!(
+                    error.raw_os_error(),
+                    Some(libc::EPERM | libc::EINVAL | libc::ENOSPC | libc::EUSERS | libc::EACCES)
+                );
+                if try_namespaces && refused {
+                    NAMESPACES.store(NAMESPACES_REFUSED, Ordering::Relaxed);
+                    try_namespaces = false;
+                    continue;
+                }
+                return Err(error);
+            }
+            if try_namespaces {
+                let _ = NAMESPACES.compare_exchange(
+                    super::NAMESPACES_UNKNOWN,
+                    NAMESPACES_USABLE,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            // SAFETY: the kernel opened `pidfd` for this call (CLONE_PIDFD); nobody else owns it.
+            return Ok((pid, unsafe { OwnedFd::from_raw_fd(pidfd) }));
+        }
+    }
+
+    /// Starts the child of `shared` on the spawner thread and waits until it has exec'd or
+    /// exited.
+    pub(super) fn start(shared: &Shared<'_>) -> io::Result<(i32, OwnedFd)> {
+        let (reply, wait) = mpsc::sync_channel(1);
+        let job = Job {
+            shared: std::ptr::from_ref(shared).cast(),
+            reply,
+        };
+        thread()?
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        // Until this returns, `shared` stays borrowed here: the job's pointer stays valid.
+        wait.recv()
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?
+    }
 }
 
 /// Records the failed `step` and the current `errno` for the parent, and exits.
@@ -307,6 +419,11 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     let shared = unsafe { &*arg.cast::<Shared<'_>>() };
     // SAFETY: system calls on values prepared by the parent; see each.
     unsafe {
+        // Ends with the thread that cloned it, i.e. with the host.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if shared.namespaced.load(Ordering::SeqCst) && map_identity(&shared.maps).is_err() {
+            fail(shared, Step::Namespace);
+        }
         // Default handlers (the child has its own copy of the table: no CLONE_SIGHAND).
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
@@ -329,8 +446,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::chdir(shared.program.cwd.as_ptr()) != 0 {
             fail(shared, Step::Directory);
         }
-        if let Some((ruleset, limits)) = shared.confinement
-            && apply_in_child(ruleset, limits).is_err()
+        if let Some(confinement) = shared.confinement
+            && confinement.apply().is_err()
         {
             fail(shared, Step::Confine);
         }
@@ -347,6 +464,32 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         );
         fail(shared, Step::Exec)
     }
+}
+
+/// Maps the child's user and group to themselves in its new user namespace (`setgroups`
+/// denied first, as an unprivileged `gid_map` requires). System calls only.
+fn map_identity(maps: &[CString; 3]) -> Result<(), ()> {
+    const FILES: [&std::ffi::CStr; 3] = [
+        c"/proc/self/setgroups",
+        c"/proc/self/uid_map",
+        c"/proc/self/gid_map",
+    ];
+    for (file, contents) in FILES.iter().zip(maps) {
+        // SAFETY: open/write/close on NUL-terminated strings prepared by the parent.
+        unsafe {
+            let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(());
+            }
+            let bytes = contents.as_bytes();
+            let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+            libc::close(fd);
+            if usize::try_from(written).ok() != Some(bytes.len()) {
+                return Err(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Marks every descriptor above stderr close-on-exec (`close_range`, Linux 5.11), else closes
@@ -396,6 +539,29 @@ pub struct Child {
 }
 
 impl Child {
+    /// Watches the started child `pid` through `pidfd` (registered with the reactor).
+    fn watch(pid: i32, pidfd: OwnedFd) -> Result<Child, SpawnError> {
+        // SAFETY: the AsyncFd owns `pidfd`, which stays open and the same until it is dropped.
+        let pidfd =
+            unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) }
+                .map_err(|e| {
+                    // Not watched: killed and reaped here (a killed child ends at once).
+                    let (pidfd, cause) = e.into_parts();
+                    let _ =
+                        rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+                    let _ = rustix::process::waitid(
+                        rustix::process::WaitId::PidFd(pidfd.as_fd()),
+                        rustix::process::WaitIdOptions::EXITED,
+                    );
+                    SpawnError::Host(cause)
+                })?;
+        Ok(Child {
+            pid,
+            pidfd,
+            reaped: false,
+        })
+    }
+
     /// Kills every process of the command's group (the leader, unreaped, keeps the group's
     /// id from being reused).
     pub fn kill_group(&self) {

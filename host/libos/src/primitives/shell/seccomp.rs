@@ -1,0 +1,285 @@
+//! The seccomp filter of a confined command: what Landlock cannot refuse.
+//!
+//! Landlock decides on opening, creating, renaming and removing files, on TCP and on signals;
+//! it has no say over a file's metadata, over other processes' limits, over System V IPC or
+//! over sockets named in the filesystem. So a confined command's system calls are also
+//! filtered (built here in the host, installed in the child before `execve`):
+//!
+//! | refused | with | why |
+//! |---|---|---|
+//! | another architecture or ABI (i386 `int 0x80`, x32) | `EACCES` | the filter could be walked around |
+//! | `io_uring_setup` | `EACCES` | opens sockets and files without the system calls below |
+//! | `setsid`, `setpgid` | `EPERM` | every process of the command stays in its group, killed as one |
+//! | `clone` with `CLONE_PARENT`, `clone3` (`ENOSYS`: the C library falls back to `clone`) | `EPERM` | a process made a child of the host would outlive the command as the host's zombie |
+//! | `chmod`, `fchmod`, `fchmodat`, `fchmodat2`, `chown`, `fchown`, `lchown`, `fchownat` | `EPERM` | modes and owners of any file the user owns, anywhere (a set-uid bit) |
+//! | `utime`, `utimes`, `futimesat`, `utimensat` with times given (setting them to now stays allowed: `touch`) | `EPERM` | times of any file the user owns |
+//! | `setxattr`, `lsetxattr`, `fsetxattr`, `setxattrat`, `removexattr`, `lremovexattr`, `fremovexattr`, `removexattrat` | `EPERM` | extended attributes of any file the user owns |
+//! | `prlimit64`, `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`, `sched_setattr` on another process; `setpriority`, `ioprio_set` on anything but the caller | `EPERM` | the limits and priority of the host and every other process of the user |
+//! | System V shared memory, message queues and semaphores | `EPERM` | shared with every process of the user |
+//! | `inotify_init`, `inotify_init1` | `EACCES` | watches names and accesses anywhere (programs fall back to polling) |
+//! | `socket` of any family, unless the command may use the network | `EACCES` | UDP, raw, packet, netlink sockets, and Unix sockets named in the filesystem (a local daemon's, a proxy's); `socketpair` stays allowed |
+
+use libc::sock_filter;
+
+/// `AUDIT_ARCH_X86_64`: the architecture of the system calls the filter lets through.
+#[cfg(target_arch = "x86_64")]
+const NATIVE_ARCH: u32 = 0xc000_003e;
+/// `AUDIT_ARCH_AARCH64`.
+#[cfg(target_arch = "aarch64")]
+const NATIVE_ARCH: u32 = 0xc000_00b7;
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
+const ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
+const EACCES: u32 = ERRNO | libc::EACCES as u32;
+const EPERM: u32 = ERRNO | libc::EPERM as u32;
+const ENOSYS: u32 = ERRNO | libc::ENOSYS as u32;
+
+/// `setxattrat` and `removexattrat` (Linux 6.13; one number on every architecture).
+const SYS_SETXATTRAT: i64 = 463;
+const SYS_REMOVEXATTRAT: i64 = 466;
+
+/// `seccomp_data`: the system call number, the architecture, the arguments.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+
+/// Offset of the low 32 bits of argument `i` (little-endian).
+const fn arg_low(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+/// Offset of the high 32 bits of argument `i`.
+const fn arg_high(i: u32) -> u32 {
+    20 + 8 * i
+}
+
+fn op(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// A system call number as the filter compares it.
+fn nr(call: i64) -> u32 {
+    call as u32
+}
+
+/// Builds a filter from blocks that each test the system call number (loaded in the
+/// accumulator) and either return or fall through to the next block with it reloaded.
+struct Program(Vec<sock_filter>);
+
+impl Program {
+    /// `call` returns `ret`.
+    fn refuse(&mut self, call: i64, ret: u32) {
+        self.0.push(op(JEQ, 0, 1, nr(call)));
+        self.0.push(op(RET, 0, 0, ret));
+    }
+
+    /// `call` is allowed when each (offset, value) of `equal` holds, else returns `ret`.
+    fn allow_only_if(&mut self, call: i64, equal: &[(u32, u32)], ret: u32) {
+        let n = equal.len() as u8;
+        // JEQ nr; then a load and a test per condition; ALLOW; ret.
+        self.0.push(op(JEQ, 0, 2 * n + 2, nr(call)));
+        for (i, (offset, value)) in equal.iter().enumerate() {
+            let left = n - i as u8 - 1;
+            self.0.push(op(LD_W_ABS, 0, 0, *offset));
+            // Equal: on to the next test (or ALLOW); else to `ret`.
+            self.0.push(op(JEQ, 0, 2 * left + 1, *value));
+        }
+        self.0.push(op(RET, 0, 0, ALLOW));
+        self.0.push(op(RET, 0, 0, ret));
+    }
+
+    /// `call` returns `ret` when argument word at `offset` has any bit of `mask`.
+    fn refuse_if_set(&mut self, call: i64, offset: u32, mask: u32, ret: u32) {
+        self.0.push(op(JEQ, 0, 4, nr(call)));
+        self.0.push(op(LD_W_ABS, 0, 0, offset));
+        self.0.push(op(JSET, 0, 1, mask));
+        self.0.push(op(RET, 0, 0, ret));
+        self.0.push(op(RET, 0, 0, ALLOW));
+    }
+}
+
+/// The filter of a command (see the module docs); `network`: it may open sockets.
+pub fn filter(network: bool) -> Vec<sock_filter> {
+    let mut p = Program(Vec::with_capacity(128));
+    p.0.push(op(LD_W_ABS, 0, 0, ARCH));
+    p.0.push(op(JEQ, 1, 0, NATIVE_ARCH));
+    p.0.push(op(RET, 0, 0, EACCES));
+    p.0.push(op(LD_W_ABS, 0, 0, NR));
+    #[cfg(target_arch = "x86_64")]
+    {
+        const X32: u32 = 0x4000_0000;
+        p.0.push(op(JGE, 0, 1, X32));
+        p.0.push(op(RET, 0, 0, EACCES));
+    }
+    for call in [
+        libc::SYS_io_uring_setup,
+        libc::SYS_inotify_init1,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_inotify_init,
+    ] {
+        p.refuse(call, EACCES);
+    }
+    for call in [
+        libc::SYS_setsid,
+        libc::SYS_setpgid,
+        libc::SYS_fchmod,
+        libc::SYS_fchmodat,
+        libc::SYS_fchmodat2,
+        libc::SYS_fchown,
+        libc::SYS_fchownat,
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        SYS_SETXATTRAT,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+        SYS_REMOVEXATTRAT,
+        libc::SYS_shmget,
+        libc::SYS_shmat,
+        libc::SYS_shmctl,
+        libc::SYS_msgget,
+        libc::SYS_msgsnd,
+        libc::SYS_msgrcv,
+        libc::SYS_msgctl,
+        libc::SYS_semget,
+        libc::SYS_semop,
+        libc::SYS_semtimedop,
+        libc::SYS_semctl,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_chmod,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_chown,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_lchown,
+    ] {
+        p.refuse(call, EPERM);
+    }
+    p.refuse(libc::SYS_clone3, ENOSYS);
+    // clone's flags are its first argument on both architectures.
+    p.refuse_if_set(
+        libc::SYS_clone,
+        arg_low(0),
+        libc::CLONE_PARENT as u32,
+        EPERM,
+    );
+    // Times set to now (a null `times`) need only write access; anything else is refused.
+    let null = |i: u32| [(arg_low(i), 0), (arg_high(i), 0)];
+    p.allow_only_if(libc::SYS_utimensat, &null(2), EPERM);
+    #[cfg(target_arch = "x86_64")]
+    {
+        p.allow_only_if(libc::SYS_futimesat, &null(2), EPERM);
+        p.allow_only_if(libc::SYS_utimes, &null(1), EPERM);
+        p.allow_only_if(libc::SYS_utime, &null(1), EPERM);
+    }
+    // Only the caller itself (pid 0).
+    for call in [
+        libc::SYS_prlimit64,
+        libc::SYS_sched_setaffinity,
+        libc::SYS_sched_setscheduler,
+        libc::SYS_sched_setparam,
+        libc::SYS_sched_setattr,
+    ] {
+        p.allow_only_if(call, &[(arg_low(0), 0)], EPERM);
+    }
+    // `which` PRIO_PROCESS (0) / IOPRIO_WHO_PROCESS (1), `who` 0.
+    p.allow_only_if(
+        libc::SYS_setpriority,
+        &[(arg_low(0), 0), (arg_low(1), 0)],
+        EPERM,
+    );
+    p.allow_only_if(
+        libc::SYS_ioprio_set,
+        &[(arg_low(0), 1), (arg_low(1), 0)],
+        EPERM,
+    );
+    if !network {
+        p.refuse(libc::SYS_socket, EACCES);
+    }
+    p.0.push(op(RET, 0, 0, ALLOW));
+    p.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the filter program over `data` as the kernel would (classic BPF, the subset used).
+    fn run(program: &[sock_filter], data: &[u32; 16]) -> u32 {
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let i = program[pc];
+            match i.code {
+                LD_W_ABS => acc = data[i.k as usize / 4],
+                JEQ | JGE | JSET => {
+                    let taken = match i.code {
+                        JEQ => acc == i.k,
+                        JGE => acc >= i.k,
+                        _ => acc & i.k != 0,
+                    };
+                    pc += usize::from(if taken { i.jt } else { i.jf });
+                }
+                RET => return i.k,
+                other => panic!("unexpected op {other}"),
+            }
+            pc += 1;
+        }
+    }
+
+    fn call(number: i64, args: &[u64]) -> [u32; 16] {
+        let mut data = [0u32; 16];
+        data[0] = number as u32;
+        data[1] = NATIVE_ARCH;
+        for (i, a) in args.iter().enumerate() {
+            data[4 + 2 * i] = *a as u32;
+            data[5 + 2 * i] = (*a >> 32) as u32;
+        }
+        data
+    }
+
+    #[test]
+    fn each_rule_refuses_what_it_names_and_lets_the_rest_through() {
+        let offline = filter(false);
+        let online = filter(true);
+        let f = |p: &[sock_filter], n: i64, args: &[u64]| run(p, &call(n, args));
+        assert_eq!(f(&offline, libc::SYS_read, &[]), ALLOW);
+        assert_eq!(f(&offline, libc::SYS_setsid, &[]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_fchmodat, &[0, 0, 0o4755]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_utimensat, &[0, 1, 0, 0]), ALLOW);
+        assert_eq!(
+            f(&offline, libc::SYS_utimensat, &[0, 1, 0x7fff_0000_1000, 0]),
+            EPERM
+        );
+        assert_eq!(f(&offline, libc::SYS_utimensat, &[0, 1, 0x1000, 0]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_prlimit64, &[0, 7]), ALLOW);
+        assert_eq!(f(&offline, libc::SYS_prlimit64, &[1234, 7]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_setpriority, &[0, 0, 5]), ALLOW);
+        assert_eq!(f(&offline, libc::SYS_setpriority, &[2, 0, 5]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_setpriority, &[0, 99, 5]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_ioprio_set, &[1, 0, 4]), ALLOW);
+        assert_eq!(f(&offline, libc::SYS_ioprio_set, &[3, 0, 4]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_clone, &[libc::SIGCHLD as u64]), ALLOW);
+        let parent = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+        assert_eq!(f(&offline, libc::SYS_clone, &[parent]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_clone3, &[]), ENOSYS);
+        assert_eq!(
+            f(&offline, libc::SYS_socket, &[libc::AF_UNIX as u64]),
+            EACCES
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_socketpair, &[libc::AF_UNIX as u64]),
+            ALLOW
+        );
+        assert_eq!(f(&online, libc::SYS_socket, &[libc::AF_INET as u64]), ALLOW);
+        assert_eq!(f(&online, libc::SYS_shmget, &[]), EPERM);
+        let mut foreign = call(libc::SYS_read, &[]);
+        foreign[1] = 0x4000_0003; // AUDIT_ARCH_I386
+        assert_eq!(run(&offline, &foreign), EACCES);
+    }
+}
