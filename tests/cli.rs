@@ -283,3 +283,48 @@ fn guest_text_cannot_forge_or_restyle_a_line_of_audit_show() {
         "the path is shown, escaped: {text}"
     );
 }
+
+#[test]
+fn inspect_refuses_a_device_or_a_fifo_before_reading_it() {
+    let env = Env::new();
+    let fifo = env.work_path("pipe.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for path in [std::path::Path::new("/dev/zero"), fifo.as_path()] {
+        let out = env
+            .libos()
+            .args(["tool", "inspect"])
+            .arg(path)
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(
+            err.contains("not a regular file"),
+            "{}: {err}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly() {
+    let env = Env::new();
+    // Enough output that the write after the reader is gone fails.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_libos"))
+        .arg("--state-dir")
+        .arg(env.state_path())
+        .args(["tool", "inspect", "--json", guests::WORD_COUNT])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("libos");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "{err}");
+}

@@ -26,6 +26,11 @@ impl Env {
         }
     }
 
+    /// This environment's state directory.
+    pub fn state_path(&self) -> &Path {
+        self.state.path()
+    }
+
     /// The `libos` binary with `--state-dir` pointing at this environment.
     pub fn libos(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_libos"));

@@ -55,6 +55,9 @@ pub enum LoadError {
     /// The file is larger than the host accepts.
     #[error("{path}: {size} bytes is larger than the {max}-byte limit for components")]
     TooLarge { path: PathBuf, size: u64, max: u64 },
+    /// The path names no regular file (a device, a FIFO, a directory, a socket).
+    #[error("{path}: not a regular file")]
+    NotAFile { path: PathBuf },
     /// The bytes are not WebAssembly at all, or not a valid component.
     #[error("{path}: not a valid WebAssembly component: {message}")]
     Malformed { path: PathBuf, message: String },

@@ -97,6 +97,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    // A reader that goes away (`libos ps | head -1`) ends the command quietly, as it does
+    // any Unix tool, instead of a panic on the failed write.
+    // SAFETY: setting a signal's disposition to its default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let result = match cli.command {
         Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
         Command::Policy(cmd) => policy::run(cmd, cli.state_dir.as_deref()),

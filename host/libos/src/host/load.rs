@@ -123,19 +123,7 @@ impl ToolHost {
         path: &Path,
         expected: Option<&str>,
     ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
-        let read_err = |source| LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read_err)?.len();
-        if size > self.max_component_bytes {
-            return Err(LoadError::TooLarge {
-                path: path.to_path_buf(),
-                size,
-                max: self.max_component_bytes,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(read_err)?;
+        let bytes = read_regular(path, self.max_component_bytes)?;
         check_header(path, &bytes)?;
         let digest = ComponentCache::digest(&bytes);
         if let Some(expected) = expected
@@ -248,4 +236,45 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
         });
     }
     Ok(())
+}
+
+/// The bytes of the regular file `path`, at most `max` of them. Decided on the opened file
+/// (opened without blocking, so a FIFO cannot stall the host), before anything is read: a
+/// device, FIFO or directory is refused, and so is a file over `max` (read through a cap in
+/// case it grows meanwhile).
+fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let read_err = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let too_large = |size| LoadError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        max,
+    };
+    if meta.len() > max {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    let read = bytes.len() as u64;
+    if read > max {
+        return Err(too_large(read));
+    }
+    Ok(bytes)
 }
