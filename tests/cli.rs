@@ -328,3 +328,51 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+#[test]
+fn guest_text_cannot_forge_a_line_of_ps_or_image_inspect() {
+    let env = Env::new();
+    let forged = "x\n    99      1  running  forged\u{1b}[2J\u{202e}";
+    std::fs::create_dir(env.work_path(forged)).expect("mkdir");
+    let dir = env.agent_image("spawner", guests::AGENT_SCRIPT, "wall_clock = \"60s\"");
+    let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
+    let manifest = manifest.replacen(
+        "agent = \"agent.wasm\"\n",
+        "agent = \"agent.wasm\"\ndescription = \"line\\nimage       forged\\u001b[2J\"\ncapabilities = [\"process.spawn:**\"]\n",
+        1,
+    );
+    std::fs::write(dir.join("image.toml"), manifest).expect("manifest");
+    env.libos()
+        .args(["image", "build"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let input = serde_json::json!({ "steps": [
+        { "op": "spawn", "image": "spawner", "cwd": forged, "input": { "steps": [] } },
+        { "op": "wait", "pid": "$0" },
+    ]});
+    env.libos()
+        .args(["run", "spawner", "--input", &input.to_string()])
+        .arg("--workdir")
+        .arg(env.work.path())
+        .assert()
+        .success();
+    let clean = |text: &str| !text.contains('\u{1b}') && !text.contains('\u{202e}');
+    let ps = env.libos().args(["ps"]).assert().success();
+    let text = String::from_utf8(ps.get_output().stdout.clone()).unwrap();
+    // A header and two processes.
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(clean(&text), "{text}");
+    let inspect = env
+        .libos()
+        .args(["image", "inspect", "spawner"])
+        .assert()
+        .success();
+    let text = String::from_utf8(inspect.get_output().stdout.clone()).unwrap();
+    assert_eq!(
+        text.matches("\nimage ").count() + usize::from(text.starts_with("image ")),
+        1,
+        "{text}"
+    );
+    assert!(clean(&text), "{text}");
+}

@@ -7,6 +7,7 @@ use libos::state::StateDir;
 use libos_image::{BuildChange, Image, ImageError, ImageStore};
 
 use super::exit::{Code, Failure};
+use super::text::clean;
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -55,7 +56,7 @@ pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
             };
             println!(
                 "{what} {} sha256:{}",
-                image.reference(),
+                clean(&image.reference()),
                 short(&image.digest.to_string())
             );
             Ok(())
@@ -73,8 +74,8 @@ pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
             for i in &images {
                 println!(
                     "{:<24} {:<12} sha256:{:<13} {:>5}  {}",
-                    i.name,
-                    i.version,
+                    clean(&i.name),
+                    clean(&i.version),
                     short(&i.digest.to_string()),
                     i.tools,
                     created(i.created_ns)
@@ -95,10 +96,10 @@ pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
 }
 
 fn print_image(image: &Image) {
-    println!("image       {}", image.reference());
+    println!("image       {}", clean(&image.reference()));
     println!("digest      sha256:{}", image.digest);
     if let Some(d) = &image.description {
-        println!("description {d}");
+        println!("description {}", clean(d));
     }
     println!("created     {}", created(image.created_ns));
     println!(
@@ -108,13 +109,14 @@ fn print_image(image: &Image) {
     );
     for (name, c) in &image.tools {
         println!(
-            "tool        {name}: sha256:{} ({} bytes)",
+            "tool        {}: sha256:{} ({} bytes)",
+            clean(name),
             short(&c.digest.to_string()),
             c.size
         );
     }
     for cap in &image.capabilities {
-        println!("capability  {cap}");
+        println!("capability  {}", clean(cap));
     }
     match &image.policy {
         Some(p) => println!("policy      {} line(s)", p.lines().count()),

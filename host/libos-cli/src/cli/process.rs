@@ -15,6 +15,7 @@ use libos_process::{ExitStatus, Kernel, ProcessError, Start};
 use libos_proctable::{ProcessFilter, ProcessRecord, ProcessTable, Usage};
 
 use super::exit::{Code, Failure};
+use super::text::clean;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -218,7 +219,7 @@ fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
         }
         ExitStatus::Failed(reason) => Err(Failure::new(
             Code::ProcessFailed,
-            format!("process {pid} failed: {reason}"),
+            format!("process {pid} failed: {}", clean(&reason)),
         )),
         ExitStatus::Killed => Err(Failure::new(
             Code::ProcessKilled,
@@ -275,9 +276,9 @@ impl Rows<'_> {
 
     fn print_row(&self, r: &ProcessRecord, depth: usize) {
         let parent = r.parent.map_or_else(|| "-".to_owned(), |p| p.to_string());
-        let state = r.state.to_string();
+        let state = clean(&r.state.to_string());
         let state: String = state.chars().take(24).collect();
-        let image = format!("{}{}", "  ".repeat(depth), r.image);
+        let image = format!("{}{}", "  ".repeat(depth), clean(&r.image));
         let used = self.usage.get(&r.pid).copied().unwrap_or_default();
         println!(
             "{:>6} {:>6}  {state:<24} {image:<24} {:>5} {:>7} {:>7}  {}",
@@ -286,7 +287,7 @@ impl Rows<'_> {
             used.tool_calls,
             short(used.fuel),
             short(used.bytes_written),
-            r.cwd
+            clean(&r.cwd)
         );
     }
 }
