@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat, Timestamps};
@@ -68,7 +68,8 @@ pub fn open_path(root: BorrowedFd<'_>, rel: &str) -> io::Result<OwnedFd> {
 }
 
 /// Opens the regular file `rel` for reading; anything else (directory, FIFO, device,
-/// socket) is refused as `InvalidInput` after `fstat` on the opened descriptor.
+/// socket), and a file with more than one hard link, is refused as `InvalidInput` after
+/// `fstat` on the opened descriptor.
 pub fn open_regular(root: BorrowedFd<'_>, rel: &str) -> io::Result<File> {
     let fd = open(root, rel, OFlags::RDONLY | OFlags::NOFOLLOW, 0)?;
     let stat = rustix::fs::fstat(&fd)?;
@@ -76,6 +77,16 @@ pub fn open_regular(root: BorrowedFd<'_>, rel: &str) -> io::Result<File> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
+        ));
+    }
+    if stat.st_nlink > 1 {
+        // Another name may lie outside what was decided on: its content is not read.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a file with {} hard links is not read (another name of it may be ungranted)",
+                stat.st_nlink
+            ),
         ));
     }
     Ok(File::from(fd))
@@ -198,23 +209,80 @@ pub fn set_times(root: BorrowedFd<'_>, rel: &str, times: &Timestamps) -> io::Res
 /// Distinguishes the temporary files of concurrent writes in one host.
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Replaces the file `rel` with `contents` atomically: a temporary file created exclusively
-/// in the parent directory's descriptor, written, synced, then renamed over the last name.
-/// A symbolic link at `rel` is replaced, not followed; a directory there is an error.
+/// Replaces the file `rel` with `contents` atomically, keeping what the file was: its
+/// permission bits (never a set-uid, set-gid or sticky bit) and, where the host may, its
+/// owner. The new contents are written to an unnamed file (`O_TMPFILE`) in the parent
+/// directory's descriptor, synced, given a name only then and renamed over the last name, so
+/// an interrupted write leaves nothing behind (a named temporary file where the file system
+/// has no unnamed ones). A symbolic link at `rel` is replaced, not followed; a directory there
+/// is an error; a file with more than one hard link is refused (`InvalidInput`): replacing it
+/// would split the links, writing through it would change the other names' file.
 pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Result<()> {
     let (dir, name) = parent(root, rel)?;
+    let existing = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Some(st),
+        _ => None,
+    };
+    if let Some(st) = &existing
+        && st.st_nlink > 1
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{rel}: a file with {} hard links is not written (it would split them)",
+                st.st_nlink
+            ),
+        ));
+    }
+    let mode = existing.as_ref().map_or(0o666, |st| st.st_mode & 0o777);
     let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
     let tmp = format!(".{name}.libos-tmp-{}-{seq}", std::process::id());
-    let created = rustix::fs::openat(
-        &dir,
-        tmp.as_str(),
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o666),
-    )?;
-    let result = (|| {
-        let mut file = File::from(created);
+    // Fills `fd` (mode and owner as the file had them), synced.
+    let fill = |fd: &OwnedFd| -> io::Result<()> {
+        if let Some(st) = &existing {
+            // The mode asked for at creation is narrowed by the umask; the file's is kept.
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?;
+            // Only a host allowed to give files away can; otherwise the writer owns it.
+            let _ = rustix::fs::fchown(
+                fd,
+                Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                Some(rustix::fs::Gid::from_raw(st.st_gid)),
+            );
+        }
+        let mut file = File::from(fd.try_clone()?);
         file.write_all(contents)?;
-        file.sync_all()?;
+        file.sync_all()
+    };
+    let unnamed = rustix::fs::openat(
+        &dir,
+        ".",
+        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    );
+    let linked = unnamed.map_err(io::Error::from).and_then(|fd| {
+        fill(&fd)?;
+        // Named through /proc (linking a descriptor by itself needs a capability).
+        let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
+        Ok(rustix::fs::linkat(
+            rustix::fs::CWD,
+            path.as_str(),
+            &dir,
+            tmp.as_str(),
+            AtFlags::SYMLINK_FOLLOW,
+        )?)
+    });
+    let result = (|| {
+        if linked.is_err() {
+            // No unnamed files here (or no /proc): a named temporary file.
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            let fd = rustix::fs::openat(
+                &dir,
+                tmp.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(mode),
+            )?;
+            fill(&fd)?;
+        }
         Ok(rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?)
     })();
     if result.is_err() {

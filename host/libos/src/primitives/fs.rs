@@ -85,7 +85,7 @@ impl CallCtx {
         )?;
         let file = beneath::open_regular(self.root_fd()?, &p).map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidInput {
-                RuntimeError::Invalid(format!("{raw}: not a regular file"))
+                RuntimeError::Invalid(format!("{raw}: {e}"))
             } else {
                 io_error(e)
             }
@@ -177,11 +177,35 @@ impl CallCtx {
                     }
                 })
                 .unwrap_or(EntryKind::Other);
+            let child = if p.is_empty() {
+                name.clone()
+            } else {
+                format!("{p}/{name}")
+            };
+            if self.hidden_from_listing(&child, matches!(kind, EntryKind::Directory)) {
+                continue;
+            }
             entries.push(DirEntry { name, kind });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         permit.done(None);
         Ok(entries)
+    }
+
+    /// Whether a listing leaves out the entry at `child`: the state directory, and what the
+    /// caller may not read (decided quietly: the listing itself is the audited call). A
+    /// directory it holds no capability for stays listed (a capability may cover what lies
+    /// beneath it); one a policy forbids does not.
+    fn hidden_from_listing(&self, child: &str, directory: bool) -> bool {
+        if self.reserved.covers(child) {
+            return true;
+        }
+        let decided = self
+            .authority
+            .authority()
+            .decided_quietly(&self.subject, "fs.read", child);
+        decided.verdict == libos_audit::Verdict::Deny
+            && (!directory || !decided.policy_ids.is_empty())
     }
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {

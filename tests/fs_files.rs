@@ -1,0 +1,130 @@
+//! Files stay what they were: a write keeps the file's mode, a file with several hard links is
+//! neither read nor written, a listing shows only what the caller may read, and a write leaves
+//! no temporary file behind.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use common::{Env, call, load, ok_json, rt};
+use libos::host::ToolHost;
+use libos_guests::FS_PROBE;
+use serde_json::{Value, json};
+
+/// Runs one fs op through the probe with `caps` under `policy`: the probe's `ok` or `error`.
+fn probe(env: &Env, host: &ToolHost, caps: &[&str], policy: Option<&str>, input: Value) -> Value {
+    rt().block_on(async {
+        let tool = load(host, FS_PROBE).await;
+        let report = call(host, &tool, &input.to_string(), &env.options(caps, policy)).await;
+        ok_json(&report)
+    })
+}
+
+fn mode(env: &Env, rel: &str) -> u32 {
+    std::fs::metadata(env.work_path(rel))
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn a_write_keeps_the_files_mode_and_leaves_no_temporary_file() {
+    let env = Env::new();
+    let host = env.host();
+    for (file, m) in [("private.txt", 0o600), ("tool.sh", 0o755)] {
+        env.write(file, "before");
+        std::fs::set_permissions(env.work_path(file), std::fs::Permissions::from_mode(m))
+            .expect("chmod");
+        let out = probe(
+            &env,
+            &host,
+            &["fs.write:**"],
+            None,
+            json!({"op": "write", "path": file, "content": "after"}),
+        );
+        assert!(out.get("ok").is_some(), "{out}");
+        assert_eq!(env.read(file).as_deref(), Some("after"));
+        assert_eq!(mode(&env, file), m, "{file}");
+    }
+    let names: Vec<String> = std::fs::read_dir(env.work.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("libos-tmp")), "{names:?}");
+}
+
+#[test]
+fn a_file_with_several_hard_links_is_neither_read_nor_written() {
+    let env = Env::new();
+    let host = env.host();
+    env.write("secrets/key.txt", "SECRET");
+    std::fs::create_dir_all(env.work_path("out")).expect("mkdir");
+    std::fs::hard_link(
+        env.work_path("secrets/key.txt"),
+        env.work_path("out/link.txt"),
+    )
+    .expect("link");
+    let caps = ["fs.read:out/**", "fs.write:out/**"];
+    let read = probe(
+        &env,
+        &host,
+        &caps,
+        None,
+        json!({"op": "read", "path": "out/link.txt"}),
+    );
+    assert_eq!(read["error"]["kind"], "invalid", "{read}");
+    assert!(!read.to_string().contains("SECRET"), "{read}");
+    let write = probe(
+        &env,
+        &host,
+        &caps,
+        None,
+        json!({"op": "write", "path": "out/link.txt", "content": "x"}),
+    );
+    assert_eq!(write["error"]["kind"], "invalid", "{write}");
+    assert_eq!(env.read("secrets/key.txt").as_deref(), Some("SECRET"));
+    assert_eq!(env.read("out/link.txt").as_deref(), Some("SECRET"));
+}
+
+const FORBID_SECRETS: &str = r#"permit(principal, action, resource);
+@id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#;
+
+#[test]
+fn a_listing_shows_only_what_the_caller_may_read() {
+    let env = Env::new();
+    let host = env.host();
+    env.write("secrets/key.txt", "SECRET");
+    env.write("secrets/also.txt", "SECRET");
+    env.write("a.txt", "a");
+    env.write("b.md", "b");
+    std::fs::create_dir_all(env.work_path("src")).expect("mkdir");
+    let list = |caps: &[&str], policy: Option<&str>, path: &str| {
+        rt().block_on(async {
+            let tool = load(&host, libos_guests::LIST_DIR).await;
+            let input = json!({ "path": path }).to_string();
+            let report = call(&host, &tool, &input, &env.options(caps, policy)).await;
+            ok_json(&report)
+        })
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v["entries"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let forbidden = list(&["fs.read:**"], Some(FORBID_SECRETS), "secrets");
+    assert!(names(&forbidden).is_empty(), "{forbidden}");
+    let top = list(&["fs.read:**"], Some(FORBID_SECRETS), ".");
+    assert_eq!(names(&top), ["a.txt", "b.md", "secrets", "src"], "{top}");
+    env.write("docs/a.txt", "a");
+    env.write("docs/b.md", "b");
+    std::fs::create_dir_all(env.work_path("docs/sub")).expect("mkdir");
+    let globbed = list(&["fs.read:docs", "fs.read:docs/*.txt"], None, "docs");
+    assert_eq!(names(&globbed), ["a.txt", "sub"], "{globbed}");
+}
