@@ -109,11 +109,23 @@ impl Inner {
         });
         // Instantiating takes a larger future than the call that follows; boxed, it is freed
         // before the call parks instead of sizing this future for the process's whole life.
-        let outcome = async {
+        // The wall clock keeps counting while the process waits (on a person, a message, an
+        // event, a child, a sleep), where no epoch tick can interrupt it: at the deadline the
+        // instance is dropped wherever it is parked.
+        let outcome = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
             let agent = Box::pin(pre.instantiate_async(&mut store)).await?;
             agent.call_run(&mut store, input).await
-        }
+        })
         .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                store.data_mut().call.limiter_mut().hit = Some(LimitKind::Time);
+                Err(wasmtime::Error::msg(
+                    "the wall-clock limit passed while it waited",
+                ))
+            }
+        };
         let left = store.get_fuel().unwrap_or(0);
         let data = store.data_mut();
         data.hand_off();
@@ -159,7 +171,7 @@ impl Inner {
         status: ExitStatus,
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
-        self.close_requests(pid);
+        self.close_requests(pid, &status);
         let mut running = self.lock_running();
         // Killed (marked, or already dropped from the map by the kill): the kill recorded and
         // announced the end; waiters learn it from the table when `tx` drops. Otherwise it
@@ -189,7 +201,7 @@ impl Inner {
 
     /// Closes what `pid` left waiting for a person (nothing could use a decision now) and
     /// audits each as expired.
-    fn close_requests(&self, pid: u64) {
+    fn close_requests(&self, pid: u64, status: &ExitStatus) {
         let closed = match self.human.close_for(pid) {
             Ok(closed) => closed,
             Err(e) => {
@@ -201,7 +213,10 @@ impl Inner {
             let record = libos_audit::AuditRecord::decided_now(
                 ("host", "human.expire", &request.subject_line()),
                 libos_audit::Verdict::Deny,
-                &format!("process {pid} ended before a decision"),
+                &format!(
+                    "process {pid} ended before a decision ({})",
+                    ended_how(status)
+                ),
                 Some(request.id.clone()),
             );
             libos_audit::AuditSink::append(self.host.audit().as_ref(), record);
@@ -231,6 +246,15 @@ impl Inner {
 /// process's whole life.)
 fn store_of(engine: &wasmtime::Engine, ctx: Box<ProcessCtx>) -> Store<ProcessCtx> {
     Store::new(engine, *ctx)
+}
+
+/// How a process ended, in a few words, for the requests it leaves open.
+fn ended_how(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(_) => "it exited".into(),
+        ExitStatus::Failed(reason) => format!("it failed: {reason}"),
+        ExitStatus::Killed => "it was killed".into(),
+    }
 }
 
 fn trap_reason(err: &wasmtime::Error, hit: Option<LimitKind>) -> String {
