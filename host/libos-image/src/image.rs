@@ -53,6 +53,12 @@ impl Image {
     pub fn reference(&self) -> String {
         format!("{}:{}", self.name, self.version)
     }
+
+    /// `name:version@sha256:DIGEST`: the image exactly, as remembered answers are keyed (a
+    /// rebuild under the same name and version is another image to them).
+    pub fn exact(&self) -> String {
+        format!("{}:{}@sha256:{}", self.name, self.version, self.digest)
+    }
 }
 
 /// One line of [`crate::ImageStore::list`].

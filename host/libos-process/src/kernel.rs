@@ -341,7 +341,8 @@ impl Inner {
             human: Some(libos::approval::HumanLink {
                 queue: Arc::clone(&self.human),
                 pid,
-                image: image.reference().into(),
+                // Remembered answers are keyed by the exact image (digest included).
+                image: image.exact().into(),
             }),
         };
         let (call, stdout, stderr) = self

@@ -469,3 +469,36 @@ async fn an_approved_memory_write_that_fails_gives_its_approval_back() -> anyhow
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_rule_does_not_outlive_a_rebuild_of_its_image() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::create_dir(world.work.path().join("logs"))?;
+    let write = |file: &str| {
+        json!({"steps": [{"op": "write", "path": format!("logs/{file}"), "text": "1"}]}).to_string()
+    };
+    let kernel = common::kernel(world.state.path())?;
+    let pid = common::start(&kernel, "writer", &write("a.txt"), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = common::pending_of(&person, pid).await?;
+    person.always(&id, Some("logs/**"), None, "alice")?;
+    let pid = common::start(&kernel, "writer", &write("b.txt"), world.work.path()).await?;
+    assert_eq!(results_of(&kernel, pid).await?[0]["ok"], Value::Null);
+    drop(kernel);
+
+    // The same name and version, rebuilt with more capabilities: another image.
+    let dir = world.images.path().join("writer");
+    let manifest = std::fs::read_to_string(dir.join("image.toml"))?.replace(
+        "\"process.spawn:writer\"",
+        "\"process.spawn:writer\", \"shell.exec:**\"",
+    );
+    std::fs::write(dir.join("image.toml"), manifest)?;
+    ImageStore::open(world.state.path())?.build(&dir)?;
+    let kernel = common::kernel(world.state.path())?;
+    let pid = common::start(&kernel, "writer", &write("c.txt"), world.work.path()).await?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
+    assert!(read(world.work.path(), "logs/c.txt").is_none());
+    Ok(())
+}

@@ -266,6 +266,18 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
     if request.state == libos_human::RequestState::Pending {
         warn_if_ended(state_dir, &request)?;
     }
+    let interpreter = matches!(
+        &request.kind,
+        libos_human::RequestKind::Approval { action, .. } if action == "shell.interpreter"
+    );
+    if args.scope != "once" && interpreter {
+        eprintln!(
+            "note: this approval goes beyond one run of an interpreter: it covers the command \
+             line while the files it names keep their contents, but not the files those read \
+             in turn (a script sourcing another, a module it imports); `--scope once` \
+             approves this run only"
+        );
+    }
     if args.scope == "always" {
         let decided = desk.queue.always(
             &args.id,

@@ -123,8 +123,12 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
     let (policy, mut caps) = match &image {
         Some(reference) => {
             let state = StateDir::open(state_dir)?;
+            // A request names its image exactly (`name:version@sha256:DIGEST`): by digest.
+            let lookup = reference
+                .split_once('@')
+                .map_or(reference.as_str(), |(_, d)| d);
             let stored = ImageStore::open(state.root())
-                .and_then(|s| s.get(reference))
+                .and_then(|s| s.get(lookup))
                 .map_err(|e| Failure::new(Code::NotFound, e.to_string()))?;
             let policy = match &stored.policy {
                 Some(text) => {
@@ -140,7 +144,7 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
                 .filter_map(|c| c.parse().ok())
                 .collect();
             // The image's name as its rules know it.
-            image = Some(stored.reference());
+            image = Some(stored.exact());
             (policy, caps)
         }
         None => (
