@@ -182,6 +182,7 @@ impl Env {
             None => Policy::permit_all(),
         };
         CallOptions {
+            on_behalf_of: None,
             cwd: String::new(),
             capabilities: caps.iter().map(|c| cap(c)).collect(),
             policy: Arc::new(policy),

@@ -243,6 +243,7 @@ fn main() {
         .block_on(kernel.host().load(Path::new(libos_guests::WORD_COUNT)))
         .expect("load word_count");
     let options = CallOptions {
+        on_behalf_of: None,
         cwd: String::new(),
         capabilities: Vec::new(),
         policy: Arc::new(Policy::permit_all()),

@@ -331,6 +331,7 @@ impl Inner {
         let mut decided_with = capabilities.clone();
         decided_with.extend(AMBIENT.iter().cloned());
         let options = CallOptions {
+            on_behalf_of: None,
             capabilities: decided_with,
             policy: Arc::clone(&policy),
             workdir: Some(workdir.clone()),

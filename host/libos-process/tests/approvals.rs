@@ -479,10 +479,14 @@ async fn a_standing_rule_does_not_outlive_a_rebuild_of_its_image() -> anyhow::Re
         json!({"steps": [{"op": "write", "path": format!("logs/{file}"), "text": "1"}]}).to_string()
     };
     let kernel = common::kernel(world.state.path())?;
-    let pid = common::start(&kernel, "writer", &write("a.txt"), world.work.path()).await?;
+    let waits = json!({"steps": [
+        {"op": "write", "path": "logs/a.txt", "text": "1", "wait_approval_ms": 0},
+    ]});
+    let pid = common::start(&kernel, "writer", &waits.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
     person.always(&id, Some("logs/**"), None, "alice")?;
+    assert!(results_of(&kernel, pid).await?[0]["ok"].is_object());
     let pid = common::start(&kernel, "writer", &write("b.txt"), world.work.path()).await?;
     assert_eq!(results_of(&kernel, pid).await?[0]["ok"], Value::Null);
     drop(kernel);

@@ -140,3 +140,52 @@ async fn a_cwd_is_a_directory_of_the_tree_reached_without_links() -> anyhow::Res
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_called_from_a_cwd_reads_from_there_and_is_recorded_for_its_process()
+-> anyhow::Result<()> {
+    let world = world()?;
+    std::fs::create_dir_all(world.work().join("docs"))?;
+    std::fs::write(world.work().join("docs/a.txt"), "in docs\n")?;
+    let dir = world.images.path().join("reader");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::copy(libos_guests::READ_FILE, dir.join("read_file.wasm"))?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"reader\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
+         capabilities = [\"process.spawn:reader\", \"fs.read:**\"]\n\n\
+         [tools]\nread_file = \"read_file.wasm\"\n",
+    )?;
+    libos_image::ImageStore::open(world.state.path())?.build(&dir)?;
+    let kernel = common::kernel(world.state.path())?;
+    let input = spawn_and_wait(
+        "reader",
+        &["fs.read:**"],
+        "docs",
+        json!([{ "op": "tool", "name": "read_file", "input": { "path": "a.txt" } }]),
+    );
+    let out = common::run_to_exit(&kernel, "reader", &input, world.work()).await?;
+    let steps = child_results(&out);
+    assert_eq!(steps[0]["ok"]["content"], "in docs\n", "{out}");
+    let child = results(&out)[0]["ok"].as_u64().unwrap_or_default();
+    kernel.host().flush_audit()?;
+    let all = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
+    let read = all
+        .iter()
+        .find(|r| &*r.record.decided.action == "fs.read")
+        .map(|r| {
+            (
+                r.record.decided.subject.to_string(),
+                r.record.decided.resource.to_string(),
+            )
+        });
+    assert_eq!(
+        read,
+        Some((
+            format!("pid:{child}/tool:read_file"),
+            "docs/a.txt".to_owned()
+        ))
+    );
+    Ok(())
+}

@@ -155,6 +155,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         ..Limits::default()
     };
     let options = CallOptions {
+        on_behalf_of: None,
         cwd: String::new(),
         capabilities: args.allow.clone(),
         policy: Arc::new(policy),

@@ -70,6 +70,7 @@ impl Host for ProcessCtx {
         }
         self.hand_off();
         let options = CallOptions {
+            on_behalf_of: Some(self.pid),
             capabilities: self.capabilities.clone(),
             policy: self.policy.clone(),
             workdir: Some(self.workdir.clone()),

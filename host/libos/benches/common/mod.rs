@@ -13,6 +13,7 @@ use libos_authority::Policy;
 /// 60-second deadline, no budget and no human queue.
 pub fn reading_options(work: &Path) -> CallOptions {
     CallOptions {
+        on_behalf_of: None,
         cwd: String::new(),
         capabilities: vec!["fs.read:**".parse().expect("cap")],
         policy: Arc::new(

@@ -29,6 +29,10 @@ pub struct CallOptions {
     /// relative paths the component names start from it (and shell commands run in it). What
     /// the call may touch is decided on the path relative to `workdir` whatever this is.
     pub cwd: String,
+    /// The process a tool is called for, if any: the call's subject (what the policy sees
+    /// as its principal and the audit log records) is then `pid:N/tool:NAME`, else
+    /// `tool:NAME`.
+    pub on_behalf_of: Option<u64>,
     /// Limits of the call.
     pub limits: Limits,
     /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.
@@ -65,7 +69,10 @@ impl ToolHost {
     /// Runs `invoke(input)` of `tool` in a fresh instance under `options`.
     pub async fn call(&self, tool: &LoadedTool, input: &str, options: &CallOptions) -> CallReport {
         let started = Instant::now();
-        let subject: Arc<str> = format!("tool:{}", tool.info.name).into();
+        let subject: Arc<str> = match options.on_behalf_of {
+            Some(pid) => format!("pid:{pid}/tool:{}", tool.info.name).into(),
+            None => format!("tool:{}", tool.info.name).into(),
+        };
         let (mut store, stdout, stderr) =
             match self.store(subject, options, &tool.declared, tool.uses_wasi_fs) {
                 Ok(s) => s,

@@ -162,6 +162,7 @@ impl ToolHost {
         };
         let subject: Arc<str> = format!("component:{}", &tool.digest[..12]).into();
         let options = CallOptions {
+            on_behalf_of: None,
             cwd: String::new(),
             capabilities: Vec::new(),
             policy: Arc::new(Policy::permit_all()),
