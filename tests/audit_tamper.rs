@@ -101,3 +101,18 @@ fn edits_deletions_insertions_and_reordering_are_detected() {
         );
     }
 }
+
+#[test]
+fn a_log_that_cannot_be_read_is_not_reported_as_tampered() {
+    // A database path that cannot be opened: not checked, with an exit code of its own.
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_path().join("libos.db")).unwrap();
+    let out = env.libos().args(["audit", "verify"]).assert().code(13);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("not checked"), "{err}");
+
+    // A file that is no database at all is damage: the tampering code.
+    let env = Env::new();
+    std::fs::write(env.state_path().join("libos.db"), vec![0x5au8; 8192]).unwrap();
+    env.libos().args(["audit", "verify"]).assert().code(9);
+}

@@ -48,3 +48,23 @@ impl From<libos_db::OpenError> for AuditError {
         }
     }
 }
+
+impl AuditError {
+    /// Whether this says the log's content is damaged (a corrupt or foreign file, a record
+    /// that cannot be decoded), as opposed to the log not being readable at all here
+    /// (permissions, I/O, a lock held past the timeout).
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode;
+        match self {
+            AuditError::Corrupt(_) | AuditError::Json(_) => true,
+            AuditError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+            }
+            AuditError::Sqlite(
+                rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..),
+            ) => true,
+            _ => false,
+        }
+    }
+}

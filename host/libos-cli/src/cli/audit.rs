@@ -28,8 +28,16 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
     let db = state.db_path();
     match cmd {
         AuditCommand::Verify => {
-            let report = libos_audit::verify(&db)
-                .map_err(|e| Failure::new(Code::AuditBroken, format!("audit log: {e}")))?;
+            let report = libos_audit::verify(&db).map_err(|e| {
+                if e.is_damage() {
+                    Failure::new(Code::AuditBroken, format!("audit log: {e}"))
+                } else {
+                    Failure::new(
+                        Code::AuditUnreadable,
+                        format!("audit log could not be read, so it was not checked: {e}"),
+                    )
+                }
+            })?;
             match report.first_bad {
                 None => {
                     println!("ok: {} records", report.records);

@@ -27,6 +27,8 @@ pub enum Code {
     ProcessFailed = 11,
     /// The process was killed.
     ProcessKilled = 12,
+    /// The audit log could not be read here (permissions, I/O): no verdict on its integrity.
+    AuditUnreadable = 13,
 }
 
 /// Help text listing the exit codes.
@@ -43,7 +45,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   9  audit log failed verification
  10  not found (no such image or process)
  11  process failed (its run returned an error, trapped or hit a limit)
- 12  process killed";
+ 12  process killed
+ 13  audit log unreadable (permissions, I/O): not checked";
 
 /// A failed command: one line of message and its exit code.
 #[derive(Debug)]
