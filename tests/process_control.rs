@@ -221,15 +221,25 @@ fn a_shell_command_ends_with_the_host_that_runs_it() {
     // A command that also leaves a process of its own behind, in a new session if it can.
     let marker = format!("61.{}", std::process::id());
     let script = format!("(setsid sleep {marker} || sleep {marker}) & sleep {marker}");
+    // A first process that tries to clear the death signal tying it to the host, and forks.
+    let python = format!(
+        "import ctypes, os, time\nctypes.CDLL(None).prctl(1, 0, 0, 0, 0)\nos.fork()\ntime.sleep({marker})"
+    );
     let input = serde_json::json!({ "steps": [
         { "op": "shell", "argv": ["sh", "-c", script], "timeout_ms": 100_000 },
     ]});
+    let cleared = serde_json::json!({ "steps": [
+        { "op": "shell", "argv": ["python3", "-c", python], "timeout_ms": 100_000 },
+    ]});
     let pid = env.run_detached("sleeper", Some(&input.to_string()));
+    let other = env.run_detached("sleeper", Some(&cleared.to_string()));
     assert!(
         common::wait_running(&marker, true, 30),
         "the command never started"
     );
+    std::thread::sleep(std::time::Duration::from_millis(500));
     env.kill_host_of(pid);
+    env.kill_host_of(other);
     assert!(
         common::wait_running(&marker, false, 10),
         "a process of the command outlived its host"

@@ -253,9 +253,22 @@ async fn tcp_needs_shell_network_on_the_acting_program() -> anyhow::Result<()> {
         "nothing reached the listener"
     );
 
-    let online = world.run("online", &[&argv]).await?;
+    // The network is TCP and UDP over IP: a Unix socket named in the filesystem (a local
+    // daemon's) stays out of reach even so.
+    let socket_path = world.outside.with_file_name("daemon.sock");
+    let daemon = std::os::unix::net::UnixListener::bind(&socket_path)?;
+    daemon.set_nonblocking(true)?;
+    let unix = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\nprint('connected')",
+        socket_path.to_string_lossy()
+    );
+    let online = world
+        .run("online", &[&argv, &["python3", "-c", unix.as_str()]])
+        .await?;
     assert_eq!(online[0]["ok"]["stdout"], "connected\n", "{online:?}");
     assert!(listener.accept().is_ok(), "the connection arrived");
+    assert!(refused_silently(&online[1]), "{online:?}");
+    assert!(daemon.accept().is_err(), "nothing reached the local daemon");
     Ok(())
 }
 

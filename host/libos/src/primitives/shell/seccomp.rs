@@ -16,8 +16,13 @@
 //! | `setxattr`, `lsetxattr`, `fsetxattr`, `setxattrat`, `removexattr`, `lremovexattr`, `fremovexattr`, `removexattrat` | `EPERM` | extended attributes of any file the user owns |
 //! | `prlimit64`, `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`, `sched_setattr` on another process; `setpriority`, `ioprio_set` on anything but the caller | `EPERM` | the limits and priority of the host and every other process of the user |
 //! | System V shared memory, message queues and semaphores | `EPERM` | shared with every process of the user |
-//! | `inotify_init`, `inotify_init1` | `EACCES` | watches names and accesses anywhere (programs fall back to polling) |
-//! | `socket` of any family, unless the command may use the network | `EACCES` | UDP, raw, packet, netlink sockets, and Unix sockets named in the filesystem (a local daemon's, a proxy's); `socketpair` stays allowed |
+//! | POSIX message queues (`mq_*`) | `EPERM` | shared with every process of the user |
+//! | `inotify_init`, `inotify_init1`, `fanotify_init` | `EACCES` | watches names and accesses anywhere (programs fall back to polling) |
+//! | `keyctl`, `add_key`, `request_key` | `EACCES` | the host's session keyring (credential caches) |
+//! | `clone` or `unshare` with a new namespace of any kind, `setns` | `EPERM` | user namespaces are counted per user: a command could exhaust them for the host; the others only widen what a command sees |
+//! | `prctl(PR_SET_PDEATHSIG)` | `EPERM` | the death signal ties the command to the host |
+//! | `ioctl` `FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR` | `EPERM` | file flags (`chattr`) of any file the command can open |
+//! | `socket` of any family, unless the command may use the network; then any but `AF_INET` and `AF_INET6` | `EACCES` | UDP, raw, packet, netlink sockets, and Unix sockets named in the filesystem (a local daemon's, a proxy's); `socketpair` stays allowed |
 
 use libc::sock_filter;
 
@@ -43,6 +48,14 @@ const ENOSYS: u32 = ERRNO | libc::ENOSYS as u32;
 /// `setxattrat` and `removexattrat` (Linux 6.13; one number on every architecture).
 const SYS_SETXATTRAT: i64 = 463;
 const SYS_REMOVEXATTRAT: i64 = 466;
+
+/// `CLONE_NEWTIME` (for `unshare`; not in every libc).
+const CLONE_NEWTIME: u32 = 0x80;
+
+/// `FS_IOC_SETFLAGS` (`_IOW('f', 2, long)`), its 32-bit form, and `FS_IOC_FSSETXATTR`.
+const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+const FS_IOC32_SETFLAGS: u32 = 0x4004_6602;
+const FS_IOC_FSSETXATTR: u32 = 0x401c_5820;
 
 /// `seccomp_data`: the system call number, the architecture, the arguments.
 const NR: u32 = 0;
@@ -93,6 +106,31 @@ impl Program {
         self.0.push(op(RET, 0, 0, ret));
     }
 
+    /// `call` is allowed when the argument word at `offset` is one of `values`, else returns
+    /// `ret`.
+    fn allow_only_one_of(&mut self, call: i64, offset: u32, values: &[u32], ret: u32) {
+        let n = values.len() as u8;
+        self.0.push(op(JEQ, 0, n + 3, nr(call)));
+        self.0.push(op(LD_W_ABS, 0, 0, offset));
+        for (i, value) in values.iter().enumerate() {
+            self.0.push(op(JEQ, n - i as u8, 0, *value));
+        }
+        self.0.push(op(RET, 0, 0, ret));
+        self.0.push(op(RET, 0, 0, ALLOW));
+    }
+
+    /// `call` returns `ret` when the argument word at `offset` is one of `values`.
+    fn refuse_one_of(&mut self, call: i64, offset: u32, values: &[u32], ret: u32) {
+        let n = values.len() as u8;
+        self.0.push(op(JEQ, 0, n + 3, nr(call)));
+        self.0.push(op(LD_W_ABS, 0, 0, offset));
+        for (i, value) in values.iter().enumerate() {
+            self.0.push(op(JEQ, n - i as u8, 0, *value));
+        }
+        self.0.push(op(RET, 0, 0, ALLOW));
+        self.0.push(op(RET, 0, 0, ret));
+    }
+
     /// `call` returns `ret` when argument word at `offset` has any bit of `mask`.
     fn refuse_if_set(&mut self, call: i64, offset: u32, mask: u32, ret: u32) {
         self.0.push(op(JEQ, 0, 4, nr(call)));
@@ -121,6 +159,10 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         libc::SYS_inotify_init1,
         #[cfg(target_arch = "x86_64")]
         libc::SYS_inotify_init,
+        libc::SYS_fanotify_init,
+        libc::SYS_keyctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
     ] {
         p.refuse(call, EACCES);
     }
@@ -151,6 +193,13 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         libc::SYS_semop,
         libc::SYS_semtimedop,
         libc::SYS_semctl,
+        libc::SYS_mq_open,
+        libc::SYS_mq_unlink,
+        libc::SYS_mq_timedsend,
+        libc::SYS_mq_timedreceive,
+        libc::SYS_mq_notify,
+        libc::SYS_mq_getsetattr,
+        libc::SYS_setns,
         #[cfg(target_arch = "x86_64")]
         libc::SYS_chmod,
         #[cfg(target_arch = "x86_64")]
@@ -161,11 +210,40 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         p.refuse(call, EPERM);
     }
     p.refuse(libc::SYS_clone3, ENOSYS);
-    // clone's flags are its first argument on both architectures.
+    // clone's flags are its first argument on both architectures. New namespaces of any
+    // kind are refused: a user namespace is a counted resource of the user (and the host
+    // needs one per command), the others would only widen what a command sees.
+    let namespaces = (libc::CLONE_NEWNS
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET) as u32;
     p.refuse_if_set(
         libc::SYS_clone,
         arg_low(0),
-        libc::CLONE_PARENT as u32,
+        libc::CLONE_PARENT as u32 | namespaces,
+        EPERM,
+    );
+    p.refuse_if_set(
+        libc::SYS_unshare,
+        arg_low(0),
+        namespaces | CLONE_NEWTIME,
+        EPERM,
+    );
+    // The death signal ties a command to the host: it may not be cleared or changed.
+    p.refuse_one_of(
+        libc::SYS_prctl,
+        arg_low(0),
+        &[libc::PR_SET_PDEATHSIG as u32],
+        EPERM,
+    );
+    // File flags (`chattr`): metadata like a mode, on any file the command can open.
+    p.refuse_one_of(
+        libc::SYS_ioctl,
+        arg_low(1),
+        &[FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR],
         EPERM,
     );
     // Times set to now (a null `times`) need only write access; anything else is refused.
@@ -198,7 +276,16 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         &[(arg_low(0), 1), (arg_low(1), 0)],
         EPERM,
     );
-    if !network {
+    if network {
+        // The network, and nothing else: Unix sockets named in the filesystem (a local
+        // daemon's), netlink, packet sockets stay refused.
+        p.allow_only_one_of(
+            libc::SYS_socket,
+            arg_low(0),
+            &[libc::AF_INET as u32, libc::AF_INET6 as u32],
+            EACCES,
+        );
+    } else {
         p.refuse(libc::SYS_socket, EACCES);
     }
     p.0.push(op(RET, 0, 0, ALLOW));
@@ -277,6 +364,51 @@ mod tests {
             ALLOW
         );
         assert_eq!(f(&online, libc::SYS_socket, &[libc::AF_INET as u64]), ALLOW);
+        assert_eq!(
+            f(&online, libc::SYS_socket, &[libc::AF_INET6 as u64]),
+            ALLOW
+        );
+        assert_eq!(
+            f(&online, libc::SYS_socket, &[libc::AF_UNIX as u64]),
+            EACCES
+        );
+        assert_eq!(
+            f(&online, libc::SYS_socket, &[libc::AF_NETLINK as u64]),
+            EACCES
+        );
+        assert_eq!(
+            f(
+                &offline,
+                libc::SYS_prctl,
+                &[libc::PR_SET_PDEATHSIG as u64, 0]
+            ),
+            EPERM
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_prctl, &[libc::PR_SET_NAME as u64, 0]),
+            ALLOW
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_ioctl, &[3, FS_IOC_SETFLAGS as u64]),
+            EPERM
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_ioctl, &[3, 0x5401 /* TCGETS */]),
+            ALLOW
+        );
+        let new_user = (libc::CLONE_NEWUSER | libc::SIGCHLD) as u64;
+        assert_eq!(f(&offline, libc::SYS_clone, &[new_user]), EPERM);
+        assert_eq!(
+            f(&offline, libc::SYS_unshare, &[libc::CLONE_NEWNS as u64]),
+            EPERM
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_unshare, &[libc::CLONE_FILES as u64]),
+            ALLOW
+        );
+        assert_eq!(f(&offline, libc::SYS_keyctl, &[]), EACCES);
+        assert_eq!(f(&offline, libc::SYS_mq_open, &[]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_fanotify_init, &[]), EACCES);
         assert_eq!(f(&online, libc::SYS_shmget, &[]), EPERM);
         let mut foreign = call(libc::SYS_read, &[]);
         foreign[1] = 0x4000_0003; // AUDIT_ARCH_I386

@@ -338,7 +338,7 @@ mod spawner {
     /// Clones the child (in new user and pid namespaces unless they were refused before).
     fn clone(stack: &Stack, shared: &Shared<'_>) -> io::Result<(i32, OwnedFd)> {
         let base = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
-        let namespaces = libc::CLONE_NEWUSER | libc::CLONE_NEWPID;
+        let namespaces = libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
         let mut try_namespaces = NAMESPACES.load(Ordering::Relaxed) != NAMESPACES_REFUSED;
         loop {
             let flags = if try_namespaces {
@@ -361,14 +361,34 @@ mod spawner {
             };
             if pid < 0 || pidfd < 0 {
                 let error = io::Error::last_os_error();
+                // Refused by the kernel's or a container's configuration: for good. Out of
+                // namespaces (a limit of the user's, which others may have used up) is not
+                // remembered: this command fails, and the next one tries again.
                 let refused = matches!(
                     error.raw_os_error(),
-                    Some(libc::EPERM | libc::EINVAL | libc::ENOSPC | libc::EUSERS | libc::EACCES)
+                    Some(libc::EPERM | libc::EINVAL | libc::EACCES)
                 );
                 if try_namespaces && refused {
+                    tracing::warn!(
+                        %error,
+                        "the kernel refuses commands user and pid namespaces of their own; \
+                         commands run without (a process a command leaves behind outlives \
+                         the host if it dies)"
+                    );
                     NAMESPACES.store(NAMESPACES_REFUSED, Ordering::Relaxed);
                     try_namespaces = false;
                     continue;
+                }
+                if try_namespaces
+                    && matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EUSERS))
+                {
+                    return Err(io::Error::new(
+                        error.kind(),
+                        format!(
+                            "no user namespace left for the command ({error}): the user's \
+                             limit (/proc/sys/user/max_user_namespaces) is reached"
+                        ),
+                    ));
                 }
                 return Err(error);
             }
