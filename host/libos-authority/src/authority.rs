@@ -318,7 +318,7 @@ impl Authority {
 const EVALUATION_STACK: usize = 1 << 20;
 
 /// A fresh approval request id: `req-` followed by a UUID v7.
-fn new_request_id() -> String {
+pub fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::now_v7())
 }
 

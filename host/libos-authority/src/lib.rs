@@ -50,6 +50,7 @@ mod policy;
 mod session;
 mod text;
 
+pub use authority::new_request_id;
 pub use authority::{Authority, Request};
 pub use cache::{DEFAULT_CAPACITY, MAX_CACHED_KEY_LEN};
 pub use capability::{ANY_RESOURCE, Capability, CapabilitySet};
@@ -59,4 +60,4 @@ pub use error::AuthorityError;
 pub use explain::Explanation;
 pub use libos_audit::Verdict;
 pub use policy::{DECISION_ANNOTATION, DECISION_ASK, DEFAULT_PERMIT_ID, ID_ANNOTATION, Policy};
-pub use session::{SESSION_BATCH, Session};
+pub use session::{AskedDecision, Deferral, SESSION_BATCH, Session};

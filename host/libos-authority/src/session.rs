@@ -113,6 +113,41 @@ impl Session {
         outcome
     }
 
+    /// [`Session::authorize`] for a caller that consults people when the policy asks: an
+    /// allow or a deny is recorded as there, but an ask is not yet. Its record is made by
+    /// [`Session::record_asked`] once the caller knows which approval request answers it (the
+    /// one it creates, one already waiting, or the request behind a grant or a standing rule),
+    /// so no record names a request that does not exist.
+    pub fn authorize_or_defer(&mut self, req: &Request<'_>) -> Result<(), Deferral> {
+        let decided = self.authority.lookup(req);
+        if decided.verdict != Verdict::Ask {
+            return self.authorize(req).map_err(|refusal| match refusal {
+                Refusal::Denied { reason } => Deferral::Denied(reason),
+                // Unreachable (the verdict is not ask); refuse rather than let it through.
+                Refusal::NeedsApproval { reason, .. } => Deferral::Denied(reason),
+            });
+        }
+        Err(Deferral::Asked(AskedDecision {
+            reason: Arc::clone(&decided.reason),
+            decided,
+            args_digest: req.args_digest.copied(),
+        }))
+    }
+
+    /// Records an ask [`Session::authorize_or_defer`] left unrecorded, naming `request_id`:
+    /// the approval request that answers it, if any.
+    pub fn record_asked(&mut self, asked: AskedDecision, request_id: Option<String>) {
+        self.held.push(
+            &asked.decided,
+            libos_audit::clock::now_ns(),
+            request_id,
+            asked.args_digest.as_ref(),
+        );
+        if self.held.len() >= SESSION_BATCH {
+            self.hand_off();
+        }
+    }
+
     /// Hands the records this session holds to the audit sink. Called by the session itself
     /// every [`SESSION_BATCH`] records and when it is dropped; callers call it before the
     /// caller may stay idle (at a time slice boundary, before parking), so a record never
@@ -166,4 +201,23 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.hand_off();
     }
+}
+
+/// Why [`Session::authorize_or_defer`] did not let a request through.
+#[derive(Debug)]
+pub enum Deferral {
+    /// Refused (recorded).
+    Denied(Arc<str>),
+    /// The policy asks; the decision is not recorded yet (see [`Session::record_asked`]).
+    Asked(AskedDecision),
+}
+
+/// An ask decision whose record waits for the approval request that answers it.
+#[derive(Debug)]
+#[must_use = "an ask is recorded with `Session::record_asked`"]
+pub struct AskedDecision {
+    decided: Arc<libos_audit::Decided>,
+    args_digest: Option<[u8; 32]>,
+    /// Which policies asked, and for what.
+    pub reason: Arc<str>,
 }

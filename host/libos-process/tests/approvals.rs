@@ -506,3 +506,45 @@ async fn a_standing_rule_does_not_outlive_a_rebuild_of_its_image() -> anyhow::Re
     assert!(read(world.work.path(), "logs/c.txt").is_none());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ask_record_names_a_request_that_exists() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let kernel = common::kernel(world.state.path())?;
+    // Asked, approved for two uses, then covered by the grant; then asked again while the
+    // same effect already waits.
+    let steps = json!({"steps": [
+        {"op": "write", "path": "a.txt", "text": "1", "wait_approval_ms": 0},
+        {"op": "write", "path": "a.txt", "text": "1"},
+        {"op": "write", "path": "b.txt", "text": "2"},
+        {"op": "write", "path": "b.txt", "text": "2"},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = common::pending_of(&person, pid).await?;
+    person.approve(&id, "uses=2".parse()?, None, "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert!(
+        results[1]["ok"].is_null(),
+        "covered by the grant: {results:?}"
+    );
+    assert_eq!(results[2]["err"]["kind"], "needs-approval", "{results:?}");
+    assert_eq!(results[3]["err"]["kind"], results[2]["err"]["kind"]);
+    kernel.host().flush_audit()?;
+    let asks: Vec<String> = libos_audit::read_records(&world.state.path().join("libos.db"), None)?
+        .into_iter()
+        .filter(|r| {
+            &*r.record.decided.action == "fs.write"
+                && r.record.decided.verdict == libos_audit::Verdict::Ask
+        })
+        .filter_map(|r| r.record.request_id.clone())
+        .collect();
+    // The first write asked, then (approved) asked again and was covered, the second was
+    // covered, the third asked anew, the fourth found it waiting.
+    assert_eq!(asks.len(), 5, "{asks:?}");
+    for id in &asks {
+        assert!(person.get(id).is_ok(), "{id} names no request");
+    }
+    Ok(())
+}

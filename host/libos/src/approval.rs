@@ -57,8 +57,11 @@ impl Describe for Plain<'_> {
     }
 }
 
-/// What the policy's `ask` said: the request id it minted and which policy asked why.
+/// What the policy's `ask` said: the id a new approval request gets, which policy asked
+/// why, and the ask decisions (one per resource decided) whose records wait for the request
+/// that answers them.
 pub(crate) struct Asking {
     pub request_id: String,
     pub reason: Arc<str>,
+    pub decisions: Vec<libos_authority::AskedDecision>,
 }

@@ -40,6 +40,8 @@ pub struct CallCtx {
     pub(crate) limiter: CallLimiter,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) log: CallLog,
+    /// Whether `log.write` was decided for this call, and how (decided at its first message).
+    pub(crate) log_permitted: Option<bool>,
     pub(crate) meter: Option<Arc<dyn crate::meter::Meter>>,
     pub(crate) wasi: Wasi,
     pub(crate) table: ResourceTable,

@@ -13,7 +13,7 @@ mod human;
 
 use std::sync::Arc;
 
-use libos_authority::{Refusal, Request};
+use libos_authority::{Deferral, Request};
 use libos_human::{Grant, HumanQueue};
 
 use crate::approval::{Asking, Describe, Plain};
@@ -105,13 +105,35 @@ impl CallCtx {
         describe: &dyn Describe,
     ) -> Result<(String, Permit), RuntimeError> {
         let first = self.decide(action, named, Some(args_digest))?;
-        let real = resolve(self)?;
+        let real = match resolve(self) {
+            Ok(real) => real,
+            Err(e) => {
+                self.record_unanswered(first);
+                return Err(e);
+            }
+        };
         let second = if real != named {
-            self.decide(action, &real, Some(args_digest))?
+            match self.decide(action, &real, Some(args_digest)) {
+                Ok(second) => second,
+                Err(e) => {
+                    self.record_unanswered(first);
+                    return Err(e);
+                }
+            }
         } else {
             None
         };
-        let permit = match second.or(first) {
+        let asked = match (first, second) {
+            (Some(mut first), Some(second)) => {
+                first.decisions.extend(second.decisions);
+                Some(Asking {
+                    decisions: first.decisions,
+                    ..second
+                })
+            }
+            (first, second) => second.or(first),
+        };
+        let permit = match asked {
             None => Permit { taken: None },
             Some(asking) => {
                 let grant =
@@ -155,12 +177,34 @@ impl CallCtx {
             resource,
             args_digest,
         };
-        match self.authority.authorize(&request) {
+        match self.authority.authorize_or_defer(&request) {
             Ok(()) => Ok(None),
-            Err(Refusal::Denied { reason }) => Err(RuntimeError::Denied(reason.to_string())),
-            Err(Refusal::NeedsApproval { request_id, reason }) => {
-                Ok(Some(Asking { request_id, reason }))
-            }
+            Err(Deferral::Denied(reason)) => Err(RuntimeError::Denied(reason.to_string())),
+            Err(Deferral::Asked(asked)) => Ok(Some(Asking {
+                request_id: libos_authority::new_request_id(),
+                reason: Arc::clone(&asked.reason),
+                decisions: vec![asked],
+            })),
+        }
+    }
+
+    /// Records the ask decisions of `asking` (if any) as answered by no request: the call
+    /// stopped before a person could be asked.
+    fn record_unanswered(&mut self, asking: Option<Asking>) {
+        for asked in asking.into_iter().flat_map(|a| a.decisions) {
+            self.authority.record_asked(asked, None);
+        }
+    }
+
+    /// Records the ask decisions of `decisions` as answered by approval request `request_id`.
+    pub(crate) fn record_asks(
+        &mut self,
+        decisions: Vec<libos_authority::AskedDecision>,
+        request_id: Option<&str>,
+    ) {
+        for asked in decisions {
+            self.authority
+                .record_asked(asked, request_id.map(str::to_owned));
         }
     }
 }

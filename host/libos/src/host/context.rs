@@ -91,6 +91,7 @@ impl ToolHost {
             limiter: CallLimiter::new(limits.max_memory, limits.max_table_elements),
             clock: self.clock.clone(),
             log: CallLog::new(limits.max_log),
+            log_permitted: None,
             meter: options.meter.clone(),
             wasi: Wasi::later(setup),
             table: wasmtime::component::ResourceTable::new(),

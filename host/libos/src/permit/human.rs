@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use libos_authority::{Request, Verdict};
-use libos_human::{Asked, Call, Grant, NewApproval, RuleEffect};
+use libos_human::{Call, Grant, NewApproval, RuleEffect};
 
 use crate::approval::{Asking, Describe};
 use crate::bindings::RuntimeError;
@@ -20,8 +20,16 @@ impl CallCtx {
         asking: Asking,
         describe: &dyn Describe,
     ) -> Result<Option<Box<Grant>>, RuntimeError> {
+        let Asking {
+            request_id: new_id,
+            reason: asked_because,
+            decisions,
+        } = asking;
         let Some(link) = self.human.clone() else {
-            return Err(RuntimeError::NeedsApproval(asking.request_id));
+            // Nobody to ask (a call outside a process): the id tells the caller it needs
+            // approval, and the record names it as the one that was not made.
+            self.record_asks(decisions, Some(&new_id));
+            return Err(RuntimeError::NeedsApproval(new_id));
         };
         let subject = Arc::clone(&self.subject);
         let request = Request {
@@ -34,11 +42,18 @@ impl CallCtx {
             libos_human::HumanError::TooManyWaiting { .. } => RuntimeError::Denied(e.to_string()),
             other => RuntimeError::Io(format!("human queue: {other}")),
         };
-        if let Some(rule) = link
+        let rule = match link
             .queue
             .rule_for(&link.image, action, &describe.rule_resource(resource))
-            .map_err(store)?
         {
+            Ok(rule) => rule,
+            Err(e) => {
+                self.record_asks(decisions, None);
+                return Err(store(e));
+            }
+        };
+        if let Some(rule) = rule {
+            self.record_asks(decisions, rule.request_id.as_deref());
             let reason = format!(
                 "standing rule {} of {}: {} {action} on {} for {}",
                 rule.id,
@@ -72,7 +87,15 @@ impl CallCtx {
             args_digest: digest.as_deref(),
             target_version: version.as_deref(),
         };
-        if let Some(grant) = link.queue.take(&call).map_err(store)? {
+        let taken = match link.queue.take(&call) {
+            Ok(taken) => taken,
+            Err(e) => {
+                self.record_asks(decisions, None);
+                return Err(store(e));
+            }
+        };
+        if let Some(grant) = taken {
+            self.record_asks(decisions, Some(&grant.request_id));
             let reason = format!(
                 "approved by a person: grant {} ({}) of {}",
                 grant.id, grant.scope, grant.request_id
@@ -85,31 +108,29 @@ impl CallCtx {
             );
             return Ok(Some(Box::new(grant)));
         }
-        let asked = link
-            .queue
-            .request(
-                Some(asking.request_id),
-                NewApproval {
-                    pid: link.pid,
-                    image: link.image.to_string(),
-                    action: action.to_owned(),
-                    resource: resource.to_owned(),
-                    args_digest: digest,
-                    target_version: version,
-                    preview: describe.preview(self, resource),
-                    asked_because: asking.reason.to_string(),
-                },
-            )
-            .map_err(store)?;
+        let asked = link.queue.request(
+            Some(new_id),
+            NewApproval {
+                pid: link.pid,
+                image: link.image.to_string(),
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                args_digest: digest,
+                target_version: version,
+                preview: describe.preview(self, resource),
+                asked_because: asked_because.to_string(),
+            },
+        );
+        let asked = match asked {
+            Ok(asked) => asked,
+            Err(e) => {
+                self.record_asks(decisions, None);
+                return Err(store(e));
+            }
+        };
+        // A new request, or the one the same effect already waits on.
         let id = asked.request().id.clone();
-        if let Asked::Waiting(_) = asked {
-            self.authority.record_human(
-                &request,
-                Verdict::Ask,
-                "the same effect already waits for a person",
-                Some(id.clone()),
-            );
-        }
+        self.record_asks(decisions, Some(&id));
         Err(RuntimeError::NeedsApproval(id))
     }
 }

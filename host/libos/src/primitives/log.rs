@@ -78,13 +78,22 @@ fn level_name(level: Level) -> &'static str {
 
 impl Host for CallCtx {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        // Ambient, but still decided (a policy may forbid it) and audited like any primitive;
-        // a refused message is dropped: the guest has nothing to do about it.
-        if self
-            .permit("log.write", "call", None)
-            .map(|p| p.done(None))
-            .is_ok()
-        {
+        // Ambient, but still decided (a policy may forbid it) and audited like any primitive,
+        // once per call (a process: per instance): the messages themselves are the call's
+        // log, capped, not audit records. A refused message is dropped: the guest has
+        // nothing to do about it.
+        let permitted = match self.log_permitted {
+            Some(permitted) => permitted,
+            None => {
+                let permitted = self
+                    .permit("log.write", "call", None)
+                    .map(|p| p.done(None))
+                    .is_ok();
+                self.log_permitted = Some(permitted);
+                permitted
+            }
+        };
+        if permitted {
             self.log.push(level_name(level), message);
         }
         Ok(())
