@@ -65,7 +65,10 @@ fn every_decision_is_recorded_and_the_chain_verifies() {
     assert!(records.iter().any(|r| r["args_digest"].is_string()));
     let (code, stdout, _) = verify(&env);
     assert_eq!(code, 0);
-    assert_eq!(stdout, format!("ok: {} records\n", records.len()));
+    assert!(
+        stdout.starts_with(&format!("ok: {} records, head ", records.len())),
+        "{stdout}"
+    );
     let text = env.libos().args(["audit", "show"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("no capability grants fs.read on a.txt")
@@ -115,4 +118,68 @@ fn a_log_that_cannot_be_read_is_not_reported_as_tampered() {
     let env = Env::new();
     std::fs::write(env.state_path().join("libos.db"), vec![0x5au8; 8192]).unwrap();
     env.libos().args(["audit", "verify"]).assert().code(9);
+}
+
+#[test]
+fn a_cut_tail_an_emptied_or_replaced_log_is_caught_by_the_head_kept_outside() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "tail cut, head row moved back",
+            "DELETE FROM audit WHERE seq > 2; \
+             UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit WHERE seq = 2);",
+        ),
+        ("emptied", "DELETE FROM audit; DELETE FROM audit_head;"),
+    ];
+    for (name, statement) in cases {
+        let env = Env::new();
+        make_history(&env);
+        assert_eq!(verify(&env).0, 0, "{name}: clean history verifies");
+        sql(&env, statement);
+        let (code, _, stderr) = verify(&env);
+        assert_eq!(code, 9, "{name}: {stderr}");
+        assert!(stderr.contains("kept outside"), "{name}: {stderr}");
+    }
+    // The database file truncated to nothing, or removed.
+    for name in ["truncated", "removed"] {
+        let env = Env::new();
+        make_history(&env);
+        let db = env.state_path().join("libos.db");
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(env.state_path().join(format!("libos.db{suffix}")));
+        }
+        if name == "truncated" {
+            std::fs::write(&db, b"").unwrap();
+        } else {
+            std::fs::remove_file(&db).unwrap();
+        }
+        let (code, _, stderr) = verify(&env);
+        assert_eq!(code, 9, "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn a_head_written_down_must_still_be_in_the_log() {
+    let env = Env::new();
+    make_history(&env);
+    let (code, stdout, _) = verify(&env);
+    assert_eq!(code, 0);
+    let head = stdout.trim().rsplit(' ').next().unwrap().to_owned();
+    env.libos()
+        .args(["audit", "verify", "--head", &head])
+        .assert()
+        .success();
+    // Rewritten from the start with a forged history: the head written down is gone. (The
+    // file kept outside is removed too, as someone who rewrites the state directory would.)
+    make_history(&env);
+    sql(&env, "DELETE FROM audit; DELETE FROM audit_head;");
+    std::fs::remove_file(env.state_path().join("libos.db.head")).unwrap();
+    let out = env.libos().args(["audit", "verify"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).starts_with("ok: 0 records"));
+    let out = env
+        .libos()
+        .args(["audit", "verify", "--head", &head])
+        .assert()
+        .code(9);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("written down"), "{err}");
 }

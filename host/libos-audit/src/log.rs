@@ -36,9 +36,10 @@ impl AuditLog {
         let conn = schema::open_for_writing(db_path)?;
         let queue = Arc::new(Queue::default());
         let for_writer = Arc::clone(&queue);
+        let head_file = crate::head_file::path_for(db_path);
         let writer = std::thread::Builder::new()
             .name("libos-audit".into())
-            .spawn(move || writer::run(conn, for_writer))?;
+            .spawn(move || writer::run(conn, for_writer, head_file))?;
         Ok(AuditLog {
             path: db_path.to_path_buf(),
             queue,

@@ -16,6 +16,9 @@ pub struct VerifyReport {
     pub records: u64,
     /// The first inconsistency found, in `seq` order; `None` if the chain is intact.
     pub first_bad: Option<BadRecord>,
+    /// The hash of the last record walked cleanly (hex), the head to write down; `None` for
+    /// an empty log.
+    pub head: Option<String>,
 }
 
 impl VerifyReport {
@@ -44,22 +47,49 @@ pub struct BadRecord {
 ///
 /// Returns `Err` only when the database cannot be read at all; tampering and corrupt values
 /// are reported in [`VerifyReport::first_bad`].
+///
+/// Also checked against the head kept outside the database (see [`crate::head_file`]) when
+/// it exists: the record it names must be stored with its hash, so a cut tail with its head
+/// row moved back, or a database emptied or replaced, is reported.
 pub fn verify(db_path: &Path) -> Result<VerifyReport, AuditError> {
+    verify_against(db_path, None)
+}
+
+/// [`verify`], and also requires a record whose hash is `written_down` (hex): a head a person
+/// noted earlier, which any later state of the log must still hold.
+pub fn verify_against(
+    db_path: &Path,
+    written_down: Option<&str>,
+) -> Result<VerifyReport, AuditError> {
+    let kept = crate::head_file::read(&crate::head_file::path_for(db_path))
+        .map_err(AuditError::Corrupt)?;
+    let written_down = match written_down {
+        Some(hex) => Some(
+            row::hash_bytes("the head given", hex.trim().trim_start_matches("sha256:"))
+                .map_err(AuditError::Corrupt)?,
+        ),
+        None => None,
+    };
     let Some(mut conn) = schema::open_read_only(db_path)? else {
-        return Ok(VerifyReport {
-            records: 0,
-            first_bad: None,
-        });
+        let mut walk = Walk::new();
+        walk.check_kept(kept, written_down);
+        return Ok(walk.report);
     };
     // A read transaction pins one snapshot, so concurrent appends do not skew rows vs. head.
     let tx = conn.transaction()?;
-    let report = verify_snapshot(&tx)?;
+    let report = verify_snapshot(&tx, kept, written_down)?;
     tx.finish()?;
     Ok(report)
 }
 
-fn verify_snapshot(conn: &Connection) -> Result<VerifyReport, AuditError> {
+fn verify_snapshot(
+    conn: &Connection,
+    kept: Option<(i64, [u8; 32])>,
+    written_down: Option<[u8; 32]>,
+) -> Result<VerifyReport, AuditError> {
     let mut walk = Walk::new();
+    walk.kept = kept;
+    walk.written_down = written_down;
     if schema::table_exists(conn, "audit")? {
         let sql = format!("SELECT {} FROM audit ORDER BY seq", schema::AUDIT_COLUMNS);
         let mut stmt = conn.prepare(&sql)?;
@@ -80,6 +110,10 @@ fn verify_snapshot(conn: &Connection) -> Result<VerifyReport, AuditError> {
         None
     };
     walk.check_head(head);
+    walk.check_kept(kept, written_down);
+    if walk.report.first_bad.is_none() && walk.expected > 1 {
+        walk.report.head = Some(hex::encode(walk.prev));
+    }
     Ok(walk.report)
 }
 
@@ -90,6 +124,12 @@ struct Walk {
     expected: i64,
     /// The hash the next row must carry as `prev_hash`.
     prev: [u8; 32],
+    /// The head kept outside the database, and whether its record was found with its hash.
+    kept: Option<(i64, [u8; 32])>,
+    kept_found: bool,
+    /// A head a person wrote down, and whether a record carries it.
+    written_down: Option<[u8; 32]>,
+    written_down_found: bool,
 }
 
 impl Walk {
@@ -98,9 +138,14 @@ impl Walk {
             report: VerifyReport {
                 records: 0,
                 first_bad: None,
+                head: None,
             },
             expected: 1,
             prev: GENESIS_HASH,
+            kept: None,
+            kept_found: false,
+            written_down: None,
+            written_down_found: false,
         }
     }
 
@@ -157,8 +202,50 @@ impl Walk {
         if chain::record_hash(&prev_hash, seq, &stored.record) != hash {
             return Err("hash does not match its contents (edited?)".into());
         }
+        if let Some((kept_seq, kept_hash)) = self.kept
+            && kept_seq == seq
+        {
+            if kept_hash != hash {
+                return Err(
+                    "differs from the head kept outside the database (the log replaced?)".into(),
+                );
+            }
+            self.kept_found = true;
+        }
+        if self.written_down == Some(hash) {
+            self.written_down_found = true;
+        }
         self.prev = hash;
         Ok(())
+    }
+
+    /// Checks, once all rows are walked, that the heads kept outside the database and
+    /// written down by a person are in it.
+    fn check_kept(&mut self, kept: Option<(i64, [u8; 32])>, written_down: Option<[u8; 32]>) {
+        if self.report.first_bad.is_some() {
+            return;
+        }
+        let last = self.expected - 1;
+        if let Some((kept_seq, _)) = kept
+            && kept_seq > 0
+            && !self.kept_found
+        {
+            let missing = (last + 1).min(kept_seq);
+            return self.bad(
+                missing,
+                format!(
+                    "record {missing}: missing, the head kept outside the database says the log                      reaches record {kept_seq} but it ends at record {last} (tail deleted, or                      the database emptied or replaced?)"
+                ),
+            );
+        }
+        if written_down.is_some() && !self.written_down_found {
+            self.bad(
+                last + 1,
+                format!(
+                    "no record carries the head written down (the log ends at record {last}):                      records removed or the log replaced"
+                ),
+            );
+        }
     }
 
     /// Checks that `audit_head` names the last row, once all rows are walked cleanly.

@@ -35,7 +35,7 @@ impl Drop for StopGuard<'_> {
 }
 
 /// Runs the writer loop until the log is closed, then returns after writing what was queued.
-pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>) {
+pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path::PathBuf) {
     let _stopped = StopGuard(&queue);
     let mut items: Vec<Item> = Vec::new();
     let mut batch: Vec<AuditRecord> = Vec::with_capacity(CAPACITY);
@@ -46,17 +46,34 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>) {
         for item in items.drain(..) {
             item.drain_into(&mut batch);
         }
+        let mut head = None;
         for chunk in batch.chunks(MAX_BATCH) {
-            if let Err(error) = append_batch(&mut conn, chunk) {
-                let lost = chunk.len() as u64;
-                tracing::error!(%error, lost, "audit batch failed; records not written");
-                match &mut failure {
-                    Some(f) => f.lost += lost,
-                    None => failure = Some(Failure { lost, first: error }),
+            match append_batch(&mut conn, chunk) {
+                Ok(committed) => head = Some(committed),
+                Err(error) => {
+                    let lost = chunk.len() as u64;
+                    tracing::error!(%error, lost, "audit batch failed; records not written");
+                    match &mut failure {
+                        Some(f) => f.lost += lost,
+                        None => failure = Some(Failure { lost, first: error }),
+                    }
                 }
             }
         }
         batch.clear();
+        // The head outside the database follows what was committed; if it cannot, the
+        // records are stored but the flush fails (whoever waits acts on nothing).
+        if let Some((seq, hash)) = head
+            && let Err(e) = crate::head_file::advance(&head_file, seq, &hash)
+        {
+            tracing::error!(error = %e, "audit head file not written");
+            if failure.is_none() {
+                failure = Some(Failure {
+                    lost: 0,
+                    first: AuditError::Io(e),
+                });
+            }
+        }
 
         for reply in work.flushes {
             let result = match failure.take() {
@@ -83,8 +100,12 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>) {
     }
 }
 
-/// Appends `records` to the chain in one `BEGIN IMMEDIATE` transaction.
-fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), AuditError> {
+/// Appends `records` to the chain in one `BEGIN IMMEDIATE` transaction; returns the head it
+/// committed.
+fn append_batch(
+    conn: &mut Connection,
+    records: &[AuditRecord],
+) -> Result<(i64, [u8; 32]), AuditError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (mut seq, mut prev) = chain_tail(&tx)?;
     {
@@ -134,7 +155,7 @@ fn append_batch(conn: &mut Connection, records: &[AuditRecord]) -> Result<(), Au
     )?
     .execute(params![seq, hex::encode(prev)])?;
     tx.commit()?;
-    Ok(())
+    Ok((seq, prev))
 }
 
 /// The `(seq, hash)` to extend from: the head row, or `(0, GENESIS_HASH)` for an empty log.

@@ -10,8 +10,14 @@ use super::text::clean;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain; prints `ok: N records` or names the first bad record.
-    Verify,
+    /// Check the hash chain (and the head kept outside the database); prints `ok: N records,
+    /// head HASH` or names the first bad record.
+    Verify {
+        /// A head printed by an earlier `verify` (or written down): the log must still hold
+        /// that record.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+    },
     /// Print the audit records, oldest first.
     Show {
         /// Print JSON (one array) instead of text.
@@ -27,8 +33,8 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
     let state = StateDir::open(state_dir)?;
     let db = state.db_path();
     match cmd {
-        AuditCommand::Verify => {
-            let report = libos_audit::verify(&db).map_err(|e| {
+        AuditCommand::Verify { head } => {
+            let report = libos_audit::verify_against(&db, head.as_deref()).map_err(|e| {
                 if e.is_damage() {
                     Failure::new(Code::AuditBroken, format!("audit log: {e}"))
                 } else {
@@ -40,7 +46,10 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
             })?;
             match report.first_bad {
                 None => {
-                    println!("ok: {} records", report.records);
+                    match &report.head {
+                        Some(head) => println!("ok: {} records, head {head}", report.records),
+                        None => println!("ok: {} records", report.records),
+                    }
                     Ok(())
                 }
                 Some(bad) => Err(Failure::new(
