@@ -505,6 +505,16 @@ async fn a_command_changes_no_metadata_and_reaches_no_other_process_or_socket() 
             "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.shmget(0, 4096, 0o1600))",
         ),
         python(&connect),
+        python(
+            "import os\nos.open('granted/suid', os.O_CREAT | os.O_WRONLY, 0o4755)\nprint('created')",
+        ),
+        python(&format!(
+            "import socket\na, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\na.sendto(b'x', {:?})\nprint('sent')",
+            socket_path.to_string_lossy()
+        )),
+        python(
+            "import fcntl, os\nfd = os.open('a.txt', os.O_RDONLY)\nfcntl.fcntl(fd, 1024, 0)\nprint('leased')",
+        ),
     ];
     let argvs: Vec<Vec<&str>> = steps
         .iter()
@@ -557,6 +567,17 @@ async fn a_command_changes_no_metadata_and_reaches_no_other_process_or_socket() 
     assert!(
         listener.accept().is_err(),
         "nothing connected to the socket"
+    );
+    for (i, said) in [(8, "created"), (9, "sent"), (10, "leased")] {
+        let out_i = &out[i]["ok"];
+        assert!(
+            !out_i["stdout"].as_str().unwrap_or_default().contains(said),
+            "{i}: {out_i}"
+        );
+    }
+    assert!(
+        !world.work.join("granted/suid").exists(),
+        "no set-uid file was made"
     );
     Ok(())
 }

@@ -86,6 +86,9 @@ pub const DEVICES: &[(&str, bool)] = &[
 /// kernel does not apply it to root).
 pub const MAX_PROCESSES: u64 = 4096;
 
+/// Most open files per process of a command (a brake on filling the system's file table).
+pub const MAX_OPEN_FILES: u64 = 1024;
+
 /// The newest ABI the probe may report (see [`limit_abi`]).
 static ABI_LIMIT: AtomicU8 = AtomicU8::new(u8::MAX);
 
@@ -416,6 +419,7 @@ pub unsafe fn apply_in_child(
         (libc::RLIMIT_FSIZE, limits.file_bytes),
         (libc::RLIMIT_AS, limits.address_space),
         (libc::RLIMIT_NPROC, limits.processes),
+        (libc::RLIMIT_NOFILE, MAX_OPEN_FILES),
     ];
     for (resource, value) in wanted {
         let mut now = libc::rlimit {

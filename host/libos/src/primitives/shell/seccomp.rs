@@ -21,7 +21,10 @@
 //! | `keyctl`, `add_key`, `request_key` | `EACCES` | the host's session keyring (credential caches) |
 //! | `clone` or `unshare` with a new namespace of any kind, `setns` | `EPERM` | user namespaces are counted per user: a command could exhaust them for the host; the others only widen what a command sees |
 //! | `prctl(PR_SET_PDEATHSIG)` | `EPERM` | the death signal ties the command to the host |
-//! | `ioctl` `FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR` | `EPERM` | file flags (`chattr`) of any file the command can open |
+//! | `ioctl` `FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR`, `FS_IOC_SETVERSION`, `FS_IOC_ENABLE_VERITY`, `FS_IOC_SET_ENCRYPTION_POLICY`; `file_setattr` | `EPERM` | file flags (`chattr`), versions, verity, encryption of any file the command can open or name |
+//! | a set-uid or set-gid bit in the mode of `openat`/`open` with `O_CREAT` or `O_TMPFILE`, `creat`, `mknod(at)`, `mkdir(at)`; `openat2` (`ENOSYS`: its mode is out of the filter's sight) | `EPERM` | a set-uid file planted for a later in-place write by the host user |
+//! | `fcntl(F_SETLEASE)` | `EPERM` | a lease stalls every writer of the file, the host included |
+//! | `socketpair` of any type but `SOCK_STREAM` and `SOCK_SEQPACKET` | `EACCES` | a datagram socket sends to any socket named in the filesystem |
 //! | `socket` of any family, unless the command may use the network; then any but `AF_INET` and `AF_INET6` | `EACCES` | UDP, raw, packet, netlink sockets, and Unix sockets named in the filesystem (a local daemon's, a proxy's); `socketpair` stays allowed |
 
 use libc::sock_filter;
@@ -38,6 +41,7 @@ const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+const AND: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
 
 const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
 const ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
@@ -56,6 +60,16 @@ const CLONE_NEWTIME: u32 = 0x80;
 const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
 const FS_IOC32_SETFLAGS: u32 = 0x4004_6602;
 const FS_IOC_FSSETXATTR: u32 = 0x401c_5820;
+/// `FS_IOC_SETVERSION` (`_IOW('v', 2, long)`) and its 32-bit form.
+const FS_IOC_SETVERSION: u32 = 0x4008_7602;
+const FS_IOC32_SETVERSION: u32 = 0x4004_7602;
+/// `FS_IOC_ENABLE_VERITY` and `FS_IOC_SET_ENCRYPTION_POLICY`.
+const FS_IOC_ENABLE_VERITY: u32 = 0x4080_6685;
+const FS_IOC_SET_ENCRYPTION_POLICY: u32 = 0x800c_6613;
+/// `file_setattr` (Linux 6.17; one number on every architecture).
+const SYS_FILE_SETATTR: i64 = 469;
+/// `__O_TMPFILE`, the bit of `O_TMPFILE` that is not `O_DIRECTORY`.
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
 /// `seccomp_data`: the system call number, the architecture, the arguments.
 const NR: u32 = 0;
@@ -129,6 +143,38 @@ impl Program {
         }
         self.0.push(op(RET, 0, 0, ALLOW));
         self.0.push(op(RET, 0, 0, ret));
+    }
+
+    /// `call` is allowed when the argument word at `offset`, masked with `mask`, is one of
+    /// `values`, else returns `ret`.
+    fn allow_masked_one_of(&mut self, call: i64, offset: u32, mask: u32, values: &[u32], ret: u32) {
+        let n = values.len() as u8;
+        self.0.push(op(JEQ, 0, n + 4, nr(call)));
+        self.0.push(op(LD_W_ABS, 0, 0, offset));
+        self.0.push(op(AND, 0, 0, mask));
+        for (i, value) in values.iter().enumerate() {
+            self.0.push(op(JEQ, n - i as u8, 0, *value));
+        }
+        self.0.push(op(RET, 0, 0, ret));
+        self.0.push(op(RET, 0, 0, ALLOW));
+    }
+
+    /// `call` returns `ret` when the argument word at `flags` has a bit of `flag_mask` and
+    /// the one at `mode` a bit of `mode_mask` (a mode that is read only with some flags).
+    fn refuse_if_both_set(
+        &mut self,
+        call: i64,
+        (flags, flag_mask): (u32, u32),
+        (mode, mode_mask): (u32, u32),
+        ret: u32,
+    ) {
+        self.0.push(op(JEQ, 0, 6, nr(call)));
+        self.0.push(op(LD_W_ABS, 0, 0, flags));
+        self.0.push(op(JSET, 0, 3, flag_mask));
+        self.0.push(op(LD_W_ABS, 0, 0, mode));
+        self.0.push(op(JSET, 0, 1, mode_mask));
+        self.0.push(op(RET, 0, 0, ret));
+        self.0.push(op(RET, 0, 0, ALLOW));
     }
 
     /// `call` returns `ret` when argument word at `offset` has any bit of `mask`.
@@ -239,12 +285,63 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         &[libc::PR_SET_PDEATHSIG as u32],
         EPERM,
     );
-    // File flags (`chattr`): metadata like a mode, on any file the command can open.
+    // File flags (`chattr`), versions, verity and encryption policies: metadata like a mode,
+    // on any file the command can open (or, for `file_setattr`, name).
     p.refuse_one_of(
         libc::SYS_ioctl,
         arg_low(1),
-        &[FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR],
+        &[
+            FS_IOC_SETFLAGS,
+            FS_IOC32_SETFLAGS,
+            FS_IOC_FSSETXATTR,
+            FS_IOC_SETVERSION,
+            FS_IOC32_SETVERSION,
+            FS_IOC_ENABLE_VERITY,
+            FS_IOC_SET_ENCRYPTION_POLICY,
+        ],
         EPERM,
+    );
+    p.refuse(SYS_FILE_SETATTR, EPERM);
+    // A lease stalls whoever opens the file to write it, the host included.
+    p.refuse_one_of(
+        libc::SYS_fcntl,
+        arg_low(1),
+        &[libc::F_SETLEASE as u32],
+        EPERM,
+    );
+    // No set-uid or set-gid bit at creation either (a mode read only with O_CREAT or
+    // O_TMPFILE); `openat2` carries its mode in a structure the filter cannot read.
+    let creating = (libc::O_CREAT | O_TMPFILE_BIT) as u32;
+    let set_id = 0o6000;
+    p.refuse_if_both_set(
+        libc::SYS_openat,
+        (arg_low(2), creating),
+        (arg_low(3), set_id),
+        EPERM,
+    );
+    p.refuse(libc::SYS_openat2, ENOSYS);
+    p.refuse_if_set(libc::SYS_mknodat, arg_low(2), set_id, EPERM);
+    p.refuse_if_set(libc::SYS_mkdirat, arg_low(2), set_id, EPERM);
+    #[cfg(target_arch = "x86_64")]
+    {
+        p.refuse_if_both_set(
+            libc::SYS_open,
+            (arg_low(1), creating),
+            (arg_low(2), set_id),
+            EPERM,
+        );
+        p.refuse_if_set(libc::SYS_creat, arg_low(1), set_id, EPERM);
+        p.refuse_if_set(libc::SYS_mknod, arg_low(1), set_id, EPERM);
+        p.refuse_if_set(libc::SYS_mkdir, arg_low(1), set_id, EPERM);
+    }
+    // A pair of Unix sockets of a connection type only: a datagram one can send to any
+    // socket named in the filesystem (`/dev/log`, a daemon's control socket).
+    p.allow_masked_one_of(
+        libc::SYS_socketpair,
+        arg_low(1),
+        0xf,
+        &[libc::SOCK_STREAM as u32, libc::SOCK_SEQPACKET as u32],
+        EACCES,
     );
     // Times set to now (a null `times`) need only write access; anything else is refused.
     let null = |i: u32| [(arg_low(i), 0), (arg_high(i), 0)];
@@ -304,6 +401,7 @@ mod tests {
             let i = program[pc];
             match i.code {
                 LD_W_ABS => acc = data[i.k as usize / 4],
+                AND => acc &= i.k,
                 JEQ | JGE | JSET => {
                     let taken = match i.code {
                         JEQ => acc == i.k,
@@ -359,10 +457,6 @@ mod tests {
             f(&offline, libc::SYS_socket, &[libc::AF_UNIX as u64]),
             EACCES
         );
-        assert_eq!(
-            f(&offline, libc::SYS_socketpair, &[libc::AF_UNIX as u64]),
-            ALLOW
-        );
         assert_eq!(f(&online, libc::SYS_socket, &[libc::AF_INET as u64]), ALLOW);
         assert_eq!(
             f(&online, libc::SYS_socket, &[libc::AF_INET6 as u64]),
@@ -409,6 +503,42 @@ mod tests {
         assert_eq!(f(&offline, libc::SYS_keyctl, &[]), EACCES);
         assert_eq!(f(&offline, libc::SYS_mq_open, &[]), EPERM);
         assert_eq!(f(&offline, libc::SYS_fanotify_init, &[]), EACCES);
+        let (creat, rdonly) = (libc::O_CREAT as u64, libc::O_RDONLY as u64);
+        assert_eq!(f(&offline, libc::SYS_openat, &[0, 1, creat, 0o4755]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_openat, &[0, 1, creat, 0o755]), ALLOW);
+        // Without O_CREAT the mode is not read (whatever the register holds).
+        assert_eq!(
+            f(&offline, libc::SYS_openat, &[0, 1, rdonly, 0o4755]),
+            ALLOW
+        );
+        let tmpfile = libc::O_TMPFILE as u64 | libc::O_RDWR as u64;
+        assert_eq!(
+            f(&offline, libc::SYS_openat, &[0, 1, tmpfile, 0o2755]),
+            EPERM
+        );
+        assert_eq!(f(&offline, libc::SYS_mkdirat, &[0, 1, 0o2775]), EPERM);
+        assert_eq!(f(&offline, libc::SYS_mkdirat, &[0, 1, 0o1777]), ALLOW);
+        assert_eq!(f(&offline, libc::SYS_openat2, &[]), ENOSYS);
+        assert_eq!(f(&offline, SYS_FILE_SETATTR, &[]), EPERM);
+        assert_eq!(
+            f(&offline, libc::SYS_fcntl, &[3, libc::F_SETLEASE as u64]),
+            EPERM
+        );
+        assert_eq!(
+            f(&offline, libc::SYS_fcntl, &[3, libc::F_GETFL as u64]),
+            ALLOW
+        );
+        let pair = |t: i32| [libc::AF_UNIX as u64, t as u64];
+        assert_eq!(
+            f(&offline, libc::SYS_socketpair, &pair(libc::SOCK_STREAM)),
+            ALLOW
+        );
+        let cloexec = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+        assert_eq!(f(&offline, libc::SYS_socketpair, &pair(cloexec)), ALLOW);
+        assert_eq!(
+            f(&offline, libc::SYS_socketpair, &pair(libc::SOCK_DGRAM)),
+            EACCES
+        );
         assert_eq!(f(&online, libc::SYS_shmget, &[]), EPERM);
         let mut foreign = call(libc::SYS_read, &[]);
         foreign[1] = 0x4000_0003; // AUDIT_ARCH_I386

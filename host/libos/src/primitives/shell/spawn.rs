@@ -274,13 +274,21 @@ pub fn spawn(
             return Ok(child);
         };
         child.reap_now();
-        if step == Step::Namespace && shared.namespaced.load(Ordering::SeqCst) {
-            // The kernel made the namespaces but would not let the child map itself into
-            // them: start it again without.
+        let errno = shared.errno.load(Ordering::SeqCst);
+        let configured = matches!(errno, libc::EPERM | libc::EACCES | libc::EINVAL);
+        if step == Step::Namespace && shared.namespaced.load(Ordering::SeqCst) && configured {
+            // The kernel made the namespaces but its configuration will not let the child map
+            // itself into them: start it again without, from now on. (Anything else, such as
+            // the system running out of open files, fails this command only.)
+            tracing::warn!(
+                errno,
+                "a command cannot map itself into its user namespace; commands run without \
+                 user and pid namespaces of their own from now on"
+            );
             NAMESPACES.store(NAMESPACES_REFUSED, Ordering::Relaxed);
             continue;
         }
-        let error = io::Error::from_raw_os_error(shared.errno.load(Ordering::SeqCst));
+        let error = io::Error::from_raw_os_error(errno);
         return Err(SpawnError::Child { step, error });
     }
 }
