@@ -3,8 +3,8 @@
 //! The `audit_head` row lives in the database it vouches for, so whoever can rewrite the
 //! database can cut its tail and move that row back (or empty or replace the whole file) and
 //! the chain still verifies. The writer therefore also writes the head it committed to a file
-//! of its own after each batch (written aside, synced, renamed over, the directory synced),
-//! and verification requires the record that file names, with that hash, to be in the
+//! of its own after each batch (written aside and renamed over, once the batch's commit is
+//! synced), and verification requires the record that file names, with that hash, to be in the
 //! database. The file may lag the database (a crash between the commit and the file, or
 //! another writer's newer head overwritten by an older one is never written: the file only
 //! moves forward), never run ahead of it.
@@ -43,7 +43,7 @@ pub fn read(path: &Path) -> Result<Option<(i64, [u8; 32])>, String> {
 }
 
 /// Moves the file at `path` forward to `(seq, hash)` (never back: a head at or past `seq`
-/// stays), durably.
+/// stays); call it only once the database holding `seq` is synced.
 ///
 /// # Errors
 /// The I/O error that stopped it.
@@ -60,11 +60,8 @@ pub(crate) fn advance(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Result
     {
         let mut file = std::fs::File::create(&tmp)?;
         writeln!(file, "{seq} {}", hex::encode(hash))?;
-        file.sync_all()?;
     }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    // Not synced: the database it follows is (`synchronous=FULL`), so after a crash of the
+    // machine the file may lag the database, which is allowed, but never lead it.
+    std::fs::rename(&tmp, path)
 }

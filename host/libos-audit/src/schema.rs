@@ -45,10 +45,13 @@ pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource,
      policy_ids, request_id, args_digest, prev_hash, hash";
 
 /// Opens (creating if needed) the database for the writer thread: WAL journal,
-/// `synchronous=NORMAL`, the busy timeout, the audit tables present, and the WAL's
-/// checkpoints done here, off every request's path (`libos_db::checkpoint_here`).
+/// `synchronous=FULL` (each batch's commit is synced before the head file moves past it, so
+/// the file never names a record a crash of the machine could lose), the busy timeout, the
+/// audit tables present, and the WAL's checkpoints done here, off every request's path
+/// (`libos_db::checkpoint_here`).
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, AuditError> {
     let conn = libos_db::open(path, CREATE_TABLES)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
     libos_db::checkpoint_here(&conn)?;
     Ok(conn)
 }
