@@ -105,13 +105,24 @@ impl Evaluator<'_> {
         let mut asked: Vec<String> = Vec::new();
         let mut ask_reason: Option<String> = None;
         let mut notes = String::new();
-        for layer in self.policy.layers() {
+        for (depth, layer) in self.policy.layers().enumerate() {
             let of = if several {
                 format!(" (policy set {})", shown(layer.origin()))
             } else {
                 String::new()
             };
-            match self.decide_in(layer, &query) {
+            // The ids of an inherited set are named with their set: two images' policies
+            // may both call a rule `default`.
+            let named = |ids: Vec<String>| -> Vec<String> {
+                if depth == 0 {
+                    ids
+                } else {
+                    ids.into_iter()
+                        .map(|id| format!("{}#{id}", layer.origin()))
+                        .collect()
+                }
+            };
+            match self.decide_in(layer, &query).named_by(named) {
                 InLayer::NoPermit { note } => {
                     return Evaluation::deny(
                         Some(capability),
@@ -206,6 +217,21 @@ impl Evaluator<'_> {
                 ids: layer.names_of(determining.iter().copied()),
                 ask_ids: layer.names_of(determining.into_iter().filter(|id| layer.is_ask(id))),
                 note: ignored_note(layer, &errored, Effect::Forbid),
+            },
+        }
+    }
+}
+
+impl InLayer {
+    /// The same outcome with its policy ids renamed by `named`.
+    fn named_by(self, named: impl Fn(Vec<String>) -> Vec<String>) -> InLayer {
+        match self {
+            InLayer::NoPermit { note } => InLayer::NoPermit { note },
+            InLayer::Forbidden { ids } => InLayer::Forbidden { ids: named(ids) },
+            InLayer::Permitted { ids, ask_ids, note } => InLayer::Permitted {
+                ids: named(ids),
+                ask_ids: named(ask_ids),
+                note,
             },
         }
     }

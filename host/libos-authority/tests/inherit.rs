@@ -30,11 +30,12 @@ fn a_forbid_of_an_ancestor_wins_over_a_permissive_own_set() {
     let child = parsed(PERMIT_ALL, "child/policy.cedar").inheriting(&parent);
     let denied = explain(child.clone(), "fs.read", "secrets/key");
     assert_eq!(denied.verdict, Verdict::Deny);
-    assert_eq!(denied.policy_ids, ["no-secrets"]);
+    // An inherited set's rules are named with their set.
+    assert_eq!(denied.policy_ids, ["parent/policy.cedar#no-secrets"]);
     assert!(denied.reason.contains("parent/policy.cedar"), "{denied}");
     let allowed = explain(child, "fs.read", "a.txt");
     assert_eq!(allowed.verdict, Verdict::Allow, "{allowed}");
-    assert_eq!(allowed.policy_ids, ["all", "all-but"]);
+    assert_eq!(allowed.policy_ids, ["all", "parent/policy.cedar#all-but"]);
 }
 
 #[test]
