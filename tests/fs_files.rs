@@ -128,3 +128,33 @@ fn a_listing_shows_only_what_the_caller_may_read() {
     let globbed = list(&["fs.read:docs", "fs.read:docs/*.txt"], None, "docs");
     assert_eq!(names(&globbed), ["a.txt", "sub"], "{globbed}");
 }
+
+#[test]
+fn a_malformed_path_is_refused_and_recorded_cut_short() {
+    let env = Env::new();
+    let host = env.host();
+    let long = "a/".repeat(5000);
+    for path in ["bad\0name", long.as_str()] {
+        let out = probe(
+            &env,
+            &host,
+            &["fs.read:**"],
+            None,
+            json!({"op": "read", "path": path}),
+        );
+        assert_eq!(out["error"]["kind"], "invalid", "{out}");
+    }
+    let denied: Vec<String> = env
+        .audit(&host)
+        .into_iter()
+        .filter(|(verdict, action, _)| verdict == "deny" && action == "fs.read")
+        .map(|(_, _, resource)| resource)
+        .collect();
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert_eq!(denied[0], "bad\\0name");
+    assert!(
+        denied[1].ends_with('…') && denied[1].len() < 100,
+        "{}",
+        denied[1]
+    );
+}

@@ -125,9 +125,14 @@ impl CallCtx {
         Err(self.refuse(action, path, reason))
     }
 
-    /// Refuses a call whose arguments try to leave the working directory, recording the
-    /// attempt as a denial in the audit log.
-    pub(crate) fn refuse_path(&mut self, action: &str, err: PathError) -> RuntimeError {
+    /// Refuses a call whose path `named` tries to leave the working directory or is not a
+    /// path at all (a NUL byte, too long), recording the attempt as a denial in the audit log.
+    pub(crate) fn refuse_path(
+        &mut self,
+        action: &str,
+        named: &str,
+        err: PathError,
+    ) -> RuntimeError {
         match err {
             PathError::Escapes(path) => {
                 let reason = format!("path {path:?} leads outside the working directory");
@@ -140,11 +145,36 @@ impl CallCtx {
                 self.authority.refuse(&request, &reason);
                 RuntimeError::Denied(reason)
             }
-            PathError::Invalid(m) => RuntimeError::Invalid(m),
+            PathError::Invalid(m) => {
+                // Recorded too, the path cut short and its NUL bytes shown (it may be huge).
+                let resource = shown_cut(named);
+                let request = Request {
+                    subject: &self.subject,
+                    action,
+                    resource: &resource,
+                    args_digest: None,
+                };
+                self.authority.refuse(&request, &m);
+                RuntimeError::Invalid(m)
+            }
             PathError::NotFound => RuntimeError::NotFound,
             PathError::Io(m) => RuntimeError::Io(m),
         }
     }
+}
+
+/// At most the first 64 bytes of `path` (a longer one marked `…`), NUL bytes shown as `\0`:
+/// what a record names of a path refused as malformed.
+fn shown_cut(path: &str) -> String {
+    let mut cut = path.len().min(64);
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut shown = path[..cut].replace('\0', "\\0");
+    if cut < path.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// SHA-256 over length-prefixed parts: the argument digest recorded with a decision.

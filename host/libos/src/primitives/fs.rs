@@ -47,13 +47,13 @@ impl CallCtx {
         };
         let normalized = match path::normalize(full) {
             Ok(normalized) => normalized,
-            Err(e) => return Err(self.refuse_path(action, e)),
+            Err(e) => return Err(self.refuse_path(action, full, e)),
         };
         self.refuse_reserved(action, &normalized)?;
         let resolve = |cx: &mut CallCtx| {
             let resolved = match path::resolve(cx.dir()?, &normalized, follow_final) {
                 Ok(resolved) => resolved,
-                Err(e) => return Err(cx.refuse_path(action, e)),
+                Err(e) => return Err(cx.refuse_path(action, &normalized, e)),
             };
             cx.refuse_reserved(action, &resolved)?;
             Ok(resolved)
