@@ -202,6 +202,9 @@ fn deny_while_parked_and_never_rules_from_the_command_line() {
     let again = json!({"steps": [{"op": "write", "path": "keep.txt", "text": "gone"}]});
     let pid = env.run_detached("writer", Some(&again.to_string()));
     assert_eq!(output_of(&env, pid)["results"][0]["err"]["kind"], "denied");
+    // The rule has the record of its making: the log verifies.
+    let (code, _, err) = libos(&env, &["audit", "verify"]);
+    assert_eq!(code, Some(0), "{err}");
     let rule_id = rules[0]["id"].to_string();
     let (code, _, err) = libos(&env, &["rules", "rm", &rule_id]);
     assert_eq!(code, Some(0), "{err}");
@@ -344,4 +347,24 @@ fn what_a_process_wrote_cannot_rewrite_the_approvers_terminal() {
     );
     libos(&env, &["deny", &id]);
     output_of(&env, pid);
+}
+
+#[test]
+fn a_rule_written_into_the_database_is_reported_by_verify() {
+    let env = Env::new();
+    writer_image(&env);
+    let steps = json!({"steps": [{"op": "write", "path": "x.txt", "text": "x"}]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let _ = output_of(&env, pid);
+    let conn = rusqlite::Connection::open(env.state_path().join("libos.db")).unwrap();
+    conn.execute(
+        "INSERT INTO human_rules (image, action, resource, effect, request_id, decided_by, \
+         created_ns) VALUES ('writer:1', 'fs.write', '**', 'always', NULL, 'alice', 1)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, _, err) = libos(&env, &["audit", "verify"]);
+    assert_eq!(code, Some(9), "{err}");
+    assert!(err.contains("standing rule"), "{err}");
 }

@@ -22,6 +22,6 @@ mod writer;
 pub use batch::Batch;
 pub use error::AuditError;
 pub use log::AuditLog;
-pub use read::{StoredRecord, read_records};
+pub use read::{StoredRecord, read_records, vouches};
 pub use record::{AuditRecord, AuditSink, Decided, Verdict};
 pub use verify::{BadRecord, VerifyReport, verify, verify_against};

@@ -1,5 +1,6 @@
 //! Reading stored records back, for display (`audit show`).
 
+use rusqlite::OptionalExtension as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -53,4 +54,28 @@ pub fn read_records(db_path: &Path, limit: Option<usize>) -> Result<Vec<StoredRe
         out.push(stored);
     }
     Ok(out)
+}
+
+/// Whether the log in the database at `db_path` holds a person's answer (`human.approve` or
+/// `human.deny`) recorded with argument digest `digest` (hex): the record that vouches for
+/// something stored elsewhere (a standing rule) having been made by a person.
+///
+/// # Errors
+/// When the database cannot be read.
+pub fn vouches(db_path: &Path, digest: &str) -> Result<bool, AuditError> {
+    let Some(conn) = schema::open_read_only(db_path)? else {
+        return Ok(false);
+    };
+    if !schema::table_exists(&conn, "audit")? {
+        return Ok(false);
+    }
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM audit WHERE args_digest = ?1 \
+             AND (action = 'human.approve' OR action = 'human.deny') LIMIT 1",
+            [digest],
+            |_| Ok(()),
+        )
+        .optional()?;
+    Ok(found.is_some())
 }

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS audit_head (
     seq  INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_by_answer ON audit (args_digest)
+    WHERE action = 'human.approve' OR action = 'human.deny';
 ";
 
 /// The columns of `audit`, in the order [`crate::row`] decodes them.

@@ -33,5 +33,5 @@ pub use error::{HumanError, Result};
 pub use grants::{Call, Grant};
 pub use queue::{DEFAULT_REQUEST_TTL, HumanQueue, MAX_WAITING};
 pub use request::{Asked, NewApproval, NewQuestion, Request, RequestKind, RequestState};
-pub use rules::{Rule, RuleEffect, command_line};
+pub use rules::{Rule, RuleEffect, command_line, stored as stored_rules};
 pub use scope::Scope;

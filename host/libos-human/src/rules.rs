@@ -12,6 +12,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use libos_authority::{Capability, CapabilitySet};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{HumanError, Result};
 use crate::sql::{key, unsigned};
@@ -27,7 +28,8 @@ pub enum RuleEffect {
 }
 
 impl RuleEffect {
-    fn as_str(self) -> &'static str {
+    /// `always` or `never`.
+    pub fn as_str(self) -> &'static str {
         match self {
             RuleEffect::Always => "always",
             RuleEffect::Never => "never",
@@ -54,6 +56,32 @@ pub struct Rule {
     pub decided_by: Option<String>,
     /// When, in nanoseconds since the Unix epoch.
     pub created_ns: u64,
+}
+
+impl Rule {
+    /// Hex SHA-256 over every field: the record of the rule's creation carries it as its
+    /// argument digest, and a rule is obeyed only while such a record exists (a row written
+    /// into the table by other means, or edited since, matches none).
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        let id = self.id.to_le_bytes();
+        let created = self.created_ns.to_le_bytes();
+        let fields: [&[u8]; 8] = [
+            &id,
+            self.image.as_bytes(),
+            self.action.as_bytes(),
+            self.resource.as_bytes(),
+            self.effect.as_str().as_bytes(),
+            self.request_id.as_deref().unwrap_or("").as_bytes(),
+            self.decided_by.as_deref().unwrap_or("").as_bytes(),
+            &created,
+        ];
+        for field in fields {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field);
+        }
+        hex::encode(h.finalize())
+    }
 }
 
 const COLUMNS: &str = "id, image, action, resource, effect, request_id, decided_by, created_ns";
@@ -279,6 +307,29 @@ pub(crate) fn remove(conn: &Connection, id: u64) -> Result<Rule> {
     conn.prepare_cached("DELETE FROM human_rules WHERE id = ?1")?
         .execute(params![key(id)])?;
     Ok(rule)
+}
+
+/// Every rule stored in the database at `db`, opened read-only (no table: none); for
+/// checking them without changing anything (`libos audit verify`).
+///
+/// # Errors
+/// [`crate::HumanError::Store`] when the database cannot be read.
+pub fn stored(db: &std::path::Path) -> Result<Vec<Rule>> {
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'human_rules'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    all(&conn)
 }
 
 #[cfg(test)]

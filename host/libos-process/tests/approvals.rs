@@ -242,8 +242,10 @@ async fn always_and_never_rules_answer_without_asking_again() -> anyhow::Result<
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
     let (_, always) = person.always(&id, Some("logs/**"), None, "alice")?;
+    common::vouch(world.state.path(), &always)?;
     let id = common::pending_of(&person, pid).await?;
     let (_, never) = person.never(&id, None, Some("never that"), "alice")?;
+    common::vouch(world.state.path(), &never)?;
     assert_eq!(
         (always.effect, never.effect),
         (RuleEffect::Always, RuleEffect::Never)
@@ -485,7 +487,8 @@ async fn a_standing_rule_does_not_outlive_a_rebuild_of_its_image() -> anyhow::Re
     let pid = common::start(&kernel, "writer", &waits.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    person.always(&id, Some("logs/**"), None, "alice")?;
+    let (_, rule) = person.always(&id, Some("logs/**"), None, "alice")?;
+    common::vouch(world.state.path(), &rule)?;
     assert!(results_of(&kernel, pid).await?[0]["ok"].is_object());
     let pid = common::start(&kernel, "writer", &write("b.txt"), world.work.path()).await?;
     assert_eq!(results_of(&kernel, pid).await?[0]["ok"], Value::Null);
@@ -546,5 +549,35 @@ async fn every_ask_record_names_a_request_that_exists() -> anyhow::Result<()> {
     for id in &asks {
         assert!(person.get(id).is_ok(), "{id} names no request");
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_written_into_the_table_without_its_record_is_not_obeyed() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    std::fs::create_dir(world.work.path().join("logs"))?;
+    let kernel = common::kernel(world.state.path())?;
+    let write = json!({"steps": [{"op": "write", "path": "logs/a.txt", "text": "1"}]});
+    let pid = common::start(&kernel, "writer", &write.to_string(), world.work.path()).await?;
+    assert_eq!(
+        results_of(&kernel, pid).await?[0]["err"]["kind"],
+        "needs-approval"
+    );
+    // A row inserted straight into the table, as by a command that reached the database.
+    let image = libos_image::ImageStore::open(world.state.path())?
+        .get("writer")?
+        .exact();
+    let conn = rusqlite::Connection::open(world.state.path().join("libos.db"))?;
+    conn.execute(
+        "INSERT INTO human_rules (image, action, resource, effect, request_id, decided_by, \
+         created_ns) VALUES (?1, 'fs.write', '**', 'always', NULL, 'alice', 1)",
+        [&image],
+    )?;
+    drop(conn);
+    let pid = common::start(&kernel, "writer", &write.to_string(), world.work.path()).await?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
+    assert!(read(world.work.path(), "logs/a.txt").is_none());
     Ok(())
 }

@@ -403,6 +403,7 @@ async fn a_standing_answer_covers_its_command_line_not_the_program() -> anyhow::
     // No pattern: the rule is bound to this argv.
     let first = pending_for(&person, pid, &["ls", "a"]).await?;
     let (_, rule) = person.always(&first.id, None, None, "alice")?;
+    common::vouch(world.state.path(), &rule)?;
     assert_eq!(rule.resource, "ls a");
     // A pattern over the command line, naming the program.
     let typed = pending_for(&person, pid, &["ls", "-l", "a"]).await?;
@@ -411,10 +412,12 @@ async fn a_standing_answer_covers_its_command_line_not_the_program() -> anyhow::
             .always(&typed.id, Some("rm *"), None, "alice")
             .is_err()
     );
-    person.always(&typed.id, Some("ls -l *"), None, "alice")?;
+    let (_, rule) = person.always(&typed.id, Some("ls -l *"), None, "alice")?;
+    common::vouch(world.state.path(), &rule)?;
     // `never` without a pattern refuses that argv only.
     let rm = pending_for(&person, pid, &["rm", "a/in.txt"]).await?;
-    person.never(&rm.id, None, None, "alice")?;
+    let (_, rule) = person.never(&rm.id, None, None, "alice")?;
+    common::vouch(world.state.path(), &rule)?;
     let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
         anyhow::bail!("did not exit");
     };

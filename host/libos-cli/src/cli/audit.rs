@@ -44,6 +44,34 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                     )
                 }
             })?;
+            // Standing rules with no record of a person making them (written into the table
+            // by other means, or edited since): the host does not obey them; say so here.
+            if report.first_bad.is_none() {
+                let rules = libos_human::stored_rules(&db).map_err(|e| {
+                    Failure::new(
+                        Code::AuditUnreadable,
+                        format!("standing rules could not be read, so they were not checked: {e}"),
+                    )
+                })?;
+                for rule in rules {
+                    let vouched = libos_audit::vouches(&db, &rule.digest()).map_err(|e| {
+                        Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
+                    })?;
+                    if !vouched {
+                        return Err(Failure::new(
+                            Code::AuditBroken,
+                            format!(
+                                "standing rule {} ({} {} on {}) has no record of a person making \
+                                 it (written into the database by other means?); it is not obeyed",
+                                rule.id,
+                                rule.effect.as_str(),
+                                clean(&rule.action),
+                                clean(&rule.resource)
+                            ),
+                        ));
+                    }
+                }
+            }
             match report.first_bad {
                 None => {
                     match &report.head {

@@ -118,12 +118,28 @@ impl Desk {
         verdict: Verdict,
         reason: String,
     ) {
-        self.audit.append(AuditRecord::decided_now(
+        self.record_rule(action, request, resource, verdict, reason, None);
+    }
+
+    /// [`Desk::record`] of an answer that made standing `rule`: the record carries the
+    /// rule's digest, which is what lets the host obey the rule (see `Rule::digest`).
+    fn record_rule(
+        &self,
+        action: &str,
+        request: Option<&Request>,
+        resource: &str,
+        verdict: Verdict,
+        reason: String,
+        rule: Option<&Rule>,
+    ) {
+        let mut record = AuditRecord::decided_now(
             (&format!("human:{}", self.who), action, resource),
             verdict,
             &reason,
             request.map(|r| r.id.clone()),
-        ));
+        );
+        record.args_digest = rule.map(Rule::digest);
+        self.audit.append(record);
     }
 
     /// Records the expiry of every request past its time (noticed now).
@@ -286,7 +302,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
             &desk.who,
         );
         let (request, rule) = decided.map_err(store)?;
-        desk.record(
+        desk.record_rule(
             "human.approve",
             Some(&request),
             &request.subject_line(),
@@ -295,6 +311,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
                 "always: rule {} ({} on {} for {})",
                 rule.id, rule.action, rule.resource, rule.image
             ),
+            Some(&rule),
         );
         println!(
             "approved {} (always: rule {} covers {} on {} for {})",
@@ -370,12 +387,13 @@ pub fn deny(args: DenyArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             )
         })
         .unwrap_or_default();
-    desk.record(
+    desk.record_rule(
         "human.deny",
         Some(&request),
         &request.subject_line(),
         Verdict::Deny,
         format!("{}{rule_text}", args.reason.as_deref().unwrap_or("denied")),
+        rule.as_ref(),
     );
     println!("denied {}{rule_text}", request.id);
     desk.close()

@@ -195,3 +195,20 @@ pub async fn pending_of(queue: &libos_human::HumanQueue, pid: u64) -> anyhow::Re
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+/// Records, as `libos approve --scope always` / `deny --never` does, that a person made
+/// `rule` (the host obeys a rule only with that record).
+pub fn vouch(state: &Path, rule: &libos_human::Rule) -> anyhow::Result<()> {
+    use libos_audit::AuditSink as _;
+    let log = libos_audit::AuditLog::open(&state.join("libos.db"))?;
+    let mut record = libos_audit::AuditRecord::decided_now(
+        ("human:alice", "human.approve", "rule"),
+        libos_audit::Verdict::Allow,
+        "a standing rule",
+        rule.request_id.clone(),
+    );
+    record.args_digest = Some(rule.digest());
+    log.append(record);
+    log.flush()?;
+    Ok(())
+}

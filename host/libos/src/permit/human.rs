@@ -52,6 +52,18 @@ impl CallCtx {
                 return Err(store(e));
             }
         };
+        // A rule is obeyed only while the record of a person making it exists: a row written
+        // into the rules table by other means (or edited since) is not.
+        let rule = rule.filter(|rule| {
+            let vouched = vouched(&self.state_root.join("libos.db"), rule);
+            if !vouched {
+                tracing::warn!(
+                    rule = rule.id,
+                    "a standing rule has no record of a person making it; not obeyed"
+                );
+            }
+            vouched
+        });
         if let Some(rule) = rule {
             self.record_asks(decisions, rule.request_id.as_deref());
             let reason = format!(
@@ -132,5 +144,30 @@ impl CallCtx {
         let id = asked.request().id.clone();
         self.record_asks(decisions, Some(&id));
         Err(RuntimeError::NeedsApproval(id))
+    }
+}
+
+/// Whether the audit log holds the record of a person making `rule`. The person's `libos`
+/// commits the rule, then its record: a rule made in the last seconds may be waited for
+/// briefly (its record follows within milliseconds); an older one is answered at once.
+fn vouched(db: &std::path::Path, rule: &libos_human::Rule) -> bool {
+    const RECENT_NS: u64 = 10_000_000_000;
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let digest = rule.digest();
+    let now = u64::try_from(libos_audit::clock::now_ns()).unwrap_or(0);
+    let deadline = std::time::Instant::now()
+        + if now.saturating_sub(rule.created_ns) < RECENT_NS {
+            WAIT
+        } else {
+            std::time::Duration::ZERO
+        };
+    loop {
+        if libos_audit::vouches(db, &digest).unwrap_or(false) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
