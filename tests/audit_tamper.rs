@@ -183,3 +183,23 @@ fn a_head_written_down_must_still_be_in_the_log() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("written down"), "{err}");
 }
+
+#[test]
+fn a_call_whose_records_cannot_be_stored_reports_no_result() {
+    let env = Env::new();
+    make_history(&env);
+    // A head the writer cannot extend: every later batch fails.
+    sql(&env, "UPDATE audit_head SET hash = 'not hex'");
+    let out = env
+        .libos()
+        .args(["tool", "call", guests::READ_FILE, "--allow", "fs.read"])
+        .arg("--workdir")
+        .arg(env.work.path())
+        .args(["--input", r#"{"path":"a.txt"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could not be stored"), "{err}");
+}

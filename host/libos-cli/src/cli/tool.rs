@@ -11,7 +11,7 @@ use libos::{CallReport, Limits};
 use libos_authority::{Capability, Policy};
 use serde_json::json;
 
-use super::exit::Failure;
+use super::exit::{Code, Failure};
 use super::parse;
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +166,14 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         human: None,
     };
     let report = host.call(&tool, &args.input, &options).await;
+    // Nothing is reported as done before its record is stored: if the records cannot be, the
+    // call's result is not printed (what it did is then unrecorded, and the error says so).
+    host.flush_audit().map_err(|e| {
+        Failure::new(
+            Code::Error,
+            format!("the audit records of this call could not be stored ({e}); its result is not reported"),
+        )
+    })?;
     if args.json {
         println!(
             "{}",
