@@ -61,6 +61,33 @@ pub struct Grant {
     pub expires_ns: Option<u64>,
 }
 
+impl Grant {
+    /// Hex SHA-256 over what a grant is and never changes (not its uses left, nor the version
+    /// a covered effect moved it to): the record of the approval that minted it carries it as
+    /// its argument digest, and a grant is used only while such a record exists.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let mut h = Sha256::new();
+        let (id, pid) = (self.id.to_le_bytes(), self.pid.to_le_bytes());
+        let expires = self.expires_ns.unwrap_or(0).to_le_bytes();
+        let fields: [&[u8]; 8] = [
+            &id,
+            self.request_id.as_bytes(),
+            &pid,
+            self.action.as_bytes(),
+            self.resource.as_bytes(),
+            self.args_digest.as_deref().unwrap_or("").as_bytes(),
+            self.scope.as_bytes(),
+            &expires,
+        ];
+        for field in fields {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
 const COLUMNS: &str = "id, request_id, pid, action, resource, args_digest, target_version, \
      scope, uses_left, expires_ns";
 

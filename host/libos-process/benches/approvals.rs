@@ -72,11 +72,34 @@ async fn approve_first(queue: &HumanQueue, pid: u64, scope: Scope) -> Instant {
             .find(|r| r.pid == pid)
         {
             let at = Instant::now();
-            queue.approve(&r.id, scope, None, "bench").expect("approve");
+            let (_, grant) = queue.approve(&r.id, scope, None, "bench").expect("approve");
+            // As `libos approve` does: the record that lets the host use the grant.
+            record_approval(audit_log(), &grant);
             return at;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// The audit log `libos approve` writes its records to (the bench's state directory).
+fn audit_log() -> &'static libos_audit::AuditLog {
+    AUDIT.get().expect("audit log opened in main")
+}
+
+static AUDIT: std::sync::OnceLock<libos_audit::AuditLog> = std::sync::OnceLock::new();
+
+/// Records the approval that minted `grant`, carrying its digest, and stores it.
+fn record_approval(log: &libos_audit::AuditLog, grant: &libos_human::Grant) {
+    use libos_audit::AuditSink as _;
+    let mut record = libos_audit::AuditRecord::decided_now(
+        ("human:bench", "human.approve", "answer"),
+        libos_audit::Verdict::Allow,
+        "approved",
+        Some(grant.request_id.clone()),
+    );
+    record.args_digest = Some(grant.digest());
+    log.append(record);
+    log.flush().expect("audit flush");
 }
 
 /// The results of `pid`'s steps.
@@ -131,6 +154,7 @@ fn main() {
         })
         .expect("kernel");
     let queue = HumanQueue::open(state.path().join("libos.db")).expect("queue");
+    let _ = AUDIT.set(libos_audit::AuditLog::open(&state.path().join("libos.db")).expect("audit"));
     // Compile the agent once, outside the measurements.
     rt.block_on(writes(&kernel, &queue, "allowed", work.path(), 1));
 

@@ -124,7 +124,10 @@ async fn approved_once_then_the_same_write_asks_again() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    person.approve(&id, Scope::Once, Some("fine"), "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Once, Some("fine"), "alice")?,
+    )?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(results[0]["ok"], json!({"approved": id}), "{results:?}");
     assert_eq!(
@@ -174,7 +177,10 @@ async fn a_grant_covers_only_the_approved_arguments_and_target() -> anyhow::Resu
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
     // Someone changes the file between the approval and the write.
-    person.approve(&id, Scope::Once, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Once, None, "alice")?,
+    )?;
     std::fs::write(world.work.path().join("a.txt"), "changed by someone else")?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(
@@ -323,7 +329,10 @@ async fn a_failed_effect_keeps_its_approval_and_a_child_never_inherits_one() -> 
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    person.approve(&id, Scope::Uses(1), None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Uses(1), None, "alice")?,
+    )?;
     let session = loop {
         let next = common::pending_of(&person, pid).await?;
         if next != id {
@@ -331,7 +340,10 @@ async fn a_failed_effect_keeps_its_approval_and_a_child_never_inherits_one() -> 
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    person.approve(&session, Scope::Session, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&session, Scope::Session, None, "alice")?,
+    )?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(results[0]["err"]["kind"], "invalid", "{results:?}");
     let grants = person.grants(pid)?;
@@ -389,7 +401,10 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
     let pid = common::start(&kernel, "spawner", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    person.approve(&id, Scope::Session, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Session, None, "alice")?,
+    )?;
     // Step 3 leaves a request (other input, not waited for); step 4's is the newest.
     let deadline = Instant::now() + Duration::from_secs(20);
     let failing = loop {
@@ -405,7 +420,10 @@ async fn an_approved_spawn_covers_only_the_input_it_showed() -> anyhow::Result<(
         anyhow::ensure!(Instant::now() < deadline, "step 4 never asked");
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    person.approve(&failing, Scope::Once, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&failing, Scope::Once, None, "alice")?,
+    )?;
     let results = results_of(&kernel, pid).await?;
     assert!(results[6]["err"].is_object(), "no writer:9: {results:?}");
     let given_back = person
@@ -454,7 +472,10 @@ async fn an_approved_memory_write_that_fails_gives_its_approval_back() -> anyhow
     let pid = common::start(&kernel, "notes", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    person.approve(&id, Scope::Uses(1), None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Uses(1), None, "alice")?,
+    )?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
     // Approved, then refused by the budget after its permit: nothing was created...
@@ -526,7 +547,10 @@ async fn every_ask_record_names_a_request_that_exists() -> anyhow::Result<()> {
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    person.approve(&id, "uses=2".parse()?, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, "uses=2".parse()?, None, "alice")?,
+    )?;
     let results = results_of(&kernel, pid).await?;
     assert!(
         results[1]["ok"].is_null(),
@@ -579,5 +603,24 @@ async fn a_rule_written_into_the_table_without_its_record_is_not_obeyed() -> any
     let results = results_of(&kernel, pid).await?;
     assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
     assert!(read(world.work.path(), "logs/a.txt").is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_without_the_record_of_its_approval_is_not_used() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let kernel = common::kernel(world.state.path())?;
+    let steps = json!({"steps": [
+        {"op": "write", "path": "a.txt", "text": "1", "wait_approval_ms": 0},
+    ]});
+    let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
+    let person = terminal(&world)?;
+    let id = common::pending_of(&person, pid).await?;
+    // Approved in the table, as by something that reached the database, with no record.
+    person.approve(&id, Scope::Once, None, "alice")?;
+    let results = results_of(&kernel, pid).await?;
+    assert_eq!(results[0]["err"]["kind"], "needs-approval", "{results:?}");
+    assert!(read(world.work.path(), "a.txt").is_none());
     Ok(())
 }

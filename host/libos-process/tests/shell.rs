@@ -176,7 +176,10 @@ async fn the_environment_is_empty_but_for_path() -> anyhow::Result<()> {
     let pid = common::start(&kernel, "sh-ask", &steps.to_string(), world.work.path()).await?;
     let person = HumanQueue::open(world.state.path().join("libos.db"))?;
     let id = common::pending_of(&person, pid).await?;
-    person.approve(&id, Scope::Once, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&id, Scope::Once, None, "alice")?,
+    )?;
     let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
         anyhow::bail!("did not exit");
     };
@@ -285,7 +288,10 @@ async fn an_approved_command_runs_once_with_exactly_its_arguments() -> anyhow::R
         anyhow::bail!("not an approval");
     };
     assert!(preview.contains(r#"["rm","old.txt"]"#), "{preview}");
-    person.approve(&request.id, Scope::Once, None, "alice")?;
+    common::vouch_grant(
+        world.state.path(),
+        person.approve(&request.id, Scope::Once, None, "alice")?,
+    )?;
     let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
         anyhow::bail!("did not exit");
     };
@@ -325,7 +331,10 @@ async fn an_approved_command_is_bound_to_the_files_it_names() -> anyhow::Result<
         anyhow::ensure!(Instant::now() < deadline, "stuck");
         if let Some(r) = person.pending()?.into_iter().find(|r| r.pid == pid) {
             if !approved {
-                person.approve(&r.id, Scope::Session, None, "alice")?;
+                common::vouch_grant(
+                    world.state.path(),
+                    person.approve(&r.id, Scope::Session, None, "alice")?,
+                )?;
                 approved = true;
             } else if let libos_human::RequestKind::Question { .. } = r.kind {
                 // The file changes between the approval and the next run.

@@ -118,19 +118,20 @@ impl Desk {
         verdict: Verdict,
         reason: String,
     ) {
-        self.record_rule(action, request, resource, verdict, reason, None);
+        self.record_vouching(action, request, resource, verdict, reason, None);
     }
 
-    /// [`Desk::record`] of an answer that made standing `rule`: the record carries the
-    /// rule's digest, which is what lets the host obey the rule (see `Rule::digest`).
-    fn record_rule(
+    /// [`Desk::record`] of an answer that made a standing rule or a grant: the record
+    /// carries its digest (`Rule::digest`, `Grant::digest`), which is what lets the host
+    /// use it.
+    fn record_vouching(
         &self,
         action: &str,
         request: Option<&Request>,
         resource: &str,
         verdict: Verdict,
         reason: String,
-        rule: Option<&Rule>,
+        vouched: Option<String>,
     ) {
         let mut record = AuditRecord::decided_now(
             (&format!("human:{}", self.who), action, resource),
@@ -138,7 +139,7 @@ impl Desk {
             &reason,
             request.map(|r| r.id.clone()),
         );
-        record.args_digest = rule.map(Rule::digest);
+        record.args_digest = vouched;
         self.audit.append(record);
     }
 
@@ -302,7 +303,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
             &desk.who,
         );
         let (request, rule) = decided.map_err(store)?;
-        desk.record_rule(
+        desk.record_vouching(
             "human.approve",
             Some(&request),
             &request.subject_line(),
@@ -311,7 +312,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
                 "always: rule {} ({} on {} for {})",
                 rule.id, rule.action, rule.resource, rule.image
             ),
-            Some(&rule),
+            Some(rule.digest()),
         );
         println!(
             "approved {} (always: rule {} covers {} on {} for {})",
@@ -333,7 +334,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
         .queue
         .approve(&args.id, scope, args.note.as_deref(), &desk.who)
         .map_err(store)?;
-    desk.record(
+    desk.record_vouching(
         "human.approve",
         Some(&request),
         &request.subject_line(),
@@ -346,6 +347,7 @@ pub fn approve(args: ApproveArgs, state_dir: Option<&Path>) -> Result<(), Failur
                 .map(|n| format!("; note: {n}"))
                 .unwrap_or_default()
         ),
+        Some(grant.digest()),
     );
     println!(
         "approved {} ({scope}: grant {} for pid {})",
@@ -387,13 +389,13 @@ pub fn deny(args: DenyArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             )
         })
         .unwrap_or_default();
-    desk.record_rule(
+    desk.record_vouching(
         "human.deny",
         Some(&request),
         &request.subject_line(),
         Verdict::Deny,
         format!("{}{rule_text}", args.reason.as_deref().unwrap_or("denied")),
-        rule.as_ref(),
+        rule.as_ref().map(Rule::digest),
     );
     println!("denied {}{rule_text}", request.id);
     desk.close()

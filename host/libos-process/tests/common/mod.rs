@@ -199,15 +199,29 @@ pub async fn pending_of(queue: &libos_human::HumanQueue, pid: u64) -> anyhow::Re
 /// Records, as `libos approve --scope always` / `deny --never` does, that a person made
 /// `rule` (the host obeys a rule only with that record).
 pub fn vouch(state: &Path, rule: &libos_human::Rule) -> anyhow::Result<()> {
+    vouch_digest(state, &rule.digest())
+}
+
+/// Records, as `libos approve` does, that a person approved the request `grant` was minted
+/// for (the host uses a grant only with that record). Returns the grant.
+pub fn vouch_grant(
+    state: &Path,
+    decided: (libos_human::Request, libos_human::Grant),
+) -> anyhow::Result<libos_human::Grant> {
+    vouch_digest(state, &decided.1.digest())?;
+    Ok(decided.1)
+}
+
+fn vouch_digest(state: &Path, digest: &str) -> anyhow::Result<()> {
     use libos_audit::AuditSink as _;
     let log = libos_audit::AuditLog::open(&state.join("libos.db"))?;
     let mut record = libos_audit::AuditRecord::decided_now(
-        ("human:alice", "human.approve", "rule"),
+        ("human:alice", "human.approve", "answer"),
         libos_audit::Verdict::Allow,
-        "a standing rule",
-        rule.request_id.clone(),
+        "a person's answer",
+        None,
     );
-    record.args_digest = Some(rule.digest());
+    record.args_digest = Some(digest.to_owned());
     log.append(record);
     log.flush()?;
     Ok(())

@@ -106,6 +106,24 @@ impl CallCtx {
                 return Err(store(e));
             }
         };
+        // Likewise a grant is used only while the record of the approval that minted it exists.
+        let taken = taken.filter(|grant| {
+            let vouched = vouched_digest(
+                &self.state_root.join("libos.db"),
+                &grant.digest(),
+                std::time::Duration::from_secs(2),
+            );
+            if !vouched {
+                tracing::warn!(
+                    grant = grant.id,
+                    "a grant has no record of the approval that minted it; not used"
+                );
+                if grant.uses_left.is_some() {
+                    let _ = link.queue.give_back(grant.id);
+                }
+            }
+            vouched
+        });
         if let Some(grant) = taken {
             self.record_asks(decisions, Some(&grant.request_id));
             let reason = format!(
@@ -152,17 +170,43 @@ impl CallCtx {
 /// briefly (its record follows within milliseconds); an older one is answered at once.
 fn vouched(db: &std::path::Path, rule: &libos_human::Rule) -> bool {
     const RECENT_NS: u64 = 10_000_000_000;
-    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-    let digest = rule.digest();
     let now = u64::try_from(libos_audit::clock::now_ns()).unwrap_or(0);
-    let deadline = std::time::Instant::now()
-        + if now.saturating_sub(rule.created_ns) < RECENT_NS {
-            WAIT
-        } else {
-            std::time::Duration::ZERO
-        };
+    let wait = if now.saturating_sub(rule.created_ns) < RECENT_NS {
+        std::time::Duration::from_secs(2)
+    } else {
+        std::time::Duration::ZERO
+    };
+    vouched_digest(db, &rule.digest(), wait)
+}
+
+/// Whether the audit log holds a person's answer carrying `digest`, waiting up to `wait` for
+/// it (the answer's record follows what it made within milliseconds).
+fn vouched_digest(db: &std::path::Path, digest: &str, wait: std::time::Duration) -> bool {
+    // Once found, a record stays (removing it breaks the chain `audit verify` checks): what
+    // was found vouched is remembered, so a grant used on every call costs a hash, not a
+    // query.
+    static FOUND: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    const KEPT: usize = 65_536;
+    let found = FOUND.get_or_init(Default::default);
+    let key = format!("{}\n{digest}", db.display());
+    if found
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&key)
+    {
+        return true;
+    }
+    let deadline = std::time::Instant::now() + wait;
     loop {
-        if libos_audit::vouches(db, &digest).unwrap_or(false) {
+        if libos_audit::vouches(db, digest).unwrap_or(false) {
+            let mut found = found
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if found.len() >= KEPT {
+                found.clear();
+            }
+            found.insert(key);
             return true;
         }
         if std::time::Instant::now() >= deadline {
