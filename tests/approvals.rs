@@ -368,3 +368,35 @@ fn a_rule_written_into_the_database_is_reported_by_verify() {
     assert_eq!(code, Some(9), "{err}");
     assert!(err.contains("standing rule"), "{err}");
 }
+
+#[test]
+fn a_grant_written_into_the_database_is_reported_by_verify() {
+    let env = Env::new();
+    writer_image(&env);
+    env.write("keep.txt", "keep");
+    // A grant made by a person verifies.
+    let steps = json!({"steps": [
+        {"op": "write", "path": "keep.txt", "text": "new", "wait_approval_ms": 0},
+    ]});
+    let pid = env.run_detached("writer", Some(&steps.to_string()));
+    let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
+    let (code, _, err) = libos(&env, &["approve", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    let _ = output_of(&env, pid);
+    let (code, _, err) = libos(&env, &["audit", "verify"]);
+    assert_eq!(code, Some(0), "{err}");
+    // One written into the table does not.
+    let conn = rusqlite::Connection::open(env.state_path().join("libos.db")).unwrap();
+    conn.execute(
+        "INSERT INTO human_grants (request_id, pid, action, resource, args_digest, \
+         target_version, scope, uses_left, expires_ns, created_ns) \
+         SELECT request_id, pid, action, resource, args_digest, target_version, 'session', \
+         NULL, NULL, created_ns FROM human_grants LIMIT 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, _, err) = libos(&env, &["audit", "verify"]);
+    assert_eq!(code, Some(9), "{err}");
+    assert!(err.contains("grant"), "{err}");
+}

@@ -218,3 +218,28 @@ pub(crate) fn of_process(conn: &Connection, pid: u64) -> Result<Vec<Grant>> {
     let rows = stmt.query_map(params![key(pid)], decode)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
+
+/// Every grant stored in the database at `db`, opened read-only (no table: none); for
+/// checking them without changing anything (`libos audit verify`).
+///
+/// # Errors
+/// [`crate::HumanError::Store`] when the database cannot be read.
+pub fn stored(db: &std::path::Path) -> Result<Vec<Grant>> {
+    if !db.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let exists = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'human_grants'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM human_grants ORDER BY id"))?;
+    let rows = stmt.query_map([], decode)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

@@ -176,12 +176,11 @@ async fn a_grant_covers_only_the_approved_arguments_and_target() -> anyhow::Resu
     let pid = common::start(&kernel, "writer", &steps.to_string(), world.work.path()).await?;
     let person = terminal(&world)?;
     let id = common::pending_of(&person, pid).await?;
-    // Someone changes the file between the approval and the write.
-    common::vouch_grant(
-        world.state.path(),
-        person.approve(&id, Scope::Once, None, "alice")?,
-    )?;
+    // Someone changes the file between the approval and the write (before the approval's
+    // record is stored, which the write waits for).
+    let decided = person.approve(&id, Scope::Once, None, "alice")?;
     std::fs::write(world.work.path().join("a.txt"), "changed by someone else")?;
+    common::vouch_grant(world.state.path(), decided)?;
     let results = results_of(&kernel, pid).await?;
     assert_eq!(
         results[2]["err"]["kind"], "needs-approval",

@@ -53,6 +53,31 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                         format!("standing rules could not be read, so they were not checked: {e}"),
                     )
                 })?;
+                let grants = libos_human::stored_grants(&db).map_err(|e| {
+                    Failure::new(
+                        Code::AuditUnreadable,
+                        format!("grants could not be read, so they were not checked: {e}"),
+                    )
+                })?;
+                for grant in grants {
+                    let vouched = libos_audit::vouches(&db, &grant.digest()).map_err(|e| {
+                        Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
+                    })?;
+                    if !vouched {
+                        return Err(Failure::new(
+                            Code::AuditBroken,
+                            format!(
+                                "grant {} ({} on {} for pid {}) has no record of the approval \
+                                 that minted it (written into the database by other means?); \
+                                 it is not used",
+                                grant.id,
+                                clean(&grant.action),
+                                clean(&grant.resource),
+                                grant.pid
+                            ),
+                        ));
+                    }
+                }
                 for rule in rules {
                     let vouched = libos_audit::vouches(&db, &rule.digest()).map_err(|e| {
                         Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
