@@ -428,3 +428,30 @@ fn a_rename_cannot_move_what_a_forbid_or_a_capability_protects_into_reach() {
     assert_eq!(env.read("secrets/key").as_deref(), Some("hunter2"));
     assert!(!env.work_path("pub/key").exists() && !env.work_path("pub/s").exists());
 }
+
+#[test]
+fn a_hard_linked_file_is_neither_read_nor_written_through_wasi() {
+    let env = Env::new();
+    let host = env.host();
+    env.write("secrets/key.txt", "SECRET");
+    std::fs::create_dir_all(env.work_path("out")).expect("mkdir");
+    std::fs::hard_link(
+        env.work_path("secrets/key.txt"),
+        env.work_path("out/link.txt"),
+    )
+    .expect("link");
+    let out = ops(
+        &host,
+        &env.options(&["fs.read:out/**", "fs.write:out/**"], None),
+        json!([
+            {"op": "read", "path": "out/link.txt"},
+            {"op": "write", "path": "out/link.txt", "data": "overwritten"},
+            {"op": "append", "path": "out/link.txt", "data": "more"},
+        ]),
+    );
+    for result in &out {
+        refused(result);
+        assert!(!result.to_string().contains("SECRET"), "{result}");
+    }
+    assert_eq!(env.read("secrets/key.txt").as_deref(), Some("SECRET"));
+}

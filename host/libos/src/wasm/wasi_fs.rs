@@ -470,7 +470,24 @@ impl HostDescriptor for Mediated<'_> {
         if !follow {
             o |= OFlags::NOFOLLOW;
         }
-        let opened = self.act([permit], |root| beneath::open(root, &p, o, 0o666))?;
+        // A regular file with more than one hard link is refused (`access`), as by the fs
+        // primitive: another of its names may be ungranted. Looked at before the open (which
+        // may truncate) and on the opened file.
+        let linked = |st: &rustix::fs::Stat| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+                && st.st_nlink > 1
+        };
+        let opened = self.act([permit], |root| {
+            let refuse = || io::Error::from_raw_os_error(libc::EACCES);
+            if beneath::stat(root, &p).is_ok_and(|st| linked(&st)) {
+                return Err(refuse());
+            }
+            let fd = beneath::open(root, &p, o, 0o666)?;
+            if rustix::fs::fstat(&fd).is_ok_and(|st| linked(&st)) {
+                return Err(refuse());
+            }
+            Ok(fd)
+        })?;
         let perms = if writes {
             FsPerms::ReadWrite
         } else {
