@@ -7,6 +7,7 @@
 
 use std::io::{self, Read};
 use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 
 use rustix::fs::{FileType, Stat};
 
@@ -24,20 +25,22 @@ type R<T> = Result<T, RuntimeError>;
 
 impl CallCtx {
     /// Validates `raw` (relative to `base`, a normalized path of the working directory, `""`
-    /// for the directory itself), decides `action` on it, and returns the relative path to
+    /// for the directory itself; `None`: the call's current directory), decides `action` on it, and returns the relative path to
     /// touch with the permit to touch it. Both the path as given and the path its symbolic links lead to are decided; if
     /// the policy asks about either, the person is asked about the real target (described by
     /// `describe`), once. The state directory is refused on both. The returned path must be
     /// acted on through [`beneath`], which refuses any link met after this decision.
     pub(crate) fn fs_target(
         &mut self,
-        base: &str,
+        base: Option<&str>,
         action: &str,
         raw: &str,
         follow_final: bool,
         args_digest: &[u8; 32],
         describe: &dyn Describe,
     ) -> R<(String, Permit)> {
+        let cwd = Arc::clone(&self.cwd);
+        let base = base.unwrap_or(&cwd);
         let joined;
         let full = if base.is_empty() || raw.starts_with('/') {
             raw
@@ -75,14 +78,7 @@ impl CallCtx {
 
     fn fs_read(&mut self, raw: &str) -> R<Vec<u8>> {
         let d = digest(&[b"fs.read", raw.as_bytes()]);
-        let (p, permit) = self.fs_target(
-            &self.cwd.clone(),
-            "fs.read",
-            raw,
-            true,
-            &d,
-            &Plain("fs.read"),
-        )?;
+        let (p, permit) = self.fs_target(None, "fs.read", raw, true, &d, &Plain("fs.read"))?;
         let file = beneath::open_regular(self.root_fd()?, &p).map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidInput {
                 RuntimeError::Invalid(format!("{raw}: {e}"))
@@ -111,14 +107,7 @@ impl CallCtx {
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
-        let (p, permit) = self.fs_target(
-            &self.cwd.clone(),
-            "fs.write",
-            raw,
-            true,
-            &d,
-            &WriteOf(contents),
-        )?;
+        let (p, permit) = self.fs_target(None, "fs.write", raw, true, &d, &WriteOf(contents))?;
         self.fs_write_to(raw, &p, contents)?;
         permit.done(Some(version_of(contents)));
         Ok(())
@@ -147,14 +136,7 @@ impl CallCtx {
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
         let d = digest(&[b"fs.list", raw.as_bytes()]);
-        let (p, permit) = self.fs_target(
-            &self.cwd.clone(),
-            "fs.read",
-            raw,
-            true,
-            &d,
-            &Plain("fs.read"),
-        )?;
+        let (p, permit) = self.fs_target(None, "fs.read", raw, true, &d, &Plain("fs.read"))?;
         let fd = beneath::open_dir(self.root_fd()?, &p).map_err(io_error)?;
         let dir = cap_std::fs::Dir::from_std_file(std::fs::File::from(fd));
         let mut entries = Vec::new();
@@ -210,14 +192,7 @@ impl CallCtx {
 
     fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
-        let (p, permit) = self.fs_target(
-            &self.cwd.clone(),
-            "fs.delete",
-            raw,
-            false,
-            &d,
-            &Plain("fs.delete"),
-        )?;
+        let (p, permit) = self.fs_target(None, "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
         self.refuse_above_reserved("fs.delete", &p)?;
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
@@ -237,14 +212,7 @@ impl CallCtx {
 
     fn fs_stat(&mut self, raw: &str) -> R<WitMetadata> {
         let d = digest(&[b"fs.stat", raw.as_bytes()]);
-        let (p, permit) = self.fs_target(
-            &self.cwd.clone(),
-            "fs.read",
-            raw,
-            false,
-            &d,
-            &Plain("fs.read"),
-        )?;
+        let (p, permit) = self.fs_target(None, "fs.read", raw, false, &d, &Plain("fs.read"))?;
         let st = beneath::stat(self.root_fd()?, &p).map_err(io_error)?;
         permit.done(None);
         Ok(metadata_of(&st))

@@ -106,7 +106,7 @@ impl Mediated<'_> {
         let base = self.base(fd)?;
         let d = digest(&[action.as_bytes(), base.as_bytes(), path.as_bytes()]);
         self.cx
-            .fs_target(&base, action, path, follow, &d, &Plain(action))
+            .fs_target(Some(&base), action, path, follow, &d, &Plain(action))
             .map_err(refused)
     }
 

@@ -120,43 +120,27 @@ impl Program {
         self.0.push(op(RET, 0, 0, ret));
     }
 
-    /// `call` is allowed when the argument word at `offset` is one of `values`, else returns
-    /// `ret`.
-    fn allow_only_one_of(&mut self, call: i64, offset: u32, values: &[u32], ret: u32) {
+    /// `call` returns `matched` when the argument word at `offset` (masked with `mask`, when
+    /// given) is one of `values`, else `otherwise`.
+    fn one_of(
+        &mut self,
+        call: i64,
+        (offset, mask): (u32, Option<u32>),
+        values: &[u32],
+        (matched, otherwise): (u32, u32),
+    ) {
         let n = values.len() as u8;
-        self.0.push(op(JEQ, 0, n + 3, nr(call)));
+        let masked = u8::from(mask.is_some());
+        self.0.push(op(JEQ, 0, n + 3 + masked, nr(call)));
         self.0.push(op(LD_W_ABS, 0, 0, offset));
+        if let Some(mask) = mask {
+            self.0.push(op(AND, 0, 0, mask));
+        }
         for (i, value) in values.iter().enumerate() {
             self.0.push(op(JEQ, n - i as u8, 0, *value));
         }
-        self.0.push(op(RET, 0, 0, ret));
-        self.0.push(op(RET, 0, 0, ALLOW));
-    }
-
-    /// `call` returns `ret` when the argument word at `offset` is one of `values`.
-    fn refuse_one_of(&mut self, call: i64, offset: u32, values: &[u32], ret: u32) {
-        let n = values.len() as u8;
-        self.0.push(op(JEQ, 0, n + 3, nr(call)));
-        self.0.push(op(LD_W_ABS, 0, 0, offset));
-        for (i, value) in values.iter().enumerate() {
-            self.0.push(op(JEQ, n - i as u8, 0, *value));
-        }
-        self.0.push(op(RET, 0, 0, ALLOW));
-        self.0.push(op(RET, 0, 0, ret));
-    }
-
-    /// `call` is allowed when the argument word at `offset`, masked with `mask`, is one of
-    /// `values`, else returns `ret`.
-    fn allow_masked_one_of(&mut self, call: i64, offset: u32, mask: u32, values: &[u32], ret: u32) {
-        let n = values.len() as u8;
-        self.0.push(op(JEQ, 0, n + 4, nr(call)));
-        self.0.push(op(LD_W_ABS, 0, 0, offset));
-        self.0.push(op(AND, 0, 0, mask));
-        for (i, value) in values.iter().enumerate() {
-            self.0.push(op(JEQ, n - i as u8, 0, *value));
-        }
-        self.0.push(op(RET, 0, 0, ret));
-        self.0.push(op(RET, 0, 0, ALLOW));
+        self.0.push(op(RET, 0, 0, otherwise));
+        self.0.push(op(RET, 0, 0, matched));
     }
 
     /// `call` returns `ret` when the argument word at `flags` has a bit of `flag_mask` and
@@ -279,17 +263,17 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
         EPERM,
     );
     // The death signal ties a command to the host: it may not be cleared or changed.
-    p.refuse_one_of(
+    p.one_of(
         libc::SYS_prctl,
-        arg_low(0),
+        (arg_low(0), None),
         &[libc::PR_SET_PDEATHSIG as u32],
-        EPERM,
+        (EPERM, ALLOW),
     );
     // File flags (`chattr`), versions, verity and encryption policies: metadata like a mode,
     // on any file the command can open (or, for `file_setattr`, name).
-    p.refuse_one_of(
+    p.one_of(
         libc::SYS_ioctl,
-        arg_low(1),
+        (arg_low(1), None),
         &[
             FS_IOC_SETFLAGS,
             FS_IOC32_SETFLAGS,
@@ -299,15 +283,15 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
             FS_IOC_ENABLE_VERITY,
             FS_IOC_SET_ENCRYPTION_POLICY,
         ],
-        EPERM,
+        (EPERM, ALLOW),
     );
     p.refuse(SYS_FILE_SETATTR, EPERM);
     // A lease stalls whoever opens the file to write it, the host included.
-    p.refuse_one_of(
+    p.one_of(
         libc::SYS_fcntl,
-        arg_low(1),
+        (arg_low(1), None),
         &[libc::F_SETLEASE as u32],
-        EPERM,
+        (EPERM, ALLOW),
     );
     // No set-uid or set-gid bit at creation either (a mode read only with O_CREAT or
     // O_TMPFILE); `openat2` carries its mode in a structure the filter cannot read.
@@ -336,12 +320,11 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
     }
     // A pair of Unix sockets of a connection type only: a datagram one can send to any
     // socket named in the filesystem (`/dev/log`, a daemon's control socket).
-    p.allow_masked_one_of(
+    p.one_of(
         libc::SYS_socketpair,
-        arg_low(1),
-        0xf,
+        (arg_low(1), Some(0xf)),
         &[libc::SOCK_STREAM as u32, libc::SOCK_SEQPACKET as u32],
-        EACCES,
+        (ALLOW, EACCES),
     );
     // Times set to now (a null `times`) need only write access; anything else is refused.
     let null = |i: u32| [(arg_low(i), 0), (arg_high(i), 0)];
@@ -376,11 +359,11 @@ pub fn filter(network: bool) -> Vec<sock_filter> {
     if network {
         // The network, and nothing else: Unix sockets named in the filesystem (a local
         // daemon's), netlink, packet sockets stay refused.
-        p.allow_only_one_of(
+        p.one_of(
             libc::SYS_socket,
-            arg_low(0),
+            (arg_low(0), None),
             &[libc::AF_INET as u32, libc::AF_INET6 as u32],
-            EACCES,
+            (ALLOW, EACCES),
         );
     } else {
         p.refuse(libc::SYS_socket, EACCES);
