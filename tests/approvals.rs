@@ -3,7 +3,7 @@
 //! and the rule that asked; `libos approve` / `libos deny` from another invocation decide it;
 //! the process continues; the audit log shows every step.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

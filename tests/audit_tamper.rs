@@ -1,6 +1,6 @@
 //! The audit log records every decision, verifies, and detects any tampering.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use libos_guests as guests;

@@ -1,7 +1,7 @@
 //! The `libos` command as a user runs it: inspect, call, exit codes, state directory, cache,
 //! policy explain.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use libos_guests as guests;

@@ -1,7 +1,7 @@
 //! Allow, deny and ask for the clock and log primitives. Both are ambient (every call holds
 //! them), but the policy still decides and every decision is audited.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `libos emit` and `libos events` as a user runs them: an agent waiting in a background host
 //! is woken by an event emitted from another terminal.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

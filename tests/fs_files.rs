@@ -2,7 +2,7 @@
 //! neither read nor written, a listing shows only what the caller may read, and a write leaves
 //! no temporary file behind.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 

@@ -1,7 +1,7 @@
 //! Allow, deny and ask for every fs primitive, each denial checked to have left no effect,
 //! and every path escape refused without touching anything.
 
-mod common;
+use crate::common;
 
 use common::{Env, call, load, ok_json, rt};
 use libos::CallFailure;

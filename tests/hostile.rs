@@ -1,6 +1,6 @@
 //! Every hostile fixture gets the right typed error, and the host keeps serving afterwards.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `libos image build | ls | inspect` from the command line, on real components.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use predicates::prelude::*;

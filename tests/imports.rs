@@ -1,6 +1,6 @@
 //! Import validation with real components, and the WASI baseline served to ordinary programs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! A runaway call does not affect others running at the same time.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

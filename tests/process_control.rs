@@ -1,7 +1,7 @@
 //! `libos run --detach`, `pause`, `resume` and `logs` as a user runs them: the process runs
 //! in a background host and every command comes from another invocation.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! `libos run | ps | wait | kill` as a user runs them, from more than one terminal.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

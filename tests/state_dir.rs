@@ -2,7 +2,7 @@
 //! no primitive reaches it even inside the working directory; a compiled artifact swapped in
 //! the cache is recompiled, not run; an altered image blob is refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `wasi:filesystem`, clocks and stdio of an ordinary `wasm32-wasip2` tool decided per
 //! operation, like the runtime's own primitives: each refusal checked to have left no effect.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

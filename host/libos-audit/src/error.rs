@@ -34,6 +34,9 @@ pub enum AuditError {
         #[source]
         source: Box<AuditError>,
     },
+    /// A failure told to several waiters (each waiter of a failed batch is told the same).
+    #[error("{0}")]
+    Reported(String),
     /// Stored data could not be decoded (wrong type, NULL, bad JSON or hex, unknown verdict),
     /// or the chain tail is inconsistent so that it cannot be safely extended.
     #[error("audit log is corrupt: {0}")]

@@ -59,9 +59,25 @@ impl AuditLog {
     /// ([`AuditError::WriterGone`]). Each failure is reported once.
     pub fn flush(&self) -> Result<(), AuditError> {
         let (reply, wait) = crossbeam_channel::bounded(1);
-        self.queue.flush(reply)?;
+        self.queue.flush(Box::new(move |result| {
+            // The flushing thread may have stopped waiting; nothing to report to then.
+            let _ = reply.send(result);
+        }));
         wait.recv()
             .map_err(|_| AuditError::WriterGone { lost: 0 })?
+    }
+
+    /// [`AuditLog::flush`] without waiting: `done` is called with its outcome once every
+    /// record appended before this call is committed (on the writer thread, or at once if the
+    /// writer is gone). `done` must not block.
+    pub fn flush_then(&self, done: Box<dyn FnOnce(Result<(), AuditError>) + Send>) {
+        self.queue.flush(done);
+    }
+
+    /// Why records cannot be stored now (the last batch failed and none committed since, or
+    /// the writer is gone); `None` while the log is being written.
+    pub fn failing(&self) -> Option<String> {
+        self.queue.failing()
     }
 }
 
@@ -76,6 +92,18 @@ impl AuditSink for AuditLog {
     /// [`AuditLog::flush`]: every record queued so far committed to the database.
     fn store(&self) -> Result<(), String> {
         self.flush().map_err(|e| e.to_string())
+    }
+
+    /// [`AuditLog::flush_then`].
+    fn store_then(&self, done: crate::record::StoreDone) {
+        self.flush_then(Box::new(move |result| {
+            done(result.map_err(|e| e.to_string()))
+        }));
+    }
+
+    /// [`AuditLog::failing`].
+    fn failing(&self) -> Option<String> {
+        self.queue.failing()
     }
 
     /// Queues all of `records` under one lock.

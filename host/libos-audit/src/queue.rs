@@ -8,10 +8,9 @@
 //! guest calling primitives in a tight loop is slowed to the rate the log can be written at
 //! instead of growing the host's memory without bound.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::Sender;
 
 use crate::batch::Batch;
 use crate::error::AuditError;
@@ -26,8 +25,8 @@ pub(crate) const LINGER: Duration = Duration::from_millis(2);
 /// Queued records at which a lingering writer stops waiting and takes them.
 pub(crate) const LINGER_RECORDS: usize = 4096;
 
-/// A reply channel for one flush.
-pub(crate) type FlushReply = Sender<Result<(), AuditError>>;
+/// Called once for one flush, with its outcome, on the writer's thread (it must not block).
+pub(crate) type FlushReply = Box<dyn FnOnce(Result<(), AuditError>) + Send>;
 
 /// What the writer takes in one go.
 pub(crate) struct Work {
@@ -69,6 +68,8 @@ struct State {
     writer_gone: bool,
     /// Records that could not be written because the writer was gone, not yet reported.
     lost: u64,
+    /// Why the writer's last round failed, while it has not since committed one.
+    failing: Option<String>,
 }
 
 /// The queue shared by the log handle and its writer thread.
@@ -79,6 +80,8 @@ pub(crate) struct Queue {
     work: Condvar,
     /// Signalled when the writer has taken records (there is room again) or is gone.
     room: Condvar,
+    /// Set while `State::failing` is (read without the lock on every decision).
+    failing: AtomicBool,
 }
 
 impl Queue {
@@ -135,17 +138,39 @@ impl Queue {
         self.wake_writer(&mut state, urgent);
     }
 
-    /// Asks the writer to reply on `reply` once everything queued so far is committed. If the
-    /// writer is gone, returns that error instead, with the records lost since the last report.
-    pub(crate) fn flush(&self, reply: FlushReply) -> Result<(), AuditError> {
+    /// Asks the writer to call `reply` once everything queued so far is committed. If the
+    /// writer is gone, calls it at once with that error and the records lost since the last
+    /// report.
+    pub(crate) fn flush(&self, reply: FlushReply) {
         let mut state = self.lock();
         if state.writer_gone {
             let lost = std::mem::take(&mut state.lost);
-            return Err(AuditError::WriterGone { lost });
+            drop(state);
+            reply(Err(AuditError::WriterGone { lost }));
+            return;
         }
         state.flushes.push(reply);
         self.wake_writer(&mut state, true);
-        Ok(())
+    }
+
+    /// Why the log cannot be written now: the writer is gone, or its last round of batches
+    /// failed and none has committed since. `None` while records are being stored.
+    pub(crate) fn failing(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        let state = self.lock();
+        if state.writer_gone {
+            return Some("the audit writer has stopped".into());
+        }
+        state.failing.clone()
+    }
+
+    /// Writer side: the outcome of a round of batches (`None`: all committed).
+    pub(crate) fn set_failing(&self, why: Option<String>) {
+        let mut state = self.lock();
+        self.failing.store(why.is_some(), Ordering::Release);
+        state.failing = why;
     }
 
     /// Tells the writer to finish what is queued and stop.
@@ -206,6 +231,7 @@ impl Queue {
     pub(crate) fn writer_stopped(&self) {
         let mut state = self.lock();
         state.writer_gone = true;
+        self.failing.store(true, Ordering::Release);
         state.lost += state.queued as u64;
         state.items = Vec::new();
         state.queued = 0;
@@ -218,8 +244,7 @@ impl Queue {
         drop(state);
         self.room.notify_all();
         for reply in pending {
-            // The flushing thread may have stopped waiting; nothing to report to then.
-            let _ = reply.send(Err(AuditError::WriterGone { lost }));
+            reply(Err(AuditError::WriterGone { lost }));
         }
     }
 }

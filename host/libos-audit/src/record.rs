@@ -126,4 +126,20 @@ pub trait AuditSink: Send + Sync {
     fn store(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// [`AuditSink::store`] without waiting: calls `done` with the outcome once every record
+    /// queued so far is stored (possibly at once, possibly on another thread). `done` must not
+    /// block. The default stores synchronously.
+    fn store_then(&self, done: StoreDone) {
+        done(self.store());
+    }
+
+    /// Why records cannot be stored now, if they cannot: every decision then fails closed
+    /// (see `Authority`). A sink that keeps nothing never fails.
+    fn failing(&self) -> Option<String> {
+        None
+    }
 }
+
+/// What [`AuditSink::store_then`] calls with the outcome of storing.
+pub type StoreDone = Box<dyn FnOnce(Result<(), String>) + Send>;

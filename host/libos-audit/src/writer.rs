@@ -2,8 +2,10 @@
 //!
 //! Each batch is one `BEGIN IMMEDIATE` transaction that reads the chain tail from
 //! `audit_head` inside the transaction, so several processes appending to the same database
-//! still produce one linear chain. A failed batch is rolled back as a whole; its failure is
-//! kept and handed to the next flush.
+//! still produce one linear chain. A failed batch is rolled back as a whole; every flush
+//! waiting in that round is told, and so is the next flush if none was waiting (nobody acts on
+//! a record that was not stored). Until a later round commits, the queue reports the log as
+//! failing, so decisions fail closed.
 
 use std::sync::Arc;
 
@@ -47,12 +49,14 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path:
             item.drain_into(&mut batch);
         }
         let mut head = None;
+        let mut this_round: Option<String> = None;
         for chunk in batch.chunks(MAX_BATCH) {
             match append_batch(&mut conn, chunk) {
                 Ok(committed) => head = Some(committed),
                 Err(error) => {
                     let lost = chunk.len() as u64;
                     tracing::error!(%error, lost, "audit batch failed; records not written");
+                    this_round.get_or_insert_with(|| error.to_string());
                     match &mut failure {
                         Some(f) => f.lost += lost,
                         None => failure = Some(Failure { lost, first: error }),
@@ -67,6 +71,7 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path:
             && let Err(e) = crate::head_file::advance(&head_file, seq, &hash)
         {
             tracing::error!(error = %e, "audit head file not written");
+            this_round.get_or_insert_with(|| format!("audit head file not written: {e}"));
             if failure.is_none() {
                 failure = Some(Failure {
                     lost: 0,
@@ -75,16 +80,20 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path:
             }
         }
 
-        for reply in work.flushes {
-            let result = match failure.take() {
-                None => Ok(()),
-                Some(f) => Err(AuditError::WriteFailed {
-                    lost: f.lost,
-                    source: Box::new(f.first),
-                }),
-            };
-            // The flushing thread may have stopped waiting; nothing to report to then.
-            let _ = reply.send(result);
+        if this_round.is_some() || head.is_some() {
+            queue.set_failing(this_round);
+        }
+        if !work.flushes.is_empty() {
+            let told = failure.take().map(|f| (f.lost, f.first.to_string()));
+            for reply in work.flushes {
+                reply(match &told {
+                    None => Ok(()),
+                    Some((lost, first)) => Err(AuditError::WriteFailed {
+                        lost: *lost,
+                        source: Box::new(AuditError::Reported(first.clone())),
+                    }),
+                });
+            }
         }
         if work.closing {
             break;

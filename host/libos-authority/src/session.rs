@@ -169,6 +169,20 @@ impl Session {
         self.authority.audit().store()
     }
 
+    /// [`Session::store`] without waiting: hands the held records off and has `done` called
+    /// with the outcome once they and every record queued before them are stored (see
+    /// [`libos_audit::AuditSink::store_then`]). `done` must not block.
+    pub fn store_then(&mut self, done: libos_audit::StoreDone) {
+        self.hand_off();
+        self.authority.audit().store_then(done);
+    }
+
+    /// Why the audit log cannot be written now, if it cannot (see
+    /// [`libos_audit::AuditSink::failing`]): callers refuse to decide anything meanwhile.
+    pub fn audit_failing(&self) -> Option<String> {
+        self.authority.audit().failing()
+    }
+
     /// [`Authority::check`]: the full decision, audited (after the records this session
     /// holds, so the log keeps the caller's order).
     pub fn check(&mut self, req: &Request<'_>) -> Decision {

@@ -20,6 +20,7 @@ pub(crate) const LIMIT_KEYS: &[&str] = &[
     "max_object_bytes",
     "max_namespace_bytes",
     "events_per_second",
+    "max_log_bytes",
 ];
 
 /// Resource limits of an agent built from an image. Every field is optional in the manifest;
@@ -55,6 +56,11 @@ pub struct ImageLimits {
     /// after a pause. Emitting faster is `limit-exceeded(output)`. 0 forbids emitting.
     /// Default 1,000.
     pub events_per_second: u32,
+    /// Bytes of `log` primitive lines the agent may store over its life, across `exec`;
+    /// later lines are dropped with one note saying so (captured stdout and stderr are
+    /// capped per instance instead). Default 16 MiB.
+    #[serde(with = "size")]
+    pub max_log_bytes: u64,
 }
 
 impl Default for ImageLimits {
@@ -68,6 +74,7 @@ impl Default for ImageLimits {
             max_object_bytes: 64 << 10,
             max_namespace_bytes: 16 << 20,
             events_per_second: 1_000,
+            max_log_bytes: 16 << 20,
         }
     }
 }
@@ -91,6 +98,7 @@ impl ImageLimits {
                 "events_per_second" => {
                     limits.events_per_second = small_count(&value).map_err(field)?;
                 }
+                "max_log_bytes" => limits.max_log_bytes = size(&value).map_err(field)?,
                 // Unknown keys were rejected when the section was opened.
                 _ => {
                     return Err(field(FieldError::Unknown {

@@ -2,14 +2,22 @@
 //!
 //! The interfaces the agent world shares with the tool world (`types`, `fs`, `clock`, `log`)
 //! are the tool host's own bindings, so agents and tools are served by the same primitive
-//! implementations. Functions that wait (for a child, a tool call, an event or a message, or
-//! for an image's agent to compile) are async, so a waiting process parks its task instead of holding a thread.
+//! implementations. Functions that wait (for a child, a tool call, an event or a message, for
+//! an image's agent to compile, or for the audit record of an effect to be stored) are async,
+//! so a waiting process parks its task instead of holding a thread.
 
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "libos:runtime/agent",
     imports: {
         "libos:runtime/process.spawn": async | trappable,
+        "libos:runtime/process.kill": async | trappable,
+        "libos:runtime/process.signal": async | trappable,
+        "libos:runtime/process.send": async | trappable,
+        "libos:runtime/events.emit": async | trappable,
+        "libos:runtime/memory.put": async | trappable,
+        "libos:runtime/memory.compare-and-swap": async | trappable,
+        "libos:runtime/memory.delete": async | trappable,
         "libos:runtime/process.wait": async | trappable,
         "libos:runtime/process.recv": async | trappable,
         "libos:runtime/process.exec": async | trappable,

@@ -41,6 +41,8 @@ pub struct ProcessCtx {
     pub(crate) events_from: u64,
     /// How fast it may emit events (its image's `events_per_second`).
     pub(crate) emits: crate::rate::Rate,
+    /// What it may still store in its log (kept across `exec`).
+    pub(crate) log_quota: crate::log_quota::LogQuota,
     /// The image to switch to, set by a successful `exec` just before it unwinds the instance.
     pub(crate) exec: Option<PendingExec>,
     /// Its budget (charged up the ancestor chain).
@@ -155,8 +157,16 @@ impl ProcessCtx {
             .iter()
             .map(|l| (l.level, l.message.as_str()))
             .collect();
-        if dropped > 0 {
+        let spent_before = self.log_quota.spent();
+        let over = self.log_quota.admit(&mut new);
+        if dropped > 0 && !spent_before && over.is_none() {
             new.push(("warn", &note));
+        }
+        if let Some(over) = &over {
+            new.push(("warn", over));
+        }
+        if new.is_empty() {
+            return;
         }
         if let Err(e) = self.kernel.table.append_logs(self.pid, &new) {
             tracing::warn!(pid = self.pid, error = %e, "process log not stored");

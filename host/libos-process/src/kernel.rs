@@ -351,6 +351,7 @@ impl Inner {
             .process_context(format!("pid:{pid}").into(), &options)
             .map_err(|e| ProcessError::Host(e.to_string()))?;
         let events_per_second = image.limits.events_per_second;
+        let log_cap = image.limits.max_log_bytes;
         let ctx = ProcessCtx {
             pid,
             parent,
@@ -371,6 +372,7 @@ impl Inner {
                 .last_event()
                 .unwrap_or_else(|_| self.bus.newest()),
             emits: crate::rate::Rate::new(events_per_second),
+            log_quota: crate::log_quota::LogQuota::new(log_cap),
             exec: None,
             budget,
             fuel_left: 0,

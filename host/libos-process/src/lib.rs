@@ -15,6 +15,7 @@ mod ctx;
 mod error;
 mod images;
 mod kernel;
+mod log_quota;
 mod pause;
 mod primitives;
 mod rate;

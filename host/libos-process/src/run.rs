@@ -61,6 +61,7 @@ impl Inner {
                 Ok((mut next, next_pipes)) => {
                     next.seen = old.seen;
                     next.events_from = old.events_from;
+                    next.log_quota = old.log_quota;
                     ctx = Box::new(next);
                     pipes = next_pipes;
                 }

@@ -3,7 +3,7 @@
 //! `libos approve|deny` does from another terminal); the waiting process continues; the grant
 //! covers exactly the approved write, once.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Budgets: what a process and its descendants may spend over their life, charged up the
 //! ancestor chain, refused with `limit-exceeded` and shown in the process table.
 
-mod common;
+use crate::common;
 
 use common::{World, fixture, kernel, results, run_to_exit, start};
 use libos_image::ImageStore;

@@ -1,7 +1,7 @@
 //! Events are stored in the process table: they reach waiters in another host, are not
 //! replayed to processes started after them, and a flood is refused at the image's rate.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Hostile processes: floods, spawn loops and foreign kills get typed errors, and the host
 //! keeps serving everyone else.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

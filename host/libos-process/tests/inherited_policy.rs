@@ -2,7 +2,7 @@
 //! ancestor's; an `exec` adds the new image's policy to the one in force. A `forbid`
 //! anywhere wins, an `ask` anywhere asks.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, fixture, results, run_to_exit, start};
 use libos_process::{ExitStatus, Start};

@@ -2,7 +2,7 @@
 //! once per instance, the lines go to the process log (the newest kept), so a flood of lines
 //! does not grow the audit log.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 
@@ -53,5 +53,43 @@ async fn a_forbidden_log_drops_every_line_and_is_recorded_once() -> anyhow::Resu
     assert!(kernel.table().logs(pid, 0)?.is_empty());
     let decisions = common::records_of(world.state.path(), "log.write")?;
     assert_eq!(decisions, [("deny".to_owned(), "call".to_owned())]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_flood_stops_at_the_images_log_limit_with_one_note() -> anyhow::Result<()> {
+    let f = common::fixture(
+        "flooder",
+        libos_guests::AGENT_SCRIPT,
+        &[],
+        "wall_clock = \"60s\"\nmax_log_bytes = 4096",
+    )?;
+    let message = "x".repeat(100);
+    let step = json!({ "op": "log", "message": message });
+    let script = json!({ "steps": [{ "op": "repeat", "times": 5000, "step": step }] });
+    let pid = common::start(&f.kernel, "flooder", &script.to_string(), f.work()).await?;
+    let status = f.kernel.wait(pid).await?;
+    assert!(
+        matches!(status, libos_process::ExitStatus::Exited(_)),
+        "a spent log limit does not end the process: {status:?}"
+    );
+    f.kernel.flush()?;
+    let lines = f.kernel.table().logs(pid, 0)?;
+    let (note, kept) = lines.split_last().expect("lines were stored");
+    assert!(
+        note.message.contains("log limit of 4096 bytes reached"),
+        "{note:?}"
+    );
+    let stored: usize = kept.iter().map(|l| l.message.len()).sum();
+    assert!(stored <= 4096, "{stored} bytes stored past the limit");
+    assert_eq!(kept.len(), 40, "every line that fits is kept");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.message.contains("log limit"))
+            .count()
+            == 1,
+        "noted once"
+    );
     Ok(())
 }

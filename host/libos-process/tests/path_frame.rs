@@ -2,7 +2,7 @@
 //! may touch. Capabilities, policy and audit records name paths from the root of the process
 //! tree's working directory, for the fs primitive, WASI-free tools and the shell alike.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

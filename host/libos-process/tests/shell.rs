@@ -2,7 +2,7 @@
 //! run (argv only, empty environment, no stdin, timeout, output cap, in the working
 //! directory); everything else is refused or routed to a person, and leaves no effect.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! `shell.network` on the acting program. Each refusal leaves no effect; each allowed twin
 //! works.
 
-mod common;
+use crate::common;
 
 use std::io::ErrorKind;
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! reason), and calling each one leaves exactly the decisions the table says in the audit log
 //! under the caller's subject: one per call of a decided function, none for an ambient one.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

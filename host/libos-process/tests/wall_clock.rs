@@ -2,7 +2,7 @@
 //! event or a child. At the limit it ends, and the requests it left open are closed with the
 //! reason.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

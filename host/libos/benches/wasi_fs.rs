@@ -47,13 +47,13 @@ impl fs::Host for Plain {
     fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn write(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn write(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
     fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
     fn stat(&mut self, _: String) -> wasmtime::Result<Result<Metadata, Error>> {

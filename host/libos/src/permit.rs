@@ -10,6 +10,7 @@
 //! `done` (the effect failed, or never happened) gives the use back.
 
 mod human;
+mod stored;
 
 use std::sync::Arc;
 
@@ -170,6 +171,13 @@ impl CallCtx {
             }
             self.refuse(action, &format!("{}…", &resource[..cut]), reason.clone());
             return Err(RuntimeError::Invalid(reason));
+        }
+        if let Some(why) = self.authority.audit_failing() {
+            // Fail closed. The refusal is queued all the same: if the log can be written
+            // again, it is stored, and the next decision goes ahead.
+            let reason = format!("{action}: refused, the audit log cannot be written ({why})");
+            self.refuse(action, resource, reason.clone());
+            return Err(RuntimeError::Io(reason));
         }
         let request = Request {
             subject: &self.subject,

@@ -68,8 +68,8 @@ impl ProcessCtx {
 }
 
 impl Host for ProcessCtx {
-    fn emit(&mut self, topic: String, payload: String) -> R<()> {
-        self.emit_checked(topic, payload)
+    async fn emit(&mut self, topic: String, payload: String) -> R<()> {
+        self.emit_checked(topic, payload).await
     }
 
     async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
@@ -78,7 +78,7 @@ impl Host for ProcessCtx {
 }
 
 impl ProcessCtx {
-    fn emit_checked(&mut self, topic: String, payload: String) -> R<()> {
+    async fn emit_checked(&mut self, topic: String, payload: String) -> R<()> {
         if let Err(e) = valid_topic(&topic) {
             return Ok(Err(e));
         }
@@ -102,6 +102,9 @@ impl ProcessCtx {
         }
         if !self.emits.take() {
             return Ok(Err(RuntimeError::LimitExceeded(LimitKind::Output)));
+        }
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
         }
         match self.kernel.emit(&topic, &payload, self.pid) {
             Ok(()) => {

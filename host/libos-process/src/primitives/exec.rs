@@ -44,6 +44,8 @@ impl ProcessCtx {
             .kernel
             .policy_inheriting(&target, Some(&self.policy))
             .map_err(|e| e.to_runtime())?;
+        // The run loop replaces the image as soon as this returns.
+        self.call.record_stored().await?;
         permit.done(None);
         Ok(PendingExec {
             image: target,

@@ -78,7 +78,7 @@ fn memory_error(e: MemoryError) -> RuntimeError {
 }
 
 impl Host for ProcessCtx {
-    fn put(
+    async fn put(
         &mut self,
         namespace: Option<String>,
         kind: String,
@@ -90,6 +90,9 @@ impl Host for ProcessCtx {
                 Ok(target) => target,
                 Err(e) => return Ok(Err(e)),
             };
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
+        }
         let limits = self.memory_limits();
         // Charged up front as a creation; given back if the put created nothing.
         if let Err(kind) = self.budget.charge(libos::error::LimitKind::Objects, 1) {
@@ -158,7 +161,7 @@ impl Host for ProcessCtx {
         )
     }
 
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &mut self,
         namespace: Option<String>,
         kind: String,
@@ -171,6 +174,9 @@ impl Host for ProcessCtx {
                 Ok(target) => target,
                 Err(e) => return Ok(Err(e)),
             };
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
+        }
         let limits = self.memory_limits();
         // Expected version 0 creates the object: charged up front like a `put` that creates,
         // given back if nothing was created (a conflict or an error).
@@ -201,7 +207,7 @@ impl Host for ProcessCtx {
         )
     }
 
-    fn delete(
+    async fn delete(
         &mut self,
         namespace: Option<String>,
         kind: String,
@@ -218,6 +224,9 @@ impl Host for ProcessCtx {
             Ok(target) => target,
             Err(e) => return Ok(Err(e)),
         };
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
+        }
         settled(
             permit,
             self.kernel

@@ -14,7 +14,7 @@ use crate::bindings::libos::runtime::process::Message;
 use crate::ctx::ProcessCtx;
 
 impl ProcessCtx {
-    pub(crate) fn do_send(&mut self, to: u64, body: String) -> Result<(), RuntimeError> {
+    pub(crate) async fn do_send(&mut self, to: u64, body: String) -> Result<(), RuntimeError> {
         if body.len() > MAX_BODY {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
@@ -35,6 +35,7 @@ impl ProcessCtx {
         };
         let digest = libos::call::digest(&[body.as_bytes()]);
         let permit = self.call.permit("process.send", &resource, Some(&digest))?;
+        self.call.record_stored().await?;
         self.kernel
             .deliver(to, self.pid, &MessageBody::Data(body))
             .map_err(|e| e.to_runtime())?;

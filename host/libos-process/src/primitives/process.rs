@@ -135,6 +135,7 @@ impl ProcessCtx {
             None => self.cwd.clone(),
             Some(rel) => self.child_cwd(&rel)?,
         };
+        self.call.record_stored().await?;
         let start = Start {
             image,
             input,
@@ -198,7 +199,7 @@ impl Host for ProcessCtx {
         })
     }
 
-    fn kill(&mut self, pid: Pid) -> R<()> {
+    async fn kill(&mut self, pid: Pid) -> R<()> {
         if let Err(e) = self.own_descendant("process.kill", pid) {
             return Ok(Err(e));
         }
@@ -209,6 +210,9 @@ impl Host for ProcessCtx {
             Ok(permit) => permit,
             Err(e) => return Ok(Err(e)),
         };
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
+        }
         let killed = self
             .kernel
             .kill(pid)
@@ -220,10 +224,10 @@ impl Host for ProcessCtx {
         Ok(killed)
     }
 
-    fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
+    async fn signal(&mut self, pid: Pid, kind: SignalKind) -> R<()> {
         // `terminate` is `kill`: decided and audited as `process.kill`.
         if let SignalKind::Terminate = kind {
-            return self.kill(pid);
+            return self.kill(pid).await;
         }
         if let Err(e) = self.own_descendant("process.signal", pid) {
             return Ok(Err(e));
@@ -235,6 +239,9 @@ impl Host for ProcessCtx {
             Ok(permit) => permit,
             Err(e) => return Ok(Err(e)),
         };
+        if let Err(e) = self.call.record_stored().await {
+            return Ok(Err(e));
+        }
         let kernel = &self.kernel;
         let done = match kind {
             SignalKind::Interrupt => kernel.deliver(pid, self.pid, &MessageBody::Interrupt),
@@ -276,8 +283,8 @@ impl Host for ProcessCtx {
         })
     }
 
-    fn send(&mut self, to: Pid, body: String) -> R<()> {
-        Ok(self.do_send(to, body))
+    async fn send(&mut self, to: Pid, body: String) -> R<()> {
+        Ok(self.do_send(to, body).await)
     }
 
     async fn recv(&mut self, timeout_ms: Option<u64>) -> R<Option<Message>> {

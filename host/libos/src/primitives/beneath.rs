@@ -212,14 +212,17 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Replaces the file `rel` with `contents` atomically, keeping what the file was: its
 /// permission bits (never a set-uid, set-gid or sticky bit) and, where the host may, its
 /// owner. The new contents are written to an unnamed file (`O_TMPFILE`) in the parent
-/// directory's descriptor, synced, given a name only then and renamed over the last name, so
-/// an interrupted write leaves nothing behind (a named temporary file where the file system
-/// has no unnamed ones). A symbolic link at `rel` is replaced, not followed; a directory there
+/// directory's descriptor, synced, and given a name only then: the file's own name when nothing
+/// has it (so an interrupted write leaves nothing behind), else a temporary name renamed over
+/// the old file at once (a kill between those two calls leaves `.NAME.libos-tmp-PID-N`; so does
+/// a file system with no unnamed files, where the temporary file is named from the start). A symbolic link at `rel` is replaced, not followed; a directory there
 /// is an error; a file with more than one hard link is refused (`InvalidInput`): replacing it
 /// would split the links, writing through it would change the other names' file.
 pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Result<()> {
     let (dir, name) = parent(root, rel)?;
-    let existing = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+    let found = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW);
+    let absent = matches!(found, Err(rustix::io::Errno::NOENT));
+    let existing = match found {
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Some(st),
         _ => None,
     };
@@ -259,18 +262,35 @@ pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Res
         OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
         Mode::from_raw_mode(mode),
     );
+    // `Ok(true)`: the file is in place already.
     let linked = unnamed.map_err(io::Error::from).and_then(|fd| {
         fill(&fd)?;
         // Named through /proc (linking a descriptor by itself needs a capability).
         let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
-        Ok(rustix::fs::linkat(
-            rustix::fs::CWD,
-            path.as_str(),
-            &dir,
-            tmp.as_str(),
-            AtFlags::SYMLINK_FOLLOW,
-        )?)
+        let link = |to: &str| {
+            rustix::fs::linkat(
+                rustix::fs::CWD,
+                path.as_str(),
+                &dir,
+                to,
+                AtFlags::SYMLINK_FOLLOW,
+            )
+        };
+        // A new file gets its name directly: no temporary name ever exists, so an interrupted
+        // write leaves nothing behind. Replacing needs a name to rename from.
+        if absent {
+            match link(name) {
+                Ok(()) => return Ok(true),
+                Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        link(tmp.as_str())?;
+        Ok(false)
     });
+    if let Ok(true) = linked {
+        return Ok(());
+    }
     let result = (|| {
         if linked.is_err() {
             // No unnamed files here (or no /proc): a named temporary file.

@@ -102,19 +102,22 @@ impl CallCtx {
         Ok(bytes)
     }
 
-    fn fs_write(&mut self, raw: &str, contents: &[u8]) -> R<()> {
+    async fn fs_write(&mut self, raw: &str, contents: &[u8]) -> R<()> {
         let d = digest(&[b"fs.write", raw.as_bytes(), contents]);
         if contents.len() > self.limits.max_io {
             return Err(RuntimeError::LimitExceeded(LimitKind::Output));
         }
         let (p, permit) = self.fs_target(None, "fs.write", raw, true, &d, &WriteOf(contents))?;
-        self.fs_write_to(raw, &p, contents)?;
+        self.fs_write_allowed(raw, &p, contents)?;
+        self.record_stored().await?;
+        beneath::atomic_write(self.root_fd()?, &p, contents).map_err(io_error)?;
         permit.done(Some(version_of(contents)));
         Ok(())
     }
 
-    /// The write itself, once authorized.
-    fn fs_write_to(&mut self, raw: &str, p: &str, contents: &[u8]) -> R<()> {
+    /// What a write must pass once authorized and before it happens: a file, not the
+    /// working directory or another directory, within the bytes-written budget (charged).
+    fn fs_write_allowed(&mut self, raw: &str, p: &str, contents: &[u8]) -> R<()> {
         if p.is_empty() {
             return Err(RuntimeError::Invalid(
                 "cannot write to the working directory itself".into(),
@@ -131,7 +134,7 @@ impl CallCtx {
                 .charge(crate::error::LimitKind::BytesWritten, len)
                 .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
         }
-        beneath::atomic_write(self.root_fd()?, p, contents).map_err(io_error)
+        Ok(())
     }
 
     fn fs_list(&mut self, raw: &str) -> R<Vec<DirEntry>> {
@@ -190,7 +193,7 @@ impl CallCtx {
             && (!directory || !decided.policy_ids.is_empty())
     }
 
-    fn fs_delete(&mut self, raw: &str) -> R<()> {
+    async fn fs_delete(&mut self, raw: &str) -> R<()> {
         let d = digest(&[b"fs.delete", raw.as_bytes()]);
         let (p, permit) = self.fs_target(None, "fs.delete", raw, false, &d, &Plain("fs.delete"))?;
         self.refuse_above_reserved("fs.delete", &p)?;
@@ -199,9 +202,14 @@ impl CallCtx {
                 "cannot delete the working directory itself".into(),
             ));
         }
+        let is_directory = FileType::from_raw_mode(
+            beneath::stat(self.root_fd()?, &p)
+                .map_err(io_error)?
+                .st_mode,
+        ) == FileType::Directory;
+        self.record_stored().await?;
         let root = self.root_fd()?;
-        let st = beneath::stat(root, &p).map_err(io_error)?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        if is_directory {
             beneath::rmdir(root, &p).map_err(io_error)?;
         } else {
             beneath::unlink(root, &p).map_err(io_error)?;
@@ -271,16 +279,16 @@ impl Host for CallCtx {
         Ok(self.fs_read(&path))
     }
 
-    fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<R<()>> {
-        Ok(self.fs_write(&path, &contents))
+    async fn write(&mut self, path: String, contents: Vec<u8>) -> wasmtime::Result<R<()>> {
+        Ok(self.fs_write(&path, &contents).await)
     }
 
     fn list(&mut self, path: String) -> wasmtime::Result<R<Vec<DirEntry>>> {
         Ok(self.fs_list(&path))
     }
 
-    fn delete(&mut self, path: String) -> wasmtime::Result<R<()>> {
-        Ok(self.fs_delete(&path))
+    async fn delete(&mut self, path: String) -> wasmtime::Result<R<()>> {
+        Ok(self.fs_delete(&path).await)
     }
 
     fn stat(&mut self, path: String) -> wasmtime::Result<R<WitMetadata>> {

@@ -11,6 +11,8 @@
 //! old name of rename-at) decides `fs.delete`, like `libos:runtime/fs.delete`; every other
 //! mutation by name decides `fs.write` (a hard link `fs.read` and `fs.write` on its source
 //! too, since it gives the source a second name).
+//! Every mutation by name, and every open that may write, waits until the record of its
+//! decision is stored before it happens (`CallCtx::record_stored`; `io` when it cannot be).
 //! A refusal reaches the guest as `access`, never a trap. Writes through an opened file are
 //! charged to the call's meter before they happen. What names no path (reading, writing,
 //! seeking, stat of an open descriptor) is delegated to wasmtime-wasi.
@@ -125,6 +127,17 @@ impl Mediated<'_> {
             permit.done(None);
         }
         Ok(out)
+    }
+
+    /// [`Mediated::act`] for an effect: first waits until the records of the `permits` are
+    /// stored (`CallCtx::record_stored`); if they cannot be, nothing is done (`io`).
+    async fn effect<R>(
+        &mut self,
+        permits: impl IntoIterator<Item = Permit>,
+        op: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> io::Result<R>,
+    ) -> FsResult<R> {
+        self.cx.record_stored().await.map_err(refused)?;
+        self.act(permits, op)
     }
 
     /// Pushes a descriptor of `fd` (a directory at `path`, or a file) to the table.
@@ -307,7 +320,9 @@ impl HostDescriptor for Mediated<'_> {
                 last_access: timespec(atim)?,
                 last_modification: timespec(mtim)?,
             };
-            return self.act([permit], |root| beneath::set_times(root, &p, &times));
+            return self
+                .effect([permit], |root| beneath::set_times(root, &p, &times))
+                .await;
         }
         HostDescriptor::set_times(&mut self.cx.filesystem(), fd, atim, mtim).await
     }
@@ -358,7 +373,7 @@ impl HostDescriptor for Mediated<'_> {
         path: String,
     ) -> FsResult<()> {
         let (p, permit) = self.target(&fd, "fs.write", &path, false)?;
-        self.act([permit], |root| beneath::mkdir(root, &p))
+        self.effect([permit], |root| beneath::mkdir(root, &p)).await
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorStat> {
@@ -393,7 +408,8 @@ impl HostDescriptor for Mediated<'_> {
         };
         let follow = path_flags.contains(PathFlags::SYMLINK_FOLLOW);
         let (p, permit) = self.target(&fd, "fs.write", &path, follow)?;
-        self.act([permit], |root| beneath::set_times(root, &p, &times))
+        self.effect([permit], |root| beneath::set_times(root, &p, &times))
+            .await
     }
 
     /// A hard link gives its source a second name decided apart from the first: it needs
@@ -410,9 +426,10 @@ impl HostDescriptor for Mediated<'_> {
         let (_, read) = self.target(&fd, "fs.read", &old_path, follow)?;
         let (from, named) = self.target(&fd, "fs.write", &old_path, follow)?;
         let (to, named_again) = self.target(&new_descriptor, "fs.write", &new_path, false)?;
-        self.act([read, named, named_again], |root| {
+        self.effect([read, named, named_again], |root| {
             beneath::link(root, &from, &to)
         })
+        .await
     }
 
     async fn open_at(
@@ -477,6 +494,11 @@ impl HostDescriptor for Mediated<'_> {
             rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
                 && st.st_nlink > 1
         };
+        // Opening to write is the effect decided: every write through the descriptor is
+        // covered by this record, stored before the open.
+        if writes {
+            self.cx.record_stored().await.map_err(refused)?;
+        }
         let opened = self.act([permit], |root| {
             let refuse = || io::Error::from_raw_os_error(libc::EACCES);
             if beneath::stat(root, &p).is_ok_and(|st| linked(&st)) {
@@ -516,7 +538,7 @@ impl HostDescriptor for Mediated<'_> {
         self.cx
             .refuse_above_reserved("fs.delete", &p)
             .map_err(refused)?;
-        self.act([permit], |root| beneath::rmdir(root, &p))
+        self.effect([permit], |root| beneath::rmdir(root, &p)).await
     }
 
     /// Decided as `fs.delete` and `fs.read` on the old name (it disappears, and what it held
@@ -539,9 +561,10 @@ impl HostDescriptor for Mediated<'_> {
             .refuse_above_reserved("fs.write", &to)
             .map_err(refused)?;
         self.cx.check_moved_tree(&from, &to).map_err(refused)?;
-        self.act([removed, read, written], |root| {
+        self.effect([removed, read, written], |root| {
             beneath::rename(root, &from, &to)
         })
+        .await
     }
 
     /// Decided as `fs.write` on the new link; its target text must stay inside the working
@@ -563,7 +586,8 @@ impl HostDescriptor for Mediated<'_> {
             drop(permit);
             return Err(ErrorCode::NotPermitted.into());
         }
-        self.act([permit], |root| beneath::symlink(root, &src_path, &p))
+        self.effect([permit], |root| beneath::symlink(root, &src_path, &p))
+            .await
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
@@ -571,7 +595,8 @@ impl HostDescriptor for Mediated<'_> {
         self.cx
             .refuse_above_reserved("fs.delete", &p)
             .map_err(refused)?;
-        self.act([permit], |root| beneath::unlink(root, &p))
+        self.effect([permit], |root| beneath::unlink(root, &p))
+            .await
     }
 
     fn read_via_stream(

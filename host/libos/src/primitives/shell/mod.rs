@@ -132,11 +132,7 @@ impl CallCtx {
         };
         // A command acts the moment it starts (and may outlive a crash of the host's
         // bookkeeping): its record is stored first, or it does not start.
-        if let Err(e) = self.authority.store() {
-            return Err(RuntimeError::Io(format!(
-                "the audit record of this command could not be stored ({e}); it did not run"
-            )));
-        }
+        self.record_stored().await?;
         match exec::run(&argv, &cwd, timeout, cap, confinement.as_ref()).await {
             Ok(done) => {
                 permit.done(None);

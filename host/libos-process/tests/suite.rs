@@ -1,0 +1,19 @@
+//! The process runtime's tests, one module per concern, linked into one test binary (each
+//! binary links the whole runtime; one binary keeps builds small). `shell_old_kernel` stays
+//! its own binary: it lowers the Landlock ABI for the whole process.
+
+mod common;
+
+mod approvals;
+mod budget;
+mod events;
+mod hostile;
+mod inherited_policy;
+mod ipc;
+mod log_lines;
+mod path_frame;
+mod run;
+mod shell;
+mod shell_confined;
+mod surface;
+mod wall_clock;
