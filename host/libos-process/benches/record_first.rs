@@ -81,6 +81,7 @@ async fn sustained(kernel: &Kernel, work: &Path, processes: u64, total: u64) -> 
     let began = Instant::now();
     let mut pids = Vec::new();
     for p in 0..processes {
+        std::fs::create_dir(work.join(format!("p{p}"))).expect("mkdir");
         pids.push(start_writer(kernel, work, &format!("p{p}/f{{i}}"), each).await);
     }
     for pid in pids {
