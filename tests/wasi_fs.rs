@@ -455,3 +455,66 @@ fn a_hard_linked_file_is_neither_read_nor_written_through_wasi() {
     }
     assert_eq!(env.read("secrets/key.txt").as_deref(), Some("SECRET"));
 }
+
+#[test]
+fn a_file_held_open_is_not_written_while_the_audit_log_cannot_be() {
+    use std::time::{Duration, Instant};
+    let env = Env::new();
+    let host = env.host();
+    let opts = env.options(&["fs.read:**", "fs.write:**"], None);
+    let db = env.state_path().join("libos.db");
+    let work = env.work.path().to_path_buf();
+    // Once the probe holds `held.txt` open for writing (its open decided and recorded), the
+    // audit table moves away under the writer, then the probe is let go on.
+    let breaker = std::thread::spawn(move || -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !work.join("held.txt").exists() {
+            anyhow::ensure!(Instant::now() < deadline, "the probe never opened the file");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        rusqlite::Connection::open(&db)?.execute_batch("ALTER TABLE audit RENAME TO audit_away")?;
+        std::fs::write(work.join("go"), "")?;
+        Ok(())
+    });
+    let results = ops(
+        &host,
+        &opts,
+        json!([{"op": "write_after", "path": "held.txt", "data": "LATE",
+                "wait_for": "go", "mkdir": "made"}]),
+    );
+    breaker.join().expect("breaker thread").expect("breaker");
+    // The directory's record could not be stored, so it was not made; from then on the log is
+    // failing and the write through the descriptor opened before is refused too.
+    refused(&results[0]["mkdir"]);
+    refused(&results[0]["write"]);
+    assert!(!env.work_path("made").exists());
+    assert_eq!(
+        env.read("held.txt").as_deref(),
+        Some(""),
+        "nothing was written"
+    );
+
+    // Once the log can be written again, so can files.
+    rusqlite::Connection::open(env.state_path().join("libos.db"))
+        .expect("db")
+        .execute_batch("ALTER TABLE audit_away RENAME TO audit")
+        .expect("table back");
+    // A refusal is still queued, so the next batch commits and the log stops failing.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let again = ops(
+            &host,
+            &opts,
+            json!([{"op": "write", "path": "held.txt", "data": "NOW"}]),
+        );
+        if again[0].get("error").is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never recovered: {again:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(env.read("held.txt").as_deref(), Some("NOW"));
+}

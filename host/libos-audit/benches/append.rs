@@ -22,6 +22,7 @@ fn record(i: u64) -> AuditRecord {
         }),
         request_id: None,
         args_digest: None,
+        detail: None,
     }
 }
 

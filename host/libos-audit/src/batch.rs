@@ -18,7 +18,15 @@ struct Run {
 struct Mark {
     time_ns: i64,
     digest: u32,
-    request: u32,
+    /// Into `extras`: the request id and detail, when the record has either.
+    extra: u32,
+}
+
+/// The rarer optional parts of a record.
+#[derive(Debug, Clone)]
+struct Extra {
+    request_id: Option<String>,
+    detail: Option<String>,
 }
 
 /// Audit records in order, held compactly: each run of consecutive records of the same
@@ -35,7 +43,7 @@ pub struct Batch {
     runs: Vec<Run>,
     marks: Vec<Mark>,
     digests: Vec<[u8; 32]>,
-    requests: Vec<String>,
+    extras: Vec<Extra>,
 }
 
 impl Batch {
@@ -55,7 +63,7 @@ impl Batch {
     }
 
     /// Appends the record of `decided` made at `time_ns` (see [`AuditRecord`] for the other
-    /// fields). When `decided` is the decision of the last record (the same shared value), the
+    /// fields; `detail` is cut to [`crate::MAX_DETAIL`] bytes). When `decided` is the decision of the last record (the same shared value), the
     /// record joins its run without touching the decision's reference count.
     pub fn push(
         &mut self,
@@ -63,6 +71,7 @@ impl Batch {
         time_ns: i64,
         request_id: Option<String>,
         args_digest: Option<&[u8; 32]>,
+        detail: Option<String>,
     ) {
         match self.runs.last_mut() {
             Some(run) if Arc::ptr_eq(&run.decided, decided) => run.records += 1,
@@ -78,17 +87,19 @@ impl Batch {
                 index(self.digests.len())
             }
         };
-        let request = match request_id {
-            None => 0,
-            Some(id) => {
-                self.requests.push(id);
-                index(self.requests.len())
-            }
+        let extra = if request_id.is_none() && detail.is_none() {
+            0
+        } else {
+            self.extras.push(Extra {
+                request_id,
+                detail: detail.map(crate::record::capped_detail),
+            });
+            index(self.extras.len())
         };
         self.marks.push(Mark {
             time_ns,
             digest,
-            request,
+            extra,
         });
     }
 
@@ -106,7 +117,7 @@ impl Batch {
     /// empty.
     pub fn drain_into(&mut self, into: &mut Vec<AuditRecord>) {
         into.reserve(self.marks.len());
-        let mut requests = self.requests.drain(..).map(Some);
+        let mut extras = self.extras.drain(..);
         let mut marks = self.marks.drain(..);
         for run in self.runs.drain(..) {
             for mark in marks.by_ref().take(run.records) {
@@ -114,16 +125,23 @@ impl Batch {
                     .checked_sub(1)
                     .and_then(|i| self.digests.get(i))
                     .map(|d| chain::hex_into(d, &mut [0; 64]).to_owned());
-                let request_id = if mark.request == 0 {
-                    None
+                let Extra { request_id, detail } = if mark.extra == 0 {
+                    Extra {
+                        request_id: None,
+                        detail: None,
+                    }
                 } else {
-                    requests.next().flatten()
+                    extras.next().unwrap_or(Extra {
+                        request_id: None,
+                        detail: None,
+                    })
                 };
                 into.push(AuditRecord {
                     time_ns: mark.time_ns,
                     decided: Arc::clone(&run.decided),
                     request_id,
                     args_digest,
+                    detail,
                 });
             }
         }

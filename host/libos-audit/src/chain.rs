@@ -23,11 +23,14 @@
 //! | `policy_ids`  | count as `u64` 8 bytes big-endian, then each id as a string     |
 //! | `request_id`  | optional string                                                 |
 //! | `args_digest` | optional string                                                 |
+//! | `detail`      | string, only when the record has one (absent: nothing at all)   |
 //!
 //! - *string*: byte length of its UTF-8 encoding as `u64`, 8 bytes big-endian, then the bytes.
 //! - *optional string*: one byte `0x00` if absent; otherwise one byte `0x01` then the string.
 //!
-//! No separators, padding or trailing bytes. Hashes are stored as 64 lowercase hex digits.
+//! A record without `detail` encodes exactly as records did before the field existed, so
+//! their hashes still hold; the encoding's end is where the record's bytes end, so a present
+//! and an absent `detail` never share an encoding. No separators, padding or trailing bytes. Hashes are stored as 64 lowercase hex digits.
 
 use sha2::{Digest, Sha256};
 
@@ -69,6 +72,9 @@ fn encode_into(seq: i64, record: &AuditRecord, out: &mut impl FnMut(&[u8])) {
     }
     put_opt_str(out, record.request_id.as_deref());
     put_opt_str(out, record.args_digest.as_deref());
+    if let Some(detail) = &record.detail {
+        put_str(out, detail);
+    }
 }
 
 /// `hash` as 64 lowercase hex digits, written into `buf` (no allocation): the form hashes
@@ -122,7 +128,29 @@ mod tests {
             }),
             request_id: None,
             args_digest: Some("ab".into()),
+            detail: None,
         }
+    }
+
+    #[test]
+    fn a_detail_is_appended_and_its_absence_encodes_as_before_the_field() {
+        let without = sample();
+        let mut with = sample();
+        with.detail = Some(r#"["cat","/etc/shadow"]"#.into());
+        let (old, new) = (encode(3, &without), encode(3, &with));
+        // Without a detail: not a byte more than the layout before the field.
+        assert!(old.ends_with(&[1, 0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']));
+        assert_eq!(&new[..old.len()], &old[..], "the detail only follows");
+        let mut tail = Vec::new();
+        put_str(
+            &mut |b: &[u8]| tail.extend_from_slice(b),
+            with.detail.as_deref().unwrap_or(""),
+        );
+        assert_eq!(&new[old.len()..], &tail[..]);
+        assert_ne!(
+            record_hash(&GENESIS_HASH, 3, &without),
+            record_hash(&GENESIS_HASH, 3, &with)
+        );
     }
 
     #[test]

@@ -23,5 +23,5 @@ pub use batch::Batch;
 pub use error::AuditError;
 pub use log::AuditLog;
 pub use read::{StoredRecord, read_records, vouches};
-pub use record::{AuditRecord, AuditSink, Decided, StoreDone, Verdict};
+pub use record::{AuditRecord, AuditSink, Decided, MAX_DETAIL, StoreDone, Verdict, capped_detail};
 pub use verify::{BadRecord, VerifyReport, verify, verify_against};

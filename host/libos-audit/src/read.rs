@@ -41,8 +41,9 @@ pub fn read_records(db_path: &Path, limit: Option<usize>) -> Result<Vec<StoredRe
     }
     let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let sql = format!(
-        "SELECT {cols} FROM (SELECT {cols} FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq ASC",
-        cols = schema::AUDIT_COLUMNS
+        "SELECT {cols} FROM (SELECT {stored} FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq ASC",
+        cols = schema::AUDIT_COLUMNS,
+        stored = schema::audit_columns(&conn)?,
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([limit])?;

@@ -55,7 +55,7 @@ pub struct Decided {
 /// The record is hashed into the chain exactly as given: every field (those of [`Decided`]
 /// included) takes part in the hash, so changing any of them after the fact is detected by
 /// verification. Serialises flat: `time_ns`, the fields of [`Decided`], `request_id`,
-/// `args_digest`.
+/// `args_digest`, and `detail` when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Wall-clock time of the decision, nanoseconds since the Unix epoch.
@@ -67,6 +67,28 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
     /// Hex SHA-256 of the call's arguments, when the call has any.
     pub args_digest: Option<String>,
+    /// What the call asked for beyond its resource, when the primitive records it: a shell
+    /// command's whole argv, quoted (at most [`MAX_DETAIL`] bytes, cut with a note). Guest
+    /// text: escape it wherever it is printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Longest [`AuditRecord::detail`] the runtime records, in bytes.
+pub const MAX_DETAIL: usize = 4096;
+
+/// `detail` cut to at most [`MAX_DETAIL`] bytes (on a character boundary), saying how long it
+/// was when cut.
+pub fn capped_detail(detail: String) -> String {
+    if detail.len() <= MAX_DETAIL {
+        return detail;
+    }
+    let note = format!("… ({} bytes in all)", detail.len());
+    let mut cut = MAX_DETAIL.saturating_sub(note.len());
+    while !detail.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{note}", &detail[..cut])
 }
 
 impl AuditRecord {
@@ -90,6 +112,7 @@ impl AuditRecord {
             }),
             request_id,
             args_digest: None,
+            detail: None,
         }
     }
 }

@@ -42,6 +42,7 @@ pub(crate) fn stored_record(row: &Row<'_>, seq: i64) -> Result<StoredRecord, Str
         }),
         request_id: optional_text(row, 8, "request_id")?,
         args_digest: optional_text(row, 9, "args_digest")?,
+        detail: optional_text(row, 12, "detail")?,
     };
     Ok(StoredRecord {
         seq,

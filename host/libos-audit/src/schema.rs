@@ -1,7 +1,8 @@
 //! The audit tables and how connections to the shared database are opened.
 //!
 //! The database file is shared with other tables of the runtime; this module only ever creates
-//! its own two tables, and never drops or alters anything.
+//! its own two tables, adds the `detail` column to an `audit` table made before it existed,
+//! and never drops anything.
 
 use std::path::Path;
 
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS audit (
     request_id  TEXT,
     args_digest TEXT,
     prev_hash   TEXT NOT NULL,
-    hash        TEXT NOT NULL
+    hash        TEXT NOT NULL,
+    detail      TEXT
 );
 CREATE TABLE IF NOT EXISTS audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
@@ -44,7 +46,29 @@ CREATE INDEX IF NOT EXISTS audit_by_answer ON audit (args_digest)
 
 /// The columns of `audit`, in the order [`crate::row`] decodes them.
 pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource, verdict, reason, \
-     policy_ids, request_id, args_digest, prev_hash, hash";
+     policy_ids, request_id, args_digest, prev_hash, hash, detail";
+
+/// [`AUDIT_COLUMNS`] as `conn`'s `audit` table can answer them: a log made before the
+/// `detail` column, opened read-only, answers it as NULL.
+pub(crate) fn audit_columns(conn: &Connection) -> Result<String, AuditError> {
+    Ok(if has_detail(conn)? {
+        AUDIT_COLUMNS.to_owned()
+    } else {
+        AUDIT_COLUMNS.replace(", detail", ", NULL AS detail")
+    })
+}
+
+/// Whether `audit` has the `detail` column.
+fn has_detail(conn: &Connection) -> Result<bool, AuditError> {
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('audit') WHERE name = 'detail'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
 
 /// Opens (creating if needed) the database for the writer thread: WAL journal,
 /// `synchronous=FULL` (each batch's commit is synced before the head file moves past it, so
@@ -53,6 +77,9 @@ pub(crate) const AUDIT_COLUMNS: &str = "seq, time_ns, subject, action, resource,
 /// (`libos_db::checkpoint_here`).
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, AuditError> {
     let conn = libos_db::open(path, CREATE_TABLES)?;
+    if !has_detail(&conn)? {
+        conn.execute_batch("ALTER TABLE audit ADD COLUMN detail TEXT")?;
+    }
     conn.pragma_update(None, "synchronous", "FULL")?;
     libos_db::checkpoint_here(&conn)?;
     Ok(conn)

@@ -91,7 +91,10 @@ fn verify_snapshot(
     walk.kept = kept;
     walk.written_down = written_down;
     if schema::table_exists(conn, "audit")? {
-        let sql = format!("SELECT {} FROM audit ORDER BY seq", schema::AUDIT_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM audit ORDER BY seq",
+            schema::audit_columns(conn)?
+        );
         let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {

@@ -120,8 +120,8 @@ fn append_batch(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO audit (seq, time_ns, subject, action, resource, verdict, reason, \
-             policy_ids, request_id, args_digest, prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             policy_ids, request_id, args_digest, prev_hash, hash, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         // Consecutive records usually share their policy ids; encode each list once.
         let mut policy_json: Option<(Arc<[String]>, String)> = None;
@@ -154,6 +154,7 @@ fn append_batch(
                 record.args_digest,
                 chain::hex_into(&prev, &mut prev_hex),
                 chain::hex_into(&hash, &mut hash_hex),
+                record.detail,
             ])?;
             prev = hash;
         }

@@ -285,13 +285,26 @@ fn batches_and_single_records_land_in_order_and_verify() -> anyhow::Result<()> {
         };
         let digest = (i % 3 == 0).then_some([i as u8; 32]);
         let request_id = (i % 5 == 0).then(|| format!("req-{i}"));
+        // Some records carry a detail, one far past the cap (kept cut, saying so).
+        let detail = match i {
+            7 => Some(format!("[\"{}\"]", "x".repeat(3 * libos_audit::MAX_DETAIL))),
+            i if i % 7 == 0 => Some(format!("[\"echo\",\"{i}\"]")),
+            _ => None,
+        };
+        let kept = detail.clone().map(libos_audit::capped_detail);
+        if i == 7 {
+            let kept = kept.as_deref().unwrap_or_default();
+            assert!(kept.len() <= libos_audit::MAX_DETAIL, "{}", kept.len());
+            assert!(kept.ends_with("bytes in all)"), "the cut says so");
+        }
         expected.push(libos_audit::AuditRecord {
             time_ns: i as i64,
             decided: Arc::clone(&decided),
             request_id: request_id.clone(),
             args_digest: digest.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
+            detail: kept,
         });
-        batch.push(&decided, i as i64, request_id, digest.as_ref());
+        batch.push(&decided, i as i64, request_id, digest.as_ref(), detail);
         if i % 64 == 63 {
             assert_eq!(batch.len(), 64);
             log.append_batch(&mut batch);
@@ -311,5 +324,64 @@ fn batches_and_single_records_land_in_order_and_verify() -> anyhow::Result<()> {
         .map(|s| s.record)
         .collect();
     assert_eq!(stored, expected);
+    Ok(())
+}
+
+/// The `audit` table as it was before records had a `detail`.
+const OLD_AUDIT: &str = "CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, subject TEXT NOT NULL,
+    action TEXT NOT NULL, resource TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+    policy_ids TEXT NOT NULL, request_id TEXT, args_digest TEXT, prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL);
+    CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,
+    hash TEXT NOT NULL);";
+
+#[test]
+fn a_log_from_before_the_detail_column_reads_verifies_and_takes_details() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    {
+        let conn = raw(&path)?;
+        conn.execute_batch(OLD_AUDIT)?;
+        let mut prev = libos_audit::chain::GENESIS_HASH;
+        for seq in 1..=3i64 {
+            let rec = record(seq as u64);
+            let hash = libos_audit::chain::record_hash(&prev, seq, &rec);
+            common::insert_raw(&conn, seq, &rec, &prev, &hash)?;
+            prev = hash;
+        }
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 3, ?1)",
+            [hex::encode(prev)],
+        )?;
+    }
+    // Read-only, the old table answers the detail as absent and the chain holds.
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 3);
+    assert!(
+        read_records(&path, None)?
+            .iter()
+            .all(|r| r.record.detail.is_none())
+    );
+
+    // Opened for writing, the column is added and the chain goes on with a detail.
+    let log = AuditLog::open(&path)?;
+    let mut with = record(4);
+    with.detail = Some(r#"["cat","/etc/shadow"]"#.into());
+    log.append(with);
+    log.flush()?;
+    drop(log);
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 4);
+    let stored = read_records(&path, None)?;
+    assert_eq!(
+        stored[3].record.detail.as_deref(),
+        Some(r#"["cat","/etc/shadow"]"#)
+    );
+    // Changing the stored detail is caught like any other field.
+    raw(&path)?.execute("UPDATE audit SET detail = '[\"true\"]' WHERE seq = 4", [])?;
+    assert!(!verify(&path)?.is_ok());
     Ok(())
 }

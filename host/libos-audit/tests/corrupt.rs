@@ -18,7 +18,7 @@ fn five() -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
 fn loosen(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     conn.execute_batch(
         "CREATE TABLE loose (seq INTEGER PRIMARY KEY, time_ns, subject, action, resource, verdict,
-             reason, policy_ids, request_id, args_digest, prev_hash, hash);
+             reason, policy_ids, request_id, args_digest, prev_hash, hash, detail);
          INSERT INTO loose SELECT * FROM audit;
          DROP TABLE audit;
          ALTER TABLE loose RENAME TO audit;",
@@ -44,6 +44,7 @@ fn bad_values_give_a_bad_record_report() -> anyhow::Result<()> {
         ("policy_ids = 'not json'", "policy_ids"),
         ("policy_ids = '[1, 2]'", "policy_ids"),
         ("request_id = 7", "request_id"),
+        ("detail = 7", "detail"),
     ];
     for (set, mention) in cases {
         let (_dir, path) = five()?;

@@ -48,6 +48,7 @@ fn main() {
         action: "clock.read",
         resource: "monotonic",
         args_digest: None,
+        detail: None,
     };
     let mut c = Criterion::default()
         .configure_from_args()

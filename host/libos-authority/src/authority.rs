@@ -25,6 +25,9 @@ pub struct Request<'a> {
     /// SHA-256 of the call's arguments, when it has any; audited as hex and visible to
     /// policies as `context.digest`.
     pub args_digest: Option<&'a [u8; 32]>,
+    /// What the record shows of the call beyond its resource (a shell command's argv), if
+    /// the primitive says; recorded, never decided on.
+    pub detail: Option<&'a str>,
 }
 
 /// The authority for one subject: its capabilities, the policy, and the audit sink.
@@ -98,7 +101,7 @@ impl Authority {
             reason,
             policy_ids: Arc::clone(&decided.policy_ids),
         };
-        self.record(decided, req.args_digest, None);
+        self.record(decided, req, None);
         decision
     }
 
@@ -121,7 +124,7 @@ impl Authority {
             reason: reason.into(),
             policy_ids: Arc::from([]),
         });
-        self.record(decided, req.args_digest, request_id);
+        self.record(decided, req, request_id);
     }
 
     /// Sets the subject [`Authority::explain`] evaluates as (default: the empty string).
@@ -187,7 +190,7 @@ impl Authority {
             },
         };
         let request_id = decision.request_id().map(str::to_owned);
-        self.record(decided, req.args_digest, request_id);
+        self.record(decided, req, request_id);
         decision
     }
 
@@ -198,7 +201,7 @@ impl Authority {
     pub fn authorize(&self, req: &Request<'_>) -> Result<(), Refusal> {
         let decided = self.lookup(req);
         let (outcome, request_id) = outcome(&decided);
-        self.record(decided, req.args_digest, request_id);
+        self.record(decided, req, request_id);
         outcome
     }
 
@@ -212,6 +215,7 @@ impl Authority {
             action,
             resource,
             args_digest: None,
+            detail: None,
         })
     }
 
@@ -250,20 +254,23 @@ impl Authority {
         }
     }
 
-    /// Appends the audit record of `decided`, made for a call with arguments digest
-    /// `args_digest` (and approval request `request_id` for an ask).
-    fn record(
-        &self,
-        decided: Arc<Decided>,
-        args_digest: Option<&[u8; 32]>,
-        request_id: Option<String>,
-    ) {
-        self.audit.append(record(decided, args_digest, request_id));
+    /// Appends the audit record of `decided`, made for `req` (its arguments digest and
+    /// detail) and approval request `request_id` for an ask.
+    fn record(&self, decided: Arc<Decided>, req: &Request<'_>, request_id: Option<String>) {
+        let mut record = record(decided, req.args_digest, request_id);
+        record.detail = req.detail.map(|d| libos_audit::capped_detail(d.to_owned()));
+        self.audit.append(record);
     }
 
     /// The sink records go to.
     pub(crate) fn audit(&self) -> &Arc<dyn AuditSink> {
         &self.audit
+    }
+
+    /// Why the audit log cannot be written now, if it cannot (see
+    /// [`libos_audit::AuditSink::failing`]).
+    pub fn audit_failing(&self) -> Option<String> {
+        self.audit.failing()
     }
 
     /// What [`Authority::check`] would decide for `action` on `resource` (as the subject set
@@ -358,5 +365,6 @@ fn record(
         decided,
         request_id,
         args_digest: args_digest.map(|d| libos_audit::chain::hex_into(d, &mut [0; 64]).to_owned()),
+        detail: None,
     }
 }

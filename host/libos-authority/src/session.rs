@@ -106,6 +106,7 @@ impl Session {
             libos_audit::clock::now_ns(),
             request_id,
             req.args_digest,
+            req.detail.map(str::to_owned),
         );
         if self.held.len() >= SESSION_BATCH {
             self.hand_off();
@@ -131,6 +132,7 @@ impl Session {
             reason: Arc::clone(&decided.reason),
             decided,
             args_digest: req.args_digest.copied(),
+            detail: req.detail.map(str::to_owned),
         }))
     }
 
@@ -142,6 +144,7 @@ impl Session {
             libos_audit::clock::now_ns(),
             request_id,
             asked.args_digest.as_ref(),
+            asked.detail,
         );
         if self.held.len() >= SESSION_BATCH {
             self.hand_off();
@@ -232,6 +235,7 @@ pub enum Deferral {
 pub struct AskedDecision {
     decided: Arc<libos_audit::Decided>,
     args_digest: Option<[u8; 32]>,
+    detail: Option<String>,
     /// Which policies asked, and for what.
     pub reason: Arc<str>,
 }

@@ -85,6 +85,7 @@ fn cached_and_uncached_agree_on_a_mix() {
                 action: a,
                 resource: r,
                 args_digest: None,
+                detail: None,
             };
             let expected = normalized(uncached.check(&request));
             let got = normalized(cached.check(&request));

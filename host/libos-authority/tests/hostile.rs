@@ -81,6 +81,7 @@ fn hostile_strings_never_panic() {
                 action,
                 resource,
                 args_digest: Some(&[7; 32]),
+                detail: None,
             });
             assert_well_formed(&d);
             checks += 1;
@@ -121,6 +122,7 @@ fn injection_through_entity_ids_is_inert() {
         action: "fs.read",
         resource: "x",
         args_digest: None,
+        detail: None,
     });
     assert_eq!(d.verdict(), Verdict::Deny);
 }

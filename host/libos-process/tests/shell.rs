@@ -463,3 +463,39 @@ async fn a_standing_answer_covers_its_command_line_not_the_program() -> anyhow::
     assert!(world.work.path().join("b/in.txt").exists());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_record_carries_its_whole_argv_cut_at_the_cap() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    image(&world, "sh-record", ALLOWLIST_ELSE_ASK)?;
+    std::fs::write(world.work.path().join("notes.txt"), "n")?;
+    let hostile = "a\nb\u{1b}[2Jc";
+    // Within the primitive's limits (each argument at most 4 KiB), far past the record's cap.
+    let long = "y".repeat(4000);
+    let mut echo = vec!["echo"];
+    echo.extend(std::iter::repeat_n(long.as_str(), 3));
+    let results = run(
+        &world,
+        "sh-record",
+        vec![step(&["cat", "notes.txt", "--", hostile]), step(&echo)],
+    )
+    .await?;
+    assert!(results[1]["ok"]["exit_code"] == 0, "{results:?}");
+    let records = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
+    let details: Vec<&str> = records
+        .iter()
+        .filter(|r| r.record.decided.action.starts_with("shell."))
+        .filter_map(|r| r.record.detail.as_deref())
+        .collect();
+    // The program is the resource (what is decided); the record keeps every argument, as
+    // JSON, cut at the cap with a note.
+    let exact = serde_json::to_string(&["cat", "notes.txt", "--", hostile])?;
+    assert!(details.contains(&exact.as_str()), "{details:?}");
+    let cut = details
+        .iter()
+        .find(|d| d.starts_with("[\"echo\""))
+        .ok_or_else(|| anyhow::anyhow!("no record of echo: {details:?}"))?;
+    assert!(cut.len() <= libos_audit::MAX_DETAIL, "{}", cut.len());
+    assert!(cut.ends_with("bytes in all)"), "{cut}");
+    Ok(())
+}

@@ -240,6 +240,7 @@ fn main() {
             }),
             request_id: None,
             args_digest: None,
+            detail: None,
         };
         let mut g = c.benchmark_group("audit");
         g.throughput(Throughput::Elements(N));

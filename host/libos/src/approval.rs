@@ -46,6 +46,12 @@ pub(crate) trait Describe {
     fn rule_resource(&self, target: &str) -> String {
         target.to_owned()
     }
+
+    /// What the audit record shows of the effect beyond its target (a shell command's whole
+    /// argv); `None` when the target says it all.
+    fn detail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The effect of a call with no more to show than what it asks.

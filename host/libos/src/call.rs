@@ -106,6 +106,7 @@ impl CallCtx {
             action,
             resource,
             args_digest: None,
+            detail: None,
         };
         self.authority.refuse(&request, &reason);
         RuntimeError::Denied(reason)
@@ -141,6 +142,7 @@ impl CallCtx {
                     action,
                     resource: &path,
                     args_digest: None,
+                    detail: None,
                 };
                 self.authority.refuse(&request, &reason);
                 RuntimeError::Denied(reason)
@@ -153,6 +155,7 @@ impl CallCtx {
                     action,
                     resource: &resource,
                     args_digest: None,
+                    detail: None,
                 };
                 self.authority.refuse(&request, &m);
                 RuntimeError::Invalid(m)

@@ -83,7 +83,8 @@ impl CallCtx {
         args_digest: Option<&[u8; 32]>,
         describe: &dyn Describe,
     ) -> Result<Permit, RuntimeError> {
-        match self.decide(action, resource, args_digest)? {
+        let detail = describe.detail();
+        match self.decide(action, resource, args_digest, detail.as_deref())? {
             None => Ok(Permit { taken: None }),
             Some(asking) => {
                 let grant =
@@ -105,7 +106,8 @@ impl CallCtx {
         args_digest: &[u8; 32],
         describe: &dyn Describe,
     ) -> Result<(String, Permit), RuntimeError> {
-        let first = self.decide(action, named, Some(args_digest))?;
+        let detail = describe.detail();
+        let first = self.decide(action, named, Some(args_digest), detail.as_deref())?;
         let real = match resolve(self) {
             Ok(real) => real,
             Err(e) => {
@@ -114,7 +116,7 @@ impl CallCtx {
             }
         };
         let second = if real != named {
-            match self.decide(action, &real, Some(args_digest)) {
+            match self.decide(action, &real, Some(args_digest), detail.as_deref()) {
                 Ok(second) => second,
                 Err(e) => {
                     self.record_unanswered(first);
@@ -159,6 +161,7 @@ impl CallCtx {
         action: &str,
         resource: &str,
         args_digest: Option<&[u8; 32]>,
+        detail: Option<&str>,
     ) -> Result<Option<Asking>, RuntimeError> {
         if resource.len() > MAX_RESOURCE {
             let reason = format!(
@@ -184,6 +187,7 @@ impl CallCtx {
             action,
             resource,
             args_digest,
+            detail,
         };
         match self.authority.authorize_or_defer(&request) {
             Ok(()) => Ok(None),

@@ -35,6 +35,7 @@ pub fn record(i: u64) -> AuditRecord {
         }),
         request_id: (verdict == Verdict::Ask).then(|| format!("req-{i}")),
         args_digest: (i % 2 == 1).then(|| format!("{i:064x}")),
+        detail: None,
     }
 }
 

@@ -66,5 +66,6 @@ pub fn req<'a>(action: &'a str, resource: &'a str) -> Request<'a> {
         action,
         resource,
         args_digest: None,
+        detail: None,
     }
 }

@@ -135,6 +135,9 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                     clean(&rec.decided.action),
                     clean(&rec.decided.resource)
                 );
+                if let Some(detail) = &rec.detail {
+                    line.push_str(&format!(" {}", clean(detail)));
+                }
                 if !rec.decided.reason.is_empty() {
                     line.push_str(&format!(" — {}", clean(&rec.decided.reason)));
                 }
@@ -143,7 +146,7 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                     line.push_str(&format!(" [policy: {ids}]"));
                 }
                 if let Some(id) = &rec.request_id {
-                    line.push_str(&format!(" (request {id})"));
+                    line.push_str(&format!(" (request {})", clean(id)));
                 }
                 println!("{line}");
             }

@@ -37,6 +37,7 @@ impl CallCtx {
             action,
             resource,
             args_digest,
+            detail: None,
         };
         let store = |e: libos_human::HumanError| match e {
             libos_human::HumanError::TooManyWaiting { .. } => RuntimeError::Denied(e.to_string()),

@@ -1,5 +1,5 @@
 //! An output stream over a file opened through `wasi:filesystem` whose writes are charged to
-//! the call's meter before they happen.
+//! the call's meter before they happen, and refused while the audit log cannot be written.
 
 use std::sync::Arc;
 
@@ -8,26 +8,48 @@ use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{DynOutputStream, OutputStream, StreamError, StreamResult};
 
+use libos_authority::Authority;
+
 use crate::error::LimitKind;
 use crate::meter::Meter;
 
-/// Wraps a file's output stream: every write is charged as
-/// [`LimitKind::BytesWritten`] first; over budget, the write is not done and the guest gets
-/// the stream error `insufficient-space`.
+/// Wraps a file's output stream. The open that made the file writable was decided and its
+/// record stored; every write after it is refused (the stream error `io`) while the audit log
+/// cannot be written, as every primitive is, and charged as [`LimitKind::BytesWritten`] to the
+/// call's meter, if any: over budget, the write is not done and the guest gets the stream
+/// error `insufficient-space`.
 pub struct MeteredStream {
     inner: DynOutputStream,
-    meter: Arc<dyn Meter>,
+    meter: Option<Arc<dyn Meter>>,
+    authority: Arc<Authority>,
 }
 
 impl MeteredStream {
-    /// `inner`, charged to `meter`.
-    pub fn new(inner: DynOutputStream, meter: Arc<dyn Meter>) -> Self {
-        MeteredStream { inner, meter }
+    /// `inner`, charged to `meter`, refused while `authority`'s audit log is failing.
+    pub fn new(
+        inner: DynOutputStream,
+        meter: Option<Arc<dyn Meter>>,
+        authority: Arc<Authority>,
+    ) -> Self {
+        MeteredStream {
+            inner,
+            meter,
+            authority,
+        }
     }
 
     fn charge(&self, len: usize) -> StreamResult<()> {
+        if let Some(why) = self.authority.audit_failing() {
+            return Err(StreamError::LastOperationFailed(
+                std::io::Error::other(format!("refused: the audit log cannot be written ({why})"))
+                    .into(),
+            ));
+        }
+        let Some(meter) = &self.meter else {
+            return Ok(());
+        };
         let len = u64::try_from(len).unwrap_or(u64::MAX);
-        self.meter
+        meter
             .charge(LimitKind::BytesWritten, len)
             .map_err(|_| StreamError::LastOperationFailed(no_space().into()))
     }

@@ -14,7 +14,8 @@
 //! Every mutation by name, and every open that may write, waits until the record of its
 //! decision is stored before it happens (`CallCtx::record_stored`; `io` when it cannot be).
 //! A refusal reaches the guest as `access`, never a trap. Writes through an opened file are
-//! charged to the call's meter before they happen. What names no path (reading, writing,
+//! charged to the call's meter before they happen, and refused (`io`) while the audit log
+//! cannot be written, like every decision. What names no path (reading, writing,
 //! seeking, stat of an open descriptor) is delegated to wasmtime-wasi.
 
 use std::io;
@@ -201,17 +202,28 @@ impl Mediated<'_> {
         }
     }
 
-    /// Wraps a file's new output stream so that its writes are charged.
+    /// Wraps a file's new output stream so that its writes are charged, and refused while the
+    /// audit log cannot be written.
     fn metered(
         &mut self,
         stream: Resource<DynOutputStream>,
     ) -> FsResult<Resource<DynOutputStream>> {
-        let Some(meter) = self.cx.meter.clone() else {
-            return Ok(stream);
-        };
         let inner = self.cx.table.delete(stream)?;
-        let wrapped: DynOutputStream = Box::new(MeteredStream::new(inner, meter));
+        let wrapped: DynOutputStream = Box::new(MeteredStream::new(
+            inner,
+            self.cx.meter.clone(),
+            std::sync::Arc::clone(self.cx.authority.authority()),
+        ));
         Ok(self.cx.table.push(wrapped)?)
+    }
+
+    /// `io` while the audit log cannot be written: a change through an open descriptor (its
+    /// open decided and recorded) is refused then, as every primitive is.
+    fn refuse_while_unrecorded(&self) -> FsResult<()> {
+        match self.cx.authority.audit_failing() {
+            Some(_) => Err(ErrorCode::Io.into()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -299,6 +311,7 @@ impl HostDescriptor for Mediated<'_> {
 
     /// Growing a file is charged as bytes written.
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: types::Filesize) -> FsResult<()> {
+        self.refuse_while_unrecorded()?;
         if let Some(len) = self.writable_file(&fd)?
             && size > len
         {
@@ -324,6 +337,7 @@ impl HostDescriptor for Mediated<'_> {
                 .effect([permit], |root| beneath::set_times(root, &p, &times))
                 .await;
         }
+        self.refuse_while_unrecorded()?;
         HostDescriptor::set_times(&mut self.cx.filesystem(), fd, atim, mtim).await
     }
 
@@ -343,6 +357,7 @@ impl HostDescriptor for Mediated<'_> {
         buf: Vec<u8>,
         offset: types::Filesize,
     ) -> FsResult<types::Filesize> {
+        self.refuse_while_unrecorded()?;
         if self.writable_file(&fd)?.is_some() {
             self.charge(u64::try_from(buf.len()).unwrap_or(u64::MAX))?;
         }

@@ -262,6 +262,11 @@ impl Describe for Command<'_> {
         libos_human::command_line(self.argv)
     }
 
+    /// The whole argv, as JSON (cut to `libos_audit::MAX_DETAIL` bytes by the log).
+    fn detail(&self) -> Option<String> {
+        Some(self.shown.clone())
+    }
+
     /// Its first line, `run <argv as JSON>`, is what a standing rule answered on the request
     /// binds to (see `libos_human::rules`).
     fn preview(&self, ctx: &CallCtx, program: &str) -> String {
