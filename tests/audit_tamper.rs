@@ -155,6 +155,26 @@ fn a_cut_tail_an_emptied_or_replaced_log_is_caught_by_the_head_kept_outside() {
         let (code, _, stderr) = verify(&env);
         assert_eq!(code, 9, "{name}: {stderr}");
     }
+    // The tail cut and the head file removed: not taken for a log that never had one.
+    let env = Env::new();
+    make_history(&env);
+    let (_, stdout, _) = verify(&env);
+    let head = stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    sql(&env, cases[0].1);
+    std::fs::remove_file(env.state_path().join("libos.db.head")).unwrap();
+    let (code, _, stderr) = verify(&env);
+    assert_eq!(code, 9, "{stderr}");
+    assert!(stderr.contains("no head kept outside"), "{stderr}");
+    // A head written down still catches the cut.
+    env.libos()
+        .args(["audit", "verify", "--head", &head])
+        .assert()
+        .code(9);
 }
 
 #[test]

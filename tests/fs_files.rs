@@ -88,6 +88,35 @@ fn a_file_with_several_hard_links_is_neither_read_nor_written() {
     assert_eq!(env.read("out/link.txt").as_deref(), Some("SECRET"));
 }
 
+#[test]
+fn a_fifo_or_a_socket_is_not_replaced_by_a_written_file() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let env = Env::new();
+    let host = env.host();
+    let fifo =
+        std::ffi::CString::new(env.work_path("pipe").to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+    let _socket = std::os::unix::net::UnixListener::bind(env.work_path("app.sock")).expect("bind");
+    for file in ["pipe", "app.sock"] {
+        let write = probe(
+            &env,
+            &host,
+            &["fs.write:**"],
+            None,
+            json!({"op": "write", "path": file, "content": "x"}),
+        );
+        assert_eq!(write["error"]["kind"], "invalid", "{file}: {write}");
+    }
+    let kind = |rel: &str| {
+        std::fs::symlink_metadata(env.work_path(rel))
+            .expect("stat")
+            .file_type()
+    };
+    assert!(kind("pipe").is_fifo(), "the FIFO is still there");
+    assert!(kind("app.sock").is_socket(), "the socket is still there");
+}
+
 const FORBID_SECRETS: &str = r#"permit(principal, action, resource);
 @id("no-secrets") forbid(principal, action, resource) when { resource.path like "secrets/*" };"#;
 

@@ -8,6 +8,7 @@
 mod batch;
 pub mod chain;
 pub mod clock;
+mod damage;
 mod error;
 pub mod head_file;
 mod log;

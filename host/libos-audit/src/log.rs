@@ -40,6 +40,7 @@ impl AuditLog {
         let writer = std::thread::Builder::new()
             .name("libos-audit".into())
             .spawn(move || writer::run(conn, for_writer, head_file))?;
+        crate::damage::check_in_background(db_path, Arc::clone(&queue));
         Ok(AuditLog {
             path: db_path.to_path_buf(),
             queue,

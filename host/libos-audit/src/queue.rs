@@ -70,6 +70,8 @@ struct State {
     lost: u64,
     /// Why the writer's last round failed, while it has not since committed one.
     failing: Option<String>,
+    /// Why the stored log is damaged (found by the check at open); never cleared.
+    damaged: Option<String>,
 }
 
 /// The queue shared by the log handle and its writer thread.
@@ -163,13 +165,21 @@ impl Queue {
         if state.writer_gone {
             return Some("the audit writer has stopped".into());
         }
-        state.failing.clone()
+        state.damaged.clone().or_else(|| state.failing.clone())
+    }
+
+    /// The stored log is damaged (`why`): the log fails from now on, whatever commits.
+    pub(crate) fn set_damaged(&self, why: String) {
+        let mut state = self.lock();
+        state.damaged = Some(why);
+        self.failing.store(true, Ordering::Release);
     }
 
     /// Writer side: the outcome of a round of batches (`None`: all committed).
     pub(crate) fn set_failing(&self, why: Option<String>) {
         let mut state = self.lock();
-        self.failing.store(why.is_some(), Ordering::Release);
+        self.failing
+            .store(why.is_some() || state.damaged.is_some(), Ordering::Release);
         state.failing = why;
     }
 

@@ -19,6 +19,10 @@ pub struct VerifyReport {
     /// The hash of the last record walked cleanly (hex), the head to write down; `None` for
     /// an empty log.
     pub head: Option<String>,
+    /// Whether the head kept outside the database (`libos.db.head`) was there to check
+    /// against. A log holding records without it was either last written before the file
+    /// existed or had it removed: a cut tail cannot be ruled out then (callers say so).
+    pub head_file: bool,
 }
 
 impl VerifyReport {
@@ -73,12 +77,14 @@ pub fn verify_against(
     let Some(mut conn) = schema::open_read_only(db_path)? else {
         let mut walk = Walk::new();
         walk.check_kept(kept, written_down);
+        walk.report.head_file = kept.is_some();
         return Ok(walk.report);
     };
     // A read transaction pins one snapshot, so concurrent appends do not skew rows vs. head.
     let tx = conn.transaction()?;
-    let report = verify_snapshot(&tx, kept, written_down)?;
+    let mut report = verify_snapshot(&tx, kept, written_down)?;
     tx.finish()?;
+    report.head_file = kept.is_some();
     Ok(report)
 }
 
@@ -142,6 +148,7 @@ impl Walk {
                 records: 0,
                 first_bad: None,
                 head: None,
+                head_file: false,
             },
             expected: 1,
             prev: GENESIS_HASH,
@@ -237,7 +244,9 @@ impl Walk {
             return self.bad(
                 missing,
                 format!(
-                    "record {missing}: missing, the head kept outside the database says the log                      reaches record {kept_seq} but it ends at record {last} (tail deleted, or                      the database emptied or replaced?)"
+                    "record {missing}: missing, the head kept outside the database says the log \
+                     reaches record {kept_seq} but it ends at record {last} (tail deleted, or \
+                     the database emptied or replaced?)"
                 ),
             );
         }

@@ -63,3 +63,47 @@ fn a_failed_batch_fails_every_waiter_and_the_log_fails_until_one_commits() -> an
     assert_eq!(report.records, 2);
     Ok(())
 }
+
+#[test]
+fn a_log_with_a_destroyed_page_fails_once_opened() -> anyhow::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    common::write_log(&path, 20_000)?;
+    raw(&path)?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    // A page in the middle of the file (audit rows, far from the newest) overwritten.
+    let pages = std::fs::metadata(&path)?.len() / 4096;
+    assert!(pages > 100, "{pages} pages");
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path)?;
+    file.seek(SeekFrom::Start(pages / 2 * 4096))?;
+    file.write_all(&[0xab; 4096])?;
+    file.sync_all()?;
+    drop(file);
+
+    let log = AuditLog::open(&path)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let why = loop {
+        if let Some(why) = log.failing() {
+            break why;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the damage went unnoticed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(why.contains("damaged"), "{why}");
+    // It stays failing though appends at the tail still commit.
+    log.append(record(1));
+    let _ = log.store();
+    assert!(log.failing().is_some());
+
+    // An intact log is not reported.
+    let clean = tempfile::tempdir()?;
+    let clean_path = db_path(&clean);
+    common::write_log(&clean_path, 2_000)?;
+    let intact = AuditLog::open(&clean_path)?;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(intact.failing(), None);
+    Ok(())
+}

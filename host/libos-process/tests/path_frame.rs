@@ -189,3 +189,37 @@ async fn a_tool_called_from_a_cwd_reads_from_there_and_is_recorded_for_its_proce
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_child_starts_in_the_state_directory() -> anyhow::Result<()> {
+    // The state directory inside the tree's working directory.
+    let work = tempfile::tempdir()?;
+    let state = tempfile::Builder::new()
+        .prefix("st")
+        .tempdir_in(work.path())?;
+    let name = state
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let world = World {
+        state,
+        images: tempfile::tempdir()?,
+        work,
+    };
+    script_image(&world, "parent", &["process.spawn:**"], None)?;
+    script_image(&world, "child", &[], None)?;
+    let kernel = common::kernel(world.state.path())?;
+    let spawn = |cwd: String| json!({ "op": "spawn", "image": "child", "cwd": cwd, "input": { "steps": [] } });
+    let input = json!({ "steps": [spawn(name.clone()), spawn(format!("/{name}/images")), spawn(".".into())] });
+    let out = common::run_to_exit(&kernel, "parent", &input.to_string(), world.work()).await?;
+    let steps = results(&out);
+    assert_eq!(steps[0]["err"]["kind"], "denied", "{out}");
+    assert_eq!(steps[1]["err"]["kind"], "denied", "{out}");
+    assert!(
+        steps[2]["ok"].as_u64().is_some(),
+        "the root itself is fine: {out}"
+    );
+    Ok(())
+}

@@ -116,7 +116,7 @@ impl CallCtx {
     /// relative `path` when it is the state directory or lies inside it; `Ok` otherwise.
     /// Every primitive that touches a path of the working directory asks this on the path it
     /// will really touch, whatever the capabilities and the policy say.
-    pub(crate) fn refuse_reserved(&mut self, action: &str, path: &str) -> Result<(), RuntimeError> {
+    pub fn refuse_reserved(&mut self, action: &str, path: &str) -> Result<(), RuntimeError> {
         if !self.reserved.covers(path) {
             return Ok(());
         }

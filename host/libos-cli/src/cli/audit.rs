@@ -97,6 +97,23 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                     }
                 }
             }
+            if report.first_bad.is_none()
+                && report.records > 0
+                && !report.head_file
+                && head.is_none()
+            {
+                return Err(Failure::new(
+                    Code::AuditBroken,
+                    format!(
+                        "audit log: {} records but no head kept outside the database ({}): it \
+                         was removed, or the log was last written by a libos from before it (the \
+                         next recorded decision writes it); a cut tail cannot be ruled out \
+                         without it (check against a head written down with --head HASH)",
+                        report.records,
+                        libos_audit::head_file::path_for(&db).display()
+                    ),
+                ));
+            }
             match report.first_bad {
                 None => {
                     match &report.head {

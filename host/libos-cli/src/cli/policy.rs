@@ -39,7 +39,7 @@ pub enum PolicyCommand {
         #[arg(long = "allow", value_name = "CAP")]
         allow: Vec<Capability>,
         /// A shell command (its argv, after `--`): explained as the `shell.<class>` call it
-        /// is, e.g. `libos policy explain --image IMG -- env X=1 rm -rf build`.
+        /// is, e.g. `libos policy explain --image IMG -- env LANG=C rm -rf build`.
         #[arg(last = true, value_name = "ARGV", conflicts_with_all = ["action", "resource"])]
         command: Vec<String>,
         /// Print JSON.

@@ -1,13 +1,13 @@
 //! Guest-chosen text as a terminal may show it.
 
-/// `text` with control and bidirectional-override characters escaped (`\u{a}`, `\u{1b}`,
-/// `\u{202e}`…), so what a process chose (a path, a log line, a topic, a question) cannot
-/// rewrite the reader's terminal or fake a line of a listing.
+/// `text` with control, bidirectional and invisible characters escaped (`\u{a}`, `\u{1b}`,
+/// `\u{202e}`, `\u{200b}`…), so what a process chose (a path, a log line, a topic, a
+/// question) cannot rewrite the reader's terminal, fake a line of a listing, or look like
+/// another name.
 pub(super) fn clean(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
-            let hidden = c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let hidden = c.is_control() || invisible(c);
             if hidden {
                 c.escape_unicode().collect::<Vec<_>>()
             } else {
@@ -15,4 +15,63 @@ pub(super) fn clean(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Characters a terminal draws as nothing, or that reorder or break what follows: every
+/// `Bidi_Control` character, the line and paragraph separators, and the format characters
+/// (`Cf`) and fillers that render invisibly (soft hyphen, zero-width and joiner characters,
+/// word joiner and invisible operators, byte order mark, interlinear annotations, tags,
+/// Hangul fillers).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{061c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn invisible_and_reordering_characters_are_shown_escaped() {
+        for c in [
+            '\u{1b}',
+            '\u{7f}',
+            '\u{85}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{061c}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200b}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{00ad}',
+            '\u{180e}',
+            '\u{e0001}',
+            '\u{fe0f}',
+        ] {
+            let shown = clean(&format!("a{c}b"));
+            assert!(!shown.contains(c), "{:?} passes through", c);
+            assert!(shown.starts_with("a\\u{"), "{shown}");
+        }
+        assert_eq!(clean("notes/é ü 日本 ok"), "notes/é ü 日本 ok");
+    }
 }

@@ -60,6 +60,9 @@ impl ProcessCtx {
         let rel = libos::primitives::path::normalize(&joined).map_err(|_| {
             RuntimeError::Invalid(format!("cwd {cwd:?} leaves the working directory"))
         })?;
+        // The state directory is out of reach: no child starts in it (all it could do there
+        // would be refused anyway, but it is not somewhere a process is).
+        self.call.refuse_reserved("process.spawn", &rel)?;
         let dir = self.workdir.join(&rel);
         if !dir.is_dir() {
             return Err(RuntimeError::Invalid(format!(

@@ -214,7 +214,7 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 /// owner. The new contents are written to an unnamed file (`O_TMPFILE`) in the parent
 /// directory's descriptor, synced, and given a name only then: the file's own name when nothing
 /// has it (so an interrupted write leaves nothing behind), else a temporary name renamed over
-/// the old file at once (a kill between those two calls leaves `.NAME.libos-tmp-PID-N`; so does
+/// the old file at once (a FIFO, socket or device there is refused, never replaced) (a kill between those two calls leaves `.NAME.libos-tmp-PID-N`; so does
 /// a file system with no unnamed files, where the temporary file is named from the start). A symbolic link at `rel` is replaced, not followed; a directory there
 /// is an error; a file with more than one hard link is refused (`InvalidInput`): replacing it
 /// would split the links, writing through it would change the other names' file.
@@ -222,6 +222,18 @@ pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Res
     let (dir, name) = parent(root, rel)?;
     let found = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW);
     let absent = matches!(found, Err(rustix::io::Errno::NOENT));
+    // A FIFO, a socket or a device is something else's: it is not replaced by a file.
+    if let Ok(st) = &found
+        && !matches!(
+            FileType::from_raw_mode(st.st_mode),
+            FileType::RegularFile | FileType::Symlink | FileType::Directory
+        )
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{rel}: not a regular file; it is not replaced"),
+        ));
+    }
     let existing = match found {
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Some(st),
         _ => None,

@@ -361,6 +361,12 @@ fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
         } else if a.starts_with('-') {
             return None;
         } else if wrapper == "env" && a.contains('=') {
+            // A setting can change which program runs or what it loads (`PATH=.`,
+            // `LD_PRELOAD=…`, `GCONV_PATH=…`, `BASH_ENV=…`): only those known to be inert
+            // are looked through; any other makes the effect unknown.
+            if !inert_setting(a) {
+                return None;
+            }
             i += 1;
         } else if wrapper == "timeout" {
             return Some(i + 1); // the duration; the command follows
@@ -369,6 +375,35 @@ fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
         }
     }
     None
+}
+
+/// Whether `NAME=VALUE` given to `env` changes only how a program presents its output (locale,
+/// time zone, terminal, colour), never which program runs or what code it loads. A value
+/// holding `/` is not inert: a locale or time zone named by a path reads files chosen by the
+/// caller.
+fn inert_setting(assignment: &str) -> bool {
+    const INERT: &[&str] = &[
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "COLUMNS",
+        "LINES",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CLICOLOR",
+        "POSIXLY_CORRECT",
+    ];
+    let Some((name, value)) = assignment.split_once('=') else {
+        return false;
+    };
+    let named = INERT.contains(&name)
+        || (name.starts_with("LC_")
+            && name.len() > 3
+            && name[3..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_'));
+    named && !value.contains('/')
 }
 
 /// The command `find` runs for each file (`-exec`, `-execdir`, `-ok`, `-okdir`), or the
@@ -563,9 +598,29 @@ mod tests {
     }
 
     #[test]
+    fn an_env_setting_that_can_change_what_runs_is_an_interpreter() {
+        for cmd in [
+            "env PATH=. cat",
+            "env PATH=/tmp/x:/usr/bin cat notes",
+            "env LD_PRELOAD=/tmp/x.so cat",
+            "env LD_LIBRARY_PATH=. ls",
+            "env GCONV_PATH=. cat",
+            "env BASH_ENV=x.sh true",
+            "env PYTHONPATH=. python3 -V",
+            "env FOO=1 rm x",
+            "env LC_ALL=/tmp/locale cat",
+            "env TZ=/tmp/zone date",
+            "env LANG=C PATH=. cat",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+        assert_eq!(of("env LANG=C LC_ALL=C.UTF-8 TZ=UTC cat x").0, Class::Exec);
+    }
+
+    #[test]
     fn wrappers_are_looked_through() {
         for (cmd, class, program) in [
-            ("env FOO=1 rm -rf x", Class::Destructive, "rm"),
+            ("env LANG=C rm -rf x", Class::Destructive, "rm"),
             ("env -i -u HOME curl http://x", Class::Network, "curl"),
             ("timeout 5 wget x", Class::Network, "wget"),
             ("timeout -s KILL 5 rm x", Class::Destructive, "rm"),
@@ -574,7 +629,11 @@ mod tests {
             ("xargs rm", Class::Destructive, "rm"),
             ("xargs -I {} rm {}", Class::Destructive, "rm"),
             ("timeout --preserve-status 5 curl x", Class::Network, "curl"),
-            ("env -u HOME -i X=1 cp a b", Class::Destructive, "cp"),
+            (
+                "env -u HOME -i LC_ALL=C.UTF-8 cp a b",
+                Class::Destructive,
+                "cp",
+            ),
             ("busybox rm x", Class::Destructive, "rm"),
             ("busybox wget x", Class::Network, "wget"),
             ("find . -name *.py -exec rm {} ;", Class::Destructive, "rm"),
