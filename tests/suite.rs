@@ -15,6 +15,7 @@ mod hostile;
 mod images;
 mod imports;
 mod limits;
+mod policy_chain;
 mod process_control;
 mod processes;
 mod record_first;

@@ -43,6 +43,9 @@ pub struct ProcessCtx {
     pub(crate) emits: crate::rate::Rate,
     /// What it may still store in its log (kept across `exec`).
     pub(crate) log_quota: crate::log_quota::LogQuota,
+    /// The digests of the images whose policies decide for it, its own first (stored with it
+    /// for `libos policy explain --pid`; passed on to its children and across `exec`).
+    pub(crate) policy_chain: Vec<String>,
     /// The image to switch to, set by a successful `exec` just before it unwinds the instance.
     pub(crate) exec: Option<PendingExec>,
     /// Its budget (charged up the ancestor chain).
@@ -184,4 +187,16 @@ impl libos::wasm::mediated::CallData for ProcessCtx {
     fn call_ctx(&mut self) -> &mut CallCtx {
         &mut self.call
     }
+}
+
+/// The policy chain of a process running image `digest` under `inherited` (a parent's chain,
+/// or its own before an `exec`): `digest` first, then `inherited` without repeats.
+pub(crate) fn chain_with(digest: &str, inherited: &[String]) -> Vec<String> {
+    let mut chain = vec![digest.to_owned()];
+    for d in inherited {
+        if !chain.contains(d) {
+            chain.push(d.clone());
+        }
+    }
+    chain
 }

@@ -234,8 +234,12 @@ impl Inner {
     pub(crate) async fn start(
         self: &Arc<Self>,
         start: Start,
-        inherits: Option<&Arc<Policy>>,
+        inherits: Option<(&Arc<Policy>, &[String])>,
     ) -> Result<u64, ProcessError> {
+        let (inherits, inherited_chain) = match inherits {
+            Some((policy, chain)) => (Some(policy), chain),
+            None => (None, &[][..]),
+        };
         let image = self.images.get_shared(&start.image)?;
         let capabilities = match start.capabilities {
             Some(caps) => caps,
@@ -256,6 +260,7 @@ impl Inner {
             },
         };
         let budget = Budget::new(&image.budget, parent_budget);
+        let policy_chain = crate::ctx::chain_with(&image.digest.to_string(), inherited_chain);
         let new = NewProcess {
             parent: start.parent,
             image: image.reference(),
@@ -263,6 +268,7 @@ impl Inner {
             cwd: start.cwd.clone(),
             capabilities: capabilities.iter().map(ToString::to_string).collect(),
             host: self.host_id.clone(),
+            policy_chain: policy_chain.clone(),
         };
         let pid = if parent_live_here {
             self.table.start_behind(new)?
@@ -277,7 +283,10 @@ impl Inner {
             Arc::clone(&budget),
             (start.workdir, start.cwd),
         ) {
-            Ok(built) => built,
+            Ok((mut ctx, pipes)) => {
+                ctx.policy_chain = policy_chain;
+                (ctx, pipes)
+            }
             Err(e) => {
                 let _ = self.table.advance(
                     pid,
@@ -373,6 +382,7 @@ impl Inner {
                 .unwrap_or_else(|_| self.bus.newest()),
             emits: crate::rate::Rate::new(events_per_second),
             log_quota: crate::log_quota::LogQuota::new(log_cap),
+            policy_chain: Vec::new(),
             exec: None,
             budget,
             fuel_left: 0,

@@ -42,9 +42,12 @@ impl Inner {
             };
             let image = exec.image.reference();
             let granted: Vec<String> = exec.capabilities.iter().map(ToString::to_string).collect();
-            if let Err(e) =
-                self.table
-                    .set_image(pid, &image, &exec.image.digest.to_string(), &granted)
+            let digest = exec.image.digest.to_string();
+            // The image it leaves still binds it: its chain follows.
+            let policy_chain = crate::ctx::chain_with(&digest, &old.policy_chain);
+            if let Err(e) = self
+                .table
+                .set_image(pid, &image, &digest, &granted, &policy_chain)
             {
                 return ExitStatus::Failed(format!("exec into {image}: {e}"));
             }
@@ -62,6 +65,7 @@ impl Inner {
                     next.seen = old.seen;
                     next.events_from = old.events_from;
                     next.log_quota = old.log_quota;
+                    next.policy_chain = policy_chain;
                     ctx = Box::new(next);
                     pipes = next_pipes;
                 }

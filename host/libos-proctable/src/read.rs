@@ -186,3 +186,19 @@ fn existing(conn: &Connection, pid: u64) -> Result<i64> {
         Ok(key)
     }
 }
+
+/// The policy chain stored for `pid` (see [`crate::NewProcess::policy_chain`]); `None` when
+/// none was recorded.
+pub(crate) fn policy_chain(conn: &Connection, pid: u64) -> Result<Option<Vec<String>>> {
+    let key = pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))?;
+    let text: Option<String> = conn
+        .prepare_cached("SELECT chain FROM process_policy_chains WHERE pid = ?1")?
+        .query_row(params![key], |row| row.get(0))
+        .optional()?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|err| {
+            KernelError::Store(format!("corrupt policy chain of process {pid}: {err}"))
+        })
+    })
+    .transpose()
+}

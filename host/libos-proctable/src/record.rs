@@ -19,6 +19,9 @@ pub struct NewProcess {
     pub capabilities: Vec<String>,
     /// The id of the host that runs it (its lease, see [`crate::hosts`]), e.g. `"libos@1234"`.
     pub host: String,
+    /// The digests of the images whose policies decide for it, its own first, then those it
+    /// inherits (its parent's chain, the images it `exec`ed away from); empty: not recorded.
+    pub policy_chain: Vec<String>,
 }
 
 /// One process as stored in the table. Strings are stored and returned exactly as given.

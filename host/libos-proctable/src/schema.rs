@@ -23,7 +23,8 @@ use crate::error::Result;
 /// is 1 for an interrupt signal (whose `body` is NULL). `process_logs` holds each process's
 /// log lines, numbered per process from 1; `process_events` the emitted events (see
 /// [`crate::events`]); `process_usage` what each process spent against
-/// its budgets (see [`crate::Usage`]).
+/// its budgets (see [`crate::Usage`]); `process_policy_chains` the JSON array of image digests
+/// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
     pid          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -76,6 +77,10 @@ CREATE TABLE IF NOT EXISTS process_events (
     time_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS process_events_by_topic ON process_events (topic, id);
+CREATE TABLE IF NOT EXISTS process_policy_chains (
+    pid   INTEGER PRIMARY KEY,
+    chain TEXT    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS process_usage (
     pid           INTEGER PRIMARY KEY,
     tool_calls    INTEGER NOT NULL,

@@ -236,6 +236,17 @@ impl ProcessTable {
         read::process(&*self.lock()?, pid)
     }
 
+    /// The digests of the images whose policies decide for `pid`, its own first (see
+    /// [`NewProcess::policy_chain`]); `None` if none was recorded (a process stored before
+    /// chains were).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn policy_chain(&self, pid: u64) -> Result<Option<Vec<String>>> {
+        read::policy_chain(&*self.lock()?, pid)
+    }
+
     /// Every process, or only the live ones, by ascending pid.
     ///
     /// # Errors
@@ -378,8 +389,11 @@ impl ProcessTable {
         image: &str,
         image_digest: &str,
         capabilities: &[String],
+        policy_chain: &[String],
     ) -> Result<ProcessRecord> {
-        self.transaction(|conn| write::set_image(conn, pid, image, image_digest, capabilities))
+        self.transaction(|conn| {
+            write::set_image(conn, pid, image, image_digest, capabilities, policy_chain)
+        })
     }
 
     /// Queues `body` for process `to` from process `from` (0: the host or an operator) and

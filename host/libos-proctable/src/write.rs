@@ -154,6 +154,7 @@ fn insert(
         pid,
     ])?;
     let pid = conn.last_insert_rowid();
+    set_policy_chain(conn, pid, &new.policy_chain)?;
     if root.is_none() {
         // A fresh pid: only known now.
         conn.prepare_cached("UPDATE processes SET root = ?1 WHERE pid = ?1")?
@@ -257,6 +258,7 @@ pub(crate) fn set_image(
     image: &str,
     image_digest: &str,
     capabilities: &[String],
+    policy_chain: &[String],
 ) -> Result<ProcessRecord> {
     let current = read::process(conn, pid)?;
     if current.state.is_ended() {
@@ -278,7 +280,23 @@ pub(crate) fn set_image(
         capabilities,
         now_ns()
     ])?;
+    set_policy_chain(conn, stored_pid(pid)?, policy_chain)?;
     read::process(conn, pid)
+}
+
+/// Stores the policy chain of `pid` (nothing for an empty one).
+fn set_policy_chain(conn: &Connection, pid: i64, chain: &[String]) -> Result<()> {
+    if chain.is_empty() {
+        return Ok(());
+    }
+    let chain = serde_json::to_string(chain)
+        .map_err(|err| KernelError::Store(format!("cannot encode a policy chain: {err}")))?;
+    conn.prepare_cached(
+        "INSERT INTO process_policy_chains (pid, chain) VALUES (?1, ?2)
+         ON CONFLICT (pid) DO UPDATE SET chain = excluded.chain",
+    )?
+    .execute(params![pid, chain])?;
+    Ok(())
 }
 
 /// Moves every live process of the subtree rooted at `pid` (itself included) to `Killed` and

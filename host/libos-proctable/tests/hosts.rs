@@ -12,6 +12,7 @@ fn process(table: &ProcessTable, host: &str, path: &[State]) -> anyhow::Result<u
             cwd: "/".into(),
             capabilities: vec![],
             host: host.into(),
+            policy_chain: Vec::new(),
         })?
         .pid;
     table.advance(pid, path)?;

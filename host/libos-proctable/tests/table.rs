@@ -19,6 +19,7 @@ fn new(parent: Option<u64>) -> NewProcess {
         cwd: "/home/agent".into(),
         capabilities: vec!["fs.read".into(), "net".into()],
         host: "1@host:9000".into(),
+        policy_chain: Vec::new(),
     }
 }
 
@@ -260,6 +261,7 @@ fn owned_by_lists_live_processes_of_one_host() -> anyhow::Result<()> {
     table.transition(dead, State::Killed)?;
     let theirs = table.create(NewProcess {
         host: "2@other:9000".into(),
+        policy_chain: Vec::new(),
         ..new(None)
     })?;
     assert_eq!(pids(&table.owned_by("1@host:9000")?), [mine]);
@@ -352,6 +354,7 @@ fn hostile_strings_are_stored_literally_and_survive_reopen() -> anyhow::Result<(
             "\u{7f}\u{0}".into(),
         ],
         host: "1@h'\"ost:1; DELETE FROM processes".into(),
+        policy_chain: vec!["x'); DROP TABLE process_policy_chains; --".into()],
     };
     let (created, log) = {
         let table = ProcessTable::open(&path)?;
@@ -370,6 +373,11 @@ fn hostile_strings_are_stored_literally_and_survive_reopen() -> anyhow::Result<(
         assert_eq!(created.capabilities, hostile.capabilities);
         assert_eq!(created.host, hostile.host);
         assert_eq!(pids(&table.owned_by(&hostile.host)?), [created.pid]);
+        assert_eq!(
+            table.policy_chain(created.pid)?,
+            Some(hostile.policy_chain.clone())
+        );
+        assert_eq!(table.policy_chain(child.pid)?, None, "none recorded for it");
         (created, table.transitions(child.pid)?)
     };
     let reopened = ProcessTable::open(&path)?;

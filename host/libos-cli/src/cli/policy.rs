@@ -13,6 +13,7 @@ use libos_human::{HumanQueue, RequestKind, RuleEffect};
 use libos_image::ImageStore;
 
 use super::exit::{Code, Failure};
+use super::text::clean;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -21,8 +22,12 @@ pub enum PolicyCommand {
     /// for the image if one answers instead. Nothing is audited.
     Explain {
         /// Cedar policy file. Without one (and without --image), capabilities alone decide.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "request"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "request", "pid"])]
         policy: Option<PathBuf>,
+        /// Decide as process PID does: its capabilities and the whole chain of policies that
+        /// binds it (its image's, its ancestors', the images it `exec`ed away from).
+        #[arg(long, value_name = "PID", conflicts_with_all = ["image", "request"])]
+        pid: Option<u64>,
         /// Decide as a process of this stored image does (its policy and capabilities).
         #[arg(long, value_name = "IMAGE")]
         image: Option<String>,
@@ -62,6 +67,7 @@ fn error(e: impl std::fmt::Display) -> Failure {
 pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
     let PolicyCommand::Explain {
         policy,
+        mut pid,
         mut image,
         request,
         action,
@@ -91,6 +97,11 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
             found.asked_because
         ));
         image.get_or_insert(found.image);
+        // Decided by the chain of the process that asked, where it is known.
+        let table = libos_proctable::ProcessTable::open(state.db_path()).map_err(error)?;
+        if matches!(table.policy_chain(found.pid), Ok(Some(_))) {
+            pid = Some(found.pid);
+        }
         (action, resource)
     } else if !command.is_empty() {
         let decided = classify::classify(&command);
@@ -120,8 +131,13 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
             }
         }
     };
-    let (policy, mut caps) = match &image {
-        Some(reference) => {
+    let (policy, mut caps) = match (pid, &image) {
+        (Some(pid), _) => {
+            let (policy, caps, exact) = process_policy(state_dir, pid, &mut notes)?;
+            image = Some(exact);
+            (policy, caps)
+        }
+        (None, Some(reference)) => {
             let state = StateDir::open(state_dir)?;
             // A request names its image exactly (`name:version@sha256:DIGEST`): by digest.
             let lookup = reference
@@ -147,7 +163,7 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
             image = Some(stored.exact());
             (policy, caps)
         }
-        None => (
+        (None, None) => (
             match &policy {
                 Some(p) => libos::policy::load(p)?,
                 None => Policy::permit_all(),
@@ -209,6 +225,81 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
         }
     }
     Ok(())
+}
+
+/// The policy that decides for process `pid` (its chain: its image's policy, then each
+/// inherited one, as the kernel built it), its capabilities with the ambient ones, and its
+/// image's exact reference (what its standing rules are keyed by). Says in `notes` which
+/// policies the chain holds.
+fn process_policy(
+    state_dir: Option<&Path>,
+    pid: u64,
+    notes: &mut Vec<String>,
+) -> Result<(Policy, Vec<Capability>, String), Failure> {
+    let state = StateDir::open(state_dir)?;
+    let table = libos_proctable::ProcessTable::open(state.db_path()).map_err(error)?;
+    let record = table
+        .get(pid)
+        .map_err(|e| Failure::new(Code::NotFound, e.to_string()))?;
+    let chain = match table.policy_chain(pid).map_err(error)? {
+        Some(chain) if !chain.is_empty() => chain,
+        _ => {
+            notes.push(format!(
+                "no policy chain is recorded for pid {pid} (it ran before chains were kept): \
+                 only its own image's policy is shown, not those it inherited"
+            ));
+            vec![record.image_digest.clone()]
+        }
+    };
+    let store = ImageStore::open(state.root()).map_err(error)?;
+    // The table keeps bare hex digests; the store is asked by `sha256:HEX`.
+    let by_digest = |digest: &str| {
+        if digest.starts_with("sha256:") {
+            store.get(digest)
+        } else {
+            store.get(&format!("sha256:{digest}"))
+        }
+    };
+    let mut layers = Vec::with_capacity(chain.len());
+    for digest in &chain {
+        let stored = by_digest(digest).map_err(|e| {
+            Failure::new(
+                Code::NotFound,
+                format!("image {digest} of pid {pid}'s policy chain: {e}"),
+            )
+        })?;
+        let policy = match &stored.policy {
+            Some(text) => {
+                Policy::parse(text, &format!("{}/policy.cedar", stored.name)).map_err(error)?
+            }
+            None => Policy::permit_all(),
+        };
+        layers.push((stored.exact(), policy));
+    }
+    let shown: Vec<String> = layers.iter().map(|(exact, _)| clean(exact)).collect();
+    notes.push(format!(
+        "pid {pid} is decided by the policies of {} (its own first; a forbid in any wins, an ask in any asks)",
+        shown.join(", then ")
+    ));
+    // The kernel builds a chain from the outermost ancestor in: each image's own policy
+    // inheriting what was in force where it started.
+    let mut layers = layers.into_iter().rev();
+    let Some((_, mut policy)) = layers.next() else {
+        return Err(error(format!("pid {pid} has an empty policy chain")));
+    };
+    for (_, own) in layers {
+        policy = own.inheriting(&policy);
+    }
+    let own =
+        by_digest(&record.image_digest).map_err(|e| Failure::new(Code::NotFound, e.to_string()))?;
+    let caps: Vec<Capability> = record
+        .capabilities
+        .iter()
+        .map(String::as_str)
+        .chain(libos_process::PROCESS_AMBIENT.iter().copied())
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    Ok((policy, caps, own.exact()))
 }
 
 /// How the shell primitive would run a command acting as `program` on this kernel: confined

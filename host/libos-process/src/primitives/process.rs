@@ -150,9 +150,13 @@ impl ProcessCtx {
         self.budget
             .charge(libos::error::LimitKind::Children, 1)
             .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
-        let started = Inner::start(&self.kernel, start, Some(&self.policy))
-            .await
-            .map_err(|e| e.to_runtime());
+        let started = Inner::start(
+            &self.kernel,
+            start,
+            Some((&self.policy, &self.policy_chain)),
+        )
+        .await
+        .map_err(|e| e.to_runtime());
         match started {
             Ok(pid) => {
                 permit.done(None);

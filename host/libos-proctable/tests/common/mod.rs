@@ -20,5 +20,6 @@ pub fn new_process(parent: Option<u64>) -> NewProcess {
         cwd: "/".into(),
         capabilities: vec![],
         host: "1@host:9000".into(),
+        policy_chain: Vec::new(),
     }
 }
