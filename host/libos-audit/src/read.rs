@@ -59,7 +59,8 @@ pub fn read_records(db_path: &Path, limit: Option<usize>) -> Result<Vec<StoredRe
 
 /// Whether the log in the database at `db_path` holds a person's answer (`human.approve` or
 /// `human.deny`) recorded with argument digest `digest` (hex): the record that vouches for
-/// something stored elsewhere (a standing rule) having been made by a person.
+/// something stored elsewhere (a standing rule) having been made by a person. What the index
+/// finds is read back from the table and checked, so a forged index vouches for nothing.
 ///
 /// # Errors
 /// When the database cannot be read.
@@ -70,13 +71,29 @@ pub fn vouches(db_path: &Path, digest: &str) -> Result<bool, AuditError> {
     if !schema::table_exists(&conn, "audit")? {
         return Ok(false);
     }
-    let found = conn
-        .query_row(
-            "SELECT 1 FROM audit WHERE args_digest = ?1 \
-             AND (action = 'human.approve' OR action = 'human.deny') LIMIT 1",
-            [digest],
-            |_| Ok(()),
-        )
-        .optional()?;
-    Ok(found.is_some())
+    // The index finds candidates; each is read again from the table itself by its seq and
+    // checked here, so an index rebuilt to point elsewhere vouches for nothing.
+    let candidates: Vec<i64> = conn
+        .prepare(
+            "SELECT seq FROM audit WHERE args_digest = ?1 \
+             AND (action = 'human.approve' OR action = 'human.deny') LIMIT 16",
+        )?
+        .query_map([digest], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut row =
+        conn.prepare("SELECT action, args_digest FROM audit NOT INDEXED WHERE seq = ?1")?;
+    for seq in candidates {
+        let stored = row
+            .query_row([seq], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .optional()?;
+        if let Some((action, Some(found))) = stored
+            && found == digest
+            && (action == "human.approve" || action == "human.deny")
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -116,6 +116,19 @@ fn append_batch(
     records: &[AuditRecord],
 ) -> Result<(i64, [u8; 32]), AuditError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A trigger on the audit tables could drop or change what is written while the insert
+    // reports success: none may exist (checked in the batch's own transaction).
+    let triggers: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' \
+             AND (tbl_name = 'audit' OR tbl_name = 'audit_head')",
+        )?
+        .query_row([], |row| row.get(0))?;
+    if triggers > 0 {
+        return Err(AuditError::Corrupt(format!(
+            "{triggers} trigger(s) on the audit tables: records would not be stored as written"
+        )));
+    }
     let (mut seq, mut prev) = chain_tail(&tx)?;
     {
         let mut insert = tx.prepare_cached(
@@ -141,7 +154,7 @@ fn append_batch(
                         .1
                 }
             };
-            insert.execute(params![
+            let inserted = insert.execute(params![
                 seq,
                 record.time_ns,
                 decided.subject,
@@ -156,6 +169,11 @@ fn append_batch(
                 chain::hex_into(&hash, &mut hash_hex),
                 record.detail,
             ])?;
+            if inserted != 1 {
+                return Err(AuditError::Corrupt(format!(
+                    "record {seq}: the insert stored {inserted} rows"
+                )));
+            }
             prev = hash;
         }
     }
@@ -164,6 +182,14 @@ fn append_batch(
          ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     )?
     .execute(params![seq, hex::encode(prev)])?;
+    let moved: i64 = tx
+        .prepare_cached("SELECT seq FROM audit_head WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    if moved != seq {
+        return Err(AuditError::Corrupt(format!(
+            "the audit head did not move to record {seq}"
+        )));
+    }
     tx.commit()?;
     Ok((seq, prev))
 }

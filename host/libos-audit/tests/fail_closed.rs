@@ -107,3 +107,83 @@ fn a_log_with_a_destroyed_page_fails_once_opened() -> anyhow::Result<()> {
     assert_eq!(intact.failing(), None);
     Ok(())
 }
+
+#[test]
+fn an_index_rebuilt_to_point_elsewhere_vouches_for_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    let mut answer = libos_audit::AuditRecord::decided_now(
+        ("human:op", "human.approve", "answer"),
+        libos_audit::Verdict::Allow,
+        "approved",
+        Some("req-1".into()),
+    );
+    answer.args_digest = Some("a".repeat(64));
+    log.append(answer);
+    log.flush()?;
+    drop(log);
+    assert!(libos_audit::vouches(&path, &"a".repeat(64))?);
+    let forged = "f".repeat(64);
+    assert!(!libos_audit::vouches(&path, &forged)?);
+
+    // The index's entries rebuilt so that the answer's row is found under the forged digest,
+    // while the schema still shows the original definition.
+    let conn = raw(&path)?;
+    let original: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE name = 'audit_by_answer'",
+        [],
+        |r| r.get(0),
+    )?;
+    conn.execute_batch(&format!(
+        "DROP INDEX audit_by_answer;
+         CREATE INDEX audit_by_answer ON audit (CASE WHEN seq = 1 THEN '{forged}' ELSE args_digest END)
+             WHERE action = 'human.approve' OR action = 'human.deny';"
+    ))?;
+    let version: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA writable_schema = ON")?;
+    conn.execute(
+        "UPDATE sqlite_master SET sql = ?1 WHERE name = 'audit_by_answer'",
+        [&original],
+    )?;
+    conn.execute_batch(&format!(
+        "PRAGMA schema_version = {}; PRAGMA writable_schema = OFF;",
+        version + 1
+    ))?;
+    drop(conn);
+    assert!(
+        !libos_audit::vouches(&path, &forged)?,
+        "a forged index entry vouched for a rule"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_trigger_on_the_audit_tables_fails_every_batch() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path)?;
+    log.append(record(0));
+    log.store().map_err(|e| anyhow::anyhow!("{e}"))?;
+    for trigger in [
+        "CREATE TRIGGER hide BEFORE INSERT ON audit BEGIN SELECT RAISE(IGNORE); END;",
+        "CREATE TRIGGER hide AFTER INSERT ON audit BEGIN DELETE FROM audit WHERE seq = new.seq; END;",
+        "CREATE TRIGGER hide BEFORE UPDATE ON audit_head BEGIN SELECT RAISE(IGNORE); END;",
+    ] {
+        raw(&path)?.execute_batch(trigger)?;
+        log.append(record(1));
+        let why = log
+            .store()
+            .expect_err("a batch under a trigger is not stored");
+        assert!(why.contains("trigger"), "{trigger}: {why}");
+        assert!(log.failing().is_some(), "{trigger}");
+        raw(&path)?.execute_batch("DROP TRIGGER hide")?;
+    }
+    log.append(record(2));
+    log.store().map_err(|e| anyhow::anyhow!("after: {e}"))?;
+    drop(log);
+    let report = verify(&path)?;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, 2, "only what was stored as written");
+    Ok(())
+}

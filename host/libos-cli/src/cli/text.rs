@@ -21,13 +21,18 @@ pub(super) fn clean(text: &str) -> String {
 /// `Bidi_Control` character, the line and paragraph separators, and the format characters
 /// (`Cf`) and fillers that render invisibly (soft hyphen, zero-width and joiner characters,
 /// word joiner and invisible operators, byte order mark, interlinear annotations, tags,
-/// Hangul fillers).
+/// Hangul fillers, prepended number signs, hieroglyph format controls, the Braille blank).
 fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00ad}'
             | '\u{034f}'
+            | '\u{0600}'..='\u{0605}'
             | '\u{061c}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
             | '\u{115f}'..='\u{1160}'
             | '\u{17b4}'..='\u{17b5}'
             | '\u{180b}'..='\u{180f}'
@@ -39,6 +44,10 @@ fn invisible(c: char) -> bool {
             | '\u{feff}'
             | '\u{ffa0}'
             | '\u{fff0}'..='\u{fffb}'
+            | '\u{2800}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
             | '\u{1bca0}'..='\u{1bca3}'
             | '\u{1d173}'..='\u{1d17a}'
             | '\u{e0000}'..='\u{e0fff}'

@@ -352,7 +352,13 @@ fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
     while i < args.len() {
         let a = args[i].as_str();
         if a == "--" {
-            return Some(i + 1);
+            return match wrapper {
+                // The options end; its settings go on until the command.
+                "env" => skip_settings(&args[i + 1..]).map(|n| i + 1 + n),
+                // The duration still comes before the command.
+                "timeout" => Some(i + 2),
+                _ => Some(i + 1),
+            };
         }
         if alone.contains(&a) {
             i += 1;
@@ -375,6 +381,22 @@ fn skip_wrapper(wrapper: &str, args: &[String]) -> Option<usize> {
         }
     }
     None
+}
+
+/// How many of `args` are `env` settings before its command, all inert (see
+/// [`inert_setting`]); `None` if one is not.
+fn skip_settings(args: &[String]) -> Option<usize> {
+    let mut n = 0;
+    for a in args {
+        if !a.contains('=') {
+            return Some(n);
+        }
+        if !inert_setting(a) {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
 }
 
 /// Whether `NAME=VALUE` given to `env` changes only how a program presents its output (locale,
@@ -421,11 +443,14 @@ fn find_action(args: &[String]) -> Option<Result<Vec<String>, Class>> {
     }
     for (i, a) in args.iter().enumerate() {
         if RUN.contains(&a.as_str()) {
-            let inner: Vec<String> = args[i + 1..]
-                .iter()
-                .take_while(|x| *x != ";" && *x != "+")
-                .cloned()
-                .collect();
+            // Ended by `;`, or by `+` right after `{}` (elsewhere `+` is an argument).
+            let mut inner: Vec<String> = Vec::new();
+            for x in &args[i + 1..] {
+                if x == ";" || (x == "+" && inner.last().is_some_and(|l| l == "{}")) {
+                    break;
+                }
+                inner.push(x.clone());
+            }
             return Some(if inner.is_empty() {
                 Err(Class::Interpreter)
             } else {
@@ -496,9 +521,14 @@ pub fn classify(argv: &[String]) -> Decided {
                 }
                 // `xargs rm` with its commands' arguments from nowhere, `env -S "…"`: the
                 // effect cannot be told from the call.
+                // `env` with settings and plain options only prints its environment; any
+                // other option (`-S…`, `--split-string=…`, `-C…`, a bundle) may run one.
                 _ if name == "env"
-                    && args.iter().all(|a| a.contains('=') || a.starts_with('-'))
-                    && !args.iter().any(|a| a == "-S" || a == "--split-string") =>
+                    && args.iter().all(|a| {
+                        (a.contains('=') && !a.starts_with('-'))
+                            || ["-i", "--ignore-environment", "-0", "--null", "--"]
+                                .contains(&a.as_str())
+                    }) =>
                 {
                     return Decided {
                         class: Class::Exec,
@@ -595,6 +625,65 @@ mod tests {
         ] {
             assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
         }
+    }
+
+    #[test]
+    fn wrapper_options_and_abbreviations_do_not_hide_the_command() {
+        let argv = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        for (cmd, class) in [
+            (
+                &["timeout", "--", "5", "sh", "-c", "x"][..],
+                Class::Interpreter,
+            ),
+            (&["timeout", "--", "5", "rm", "x"], Class::Destructive),
+            (&["env", "-Ssh -c 'x'"], Class::Interpreter),
+            (&["env", "--split-string=touch x"], Class::Interpreter),
+            (&["env", "-iS", "sh -c x"], Class::Interpreter),
+            (
+                &["env", "--", "LANG=C", "sh", "-c", "x"],
+                Class::Interpreter,
+            ),
+            (&["env", "--", "PATH=.", "cat"], Class::Interpreter),
+            (
+                &["env", "-i", "--", "FOO=1", "rm", "-rf", "/"],
+                Class::Interpreter,
+            ),
+            (&["env", "--", "LANG=C", "rm", "x"], Class::Destructive),
+            (&["sed", "--expr=1e touch x", "f"], Class::Interpreter),
+            (&["sed", "--exp", "1e touch x", "f"], Class::Interpreter),
+            (&["sed", "--in-pl", "s/x/y/", "f"], Class::Destructive),
+            (&["sed", "--fi=s.sed", "f"], Class::Interpreter),
+            (&["sort", "--out=o", "a"], Class::Destructive),
+            (
+                &["sort", "-S", "1k", "--compress-prog=sh", "s"],
+                Class::Interpreter,
+            ),
+            (
+                &[
+                    "tar",
+                    "-tf",
+                    "a.tar",
+                    "--checkpoint=1",
+                    "--checkpoint-act=exec=sh",
+                ],
+                Class::Interpreter,
+            ),
+            (
+                &["tar", "-tf", "a.tar", "--use-compress-prog=sh"],
+                Class::Interpreter,
+            ),
+            (
+                &[
+                    "find", ".", "-exec", "sed", "-n", "p", "+", "-e", "1e x", "{}", ";",
+                ],
+                Class::Interpreter,
+            ),
+            (&["find", ".", "-exec", "rm", "{}", "+"], Class::Destructive),
+        ] {
+            assert_eq!(classify(&argv(cmd)).class, class, "{cmd:?}");
+        }
+        assert_eq!(classify(&argv(&["env", "LANG=C"])).class, Class::Exec);
+        assert_eq!(classify(&argv(&["sort", "-r", "a"])).class, Class::Exec);
     }
 
     #[test]

@@ -26,11 +26,18 @@ fn short_letters(arg: &str) -> Option<&str> {
 
 /// Whether a long option `--name` or `--name=…` is among `args`.
 fn has_long(args: &[String], names: &[&str]) -> bool {
-    args.iter().any(|a| {
-        names
-            .iter()
-            .any(|n| a == n || a.strip_prefix(n).is_some_and(|r| r.starts_with('=')))
-    })
+    args.iter()
+        .any(|a| names.iter().any(|n| long_matches(a, n)))
+}
+
+/// Whether `arg` names the long option `name` (`--name`, `--name=…`), or any abbreviation of
+/// it GNU `getopt_long` would accept (`--out=x` for `--output`, `--in-pl` for
+/// `--in-place`). An abbreviation another option shares is taken for `name` too: the
+/// program would refuse it or pick one of them, so reading it as the more dangerous one is
+/// never less strict.
+pub(super) fn long_matches(arg: &str, name: &str) -> bool {
+    let given = arg.split_once('=').map_or(arg, |(option, _)| option);
+    given.len() > 2 && given.starts_with("--") && name.starts_with(given)
 }
 
 /// tar: a command hook (`--to-command`, `--checkpoint-action=exec=…`, `-I`/
@@ -154,7 +161,7 @@ fn sed(args: &[String]) -> Class {
     let mut positional_script = true;
     while i < args.len() {
         let a = args[i].as_str();
-        if a == "-e" || a == "--expression" {
+        if a == "-e" || (long_matches(a, "--expression") && !a.contains('=')) {
             if let Some(s) = args.get(i + 1) {
                 scripts.push(s);
             }
@@ -162,12 +169,12 @@ fn sed(args: &[String]) -> Class {
             i += 2;
             continue;
         }
-        if let Some(s) = a.strip_prefix("--expression=") {
-            scripts.push(s);
+        if long_matches(a, "--expression") {
+            scripts.push(a.split_once('=').map_or("", |(_, s)| s));
             positional_script = false;
-        } else if a == "-f" || a.starts_with("--file") {
+        } else if a == "-f" || long_matches(a, "--file") {
             return Class::Interpreter;
-        } else if a.starts_with("--in-place") {
+        } else if long_matches(a, "--in-place") {
             in_place = true;
         } else if let Some(l) = short_letters(a).filter(|l| !l.is_empty()) {
             // `-i`, `-i.bak`, `-ni`: in place; `-f` in a bundle: a script file; `-e` at the
