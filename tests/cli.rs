@@ -376,3 +376,40 @@ fn guest_text_cannot_forge_a_line_of_ps_or_image_inspect() {
     );
     assert!(clean(&text), "{text}");
 }
+
+#[test]
+fn a_tools_output_is_escaped_on_a_terminal_and_exact_in_a_pipe() {
+    let env = Env::new();
+    env.write("note.txt", "A\u{202e}B\u{2028}C");
+    let args = |cmd: &mut std::process::Command| {
+        cmd.arg("--state-dir")
+            .arg(env.state_path())
+            .args(["tool", "call", guests::READ_FILE, "--allow", "fs.read"])
+            .args(["--input", r#"{"path":"note.txt"}"#])
+            .arg("--workdir")
+            .arg(env.work.path());
+    };
+    // In a pipe: the output exactly as the tool produced it.
+    let mut piped = std::process::Command::new(env!("CARGO_BIN_EXE_libos"));
+    args(&mut piped);
+    let out = piped.output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains('\u{202e}'), "{text}");
+    // On a terminal (a pseudo-terminal from `script`): escaped.
+    let mut inner = std::process::Command::new(env!("CARGO_BIN_EXE_libos"));
+    args(&mut inner);
+    let line: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .collect();
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("\\u{202e}"), "{shown}");
+    assert!(
+        !shown.contains('\u{202e}') && !shown.contains('\u{2028}'),
+        "{shown}"
+    );
+}

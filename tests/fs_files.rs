@@ -187,3 +187,61 @@ fn a_malformed_path_is_refused_and_recorded_cut_short() {
         denied[1]
     );
 }
+
+#[test]
+fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
+    let env = Env::new();
+    // Left by writers that are gone (a finished process's pid), by this one (alive), and
+    // things that only look alike.
+    let gone = std::process::Command::new("true")
+        .spawn()
+        .and_then(|mut c| c.wait().map(|_| c.id()))
+        .expect("a finished process");
+    let stale = format!(".libos-tmp-{gone}-7");
+    let live = format!(".libos-tmp-{}-7", std::process::id());
+    env.write(&stale, "half a write");
+    env.write(&live, "in flight");
+    env.write(".libos-tmp-notapid", "not ours");
+    std::fs::create_dir(env.work_path(&format!(".libos-tmp-{gone}-8"))).expect("mkdir");
+    env.write("keep.txt", "before");
+    let host = env.host();
+    let out = probe(
+        &env,
+        &host,
+        &["fs.write:**", "fs.read:**"],
+        None,
+        json!({"op": "write", "path": "keep.txt", "content": "after"}),
+    );
+    assert!(out.get("ok").is_some(), "{out}");
+    assert_eq!(env.read("keep.txt").as_deref(), Some("after"));
+    assert!(
+        !env.work_path(&stale).exists(),
+        "a dead writer's temporary file is swept"
+    );
+    assert!(env.work_path(&live).exists(), "a live writer's is not");
+    assert!(env.work_path(".libos-tmp-notapid").exists());
+    assert!(env.work_path(&format!(".libos-tmp-{gone}-8")).is_dir());
+    // The replacement itself left no name behind, and a listing does not show ours.
+    let names: Vec<String> = std::fs::read_dir(env.work.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with(".libos-tmp-"))
+            .count(),
+        3,
+        "{names:?}"
+    );
+    let listed = probe(
+        &env,
+        &host,
+        &["fs.read:**"],
+        None,
+        json!({"op": "list", "path": "."}),
+    );
+    // keep.txt alone: the root's temporary names are not listed.
+    assert_eq!(listed["ok"]["count"], 1, "{listed}");
+}

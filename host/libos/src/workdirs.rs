@@ -84,6 +84,11 @@ impl Workdirs {
             }
         }
         let dir = Arc::new(Dir::open_ambient_dir(path, cap_std::ambient_authority())?);
+        // What a writer killed mid-replace left in the root (see `beneath::atomic_write`).
+        let swept = crate::primitives::beneath::sweep_temporaries(std::os::fd::AsFd::as_fd(&*dir));
+        if swept > 0 {
+            tracing::info!(swept, path = %path.display(), "removed temporary files of interrupted writes");
+        }
         let meta = dir.dir_metadata()?;
         let canonical = std::fs::canonicalize(path)?;
         let reserved = Reserved::between(&canonical, &self.state);

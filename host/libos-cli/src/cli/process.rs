@@ -214,7 +214,7 @@ pub fn kill(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
 fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
     match status {
         ExitStatus::Exited(output) => {
-            println!("{output}");
+            println!("{}", super::text::for_stdout(&output));
             Ok(())
         }
         ExitStatus::Failed(reason) => Err(Failure::new(

@@ -17,6 +17,23 @@ pub(super) fn clean(text: &str) -> String {
         .collect()
 }
 
+/// A process's or a tool's output as `libos` prints it on stdout: escaped like [`clean`]
+/// (newlines and tabs kept) when stdout is a terminal, which guest text must not drive; exactly
+/// as produced when it is a pipe or a file, where it is the caller's data.
+pub(super) fn for_stdout(output: &str) -> std::borrow::Cow<'_, str> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        return std::borrow::Cow::Borrowed(output);
+    }
+    std::borrow::Cow::Owned(
+        output
+            .split('\n')
+            .map(|line| line.split('\t').map(clean).collect::<Vec<_>>().join("\t"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// Characters a terminal draws as nothing, or that reorder or break what follows: every
 /// `Bidi_Control` character, the line and paragraph separators, and the format characters
 /// (`Cf`) and fillers that render invisibly (soft hyphen, zero-width and joiner characters,

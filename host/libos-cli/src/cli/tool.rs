@@ -182,7 +182,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
     } else {
         print_side_channels(&tool.info.name, &report);
         if let Ok(out) = &report.result {
-            println!("{out}");
+            println!("{}", super::text::for_stdout(out));
         }
     }
     report.result.map(|_| ()).map_err(Failure::from)

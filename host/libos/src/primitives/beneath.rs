@@ -212,11 +212,15 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Replaces the file `rel` with `contents` atomically, keeping what the file was: its
 /// permission bits (never a set-uid, set-gid or sticky bit) and, where the host may, its
 /// owner. The new contents are written to an unnamed file (`O_TMPFILE`) in the parent
-/// directory's descriptor, synced, and given a name only then: the file's own name when nothing
-/// has it (so an interrupted write leaves nothing behind), else a temporary name renamed over
-/// the old file at once (a FIFO, socket or device there is refused, never replaced) (a kill between those two calls leaves `.NAME.libos-tmp-PID-N`; so does
-/// a file system with no unnamed files, where the temporary file is named from the start). A symbolic link at `rel` is replaced, not followed; a directory there
-/// is an error; a file with more than one hard link is refused (`InvalidInput`): replacing it
+/// directory's descriptor, synced, and given a name only then: the file's own name when
+/// nothing has it, else a temporary name in the working directory's root
+/// ([`TMP_PREFIX`]`PID-N`) renamed over the old file at once. A kill between those two calls
+/// leaves the temporary file in the root, where the next host to open the working directory
+/// removes it ([`sweep_temporaries`]); a file on another file system than the root gets its
+/// temporary name beside it instead, and so does every write on a file system without
+/// unnamed files (`.NAME.libos-tmp-PID-N`, not swept). A symbolic link at `rel` is replaced,
+/// not followed; a directory there is an error; a FIFO, socket or device is refused, never
+/// replaced; a file with more than one hard link is refused (`InvalidInput`): replacing it
 /// would split the links, writing through it would change the other names' file.
 pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Result<()> {
     let (dir, name) = parent(root, rel)?;
@@ -251,7 +255,8 @@ pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Res
     }
     let mode = existing.as_ref().map_or(0o666, |st| st.st_mode & 0o777);
     let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-    let tmp = format!(".{name}.libos-tmp-{}-{seq}", std::process::id());
+    let tmp_in_root = format!("{TMP_PREFIX}{}-{seq}", std::process::id());
+    let tmp_beside = format!(".{name}.libos-tmp-{}-{seq}", std::process::id());
     // Fills `fd` (mode and owner as the file had them), synced.
     let fill = |fd: &OwnedFd| -> io::Result<()> {
         if let Some(st) = &existing {
@@ -274,53 +279,115 @@ pub fn atomic_write(root: BorrowedFd<'_>, rel: &str, contents: &[u8]) -> io::Res
         OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
         Mode::from_raw_mode(mode),
     );
-    // `Ok(true)`: the file is in place already.
-    let linked = unnamed.map_err(io::Error::from).and_then(|fd| {
-        fill(&fd)?;
-        // Named through /proc (linking a descriptor by itself needs a capability).
-        let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
-        let link = |to: &str| {
-            rustix::fs::linkat(
-                rustix::fs::CWD,
-                path.as_str(),
-                &dir,
-                to,
-                AtFlags::SYMLINK_FOLLOW,
-            )
-        };
-        // A new file gets its name directly: no temporary name ever exists, so an interrupted
-        // write leaves nothing behind. Replacing needs a name to rename from.
-        if absent {
-            match link(name) {
-                Ok(()) => return Ok(true),
-                Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(e.into()),
-            }
+    let Ok(fd) = unnamed else {
+        return named_temporary_write(dir.as_fd(), name, &tmp_beside, mode, &fill);
+    };
+    fill(&fd)?;
+    // Named through /proc (linking a descriptor by itself needs a capability).
+    let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
+    let link = |at: BorrowedFd<'_>, to: &str| {
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            path.as_str(),
+            at,
+            to,
+            AtFlags::SYMLINK_FOLLOW,
+        )
+    };
+    // A new file gets its name directly: no temporary name ever exists.
+    if absent {
+        match link(dir.as_fd(), name) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
         }
-        link(tmp.as_str())?;
-        Ok(false)
-    });
-    if let Ok(true) = linked {
-        return Ok(());
     }
-    let result = (|| {
-        if linked.is_err() {
-            // No unnamed files here (or no /proc): a named temporary file.
-            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
-            let fd = rustix::fs::openat(
-                &dir,
-                tmp.as_str(),
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode),
-            )?;
-            fill(&fd)?;
+    // Replacing needs a name to rename from: one in the working directory's root, where the
+    // next host to open it removes what a killed writer left (`sweep_temporaries`); beside
+    // the file when it lies on another file system than the root.
+    let (at, tmp) = match link(root, &tmp_in_root) {
+        Ok(()) => (root, tmp_in_root.as_str()),
+        Err(rustix::io::Errno::XDEV) => {
+            link(dir.as_fd(), &tmp_beside)?;
+            (dir.as_fd(), tmp_beside.as_str())
         }
-        Ok(rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)?)
+        Err(e) => return Err(e.into()),
+    };
+    let renamed = rustix::fs::renameat(at, tmp, &dir, name);
+    if renamed.is_err() {
+        let _ = rustix::fs::unlinkat(at, tmp, AtFlags::empty());
+    }
+    Ok(renamed?)
+}
+
+/// [`atomic_write`] where the file system has no unnamed files (or there is no `/proc`): the
+/// contents go to the named temporary file `tmp` beside the file, which is then renamed over
+/// it (an interrupted write can leave `tmp`).
+fn named_temporary_write(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    tmp: &str,
+    mode: u32,
+    fill: &dyn Fn(&OwnedFd) -> io::Result<()>,
+) -> io::Result<()> {
+    let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
+    let result = (|| {
+        let fd = rustix::fs::openat(
+            dir,
+            tmp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        )?;
+        fill(&fd)?;
+        Ok(rustix::fs::renameat(dir, tmp, dir, name)?)
     })();
     if result.is_err() {
-        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
     }
     result
+}
+
+/// The start of the name of a temporary file [`atomic_write`] leaves in the working
+/// directory's root while it replaces a file: `.libos-tmp-PID-N`.
+pub const TMP_PREFIX: &str = ".libos-tmp-";
+
+/// Removes from the working directory's root the temporary files of writers that are gone
+/// (a host killed between naming a replacement and renaming it over the file): those whose
+/// process no longer exists. Called when a host first opens a working directory. Returns how
+/// many were removed; failures are skipped (a temporary file is never anyone's data).
+pub fn sweep_temporaries(root: BorrowedFd<'_>) -> usize {
+    let Ok(dir) = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return 0;
+    };
+    let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    while let Some(Ok(entry)) = entries.next() {
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix(TMP_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() as i32
+            || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let regular = rustix::fs::statat(root, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        if !alive && regular && rustix::fs::unlinkat(root, name, AtFlags::empty()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The working directory's descriptor of a cap-std directory.
