@@ -202,6 +202,8 @@ fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
     env.write(&stale, "half a write");
     env.write(&live, "in flight");
     env.write(".libos-tmp-notapid", "not ours");
+    let lookalike = format!(".libos-tmp-{gone}-thesis.txt");
+    env.write(&lookalike, "a person's file");
     std::fs::create_dir(env.work_path(&format!(".libos-tmp-{gone}-8"))).expect("mkdir");
     env.write("keep.txt", "before");
     let host = env.host();
@@ -220,6 +222,10 @@ fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
     );
     assert!(env.work_path(&live).exists(), "a live writer's is not");
     assert!(env.work_path(".libos-tmp-notapid").exists());
+    assert!(
+        env.work_path(&lookalike).exists(),
+        "only the exact form is swept"
+    );
     assert!(env.work_path(&format!(".libos-tmp-{gone}-8")).is_dir());
     // The replacement itself left no name behind, and a listing does not show ours.
     let names: Vec<String> = std::fs::read_dir(env.work.path())
@@ -232,7 +238,7 @@ fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
             .iter()
             .filter(|n| n.starts_with(".libos-tmp-"))
             .count(),
-        3,
+        4,
         "{names:?}"
     );
     let listed = probe(
@@ -242,6 +248,6 @@ fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
         None,
         json!({"op": "list", "path": "."}),
     );
-    // keep.txt alone: the root's temporary names are not listed.
-    assert_eq!(listed["ok"]["count"], 1, "{listed}");
+    // keep.txt and the two look-alikes: names of the exact temporary form are not listed.
+    assert_eq!(listed["ok"]["count"], 3, "{listed}");
 }

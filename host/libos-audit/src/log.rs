@@ -95,6 +95,14 @@ impl AuditSink for AuditLog {
         self.flush().map_err(|e| e.to_string())
     }
 
+    /// Queues `batch` and its flush in one go (see `Queue::push_batch_and_flush`).
+    fn store_batch_then(&self, batch: &mut Batch, done: crate::record::StoreDone) {
+        self.queue.push_batch_and_flush(
+            batch,
+            Box::new(move |result| done(result.map_err(|e| e.to_string()))),
+        );
+    }
+
     /// [`AuditLog::flush_then`].
     fn store_then(&self, done: crate::record::StoreDone) {
         self.flush_then(Box::new(move |result| {

@@ -120,6 +120,40 @@ impl Queue {
         }
     }
 
+    /// Queues the records of `batch` (as [`Queue::push_batch`]) and, under the same lock, a
+    /// flush answered by `reply`: the records and the flush reach the writer in one round, so
+    /// whether they were stored is what `reply` is told.
+    pub(crate) fn push_batch_and_flush(&self, batch: &mut Batch, reply: FlushReply) {
+        let count = batch.len();
+        let whole = std::mem::take(batch);
+        let mut state = self.lock_with_room();
+        if state.writer_gone {
+            state.lost += count as u64;
+            let lost = std::mem::take(&mut state.lost);
+            drop(state);
+            reply(Err(AuditError::WriterGone { lost }));
+            return;
+        }
+        if count > 0 {
+            state.items.push(Item::Batch(whole));
+            state.queued += count;
+        }
+        state.flushes.push(reply);
+        self.wake_writer(&mut state, true);
+    }
+
+    /// The lock, once the queue has room (or the writer is gone).
+    fn lock_with_room(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        while state.queued >= CAPACITY && !state.writer_gone {
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+
     /// Waits for room, then lets `add` append `count` records to the queue and wakes the
     /// writer if needed; counts them as lost if the writer is gone.
     fn enqueue(&self, count: usize, add: impl FnOnce(&mut Vec<Item>)) {

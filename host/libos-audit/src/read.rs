@@ -80,20 +80,74 @@ pub fn vouches(db_path: &Path, digest: &str) -> Result<bool, AuditError> {
         )?
         .query_map([digest], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
-    let mut row =
-        conn.prepare("SELECT action, args_digest FROM audit NOT INDEXED WHERE seq = ?1")?;
     for seq in candidates {
-        let stored = row
-            .query_row([seq], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })
-            .optional()?;
-        if let Some((action, Some(found))) = stored
-            && found == digest
-            && (action == "human.approve" || action == "human.deny")
-        {
+        if in_chain_answer(&conn, seq, digest)? {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Whether row `seq`, read from the table itself, is a person's answer carrying `digest` that
+/// sits in the chain: within `1..=head`, its hash recomputed from its contents, linked to the
+/// row before it (or the genesis) and by the row after it (if any). A row forged outside the
+/// chain (a negative seq, zero hashes, a row slipped between two others) vouches for nothing;
+/// one forged inside it means rewriting the chain, which `verify` and the head kept outside
+/// the database report.
+fn in_chain_answer(
+    conn: &rusqlite::Connection,
+    seq: i64,
+    digest: &str,
+) -> Result<bool, AuditError> {
+    let head: Option<i64> = conn
+        .query_row("SELECT seq FROM audit_head WHERE id = 1", [], |r| r.get(0))
+        .optional()?;
+    if !head.is_some_and(|head| (1..=head).contains(&seq)) {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT {} FROM audit NOT INDEXED WHERE seq = ?1",
+        schema::audit_columns(conn)?
+    );
+    let Some(stored) = conn
+        .query_row(&sql, [seq], |r| Ok(row::stored_record(r, seq)))
+        .optional()?
+        .and_then(Result::ok)
+    else {
+        return Ok(false);
+    };
+    let decided = &stored.record.decided;
+    if stored.record.args_digest.as_deref() != Some(digest)
+        || !(&*decided.action == "human.approve" || &*decided.action == "human.deny")
+    {
+        return Ok(false);
+    }
+    let (Ok(prev), Ok(hash)) = (
+        row::hash_bytes("prev_hash", &stored.prev_hash),
+        row::hash_bytes("hash", &stored.hash),
+    ) else {
+        return Ok(false);
+    };
+    if crate::chain::record_hash(&prev, seq, &stored.record) != hash {
+        return Ok(false);
+    }
+    let text_at = |column: &str, at: i64| -> Result<Option<String>, AuditError> {
+        Ok(conn
+            .query_row(
+                &format!("SELECT {column} FROM audit NOT INDEXED WHERE seq = ?1"),
+                [at],
+                |r| r.get(0),
+            )
+            .optional()?)
+    };
+    let linked_before = if seq == 1 {
+        prev == crate::chain::GENESIS_HASH
+    } else {
+        text_at("hash", seq - 1)?.as_deref() == Some(stored.prev_hash.as_str())
+    };
+    let linked_after = match seq.checked_add(1) {
+        Some(next) => text_at("prev_hash", next)?.is_none_or(|p| p == stored.hash),
+        None => true,
+    };
+    Ok(linked_before && linked_after)
 }

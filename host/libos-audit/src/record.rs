@@ -157,6 +157,14 @@ pub trait AuditSink: Send + Sync {
         done(self.store());
     }
 
+    /// Queues every record of `batch` (leaving it empty), then [`AuditSink::store_then`]; a
+    /// sink that can take both at once (the audit log) does, so the outcome `done` is told is
+    /// that of the batch these records were written in.
+    fn store_batch_then(&self, batch: &mut Batch, done: StoreDone) {
+        self.append_batch(batch);
+        self.store_then(done);
+    }
+
     /// Why records cannot be stored now, if they cannot: every decision then fails closed
     /// (see `Authority`). A sink that keeps nothing never fails.
     fn failing(&self) -> Option<String> {

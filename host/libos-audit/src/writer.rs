@@ -48,6 +48,7 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path:
         for item in items.drain(..) {
             item.drain_into(&mut batch);
         }
+        let batch_was_empty = batch.is_empty();
         let mut head = None;
         let mut this_round: Option<String> = None;
         for chunk in batch.chunks(MAX_BATCH) {
@@ -84,14 +85,24 @@ pub(crate) fn run(mut conn: Connection, queue: Arc<Queue>, head_file: std::path:
             queue.set_failing(this_round);
         }
         if !work.flushes.is_empty() {
+            // A round that wrote nothing while the log is failing (the last batch failed, none
+            // committed since) tells its waiters so: their records may be in that batch.
+            let still_failing = if batch_was_empty && failure.is_none() {
+                queue.failing()
+            } else {
+                None
+            };
             let told = failure.take().map(|f| (f.lost, f.first.to_string()));
             for reply in work.flushes {
-                reply(match &told {
-                    None => Ok(()),
-                    Some((lost, first)) => Err(AuditError::WriteFailed {
+                reply(match (&told, &still_failing) {
+                    (Some((lost, first)), _) => Err(AuditError::WriteFailed {
                         lost: *lost,
                         source: Box::new(AuditError::Reported(first.clone())),
                     }),
+                    (None, Some(why)) => Err(AuditError::Reported(format!(
+                        "the audit log is not being written: {why}"
+                    ))),
+                    (None, None) => Ok(()),
                 });
             }
         }

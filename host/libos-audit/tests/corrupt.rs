@@ -131,8 +131,9 @@ fn failed_batch_is_reported_on_flush_and_not_half_written() -> anyhow::Result<()
         Err(AuditError::WriteFailed { lost, .. }) => assert_eq!(lost, 10),
         other => panic!("expected WriteFailed, got {other:?}"),
     }
-    // Reported once; nothing new failed since.
-    log.flush()?;
+    // Nothing has been written since: the log says it is still failing.
+    let still = log.flush().expect_err("the log is still failing");
+    assert!(still.to_string().contains("not being written"), "{still}");
 
     let count: i64 = raw(&path)?.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
     assert_eq!(count, 5);

@@ -187,3 +187,37 @@ fn a_trigger_on_the_audit_tables_fails_every_batch() -> anyhow::Result<()> {
     assert_eq!(report.records, 2, "only what was stored as written");
     Ok(())
 }
+
+#[test]
+fn a_row_forged_outside_the_chain_vouches_for_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    common::write_log(&path, 3)?;
+    let forged = "e".repeat(64);
+    let zeros = "0".repeat(64);
+    let conn = raw(&path)?;
+    for seq in [-7i64, 0, 99] {
+        conn.execute(
+            "INSERT INTO audit (seq, time_ns, subject, action, resource, verdict, reason, \
+             policy_ids, request_id, args_digest, prev_hash, hash) \
+             VALUES (?1, 1, 'human:op', 'human.approve', 'answer', 'allow', 'approved', '[]', \
+             'req-forged', ?2, ?3, ?3)",
+            rusqlite::params![seq, forged, zeros],
+        )?;
+        assert!(
+            !libos_audit::vouches(&path, &forged)?,
+            "a row at seq {seq} outside the chain vouched"
+        );
+        conn.execute("DELETE FROM audit WHERE seq = ?1", [seq])?;
+    }
+    // A row with the right place but a hash that does not follow from its contents.
+    conn.execute(
+        "UPDATE audit SET action = 'human.approve', args_digest = ?1 WHERE seq = 2",
+        [&forged],
+    )?;
+    assert!(
+        !libos_audit::vouches(&path, &forged)?,
+        "an edited row vouched"
+    );
+    Ok(())
+}

@@ -176,8 +176,10 @@ impl Session {
     /// with the outcome once they and every record queued before them are stored (see
     /// [`libos_audit::AuditSink::store_then`]). `done` must not block.
     pub fn store_then(&mut self, done: libos_audit::StoreDone) {
-        self.hand_off();
-        self.authority.audit().store_then(done);
+        // The held records and the flush go to the writer together: the outcome is theirs.
+        self.authority
+            .audit()
+            .store_batch_then(&mut self.held, done);
     }
 
     /// Why the audit log cannot be written now, if it cannot (see

@@ -351,6 +351,17 @@ fn named_temporary_write(
 /// directory's root while it replaces a file: `.libos-tmp-PID-N`.
 pub const TMP_PREFIX: &str = ".libos-tmp-";
 
+/// The writer's pid when `name` is exactly a temporary name of [`atomic_write`]
+/// (`.libos-tmp-PID-N`, both all digits): nothing else is taken for one.
+pub fn temporary_of(name: &str) -> Option<i32> {
+    let (pid, seq) = name.strip_prefix(TMP_PREFIX)?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(seq) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// Removes from the working directory's root the temporary files of writers that are gone
 /// (a host killed between naming a replacement and renaming it over the file): those whose
 /// process no longer exists. Called when a host first opens a working directory. Returns how
@@ -372,11 +383,7 @@ pub fn sweep_temporaries(root: BorrowedFd<'_>) -> usize {
         let Ok(name) = entry.file_name().to_str() else {
             continue;
         };
-        let Some(pid) = name
-            .strip_prefix(TMP_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
-        else {
+        let Some(pid) = temporary_of(name) else {
             continue;
         };
         let alive = pid == std::process::id() as i32

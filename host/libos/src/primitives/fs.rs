@@ -186,7 +186,7 @@ impl CallCtx {
             return true;
         }
         // A replacement's temporary name in the root, there for an instant.
-        if child.starts_with(beneath::TMP_PREFIX) && !child.contains('/') {
+        if beneath::temporary_of(child).is_some() {
             return true;
         }
         let decided = self

@@ -234,6 +234,95 @@ const INTERPRETERS: &[&str] = &[
     "run-parts",
 ];
 
+/// Programs known to be ordinary: they read and print, and none of their options runs a
+/// command or writes a file (`sort`, `sed`, `uniq`, `tar`, `zip`, `unzip`, `git` and `find`
+/// are decided by their arguments). Every program on no list is an interpreter: a program's
+/// effect is known only when it is listed.
+const ORDINARY: &[&str] = &[
+    "echo",
+    "printf",
+    "cat",
+    "tac",
+    "nl",
+    "head",
+    "tail",
+    "wc",
+    "grep",
+    "egrep",
+    "fgrep",
+    "ls",
+    "dir",
+    "vdir",
+    "pwd",
+    "true",
+    "false",
+    "yes",
+    "seq",
+    "sleep",
+    "id",
+    "whoami",
+    "groups",
+    "logname",
+    "uname",
+    "arch",
+    "nproc",
+    "basename",
+    "dirname",
+    "realpath",
+    "readlink",
+    "stat",
+    "du",
+    "df",
+    "cut",
+    "tr",
+    "paste",
+    "join",
+    "comm",
+    "cmp",
+    "diff",
+    "fold",
+    "fmt",
+    "column",
+    "expand",
+    "unexpand",
+    "od",
+    "hexdump",
+    "base64",
+    "base32",
+    "basenc",
+    "md5sum",
+    "sha1sum",
+    "sha224sum",
+    "sha256sum",
+    "sha384sum",
+    "sha512sum",
+    "b2sum",
+    "cksum",
+    "sum",
+    "strings",
+    "printenv",
+    "test",
+    "[",
+    "expr",
+    "factor",
+    "numfmt",
+    "tsort",
+    "rev",
+    "look",
+    "jq",
+    "which",
+    "getconf",
+    "locale",
+    "tty",
+    "uptime",
+    "free",
+    "ps",
+    "pgrep",
+    "pr",
+    "shasum",
+    "cal",
+];
+
 /// Wrappers that run the command after their own options.
 const WRAPPERS: &[&str] = &[
     "env", "nice", "ionice", "nohup", "stdbuf", "setsid", "timeout", "unbuffer", "command",
@@ -555,8 +644,13 @@ pub fn classify(argv: &[String]) -> Decided {
             Class::Network
         } else if DESTRUCTIVE.contains(&name.as_str()) || name.starts_with("mkfs") {
             Class::Destructive
-        } else {
+        } else if ORDINARY.contains(&name.as_str()) {
             Class::Exec
+        } else {
+            // Not known to be ordinary: what it does cannot be told from its name (a
+            // restricted shell, a test harness, an editor, a pager, a tool that writes with
+            // `-o`): decided as running code the call does not show.
+            Class::Interpreter
         };
         return Decided {
             class,
@@ -591,13 +685,40 @@ mod tests {
     }
 
     #[test]
+    fn a_program_on_no_list_is_an_interpreter() {
+        for cmd in [
+            "rbash -c x",
+            "prove t.t",
+            "vim.basic -es -c !x",
+            "pydoc3 mod",
+            "perldoc x",
+            "man -P x ls",
+            "nroff -U x",
+            "groff -U x",
+            "gpg --decrypt x",
+            "openssl enc -out x",
+            "shuf -o v2.txt -e x",
+            "ptx -G in out",
+            "xxd -r in out",
+            "link a b",
+            "mkfifo f",
+            "mknod f p",
+            "fallocate -p -l 1 x",
+            "ar x a.a",
+            "iconv -o x y",
+            "some-new-tool --do-things",
+        ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+    }
+
+    #[test]
     fn ordinary_programs_are_exec() {
         for cmd in [
             "ls -la",
             "cat a.txt",
             "sort a.txt",
             "/usr/bin/grep -r x .",
-            "git rev-parse HEAD",
             "find . -name x",
         ] {
             assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
@@ -932,9 +1053,13 @@ mod tests {
         for cmd in [
             "git rev-parse HEAD",
             "git -C sub ls-tree HEAD",
-            "git --version",
-            "git",
+            "git check-ignore zz",
+            "git rev-list --indexed-objects --all",
+            "git rev-parse --show-toplevel",
         ] {
+            assert_eq!(of(cmd).0, Class::Interpreter, "{cmd}");
+        }
+        for cmd in ["git --version", "git version", "git"] {
             assert_eq!(of(cmd).0, Class::Exec, "{cmd}");
         }
         assert_eq!(of("git clone https://x/y").0, Class::Network);

@@ -265,24 +265,13 @@ fn substitution_is_plain(rest: &str) -> bool {
 
 /// git: whatever reads the repository's configuration or index may run a command from it
 /// (`core.fsmonitor` on status, diff drivers and pagers, hooks on commit, merge, checkout,
-/// rebase, am, push…, `core.sshCommand` on fetch, aliases with `!`), so every subcommand is
-/// an interpreter except a few plumbing commands that do none of that, and `clone` (a new
-/// repository, no configuration of the caller's yet), which is network.
+/// rebase, am, push…, `core.sshCommand` on fetch, aliases with `!`; `core.fsmonitor` even on
+/// plumbing that reads the index, such as `check-ignore`, `rev-parse --show-toplevel` or
+/// `rev-list --indexed-objects`; textconv drivers on `cat-file`), so every subcommand is an
+/// interpreter but `version`, and `clone` (a new repository, no configuration of the caller's
+/// yet), which is network.
 fn git(args: &[String]) -> Class {
-    const PLAIN: &[&str] = &[
-        "version",
-        "cat-file",
-        "ls-tree",
-        "rev-parse",
-        "rev-list",
-        "show-ref",
-        "for-each-ref",
-        "merge-base",
-        "name-rev",
-        "check-ignore",
-        "check-ref-format",
-        "var",
-    ];
+    const PLAIN: &[&str] = &["version"];
     // Global options before the subcommand: those that take a value, and those that run a
     // command of the caller's choosing (configuration, an exec path, a pager).
     let mut i = 0;
