@@ -251,3 +251,29 @@ fn a_replacement_leaves_nothing_and_what_a_killed_writer_left_is_swept() {
     // keep.txt and the two look-alikes: names of the exact temporary form are not listed.
     assert_eq!(listed["ok"]["count"], 3, "{listed}");
 }
+
+#[test]
+fn a_guest_cannot_take_a_temporary_name_of_the_runtime() {
+    let env = Env::new();
+    let host = env.host();
+    for name in [".libos-tmp-999999-1", ".libos-tmp-1-1"] {
+        let write = probe(
+            &env,
+            &host,
+            &["fs.write:**", "fs.read:**"],
+            None,
+            json!({"op": "write", "path": name, "content": "covert"}),
+        );
+        assert_eq!(write["error"]["kind"], "denied", "{name}: {write}");
+        assert!(!env.work_path(name).exists(), "{name} was created");
+    }
+    // A name that only looks alike is an ordinary file.
+    let ordinary = probe(
+        &env,
+        &host,
+        &["fs.write:**"],
+        None,
+        json!({"op": "write", "path": ".libos-tmp-notes", "content": "mine"}),
+    );
+    assert!(ordinary.get("ok").is_some(), "{ordinary}");
+}

@@ -117,6 +117,12 @@ impl CallCtx {
     /// Every primitive that touches a path of the working directory asks this on the path it
     /// will really touch, whatever the capabilities and the policy say.
     pub fn refuse_reserved(&mut self, action: &str, path: &str) -> Result<(), RuntimeError> {
+        if crate::primitives::beneath::temporary_of(path).is_some() {
+            let reason = format!(
+                "{action} {path:?}: the name is reserved for the runtime's temporary files"
+            );
+            return Err(self.refuse(action, path, reason));
+        }
         if !self.reserved.covers(path) {
             return Ok(());
         }

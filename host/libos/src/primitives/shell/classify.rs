@@ -685,6 +685,22 @@ mod tests {
     }
 
     #[test]
+    fn archives_that_write_or_reach_a_host_while_listing_are_not_plain() {
+        assert_eq!(
+            of("tar tf x.tar --volno-file=keep.txt").0,
+            Class::Destructive
+        );
+        assert_eq!(of("tar tf host:x.tar").0, Class::Network);
+        assert_eq!(of("tar tf a.tar").0, Class::Exec);
+        assert_eq!(of("tar tf a:b.tar --force-local").0, Class::Exec);
+        assert_eq!(of("unzip -l-l a.zip").0, Class::Destructive);
+        assert_eq!(of("unzip a.zip -x -l").0, Class::Destructive);
+        assert_eq!(of("unzip -l a.zip -d out").0, Class::Destructive);
+        assert_eq!(of("unzip -l a.zip").0, Class::Exec);
+        assert_eq!(of("unzip -tq a.zip").0, Class::Exec);
+    }
+
+    #[test]
     fn a_program_on_no_list_is_an_interpreter() {
         for cmd in [
             "rbash -c x",

@@ -66,6 +66,16 @@ fn tar(args: &[String]) -> Class {
     if has_long(args, HOOKS) || letters.contains(['I', 'F']) {
         return Class::Interpreter;
     }
+    // `host:file` is an archive reached through rsh (unless --force-local).
+    if !has_long(args, &["--force-local"])
+        && args.iter().any(|a| !a.starts_with('-') && a.contains(':'))
+    {
+        return Class::Network;
+    }
+    // Writes its volume number to a file even when listing.
+    if has_long(args, &["--volno-file"]) {
+        return Class::Destructive;
+    }
     let lists = letters.contains('t') || has_long(args, &["--list"]);
     let writes = letters.contains(['x', 'c', 'r', 'u', 'A'])
         || has_long(
@@ -97,11 +107,20 @@ fn zip(args: &[String]) -> Class {
     }
 }
 
-/// unzip: listing, testing and printing read; extracting writes.
+/// unzip: listing, testing and printing read; extracting writes. It reads only when its
+/// options are one plain bundle of those letters before anything else (`-l a.zip`, `-tq
+/// a.zip`): a `-` inside a bundle switches options off (`-l-l` extracts), an option after the
+/// archive name is something else (`a.zip -x -l` extracts).
 fn unzip(args: &[String]) -> Class {
-    let reads = args
-        .iter()
-        .any(|a| short_letters(a).is_some_and(|l| l.contains(['l', 'v', 't', 'Z', 'p', 'c', 'z'])));
+    let read_bundle = |a: &String| {
+        short_letters(a).is_some_and(|l| {
+            !l.is_empty()
+                && l.chars().all(|c| "lvtZpczq".contains(c))
+                && l.contains(['l', 'v', 't', 'Z', 'p', 'c', 'z'])
+        })
+    };
+    let reads =
+        args.first().is_some_and(read_bundle) && args[1..].iter().all(|a| !a.starts_with('-'));
     if reads {
         Class::Exec
     } else {
