@@ -35,7 +35,12 @@ fn a_failed_batch_fails_every_waiter_and_the_log_fails_until_one_commits() -> an
     for waiter in waiters {
         let outcome = waiter.recv_timeout(Duration::from_secs(10))?;
         let why = outcome.expect_err("a waiter of the failed batch is told it failed");
-        assert!(why.contains("could not be written"), "{why}");
+        // Told by the round that failed the record, or by a later one that wrote nothing
+        // while the log was failing.
+        assert!(
+            why.contains("could not be written") || why.contains("not being written"),
+            "{why}"
+        );
     }
     let failing = log.failing().expect("the log says it is failing");
     assert!(failing.contains("audit"), "{failing}");
