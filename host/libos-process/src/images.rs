@@ -12,6 +12,20 @@ use crate::ctx::ProcessCtx;
 use crate::error::ProcessError;
 use crate::kernel::Inner;
 
+/// The policy of `image` alone: its `policy.cedar`, whose rules are named
+/// `NAME/policy.cedar#ID` where inherited (what audit records and `libos policy explain`
+/// show), or the built-in permit when it has none.
+///
+/// # Errors
+/// `Invalid` when the stored policy does not parse.
+pub fn policy_of(image: &Image) -> Result<Policy, ProcessError> {
+    match &image.policy {
+        Some(text) => Policy::parse(text, &format!("{}/policy.cedar", image.name))
+            .map_err(|e| ProcessError::Invalid(e.to_string())),
+        None => Ok(Policy::permit_all()),
+    }
+}
+
 /// How many inherited policy chains a host keeps (cleared wholesale past it).
 const KEPT_CHAINS: usize = 4096;
 
@@ -24,11 +38,7 @@ impl Inner {
         if let Some(policy) = policies.get(&digest) {
             return Ok(Arc::clone(policy));
         }
-        let policy = Arc::new(match &image.policy {
-            Some(text) => Policy::parse(text, &format!("{}/policy.cedar", image.name))
-                .map_err(|e| ProcessError::Invalid(e.to_string()))?,
-            None => Policy::permit_all(),
-        });
+        let policy = Arc::new(policy_of(image)?);
         policies.insert(digest, Arc::clone(&policy));
         Ok(policy)
     }

@@ -28,6 +28,7 @@ mod waiting;
 pub use control::TABLE_POLL;
 pub use ctx::ProcessCtx;
 pub use error::ProcessError;
+pub use images::policy_of;
 pub use kernel::{Kernel, PROCESS_AMBIENT, Start};
 pub use status::ExitStatus;
 pub use waiting::HUMAN_POLL;

@@ -221,5 +221,8 @@ async fn no_child_starts_in_the_state_directory() -> anyhow::Result<()> {
         steps[2]["ok"].as_u64().is_some(),
         "the root itself is fine: {out}"
     );
+    // The refused spawns started nothing: the parent and the one child are all there is.
+    let all = kernel.table().list(libos_proctable::ProcessFilter::All)?;
+    assert_eq!(all.len(), 2, "{all:?}");
     Ok(())
 }

@@ -59,13 +59,13 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                         format!("grants could not be read, so they were not checked: {e}"),
                     )
                 })?;
-                for grant in grants {
-                    let vouched = libos_audit::vouches(&db, &grant.digest()).map_err(|e| {
-                        Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
-                    })?;
-                    if !vouched {
-                        return Err(Failure::new(
-                            Code::AuditBroken,
+                // Each with the digest its approval's record carries, and what to say if none
+                // does.
+                let claims = grants
+                    .iter()
+                    .map(|grant| {
+                        (
+                            grant.digest(),
                             format!(
                                 "grant {} ({} on {} for pid {}) has no record of the approval \
                                  that minted it (written into the database by other means?); \
@@ -75,16 +75,11 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                                 clean(&grant.resource),
                                 grant.pid
                             ),
-                        ));
-                    }
-                }
-                for rule in rules {
-                    let vouched = libos_audit::vouches(&db, &rule.digest()).map_err(|e| {
-                        Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
-                    })?;
-                    if !vouched {
-                        return Err(Failure::new(
-                            Code::AuditBroken,
+                        )
+                    })
+                    .chain(rules.iter().map(|rule| {
+                        (
+                            rule.digest(),
                             format!(
                                 "standing rule {} ({} {} on {}) has no record of a person making \
                                  it (written into the database by other means?); it is not obeyed",
@@ -93,7 +88,14 @@ pub fn run(cmd: AuditCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
                                 clean(&rule.action),
                                 clean(&rule.resource)
                             ),
-                        ));
+                        )
+                    }));
+                for (digest, unvouched) in claims {
+                    let vouched = libos_audit::vouches(&db, &digest).map_err(|e| {
+                        Failure::new(Code::AuditUnreadable, format!("audit log: {e}"))
+                    })?;
+                    if !vouched {
+                        return Err(Failure::new(Code::AuditBroken, unvouched));
                     }
                 }
             }

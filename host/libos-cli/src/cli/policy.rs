@@ -146,19 +146,8 @@ pub fn run(cmd: PolicyCommand, state_dir: Option<&Path>) -> Result<(), Failure> 
             let stored = ImageStore::open(state.root())
                 .and_then(|s| s.get(lookup))
                 .map_err(|e| Failure::new(Code::NotFound, e.to_string()))?;
-            let policy = match &stored.policy {
-                Some(text) => {
-                    Policy::parse(text, &format!("{}/policy.cedar", stored.name)).map_err(error)?
-                }
-                None => Policy::permit_all(),
-            };
-            let caps: Vec<Capability> = stored
-                .capabilities
-                .iter()
-                .map(String::as_str)
-                .chain(libos_process::PROCESS_AMBIENT.iter().copied())
-                .filter_map(|c| c.parse().ok())
-                .collect();
+            let policy = libos_process::policy_of(&stored).map_err(error)?;
+            let caps = process_capabilities(&stored.capabilities);
             // The image's name as its rules know it.
             image = Some(stored.exact());
             (policy, caps)
@@ -268,13 +257,10 @@ fn process_policy(
                 format!("image {digest} of pid {pid}'s policy chain: {e}"),
             )
         })?;
-        let policy = match &stored.policy {
-            Some(text) => {
-                Policy::parse(text, &format!("{}/policy.cedar", stored.name)).map_err(error)?
-            }
-            None => Policy::permit_all(),
-        };
-        layers.push((stored.exact(), policy));
+        layers.push((
+            stored.exact(),
+            libos_process::policy_of(&stored).map_err(error)?,
+        ));
     }
     let shown: Vec<String> = layers.iter().map(|(exact, _)| clean(exact)).collect();
     notes.push(format!(
@@ -292,14 +278,22 @@ fn process_policy(
     }
     let own =
         by_digest(&record.image_digest).map_err(|e| Failure::new(Code::NotFound, e.to_string()))?;
-    let caps: Vec<Capability> = record
-        .capabilities
+    Ok((
+        policy,
+        process_capabilities(&record.capabilities),
+        own.exact(),
+    ))
+}
+
+/// The capabilities a process holding `granted` decides with: those, and the ones every
+/// process holds.
+fn process_capabilities(granted: &[String]) -> Vec<Capability> {
+    granted
         .iter()
         .map(String::as_str)
         .chain(libos_process::PROCESS_AMBIENT.iter().copied())
         .filter_map(|c| c.parse().ok())
-        .collect();
-    Ok((policy, caps, own.exact()))
+        .collect()
 }
 
 /// How the shell primitive would run a command acting as `program` on this kernel: confined
