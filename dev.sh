@@ -39,7 +39,7 @@ case "${1:-}" in
     bench)
         ensure_targets
         cargo bench --locked -p libos --bench primitives --bench wasi_fs
-        exec cargo bench --locked -p libos-process --bench shell
+        exec cargo bench --locked -p libos-process --bench shell --bench record_first
         ;;
     *)
         echo "usage: ./dev.sh demo | test | lint | bench" >&2
