@@ -279,7 +279,7 @@ fn policy_explain_shows_which_rule_asks_and_a_standing_answer() {
 }
 
 #[test]
-fn a_request_survives_its_host_dying_and_is_decided_after() {
+fn a_request_of_a_process_lost_with_its_host_is_closed_when_the_host_is_recovered() {
     let env = Env::new();
     writer_image(&env);
     let steps = json!({"steps": [
@@ -288,14 +288,19 @@ fn a_request_survives_its_host_dying_and_is_decided_after() {
     let pid = env.run_detached("writer", Some(&steps.to_string()));
     let id = pending_of(&env, pid)["id"].as_str().expect("id").to_owned();
     env.kill_host_of(pid);
-    // Still there, and a person can still decide it (told that its process is gone).
+    // The next command finds the host dead: the process is failed and its request closed,
+    // since nothing could use a decision now.
     let listed = env.json_lines(&["approvals", "--json"]);
-    assert!(listed.iter().any(|r| r["id"] == id.as_str()), "{listed:?}");
+    assert!(!listed.iter().any(|r| r["id"] == id.as_str()), "{listed:?}");
     let (code, out, err) = libos(&env, &["approve", &id]);
-    assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("approved"), "{out}");
-    assert!(err.contains("has ended"), "{err}");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(err.contains(&id), "{err}");
     assert!(env.read("later.txt").is_none(), "nothing ran it");
+    // The closing is recorded, by the host, on that request.
+    let closed = env.audit_json().into_iter().any(|r| {
+        r["action"] == "human.expire" && r["subject"] == "host" && r["request_id"] == id.as_str()
+    });
+    assert!(closed, "the closing is audited");
 }
 
 #[test]

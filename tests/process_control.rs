@@ -201,23 +201,12 @@ fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation(
 #[test]
 fn a_shell_command_ends_with_the_host_that_runs_it() {
     let env = Env::new();
-    let dir = env.agent_image(
+    env.build_image(
         "sleeper",
         libos_guests::AGENT_SCRIPT,
+        &["shell.exec:**", "shell.interpreter:**"],
         "wall_clock = \"120s\"",
     );
-    let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
-    let manifest = manifest.replacen(
-        "agent = \"agent.wasm\"\n",
-        "agent = \"agent.wasm\"\ncapabilities = [\"shell.exec:**\", \"shell.interpreter:**\"]\n",
-        1,
-    );
-    std::fs::write(dir.join("image.toml"), manifest).expect("manifest");
-    env.libos()
-        .args(["image", "build"])
-        .arg(&dir)
-        .assert()
-        .success();
     // A command that also leaves a process of its own behind, in a new session if it can.
     let marker = format!("61.{}", std::process::id());
     let script = format!("(setsid sleep {marker} || sleep {marker}) & sleep {marker}");

@@ -19,5 +19,6 @@ mod policy_chain;
 mod process_control;
 mod processes;
 mod record_first;
+mod scale;
 mod state_dir;
 mod wasi_fs;

@@ -162,6 +162,28 @@ impl Env {
         dir
     }
 
+    /// [`Env::agent_image`] with `capabilities`, built with `libos image build` (which must
+    /// succeed).
+    pub fn build_image(&self, name: &str, component: &str, capabilities: &[&str], limits: &str) {
+        let dir = self.agent_image(name, component, limits);
+        let caps: Vec<String> = capabilities.iter().map(|c| format!("{c:?}")).collect();
+        let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
+        let manifest = manifest.replacen(
+            "agent = \"agent.wasm\"\n",
+            &format!(
+                "agent = \"agent.wasm\"\ncapabilities = [{}]\n",
+                caps.join(", ")
+            ),
+            1,
+        );
+        std::fs::write(dir.join("image.toml"), manifest).expect("manifest");
+        self.libos()
+            .args(["image", "build"])
+            .arg(&dir)
+            .assert()
+            .success();
+    }
+
     pub fn read(&self, rel: &str) -> Option<String> {
         std::fs::read_to_string(self.work_path(rel)).ok()
     }

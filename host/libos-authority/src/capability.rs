@@ -15,6 +15,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use globset::{Candidate, GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
@@ -133,8 +136,8 @@ enum ResourcePattern {
     Any,
     /// A pattern without glob metacharacters: plain string equality.
     Literal(String),
-    /// A compiled glob.
-    Glob(GlobMatcher),
+    /// A compiled glob, shared by every set holding the same pattern (see [`shared_glob`]).
+    Glob(Arc<GlobMatcher>),
 }
 
 impl ResourcePattern {
@@ -148,11 +151,7 @@ impl ResourcePattern {
         if !pattern.contains(['*', '?', '[', ']', '{', '}', '\\']) {
             return Ok(ResourcePattern::Literal(pattern.to_owned()));
         }
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| format!("bad resource glob: {}", e.kind()))?;
-        Ok(ResourcePattern::Glob(glob.compile_matcher()))
+        Ok(ResourcePattern::Glob(shared_glob(pattern)?))
     }
 
     fn matches(&self, resource: &str, candidate: &Candidate<'_>) -> bool {
@@ -162,6 +161,33 @@ impl ResourcePattern {
             ResourcePattern::Glob(m) => m.is_match_candidate(candidate),
         }
     }
+}
+
+/// Compiled globs kept for reuse at most (patterns come from images and from spawns, so a
+/// guest could otherwise grow the map without bound; past this, globs are compiled per set).
+const SHARED_GLOBS: usize = 4_096;
+
+/// The compiled matcher of the resource glob `pattern`. A glob compiles to a regular
+/// expression (microseconds and a few KiB): every process holds the same ambient patterns and
+/// usually its image's, so each distinct pattern is compiled once per host and shared.
+fn shared_glob(pattern: &str) -> Result<Arc<GlobMatcher>, String> {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<GlobMatcher>>>> =
+        LazyLock::new(Mutex::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(matcher) = compiled.get(pattern) {
+        return Ok(Arc::clone(matcher));
+    }
+    let matcher = Arc::new(
+        GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("bad resource glob: {}", e.kind()))?
+            .compile_matcher(),
+    );
+    if compiled.len() < SHARED_GLOBS {
+        compiled.insert(pattern.to_owned(), Arc::clone(&matcher));
+    }
+    Ok(matcher)
 }
 
 /// One capability with its patterns compiled.

@@ -16,6 +16,7 @@ pub(crate) const LIMIT_KEYS: &[&str] = &[
     "memory",
     "wall_clock",
     "max_children",
+    "max_descendants",
     "max_objects",
     "max_object_bytes",
     "max_namespace_bytes",
@@ -44,6 +45,10 @@ pub struct ImageLimits {
     /// Maximum number of children the agent may start over its life (ended ones count too);
     /// `[budget] children` bounds its whole subtree instead. Default 16.
     pub max_children: u32,
+    /// Maximum number of the agent's descendants (children, their children, ...) alive at
+    /// once; every ancestor's bound applies too, so a spawn loop anywhere in a tree stops at
+    /// its root's. Starting one more is `limit-exceeded(children)`. Default 1,000.
+    pub max_descendants: u32,
     /// Maximum number of objects the agent may hold in its memory namespace. Default 10,000.
     pub max_objects: u64,
     /// Maximum size of one stored object, in bytes. Default 64 KiB.
@@ -70,6 +75,7 @@ impl Default for ImageLimits {
             memory: 64 << 20,
             wall_clock: Duration::from_secs(10 * 60),
             max_children: 16,
+            max_descendants: 1_000,
             max_objects: 10_000,
             max_object_bytes: 64 << 10,
             max_namespace_bytes: 16 << 20,
@@ -90,6 +96,9 @@ impl ImageLimits {
                 "memory" => limits.memory = positive_size(&value).map_err(field)?,
                 "wall_clock" => limits.wall_clock = wall_clock(&value).map_err(field)?,
                 "max_children" => limits.max_children = small_count(&value).map_err(field)?,
+                "max_descendants" => {
+                    limits.max_descendants = small_count(&value).map_err(field)?;
+                }
                 "max_objects" => limits.max_objects = count(&value, 0).map_err(field)?,
                 "max_object_bytes" => limits.max_object_bytes = size(&value).map_err(field)?,
                 "max_namespace_bytes" => {

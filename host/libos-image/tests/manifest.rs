@@ -34,6 +34,7 @@ fuel_per_slice = 5_000
 memory = "32MiB"
 wall_clock = "1h 30m"
 max_children = 2
+max_descendants = 40
 max_objects = 7
 max_object_bytes = 1000
 max_namespace_bytes = "1MB"
@@ -81,6 +82,7 @@ fn parses_a_full_manifest() {
             memory: 32 << 20,
             wall_clock: Duration::from_secs(90 * 60),
             max_children: 2,
+            max_descendants: 40,
             max_objects: 7,
             max_object_bytes: 1000,
             max_namespace_bytes: 1_000_000,

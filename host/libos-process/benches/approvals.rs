@@ -135,11 +135,7 @@ async fn writes(kernel: &Kernel, queue: &HumanQueue, image: &str, work: &Path, n
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let state = tempfile::tempdir().expect("state");
     let images = tempfile::tempdir().expect("images");
     let work = tempfile::tempdir().expect("work");

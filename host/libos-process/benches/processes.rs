@@ -30,15 +30,11 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use libos::Limits;
-use libos::host::{CallOptions, HostOptions};
-use libos::wasm::engine::{self, Allocation};
+use libos::host::CallOptions;
 use libos_authority::Policy;
 use libos_image::ImageStore;
-use libos_process::bindings::{Agent, AgentPre};
-use libos_process::{Kernel, Start};
+use libos_process::Kernel;
 use libos_proctable::{ProcessFilter, State};
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store};
 
 const PARKED: u32 = 10_000;
 
@@ -84,7 +80,7 @@ async fn calls_in_process(kernel: &Kernel, work: &Path, n: u64) -> Duration {
     let input = serde_json::json!({ "steps": [{ "op": "repeat", "times": n,
         "step": { "op": "tool", "name": "word_count", "input": { "text": WORDS } } }] });
     let pid = kernel
-        .start(start("caller", &input.to_string(), work))
+        .start(common::start("caller", &input.to_string(), work))
         .await
         .expect("start");
     let status = kernel.wait(pid).await.expect("wait");
@@ -98,17 +94,6 @@ async fn calls_in_process(kernel: &Kernel, work: &Path, n: u64) -> Duration {
 }
 
 const WORDS: &str = "the quick brown fox jumps over the lazy dog";
-
-fn start(image: &str, input: &str, work: &Path) -> Start {
-    Start {
-        image: image.into(),
-        input: input.into(),
-        capabilities: None,
-        workdir: work.to_path_buf(),
-        cwd: "/".into(),
-        parent: None,
-    }
-}
 
 /// Resident set size of this process, in bytes.
 /// The proportional set size of this process, in bytes (`/proc/self/smaps_rollup`).
@@ -132,33 +117,8 @@ fn rss() -> u64 {
     pages * 4096
 }
 
-fn raw_pre(engine: &Engine) -> AgentPre<()> {
-    let component = Component::from_file(engine, libos_guests::AGENT_MINIMAL).expect("compile");
-    let mut linker: Linker<()> = Linker::new(engine);
-    linker
-        .define_unknown_imports_as_traps(&component)
-        .expect("stub imports");
-    AgentPre::new(linker.instantiate_pre(&component).expect("pre")).expect("agent")
-}
-
-async fn raw_run(engine: &Engine, pre: &AgentPre<()>) {
-    let mut store = Store::new(engine, ());
-    store.set_fuel(u64::MAX / 2).expect("fuel");
-    store.set_epoch_deadline(u64::MAX / 2);
-    let agent: Agent = pre
-        .instantiate_async(&mut store)
-        .await
-        .expect("instantiate");
-    let out = agent.call_run(&mut store, "{}").await.expect("run");
-    assert!(out.is_ok());
-}
-
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let state = tempfile::tempdir().expect("state");
     let images = tempfile::tempdir().expect("images");
     let work = tempfile::tempdir().expect("work");
@@ -177,24 +137,14 @@ fn main() {
         &["events.wait:park"],
     );
     tool_image(state.path(), images.path());
-    let allocation = Allocation::Pooling {
-        instances: PARKED + 100,
-    };
-    let kernel = rt
-        .block_on(async {
-            Kernel::new(HostOptions {
-                state_dir: Some(state.path().to_path_buf()),
-                allocation,
-                ..HostOptions::default()
-            })
-        })
-        .expect("kernel");
-    let engine = engine::build(Allocation::Pooling { instances: 100 }).expect("engine");
-    let pre = raw_pre(&engine);
+    // The product's serving configuration (what `libos run` builds), sized to hold the
+    // parked waiters and the processes of the other groups.
+    let capacity = PARKED + 100;
+    let (kernel, engine, pre) = common::serving(&rt, state.path(), capacity);
     // Compile the minimal agent once, outside the measurements.
     rt.block_on(async {
         let pid = kernel
-            .start(start("minimal", "{}", work.path()))
+            .start(common::start("minimal", "{}", work.path()))
             .await
             .expect("start");
         kernel.wait(pid).await.expect("wait");
@@ -205,11 +155,13 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     let mut g = c.benchmark_group("spawn");
-    g.bench_function("raw", |b| b.to_async(&rt).iter(|| raw_run(&engine, &pre)));
+    g.bench_function("raw", |b| {
+        b.to_async(&rt).iter(|| common::raw_run(&engine, &pre))
+    });
     g.bench_function("libos", |b| {
         b.to_async(&rt).iter(|| async {
             let pid = kernel
-                .start(start("minimal", "{}", work.path()))
+                .start(common::start("minimal", "{}", work.path()))
                 .await
                 .expect("start");
             kernel.wait(pid).await.expect("wait");
@@ -224,7 +176,7 @@ fn main() {
                     let t = Instant::now();
                     for _ in 0..n {
                         let pid = kernel
-                            .start(start("minimal", "{}", &work))
+                            .start(common::start("minimal", "{}", &work))
                             .await
                             .expect("start");
                         kernel.wait(pid).await.expect("wait");
@@ -333,7 +285,7 @@ async fn park(kernel: &Kernel, work: &Path) -> Option<Parked> {
     for _ in 0..PARKED {
         pids.push(
             kernel
-                .start(start("waiter", r#"{"topic":"park"}"#, work))
+                .start(common::start("waiter", r#"{"topic":"park"}"#, work))
                 .await
                 .ok()?,
         );

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use libos::host::HostOptions;
 use libos_image::ImageStore;
-use libos_process::{ExitStatus, Kernel, Start};
+use libos_process::{ExitStatus, Kernel};
 use serde_json::{Value, json};
 
 const POLICY: &str = r#"
@@ -50,14 +50,7 @@ async fn start_writer(kernel: &Kernel, work: &Path, path: &str, n: u64) -> u64 {
     let steps = json!({"steps": [{"op": "repeat", "times": n,
         "step": {"op": "write", "path": path, "text": "the same bytes"}}], "stop_on_error": true});
     kernel
-        .start(Start {
-            image: "writer".into(),
-            input: steps.to_string(),
-            capabilities: None,
-            workdir: work.to_path_buf(),
-            cwd: "/".into(),
-            parent: None,
-        })
+        .start(common::start("writer", &steps.to_string(), work))
         .await
         .expect("start")
 }
@@ -93,11 +86,7 @@ async fn sustained(kernel: &Kernel, work: &Path, processes: u64, total: u64) -> 
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let state = tempfile::tempdir().expect("state");
     let images = tempfile::tempdir().expect("images");
     let work = tempfile::tempdir().expect("work");

@@ -20,7 +20,7 @@ use criterion::Criterion;
 use libos::host::HostOptions;
 use libos::primitives::shell::confine;
 use libos_image::ImageStore;
-use libos_process::{ExitStatus, Kernel, Start};
+use libos_process::{ExitStatus, Kernel};
 use serde_json::{Value, json};
 
 fn image(state: &Path, dir: &Path) {
@@ -46,14 +46,7 @@ async fn commands(kernel: &Kernel, work: &Path, n: u64) -> Duration {
         {"op": "repeat", "times": n, "step": {"op": "shell", "argv": ["true"]}},
     ], "stop_on_error": true});
     let pid = kernel
-        .start(Start {
-            image: "sh".into(),
-            input: steps.to_string(),
-            capabilities: None,
-            workdir: work.to_path_buf(),
-            cwd: "/".into(),
-            parent: None,
-        })
+        .start(common::start("sh", &steps.to_string(), work))
         .await
         .expect("start");
     let out = match kernel.wait(pid).await.expect("wait") {
@@ -67,11 +60,7 @@ async fn commands(kernel: &Kernel, work: &Path, n: u64) -> Duration {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let state = tempfile::tempdir().expect("state");
     let images = tempfile::tempdir().expect("images");
     let work = tempfile::tempdir().expect("work");

@@ -36,6 +36,9 @@ pub struct ProcessCtx {
     pub(crate) kernel: Arc<Inner>,
     /// Per topic, the id of the last event this process received (or passed over).
     pub(crate) seen: HashMap<String, u64>,
+    /// Children it started over its life (across `exec`), against its image's `max_children`:
+    /// counted here so a spawn never counts rows of the process table.
+    pub(crate) children_started: u64,
     /// The newest event id when the process started: on a topic it has not waited on yet, it
     /// receives only events emitted after that.
     pub(crate) events_from: u64,
@@ -137,15 +140,12 @@ impl ProcessCtx {
         if usage == self.reported.usage || !due {
             return;
         }
-        match self.kernel.table.set_usage(self.pid, &usage) {
-            Ok(()) => {
-                self.reported = Reported {
-                    usage,
-                    at: Some(Instant::now()),
-                }
-            }
-            Err(e) => tracing::warn!(pid = self.pid, error = %e, "usage not stored"),
-        }
+        // Committed by the table's writer with the process's other changes.
+        self.kernel.table.set_usage_behind(self.pid, usage);
+        self.reported = Reported {
+            usage,
+            at: Some(Instant::now()),
+        };
     }
 
     /// Moves the lines logged since the last hand-off into the process log, where

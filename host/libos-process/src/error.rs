@@ -17,6 +17,10 @@ pub enum ProcessError {
     /// A limit of the caller (e.g. its image's `max_children`).
     #[error("limit exceeded: {0:?}")]
     LimitExceeded(LimitKind),
+    /// No room for one more live process: a tree's `max_descendants` or the host's
+    /// `max_processes` (the message names which); the guest sees `limit-exceeded(children)`.
+    #[error("limit exceeded: {0}")]
+    Capacity(String),
     /// The state directory, the image store or the engine failed.
     #[error("host error: {0}")]
     Host(String),
@@ -30,6 +34,7 @@ impl ProcessError {
             ProcessError::Denied(m) => RuntimeError::Denied(m.clone()),
             ProcessError::Invalid(m) => RuntimeError::Invalid(m.clone()),
             ProcessError::LimitExceeded(k) => RuntimeError::LimitExceeded(*k),
+            ProcessError::Capacity(_) => RuntimeError::LimitExceeded(LimitKind::Children),
             ProcessError::Host(m) => RuntimeError::Io(m.clone()),
         }
     }

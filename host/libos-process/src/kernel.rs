@@ -24,6 +24,7 @@ use crate::ctx::{ProcessCtx, Reported};
 use crate::error::ProcessError;
 use crate::pause::{Pausable, PauseFlag};
 use crate::status::ExitStatus;
+use crate::subtree::{Admission, Full, Subtree};
 
 /// Capabilities every process holds on top of the clock and log ones: waiting for its
 /// children, killing and signalling its descendants (resources `children/PID` and
@@ -86,6 +87,10 @@ pub(crate) struct Running {
     /// Set (under the lock of the running map) when this host kills it: its end is then the
     /// kill's, recorded and announced by the kill, not by the task.
     pub(crate) killed: bool,
+    /// The live processes below it, which its children are admitted into.
+    pub(crate) subtree: Arc<Subtree>,
+    /// Counts it as live in its ancestors' subtrees and the host until this entry drops.
+    pub(crate) _admission: Admission,
 }
 
 pub(crate) struct Inner {
@@ -99,6 +104,8 @@ pub(crate) struct Inner {
     /// This host's processes waiting for a person (see `waiting.rs`).
     pub(crate) human_waiters: Arc<crate::waiting::HumanWaiters>,
     pub(crate) bus: Bus,
+    /// Every live process of this host, bounded by its `max_processes`.
+    pub(crate) processes: Arc<Subtree>,
     pub(crate) host_id: String,
     /// Held while this kernel lives: tells other invocations it is alive.
     _lease: HostLease,
@@ -107,6 +114,10 @@ pub(crate) struct Inner {
     pub(crate) recent: Mutex<crate::recent::RecentExits>,
     /// The newest message id this host has seen in the table (see `control.rs`).
     pub(crate) last_message: AtomicU64,
+    /// Polls of the table so far (see `control.rs`).
+    pub(crate) polls: AtomicU64,
+    /// The processes of this host the table had paused at its last poll (see `control.rs`).
+    pub(crate) last_paused: Mutex<std::collections::HashSet<u64>>,
     pub(crate) agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
     pub(crate) policies: Mutex<HashMap<String, Arc<Policy>>>,
     /// Policies inheriting others, by image digest and the inherited chain's digest.
@@ -117,6 +128,7 @@ pub(crate) struct Inner {
 impl Kernel {
     /// A kernel over a new tool host with `options` (state directory, allocation, clock).
     pub fn new(options: HostOptions) -> Result<Kernel, ProcessError> {
+        let max_processes = options.max_processes;
         let host =
             ToolHost::new(options).map_err(|e: HostError| ProcessError::Host(e.to_string()))?;
         let linker = link(&host).map_err(|e| ProcessError::Host(format!("{e:#}")))?;
@@ -130,9 +142,7 @@ impl Kernel {
         );
         let hosts = host.state().hosts_dir();
         let lease = HostLease::acquire(&hosts)?;
-        for lost in libos_proctable::hosts::recover(&table, &hosts, Some(&lease))? {
-            tracing::warn!(host = %lost.host, pids = ?lost.pids, "processes of a dead host marked failed");
-        }
+        crate::recovery::recover(&table, &hosts, &lease, &human, host.audit())?;
         let host_id = lease.id().to_owned();
         let last_message = AtomicU64::new(table.last_message()?);
         let bus = Bus::starting_at(table.last_event()?);
@@ -146,11 +156,14 @@ impl Kernel {
                 human,
                 human_waiters: Default::default(),
                 bus,
+                processes: Subtree::host(u64::from(max_processes)),
                 host_id,
                 _lease: lease,
                 running: Mutex::default(),
                 recent: Mutex::default(),
                 last_message,
+                last_paused: Mutex::default(),
+                polls: AtomicU64::new(0),
                 agents: Mutex::default(),
                 policies: Mutex::default(),
                 chains: Mutex::default(),
@@ -162,14 +175,18 @@ impl Kernel {
         Ok(kernel)
     }
 
-    /// Ends the tree of root `pid`: kills every descendant that is still running.
-    pub fn end_tree(&self, pid: u64) -> Result<(), ProcessError> {
-        for child in self.inner.table.children(pid)? {
-            if ExitStatus::of_state(&child.state).is_none() {
-                self.inner.kill(child.pid)?;
-            }
-        }
-        Ok(())
+    /// Ends the tree of root `pid` (which has ended): kills every descendant still live, at
+    /// any depth, each recorded `killed` and announced, in one transaction; returns their
+    /// pids. Starts queued behind a spawn are committed first, so none escapes.
+    pub fn end_tree(&self, pid: u64) -> Result<Vec<u64>, ProcessError> {
+        self.inner.table.flush()?;
+        self.inner.kill(pid)
+    }
+
+    /// The processes this kernel runs now (those started and not yet ended), which its
+    /// `max_processes` bounds.
+    pub fn live_processes(&self) -> u64 {
+        self.inner.processes.live()
     }
 
     /// The tool host underneath (audit log, state directory).
@@ -193,7 +210,7 @@ impl Kernel {
                     .into(),
             ));
         }
-        Inner::start(&self.inner, start, None).await
+        Inner::start(&self.inner, start, None, None).await
     }
 
     /// Waits until `pid` has ended and returns how.
@@ -230,11 +247,13 @@ impl Kernel {
 
 impl Inner {
     /// Starts `start`, under its image's policy inheriting `inherits` (the policy in force of
-    /// the parent that spawns it).
+    /// the parent that spawns it). With `after`, the process runs no code before those
+    /// records (its spawn's) are stored, and fails, never having run, if they cannot be.
     pub(crate) async fn start(
         self: &Arc<Self>,
         start: Start,
         inherits: Option<(&Arc<Policy>, &[String])>,
+        after: Option<libos::permit::RecordPending>,
     ) -> Result<u64, ProcessError> {
         let (inherits, inherited_chain) = match inherits {
             Some((policy, chain)) => (Some(policy), chain),
@@ -249,16 +268,24 @@ impl Inner {
         let policy = self.policy_inheriting(&image, inherits)?;
         // A parent this host runs and that has not ended: the table cannot refuse the
         // child, so its start is recorded behind the spawn (see `ProcessTable::start_behind`).
-        let (parent_budget, parent_live_here) = match start.parent {
-            None => (None, true),
+        let (parent_budget, parent_live_here, parent_subtree) = match start.parent {
+            None => (None, true, None),
             Some(p) => match self.lock_running().get(&p) {
                 Some(r) => (
                     Some(Arc::clone(&r.budget)),
                     !r.killed && r.exit.borrow().is_none(),
+                    Some(Arc::clone(&r.subtree)),
                 ),
-                None => (None, false),
+                None => (None, false, None),
             },
         };
+        // Counted live below its parent (and every ancestor) and in the host before anything
+        // is recorded: a full level refuses the start and nothing is left behind.
+        let above = parent_subtree.unwrap_or_else(|| Arc::clone(&self.processes));
+        let admission = above
+            .admit()
+            .map_err(|full| refuse_full(&start.image, start.parent, full))?;
+        let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
         let budget = Budget::new(&image.budget, parent_budget);
         let policy_chain = crate::ctx::chain_with(&image.digest.to_string(), inherited_chain);
         let new = NewProcess {
@@ -308,6 +335,8 @@ impl Inner {
                 mail: Arc::new(Notify::new()),
                 budget,
                 killed: false,
+                subtree,
+                _admission: admission,
             },
         );
         let this = Arc::clone(self);
@@ -315,6 +344,16 @@ impl Inner {
         // the task's whole life, and the context (almost a kilobyte) moves on into the store.
         let ctx = Box::new(ctx);
         let task = tokio::spawn(async move {
+            if let Some(after) = after
+                && let Err(e) = after.stored().await
+            {
+                let why = match e {
+                    libos::bindings::RuntimeError::Io(why) => why,
+                    other => format!("{other:?}"),
+                };
+                this.finish(pid, ExitStatus::Failed(format!("not started: {why}")), &tx);
+                return;
+            }
             let status = Pausable::new(this.run(pid, pre, ctx, pipes, start.input), pause).await;
             this.finish(pid, status, &tx);
         });
@@ -373,6 +412,7 @@ impl Inner {
             call,
             kernel: Arc::clone(self),
             seen: HashMap::new(),
+            children_started: 0,
             // Events stored before it started, in this host or another, are not for it (an
             // exit notice still queued is not counted, but that of an earlier process is
             // never for it anyway: it only sees its own children's).
@@ -431,6 +471,22 @@ impl Inner {
     pub(crate) fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The error of a start of `image` (by `parent`) refused because `full` is full, logged with what to change.
+fn refuse_full(image: &str, parent: Option<u64>, full: Full) -> ProcessError {
+    let message = match full {
+        Full::Tree(limit) => format!(
+            "process tree bound reached: {limit} live descendants (the `max_descendants` \
+             limit of the spawning process's image or of an ancestor's)"
+        ),
+        Full::Host(limit) => format!(
+            "host capacity reached: {limit} live processes (`libos run --max-processes` / \
+             LIBOS_MAX_PROCESSES)"
+        ),
+    };
+    tracing::warn!(image = ?image, parent = ?parent, "start refused: {message}");
+    ProcessError::Capacity(message)
 }
 
 /// The capabilities `image` requests, parsed.

@@ -20,8 +20,10 @@ mod pause;
 mod primitives;
 mod rate;
 mod recent;
+pub mod recovery;
 mod run;
 mod status;
+mod subtree;
 pub mod surface;
 mod waiting;
 

@@ -63,6 +63,7 @@ impl Inner {
             ) {
                 Ok((mut next, next_pipes)) => {
                     next.seen = old.seen;
+                    next.children_started = old.children_started;
                     next.events_from = old.events_from;
                     next.log_quota = old.log_quota;
                     next.policy_chain = policy_chain;
@@ -232,7 +233,7 @@ impl Inner {
     /// (killed meanwhile from another terminal), announces the end the table has instead.
     fn end_recorded(&self, pid: u64, outcome: libos_proctable::Result<u64>) {
         match outcome {
-            Ok(id) => self.bus.stored(id),
+            Ok(id) => self.bus.stored(id, EXIT_TOPIC),
             Err(e) => match self
                 .table
                 .get(pid)
@@ -265,6 +266,9 @@ fn ended_how(status: &ExitStatus) -> String {
 fn trap_reason(err: &wasmtime::Error, hit: Option<LimitKind>) -> String {
     if let Some(kind) = hit {
         return format!("limit exceeded: {}", kind.as_str());
+    }
+    if libos::wasm::engine::is_pool_full(err) {
+        return format!("host capacity: no free instance slot: {err:#}");
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => "limit exceeded: fuel".into(),

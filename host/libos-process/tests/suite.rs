@@ -6,6 +6,7 @@ mod common;
 
 mod approvals;
 mod budget;
+mod capacity;
 mod events;
 mod hostile;
 mod inherited_policy;

@@ -39,6 +39,8 @@ pub(crate) enum Op {
     /// Apply the state changes `path` to `pid` as `advance` does, the process's own
     /// (blocking, waking); a refusal (it was killed meanwhile) is only logged.
     Advance { pid: u64, path: Vec<State> },
+    /// Record what `pid` has spent so far (see `ProcessTable::set_usage_behind`).
+    Usage { pid: u64, usage: Usage },
     /// End `pid` with its exit notice and final usage (see `ProcessTable::end_behind`).
     End {
         pid: u64,
@@ -54,7 +56,10 @@ impl Op {
     /// The process the change is about.
     fn pid(&self) -> u64 {
         match self {
-            Op::Start { pid, .. } | Op::Advance { pid, .. } | Op::End { pid, .. } => *pid,
+            Op::Start { pid, .. }
+            | Op::Advance { pid, .. }
+            | Op::Usage { pid, .. }
+            | Op::End { pid, .. } => *pid,
         }
     }
 
@@ -69,6 +74,7 @@ impl Op {
                 }
                 Ok(*pid)
             }
+            Op::Usage { pid, usage } => crate::usage::set(conn, *pid, usage).map(|()| *pid),
             Op::End {
                 pid,
                 end,
@@ -92,6 +98,11 @@ impl Op {
                 if let Err(e) = outcome {
                     // Killed meanwhile: the table refuses leaving an ended state.
                     tracing::debug!(pid, error = %e, "state change not recorded");
+                }
+            }
+            Op::Usage { pid, .. } => {
+                if let Err(e) = outcome {
+                    tracing::warn!(pid, error = %e, "usage not recorded");
                 }
             }
             Op::End { done, pid, .. } => match done {
@@ -318,6 +329,8 @@ fn plan(ops: &[Op]) -> Vec<Apply> {
                     open.1.push(at);
                 }
             }
+            // Its own row: recorded in queue order, whatever becomes of the lifetime.
+            Op::Usage { .. } => {}
             Op::End { pid, .. } => {
                 if let Some((start, advances, true)) = started.remove(pid) {
                     lifetimes.insert(at, (start, advances));

@@ -4,14 +4,20 @@
 //! one `libos` invocation reaches processes waiting in another, and `libos events` shows them.
 //! Each event has an id, increasing in emit order across every topic and every host and never
 //! reused; a waiter remembers per topic the id it has seen up to. Retention bounds the table:
-//! it keeps its newest [`KEPT`] events and a topic about its newest [`KEPT_PER_TOPIC`], so a
-//! flood of events (or of topics) costs bounded space; what is dropped was either seen or not
-//! waited for in time.
+//! it keeps the newest [`KEPT`] events emitted by processes and operators and a topic about
+//! its newest [`KEPT_PER_TOPIC`], so a flood of events (or of topics) costs bounded space.
+//! The host's exit notices ([`EXIT_TOPIC`], one per process end) are bounded by the per-topic
+//! rule alone and never count against [`KEPT`]: ending 100,000 processes does not push out
+//! the event their siblings are still waking up to. What is dropped was seen, not waited for
+//! in time, or outrun by more than [`KEPT`] newer events.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{KernelError, Result};
 use crate::sql::now_ns;
+
+/// The topic of the host's exit notices: payload `{"pid": N, "status": ...}`, source 0.
+pub const EXIT_TOPIC: &str = "process.exit";
 
 /// Events one topic keeps: it is cut back to this many by an emit on it whose id is a
 /// multiple of [`TRIM_EVERY`], so it may hold a few more in between (never more than
@@ -21,8 +27,9 @@ pub const KEPT_PER_TOPIC: usize = 1024;
 /// How often (in event ids) an emit also trims its topic.
 pub const TRIM_EVERY: i64 = 16;
 
-/// Events the table keeps over all topics: cut back to this many by every emit whose id is
-/// a multiple of [`TRIM_EVERY`], so it may hold up to `TRIM_EVERY - 1` more in between.
+/// Events the table keeps over all topics but [`EXIT_TOPIC`]: cut back to this many by every
+/// emit whose id is a multiple of [`TRIM_EVERY`], so it may hold up to `TRIM_EVERY - 1` more
+/// in between.
 pub const KEPT: usize = 16 * 1024;
 
 /// Largest event payload, in bytes (checked by the caller before [`emit`]).
@@ -73,8 +80,14 @@ pub(crate) fn emit(conn: &Connection, topic: &str, payload: &str, source: u64) -
     // KEPT_PER_TOPIC of this topic (which walks the topic's index past them). Deleting a
     // run of old events at once touches their pages once instead of once per emit.
     if id % TRIM_EVERY == 0 {
-        conn.prepare_cached("DELETE FROM process_events WHERE id <= ?1 - ?2")?
-            .execute(params![id, KEPT as i64])?;
+        // Exit notices are at most KEPT_PER_TOPIC of the newest rows, so finding the KEPT-th
+        // newest other event walks past at most that many.
+        conn.prepare_cached(
+            "DELETE FROM process_events WHERE topic != ?1 AND id <= (
+                 SELECT id FROM process_events WHERE topic != ?1
+                 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![EXIT_TOPIC, KEPT as i64])?;
         conn.prepare_cached(
             "DELETE FROM process_events WHERE topic = ?1 AND id <= (
                  SELECT id FROM process_events WHERE topic = ?1

@@ -28,7 +28,9 @@ pub use hosts::{HostLease, Recovered};
 pub use lifecycle::{TransitionError, check};
 pub use logs::{LogRecord, MAX_LINES as MAX_LOG_LINES};
 pub use mailbox::{Message, MessageBody};
-pub use record::{NewProcess, ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
+pub use record::{
+    NewProcess, ProcessFilter, ProcessQuery, ProcessRecord, Stopped, TransitionRecord,
+};
 pub use state::{BlockedOn, LIVE_STATE_NAMES, State};
 pub use table::ProcessTable;
 pub use usage::Usage;

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{KernelError, Result};
-use crate::record::{ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
+use crate::record::{ProcessFilter, ProcessQuery, ProcessRecord, Stopped, TransitionRecord};
 use crate::sql::{PROCESS_COLUMNS, decode_state, pid_key, query_processes, query_transitions};
 use crate::state::{LIVE_STATE_NAMES, State};
 
@@ -71,6 +71,77 @@ pub(crate) fn list(conn: &Connection, filter: ProcessFilter) -> Result<Vec<Proce
     query_processes(conn, &sql, [])
 }
 
+/// The processes `query` selects, by ascending pid.
+pub(crate) fn query(conn: &Connection, query: &ProcessQuery) -> Result<Vec<ProcessRecord>> {
+    let Some((conditions, values)) = conditions(query) else {
+        return Ok(Vec::new());
+    };
+    let mut sql = format!("SELECT {PROCESS_COLUMNS} FROM processes p{conditions} ORDER BY p.pid");
+    if let Some(limit) = query.limit {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    query_processes(conn, &sql, rusqlite::params_from_iter(values))
+}
+
+/// How many processes `query` selects (its `limit` applied), counted without reading them.
+pub(crate) fn count(conn: &Connection, query: &ProcessQuery) -> Result<u64> {
+    let Some((conditions, values)) = conditions(query) else {
+        return Ok(0);
+    };
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM processes p{conditions}"))?
+        .query_row(rusqlite::params_from_iter(values), |row| row.get(0))?;
+    let n = u64::try_from(n).unwrap_or(0);
+    Ok(query.limit.map_or(n, |limit| n.min(limit)))
+}
+
+/// The `WHERE` clause (with a leading space, or empty) of `query` and its bound values;
+/// `None` when it can select nothing.
+fn conditions(query: &ProcessQuery) -> Option<(String, Vec<rusqlite::types::Value>)> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    let mut bind = |value: rusqlite::types::Value| {
+        values.push(value);
+        format!("?{}", values.len())
+    };
+    if query.live {
+        conditions.push(format!("p.state_name IN ({})", live_names()));
+    }
+    if !query.states.is_empty() {
+        let names: Vec<String> = query
+            .states
+            .iter()
+            .map(|name| bind(name.clone().into()))
+            .collect();
+        conditions.push(format!("p.state_name IN ({})", names.join(", ")));
+    }
+    if let Some(image) = &query.image {
+        // Compared as text, never as a pattern: `%` or `_` in it match only themselves.
+        let condition = if let Some(prefix) = image.strip_prefix("sha256:") {
+            let at = bind(format!("sha256:{prefix}").into());
+            format!("substr(p.image_digest, 1, length({at})) = {at}")
+        } else if image.contains(':') {
+            format!("p.image = {}", bind(image.clone().into()))
+        } else {
+            let at = bind(format!("{image}:").into());
+            format!("substr(p.image, 1, length({at})) = {at}")
+        };
+        conditions.push(condition);
+    }
+    if let Some(parent) = query.parent {
+        let key = pid_key(parent)?;
+        conditions.push(format!("p.parent = {}", bind(key.into())));
+    }
+    if let Some(host) = &query.host {
+        conditions.push(format!("p.host = {}", bind(host.clone().into())));
+    }
+    if conditions.is_empty() {
+        return Some((String::new(), values));
+    }
+    Some((format!(" WHERE {}", conditions.join(" AND ")), values))
+}
+
 /// The live processes of `host` by ascending pid.
 pub(crate) fn owned_by(conn: &Connection, host: &str) -> Result<Vec<ProcessRecord>> {
     let sql = format!(
@@ -81,14 +152,21 @@ pub(crate) fn owned_by(conn: &Connection, host: &str) -> Result<Vec<ProcessRecor
     query_processes(conn, &sql, params![host])
 }
 
-/// The pids of the processes of `host` in state `killed` and in state `paused`, ascending.
-pub(crate) fn stopped_on(conn: &Connection, host: &str) -> Result<Stopped> {
+/// The pids of the processes of `host` in state `killed` (changed at or after `since_ns`)
+/// and in state `paused`, ascending. Both are ranges of the `(host, state_name, updated_ns)`
+/// index.
+pub(crate) fn stopped_on(conn: &Connection, host: &str, since_ns: u64) -> Result<Stopped> {
+    let since = i64::try_from(since_ns).unwrap_or(i64::MAX);
+    // Two index ranges (an `OR` of them would scan every row of the host).
     let mut stmt = conn.prepare_cached(
-        "SELECT pid, state_name FROM processes
-         WHERE host = ?1 AND state_name IN ('killed', 'paused') ORDER BY pid",
+        "SELECT pid, state_name FROM processes WHERE host = ?1 AND state_name = 'paused'
+         UNION ALL
+         SELECT pid, state_name FROM processes
+         WHERE host = ?1 AND state_name = 'killed' AND updated_ns >= ?2
+         ORDER BY 1",
     )?;
     let rows = stmt
-        .query_map(params![host], |row| {
+        .query_map(params![host, since], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?
         .collect::<std::result::Result<Vec<_>, _>>()?;

@@ -76,6 +76,26 @@ pub enum ProcessFilter {
     All,
 }
 
+/// Which processes [`crate::ProcessTable::query`] returns: those meeting every condition
+/// given, by ascending pid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessQuery {
+    /// Only processes in a live state.
+    pub live: bool,
+    /// Only processes in one of these states (names as [`crate::State::name`] gives them);
+    /// empty: any.
+    pub states: Vec<String>,
+    /// Only processes running this image: `NAME` (any version), `NAME:VERSION`, or
+    /// `sha256:PREFIX` of its digest.
+    pub image: Option<String>,
+    /// Only the direct children of this process.
+    pub parent: Option<u64>,
+    /// Only the processes of this host (its id, as [`ProcessRecord::host`] gives it).
+    pub host: Option<String>,
+    /// At most this many (the lowest pids).
+    pub limit: Option<u64>,
+}
+
 /// The processes of one host that must not run: what a host polls to apply `libos kill`,
 /// `libos pause` and `libos resume` made from other terminals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

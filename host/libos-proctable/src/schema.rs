@@ -1,10 +1,12 @@
 //! The process tables and how connections to the shared database are opened.
 //!
 //! The database file is shared with other tables of the runtime; this module only creates its
-//! own tables (and their indexes) and never drops or alters anything else. It drops one index
+//! own tables (and their indexes) and never drops or alters anything else. It drops indexes
 //! of its own that earlier versions created: `processes_by_state`, which every state change
 //! had to update (an extra page in each commit) for the benefit of `ps --live` alone, which
-//! reads the table through in a few milliseconds without it.
+//! reads the table through in a few milliseconds without it; and `processes_by_host`,
+//! replaced by `processes_by_host_state`, which also orders each state's rows by their last
+//! change, so a host's poll for recent kills reads only those.
 
 use std::path::Path;
 
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS processes (
     updated_ns   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS processes_by_parent ON processes (parent);
-CREATE INDEX IF NOT EXISTS processes_by_host ON processes (host, state_name);
+CREATE INDEX IF NOT EXISTS processes_by_host_state ON processes (host, state_name, updated_ns);
+DROP INDEX IF EXISTS processes_by_host;
 DROP INDEX IF EXISTS processes_by_state;
 CREATE TABLE IF NOT EXISTS process_transitions (
     pid        INTEGER NOT NULL,

@@ -14,7 +14,9 @@ use crate::logs::{self, LogRecord};
 use crate::mailbox::{self, Message, MessageBody};
 use crate::pids::{self, Block};
 use crate::read;
-use crate::record::{NewProcess, ProcessFilter, ProcessRecord, Stopped, TransitionRecord};
+use crate::record::{
+    NewProcess, ProcessFilter, ProcessQuery, ProcessRecord, Stopped, TransitionRecord,
+};
 use crate::schema;
 use crate::state::State;
 use crate::usage::{self, Usage};
@@ -256,6 +258,25 @@ impl ProcessTable {
         read::list(&*self.lock()?, filter)
     }
 
+    /// The processes `query` selects (see [`ProcessQuery`]), by ascending pid.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn query(&self, query: &ProcessQuery) -> Result<Vec<ProcessRecord>> {
+        read::query(&*self.lock()?, query)
+    }
+
+    /// How many processes `query` selects, without reading them (with `host` and `states`
+    /// given, a range of an index).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn count(&self, query: &ProcessQuery) -> Result<u64> {
+        read::count(&*self.lock()?, query)
+    }
+
     /// The direct children of `pid`, live or not, by ascending pid.
     ///
     /// # Errors
@@ -314,7 +335,18 @@ impl ProcessTable {
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn stopped_on(&self, host: &str) -> Result<Stopped> {
-        read::stopped_on(&*self.lock()?, host)
+        read::stopped_on(&*self.lock()?, host, 0)
+    }
+
+    /// [`ProcessTable::stopped_on`], but only the processes killed at or after `since_ns`
+    /// (by their row's last change; paused ones all): what a host polling often asks, at a
+    /// cost that does not grow with every process it ever saw killed.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn stopped_since(&self, host: &str, since_ns: u64) -> Result<Stopped> {
+        read::stopped_on(&*self.lock()?, host, since_ns)
     }
 
     /// The hosts that run at least one live process, by name.
@@ -440,13 +472,15 @@ impl ProcessTable {
     }
 
     /// Up to `limit` kept events on `topic` (every topic when `None`) with an id above
-    /// `after`, oldest first.
+    /// `after`, oldest first: those committed (an exit notice queued with its process's end
+    /// is announced only once committed, so nobody waits for one that is still queued).
+    /// Read on the second connection, so 100,000 waiters waking do not each commit the queue.
     ///
     /// # Errors
     ///
     /// Only [`crate::KernelError::Store`].
     pub fn events(&self, topic: Option<&str>, after: u64, limit: usize) -> Result<Vec<Event>> {
-        events::after(&*self.lock()?, topic, after, limit)
+        events::after(&self.shared.committed(), topic, after, limit)
     }
 
     /// The id of the newest event ever emitted and committed (0 if none): an exit notice
@@ -487,6 +521,12 @@ impl ProcessTable {
     /// [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
     pub fn set_usage(&self, pid: u64, usage: &Usage) -> Result<()> {
         self.transaction(|conn| usage::set(conn, pid, usage))
+    }
+
+    /// [`ProcessTable::set_usage`] behind the caller, as the process's own state changes are:
+    /// what a running process reports every few seconds costs it no commit.
+    pub fn set_usage_behind(&self, pid: u64, usage: Usage) {
+        self.shared.post(Op::Usage { pid, usage });
     }
 
     /// What each process that reported spending has spent, by pid.

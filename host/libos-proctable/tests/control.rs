@@ -179,3 +179,39 @@ fn events_keep_their_order_and_a_topic_keeps_only_its_newest() -> anyhow::Result
     assert!(table.emit("a", "{}", 0)? > last);
     Ok(())
 }
+
+#[test]
+fn exit_notices_never_push_out_an_event_still_being_waited_on() -> anyhow::Result<()> {
+    use libos_proctable::events::{EXIT_TOPIC, KEPT, KEPT_PER_TOPIC};
+    let (_dir, table) = open()?;
+    let go = table.emit("go", "{}", 0)?;
+    // More exit notices than the whole table keeps of other events.
+    for pid in 0..(KEPT + 64) {
+        table.emit(EXIT_TOPIC, &format!("{{\"pid\":{pid}}}"), 0)?;
+    }
+    let found = table.events(Some("go"), 0, 10)?;
+    assert_eq!(found.len(), 1, "the event survives the exits");
+    assert_eq!(found[0].id, go);
+    // The exit notices themselves are bounded by the per-topic rule.
+    let exits = table.events(Some(EXIT_TOPIC), 0, usize::MAX)?;
+    assert!(
+        exits.len() < KEPT_PER_TOPIC + libos_proctable::events::TRIM_EVERY as usize,
+        "{} exit notices kept",
+        exits.len()
+    );
+    // Other events still obey the overall bound.
+    for n in 0..(KEPT + 32) {
+        table.emit(&format!("t{}", n % 4096), "{}", 1)?;
+    }
+    let others = table
+        .events(None, 0, usize::MAX)?
+        .into_iter()
+        .filter(|e| e.topic != EXIT_TOPIC)
+        .count();
+    assert!(others <= KEPT + 16, "{others} kept");
+    assert!(
+        table.events(Some("go"), 0, 10)?.is_empty(),
+        "outrun by KEPT newer events"
+    );
+    Ok(())
+}

@@ -171,12 +171,12 @@ fn main() {
     std::fs::write(work.path().join("file.txt"), "x".repeat(100)).expect("fixture");
     let host = ToolHost::new(HostOptions {
         state_dir: Some(state.path().to_path_buf()),
-        allocation: Allocation::Pooling { instances: 100 },
-        ..HostOptions::default()
+        // The product's serving configuration (what `libos run` builds), default size.
+        ..HostOptions::serving(engine::DEFAULT_MAX_PROCESSES)
     })
     .expect("host");
     let raw = RawHost {
-        engine: engine::build(Allocation::Pooling { instances: 100 }).expect("engine"),
+        engine: engine::build(Allocation::serving(engine::DEFAULT_MAX_PROCESSES)).expect("engine"),
         workdir: work.path().to_path_buf(),
         clock: Arc::new(SystemClock::default()),
     };

@@ -94,7 +94,8 @@ struct PlainHost {
 
 impl PlainHost {
     fn new(workdir: &Path) -> PlainHost {
-        let engine = engine::build(Allocation::Pooling { instances: 100 }).expect("engine");
+        let engine =
+            engine::build(Allocation::serving(engine::DEFAULT_MAX_PROCESSES)).expect("engine");
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
         Tool::add_to_linker::<Plain, HasSelf<Plain>>(&mut linker, |p| p).expect("libos");
@@ -152,8 +153,8 @@ fn main() {
     std::fs::write(work.path().join("file.txt"), "x".repeat(100)).expect("fixture");
     let host = ToolHost::new(HostOptions {
         state_dir: Some(state.path().to_path_buf()),
-        allocation: Allocation::Pooling { instances: 100 },
-        ..HostOptions::default()
+        // The product's serving configuration (what `libos run` builds), default size.
+        ..HostOptions::serving(engine::DEFAULT_MAX_PROCESSES)
     })
     .expect("host");
     let options = common::reading_options(work.path());

@@ -39,6 +39,10 @@ pub struct HostOptions {
     pub state_dir: Option<PathBuf>,
     /// Instance allocation strategy.
     pub allocation: Allocation,
+    /// Most processes a kernel over this host keeps alive at once; starting one more is
+    /// refused with `limit-exceeded(children)` naming the host's bound. With
+    /// [`Allocation::Pooling`], at most the pool's instances less [`engine::tool_room`].
+    pub max_processes: u32,
     /// Largest component file accepted, in bytes.
     pub max_component_bytes: u64,
     /// Clock provider for guests.
@@ -50,8 +54,30 @@ impl Default for HostOptions {
         HostOptions {
             state_dir: None,
             allocation: Allocation::OnDemand,
+            max_processes: engine::DEFAULT_MAX_PROCESSES,
             max_component_bytes: 64 << 20,
             clock: Arc::new(SystemClock::default()),
+        }
+    }
+}
+
+impl HostOptions {
+    /// The options of a host serving up to `max_processes` live processes (`libos run` and
+    /// its background host): the pooling allocator sized for them ([`Allocation::serving`]),
+    /// the rest default. Benchmarks build their hosts with this too.
+    ///
+    /// The number is first fitted to this machine's kernel limits
+    /// ([`crate::wasm::capacity::fit`]): where they allow fewer processes, the host is sized
+    /// for those, with a warning naming the limit and how to raise it.
+    pub fn serving(max_processes: u32) -> HostOptions {
+        let capacity = crate::wasm::capacity::fit(max_processes);
+        if let Some(limit) = &capacity.limited_by {
+            tracing::warn!("{limit}");
+        }
+        HostOptions {
+            allocation: Allocation::serving(capacity.processes),
+            max_processes: capacity.processes,
+            ..HostOptions::default()
         }
     }
 }
@@ -77,7 +103,20 @@ impl ToolHost {
     /// Sets up the engine, linker, state directory, audit log and epoch ticker.
     pub fn new(options: HostOptions) -> Result<ToolHost, HostError> {
         let state = StateDir::open(options.state_dir.as_deref())?;
-        let engine = engine::build(options.allocation)?;
+        let engine = match engine::build(options.allocation) {
+            Ok(engine) => engine,
+            // The pool's reservations can be refused (an address-space limit, `ulimit -v`,
+            // a sanitizer): serve anyway, allocating each instance on demand; the process
+            // bound still holds.
+            Err(e) if options.allocation != Allocation::OnDemand => {
+                tracing::warn!(
+                    "the instance pool could not be reserved ({e}); allocating instances \
+                     on demand instead"
+                );
+                engine::build(Allocation::OnDemand)?
+            }
+            Err(e) => return Err(e),
+        };
         let mut linker = Linker::new(&engine);
         Tool::add_to_linker::<CallCtx, HasSelf<CallCtx>>(&mut linker, |c| c)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;

@@ -12,6 +12,8 @@
 mod human;
 mod stored;
 
+pub use stored::RecordPending;
+
 use std::sync::Arc;
 
 use libos_authority::{Deferral, Request};

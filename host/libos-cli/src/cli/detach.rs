@@ -52,6 +52,8 @@ pub fn run_detached(
         .arg(&args.input)
         .arg("--workdir")
         .arg(workdir)
+        .arg("--max-processes")
+        .arg(args.max_processes.to_string())
         .arg("--pid-file")
         .arg(&pid_file)
         .stdin(Stdio::null())

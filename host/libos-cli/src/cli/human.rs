@@ -196,6 +196,8 @@ fn warn_if_ended(state_dir: Option<&Path>, request: &Request) -> Result<(), Fail
 /// `libos approvals`: the pending requests, oldest first, with what each would do and why it
 /// was asked.
 pub fn approvals(args: ApprovalsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+    // Requests of processes whose host died are closed first: nothing can use a decision.
+    open_table(state_dir)?;
     let desk = Desk::open(state_dir)?;
     let pending = desk.queue.pending().map_err(store)?;
     print_all(&pending, args.json, "no pending requests", print_request);

@@ -4,7 +4,8 @@
 //! tree until the root ends. The other commands read and write the process table in the
 //! state directory, so they work from any terminal while the host runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use clap::Args;
 use libos::host::HostOptions;
 use libos::state::StateDir;
 use libos_process::{ExitStatus, Kernel, ProcessError, Start};
-use libos_proctable::{ProcessFilter, ProcessRecord, ProcessTable, Usage};
+use libos_proctable::{ProcessQuery, ProcessRecord, ProcessTable, Usage};
 
 use super::exit::{Code, Failure};
 use super::text::clean;
@@ -30,6 +31,18 @@ pub struct RunArgs {
     /// Serve the process from a background host: print its pid and return at once.
     #[arg(short, long)]
     pub detach: bool,
+    /// Most processes the host keeps alive at once (the tree and any other it serves);
+    /// instance slots for them and their tool calls are reserved at start. Lowered, with a
+    /// warning naming the limit, where the kernel's `vm.max_map_count` or the open-file
+    /// limit allows fewer.
+    #[arg(
+        long,
+        env = "LIBOS_MAX_PROCESSES",
+        value_name = "N",
+        default_value_t = libos::wasm::engine::DEFAULT_MAX_PROCESSES,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(libos::wasm::engine::MAX_PROCESSES))
+    )]
+    pub max_processes: u32,
     /// Write the root's pid to this file once it runs (used by `--detach`).
     #[arg(long, value_name = "FILE", hide = true)]
     pub pid_file: Option<PathBuf>,
@@ -43,10 +56,28 @@ pub struct PsArgs {
     /// Only processes that have not ended.
     #[arg(long)]
     pub live: bool,
+    /// Only processes in this state (repeat or separate by commas): created, ready, running,
+    /// blocked, paused, exited, failed, killed.
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(STATE_NAMES))]
+    pub state: Vec<String>,
+    /// Only processes running this image: NAME (any version), NAME:VERSION or sha256:PREFIX.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Only the direct children of this process.
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u64>,
+    /// At most this many processes (the lowest pids that match).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
     /// Print JSON (one array of process records).
     #[arg(long)]
     pub json: bool,
 }
+
+/// The state names `ps --state` takes.
+const STATE_NAMES: [&str; 8] = [
+    "created", "ready", "running", "blocked", "paused", "exited", "failed", "killed",
+];
 
 /// Runs `image` as the root of a new tree, prints its output and exits with its status
 /// (or, with `--detach`, leaves that to a background host and prints the pid).
@@ -73,13 +104,18 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     serde_json::from_str::<serde_json::Value>(&args.input)
         .map_err(|e| Failure::new(Code::Error, format!("--input is not JSON: {e}")))?;
     if args.detach {
+        // The background host logs it to its own file: say it here too.
+        if let Some(limit) = libos::wasm::capacity::fit(args.max_processes).limited_by {
+            eprintln!("warning: {limit}");
+        }
         return super::detach::run_detached(&args, &workdir, state_dir);
     }
     let runtime = super::runtime()?;
     runtime.block_on(async {
+        // Sized to the kernel's limits; a warning says so when they allow fewer.
         let kernel = Kernel::new(HostOptions {
             state_dir: state_dir.map(Path::to_path_buf),
-            ..HostOptions::default()
+            ..HostOptions::serving(args.max_processes)
         })
         .map_err(process_failure)?;
         let pid = kernel
@@ -102,7 +138,13 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         }
         let status = kernel.wait(pid).await.map_err(process_failure)?;
         // The tree ends with its root: whatever still runs below it is killed.
-        kernel.end_tree(pid).map_err(process_failure)?;
+        let ended = kernel.end_tree(pid).map_err(process_failure)?;
+        if !ended.is_empty() {
+            eprintln!(
+                "process {pid} ended: {} live descendant(s) killed with it",
+                ended.len()
+            );
+        }
         kernel.flush().map_err(process_failure)?;
         kernel
             .host()
@@ -115,54 +157,54 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
 /// Lists processes.
 pub fn ps(args: PsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let table = open_table(state_dir)?;
-    let filter = if args.live {
-        ProcessFilter::Live
-    } else {
-        ProcessFilter::All
+    let query = ProcessQuery {
+        live: args.live,
+        states: args.state.clone(),
+        image: args.image.clone(),
+        parent: args.parent,
+        host: None,
+        limit: args.limit,
     };
     let records = table
-        .list(filter)
+        .query(&query)
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
     let usage = table
         .usage()
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
-    if args.json {
-        let shown: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| {
-                let mut v = serde_json::to_value(r).unwrap_or_default();
-                v["usage"] = serde_json::to_value(usage.get(&r.pid).copied().unwrap_or_default())
-                    .unwrap_or_default();
-                v
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&shown).unwrap_or_default()
-        );
-        return Ok(());
-    }
-    println!(
-        "{:>6} {:>6}  {:<24} {:<24} {:>5} {:>7} {:>7}  CWD",
-        "PID", "PPID", "STATE", "IMAGE", "TOOLS", "FUEL", "WRITTEN"
-    );
-    let rows = Rows {
-        records: &records,
-        usage: &usage,
-    };
-    if args.tree {
-        for root in records.iter().filter(|r| {
-            r.parent
-                .is_none_or(|p| !records.iter().any(|other| other.pid == p))
-        }) {
-            rows.print_tree(root, 0);
-        }
+    // One buffered writer: a row is not a system call. A reader that goes away ends the
+    // command (SIGPIPE, see `cli::main`); any other write error is reported.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        write_json(&mut out, &records, &usage)
     } else {
-        for r in &records {
-            rows.print_row(r, 0);
+        Rows {
+            records: &records,
+            usage: &usage,
         }
-    }
-    Ok(())
+        .write(&mut out, args.tree)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(Code::Error, format!("writing the list: {e}")))
+}
+
+/// `records` as one JSON array, each with its usage.
+fn write_json(
+    out: &mut impl Write,
+    records: &[ProcessRecord],
+    usage: &HashMap<u64, Usage>,
+) -> std::io::Result<()> {
+    let shown: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["usage"] = serde_json::to_value(usage.get(&r.pid).copied().unwrap_or_default())
+                .unwrap_or_default();
+            v
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &shown)?;
+    writeln!(out)
 }
 
 /// Waits (from any terminal) until `pid` has ended; prints its output and exits with its
@@ -245,19 +287,35 @@ pub(super) fn recover_dead_hosts(table: &ProcessTable, state_dir: Option<&Path>)
     let Ok(state) = StateDir::open(state_dir) else {
         return;
     };
-    match libos_proctable::hosts::recover(table, &state.hosts_dir(), None) {
-        Ok(recovered) => {
-            for lost in recovered {
-                let pids: Vec<String> = lost.pids.iter().map(u64::to_string).collect();
-                eprintln!(
-                    "note: host {} has ended; its processes {} are marked failed",
-                    lost.host,
-                    pids.join(" ")
-                );
-            }
+    let recovered = match libos_proctable::hosts::recover(table, &state.hosts_dir(), None) {
+        Ok(recovered) => recovered,
+        Err(e) => {
+            eprintln!("note: could not check for ended hosts: {e}");
+            return;
         }
-        Err(e) => eprintln!("note: could not check for ended hosts: {e}"),
+    };
+    let mut lost = Vec::new();
+    for dead in recovered {
+        eprintln!(
+            "note: host {} has ended; its {} live process(es) are marked failed",
+            clean(&dead.host),
+            dead.pids.len()
+        );
+        lost.extend(dead.pids);
     }
+    if !lost.is_empty()
+        && let Err(e) = close_lost_requests(&state, &lost)
+    {
+        eprintln!("note: the requests of the lost processes are still open: {e}");
+    }
+}
+
+/// Closes (audited) what the processes `lost` with their host left waiting for a person.
+fn close_lost_requests(state: &StateDir, lost: &[u64]) -> Result<(), String> {
+    let human = libos_human::HumanQueue::open(state.db_path()).map_err(|e| e.to_string())?;
+    let audit = libos_audit::AuditLog::open(&state.db_path()).map_err(|e| e.to_string())?;
+    libos_process::recovery::close_requests(lost, &human, &audit).map_err(|e| e.to_string())?;
+    audit.flush().map_err(|e| e.to_string())
 }
 
 /// The rows of `libos ps`: processes and what each (with its descendants) spent.
@@ -267,20 +325,58 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    fn print_tree(&self, node: &ProcessRecord, depth: usize) {
-        self.print_row(node, depth);
-        for child in self.records.iter().filter(|r| r.parent == Some(node.pid)) {
-            self.print_tree(child, depth + 1);
+    /// The header and a row per process: by pid, or (`tree`) each under its parent, a
+    /// process whose parent is not listed at the top.
+    fn write(&self, out: &mut impl Write, tree: bool) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:>6} {:>6}  {:<24} {:<24} {:>5} {:>7} {:>7}  CWD",
+            "PID", "PPID", "STATE", "IMAGE", "TOOLS", "FUEL", "WRITTEN"
+        )?;
+        if !tree {
+            for r in self.records {
+                self.write_row(out, r, 0)?;
+            }
+            return Ok(());
         }
+        let listed: HashSet<u64> = self.records.iter().map(|r| r.pid).collect();
+        let mut children: HashMap<u64, Vec<&ProcessRecord>> = HashMap::new();
+        for r in self.records {
+            if let Some(parent) = r.parent.filter(|p| listed.contains(p)) {
+                children.entry(parent).or_default().push(r);
+            }
+        }
+        // Depth first without recursion (a tree may be as deep as it is large).
+        let mut stack: Vec<(&ProcessRecord, usize)> = self
+            .records
+            .iter()
+            .rev()
+            .filter(|r| r.parent.is_none_or(|p| !listed.contains(&p)))
+            .map(|r| (r, 0))
+            .collect();
+        while let Some((node, depth)) = stack.pop() {
+            self.write_row(out, node, depth)?;
+            if let Some(below) = children.get(&node.pid) {
+                stack.extend(below.iter().rev().map(|c| (*c, depth + 1)));
+            }
+        }
+        Ok(())
     }
 
-    fn print_row(&self, r: &ProcessRecord, depth: usize) {
+    fn write_row(
+        &self,
+        out: &mut impl Write,
+        r: &ProcessRecord,
+        depth: usize,
+    ) -> std::io::Result<()> {
         let parent = r.parent.map_or_else(|| "-".to_owned(), |p| p.to_string());
         let state = clean(&r.state.to_string());
         let state: String = state.chars().take(24).collect();
-        let image = format!("{}{}", "  ".repeat(depth), clean(&r.image));
+        // Indentation stops deepening at 32 levels: a deep chain stays readable.
+        let image = format!("{}{}", "  ".repeat(depth.min(32)), clean(&r.image));
         let used = self.usage.get(&r.pid).copied().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{:>6} {:>6}  {state:<24} {image:<24} {:>5} {:>7} {:>7}  {}",
             r.pid,
             parent,
@@ -288,7 +384,7 @@ impl Rows<'_> {
             short(used.fuel),
             short(used.bytes_written),
             clean(&r.cwd)
-        );
+        )
     }
 }
 
@@ -312,7 +408,7 @@ fn process_failure(e: ProcessError) -> Failure {
     let code = match &e {
         ProcessError::NotFound(_) => Code::NotFound,
         ProcessError::Denied(_) => Code::Denied,
-        ProcessError::LimitExceeded(_) => Code::LimitExceeded,
+        ProcessError::LimitExceeded(_) | ProcessError::Capacity(_) => Code::LimitExceeded,
         ProcessError::Invalid(_) => Code::BadComponent,
         ProcessError::Host(_) => Code::Error,
     };

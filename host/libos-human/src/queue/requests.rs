@@ -181,6 +181,45 @@ impl HumanQueue {
         })
     }
 
+    /// Closes the pending requests of `pids`, processes a dead host left and that were
+    /// marked failed when it was recovered: nothing can wait for or use a decision now. They
+    /// are recorded expired (decided by `host`, note "the process's host was lost") and
+    /// returned.
+    ///
+    /// # Errors
+    /// [`HumanError::Store`].
+    pub fn close_lost(&self, pids: &[u64]) -> Result<Vec<Request>> {
+        if pids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ns();
+        self.conn.immediate(|conn| {
+            let mut select = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM human_requests WHERE state = 'pending' AND pid = ?1"
+            ))?;
+            let mut close = conn.prepare_cached(
+                "UPDATE human_requests SET state = 'expired', decided_by = 'host',
+                     note = 'the process''s host was lost', decided_ns = ?2
+                 WHERE state = 'pending' AND pid = ?1",
+            )?;
+            let mut closed = Vec::new();
+            for pid in pids {
+                let open = select
+                    .query_map(params![key(*pid)], request::decode)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                if open.is_empty() {
+                    continue;
+                }
+                close.execute(params![key(*pid), now])?;
+                closed.extend(open.into_iter().map(|r| Request {
+                    state: RequestState::Expired,
+                    ..r
+                }));
+            }
+            Ok(closed)
+        })
+    }
+
     /// When the newest decision was made (0 if none yet), in nanoseconds since the Unix
     /// epoch: it only grows, so a host that sees it change knows some request was decided,
     /// from whichever terminal. One index lookup.

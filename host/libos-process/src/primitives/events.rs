@@ -12,11 +12,11 @@ use libos_proctable::BlockedOn;
 use libos_proctable::events::MAX_PAYLOAD;
 
 use crate::bindings::libos::runtime::events::{Event, Host};
+use crate::bus::TopicBus;
 use crate::ctx::ProcessCtx;
 use crate::error::ProcessError;
 
-/// Topic of process exits: payload `{"pid": N, "status": ...}`, source 0.
-pub const EXIT_TOPIC: &str = "process.exit";
+pub use libos_proctable::events::EXIT_TOPIC;
 
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 
@@ -47,12 +47,17 @@ impl ProcessCtx {
     /// it has not waited on, after the newest one when it started) that it may see. Events it
     /// may not see are passed over for good: a process's children only grow, so an exit
     /// notice that is not its child's now never will be.
-    fn next_event(&mut self, topic: &str) -> Result<Option<libos_proctable::Event>, ProcessError> {
+    fn next_event(
+        &mut self,
+        topic: &str,
+        bus: &TopicBus,
+    ) -> Result<Option<libos_proctable::Event>, ProcessError> {
         const PAGE: usize = 64;
         loop {
             let seen = self.seen.get(topic).copied().unwrap_or(self.events_from);
-            if self.kernel.bus.newest() <= seen {
-                // Nothing stored since: no query (a parked waiter's stack stays shallow).
+            if !self.kernel.bus.may_have_after(bus, seen) {
+                // Nothing stored on it since: no query (a parked waiter's stack stays
+                // shallow, and waking on another topic's event costs nothing).
                 return Ok(None);
             }
             let page = self.kernel.table.events(Some(topic), seen, PAGE)?;
@@ -129,9 +134,10 @@ impl ProcessCtx {
         let deadline = timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
         let mut blocked = false;
         let kernel = std::sync::Arc::clone(&self.kernel);
+        let bus = kernel.bus.topic(&topic);
         let found = loop {
-            let emitted = kernel.bus.emitted();
-            match self.next_event(&topic) {
+            let emitted = bus.emitted();
+            match self.next_event(&topic, &bus) {
                 Ok(Some(event)) => break Some(event),
                 Ok(None) => {}
                 Err(e) => {
@@ -160,6 +166,7 @@ impl ProcessCtx {
         if blocked {
             self.unblock();
         }
+        drop(bus);
         Ok(Ok(found.map(|event| {
             self.seen.insert(topic.clone(), event.id);
             Event {

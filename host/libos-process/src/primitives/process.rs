@@ -109,12 +109,7 @@ impl ProcessCtx {
             cwd.as_deref().unwrap_or("").as_bytes(),
         ]);
         let permit = self.call.permit("process.spawn", &name, Some(&digest))?;
-        let children = self
-            .kernel
-            .table
-            .children(self.pid)
-            .map_err(|e| RuntimeError::Io(e.to_string()))?;
-        if children.len() as u64 >= u64::from(self.image.limits.max_children) {
+        if self.children_started >= u64::from(self.image.limits.max_children) {
             return Err(RuntimeError::LimitExceeded(LimitKind::Children));
         }
         let mut caps = Vec::with_capacity(requested.len());
@@ -138,7 +133,9 @@ impl ProcessCtx {
             None => self.cwd.clone(),
             Some(rel) => self.child_cwd(&rel)?,
         };
-        self.call.record_stored().await?;
+        // The child runs no code before this spawn's record is stored (it fails unstarted if
+        // the record cannot be); the parent does not wait for the disk meanwhile.
+        let recorded = self.call.record_pending();
         let start = Start {
             image,
             input,
@@ -154,11 +151,13 @@ impl ProcessCtx {
             &self.kernel,
             start,
             Some((&self.policy, &self.policy_chain)),
+            Some(recorded),
         )
         .await
         .map_err(|e| e.to_runtime());
         match started {
             Ok(pid) => {
+                self.children_started += 1;
                 permit.done(None);
                 Ok(pid)
             }

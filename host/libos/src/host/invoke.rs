@@ -134,6 +134,12 @@ fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {
     if let Some(kind) = hit {
         return CallFailure::LimitExceeded(kind);
     }
+    if crate::wasm::engine::is_pool_full(err) {
+        return CallFailure::Host(format!(
+            "no free instance slot for the tool: {err:#} (the host's processes and their \
+             tool calls use the whole pool)"
+        ));
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallFailure::LimitExceeded(LimitKind::Fuel),
         Some(Trap::Interrupt) => CallFailure::LimitExceeded(LimitKind::Time),

@@ -2,6 +2,7 @@
 //! import validation, the compiled-component cache, per-call limits and the WASI baseline.
 
 pub mod cache;
+pub mod capacity;
 pub mod engine;
 pub mod limiter;
 pub mod mediated;
