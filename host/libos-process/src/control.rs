@@ -20,11 +20,14 @@ use crate::status::ExitStatus;
 /// How often a host looks at the process table for changes made by other invocations.
 pub const TABLE_POLL: Duration = Duration::from_millis(50);
 
-/// How far back a poll looks for kills (see `sync_with_table`).
-const KILL_WINDOW: Duration = Duration::from_secs(60);
+/// How far before the previous poll a poll looks for kills (see `sync_with_table`).
+const KILL_SLACK: Duration = Duration::from_secs(2);
 
-/// Every this many polls, a poll looks at every kill.
+/// Every this many polls, a poll looks [`KILL_RESCAN`] back.
 const KILL_RESCAN_EVERY: u64 = 200;
+
+/// How far before the previous poll every [`KILL_RESCAN_EVERY`]th poll looks for kills.
+const KILL_RESCAN: Duration = Duration::from_secs(60);
 
 /// Nanoseconds since the Unix epoch (the clock the table's `updated_ns` is written with).
 fn now_ns() -> u64 {
@@ -151,13 +154,24 @@ impl Inner {
             if running.is_empty() {
                 return;
             }
-            // Kills of the last minute (a kill from another terminal is seen within one
-            // poll); every 200th poll (10 s) looks at all, in case this host stalled longer.
+            // Kills recorded since shortly before the last poll (a kill from another
+            // terminal is seen within one poll, and a stall of this host widens the window
+            // with it); every 200th poll (10 s) looks a minute further back, for a kill whose
+            // transaction took longer than the slack to commit, and the first poll at all.
+            // A mass kill (the end of a large tree) is thus read for about the slack and a
+            // few times after, not at every poll while it is recent.
             let polls = self.polls.fetch_add(1, Ordering::Relaxed);
-            let since = if polls.is_multiple_of(KILL_RESCAN_EVERY) {
+            let now = now_ns();
+            let last = self.last_poll_ns.swap(now, Ordering::Relaxed);
+            let back = if polls.is_multiple_of(KILL_RESCAN_EVERY) {
+                KILL_RESCAN
+            } else {
+                KILL_SLACK
+            };
+            let since = if polls == 0 {
                 0
             } else {
-                now_ns().saturating_sub(KILL_WINDOW.as_nanos() as u64)
+                last.saturating_sub(back.as_nanos() as u64)
             };
             let Ok(stopped) = self.table.stopped_since(&self.host_id, since) else {
                 return;

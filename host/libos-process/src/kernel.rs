@@ -114,8 +114,9 @@ pub(crate) struct Inner {
     pub(crate) recent: Mutex<crate::recent::RecentExits>,
     /// The newest message id this host has seen in the table (see `control.rs`).
     pub(crate) last_message: AtomicU64,
-    /// Polls of the table so far (see `control.rs`).
+    /// Polls of the table so far, and when the last one started (see `control.rs`).
     pub(crate) polls: AtomicU64,
+    pub(crate) last_poll_ns: AtomicU64,
     /// The processes of this host the table had paused at its last poll (see `control.rs`).
     pub(crate) last_paused: Mutex<std::collections::HashSet<u64>>,
     pub(crate) agents: Mutex<HashMap<String, AgentPre<ProcessCtx>>>,
@@ -164,6 +165,7 @@ impl Kernel {
                 last_message,
                 last_paused: Mutex::default(),
                 polls: AtomicU64::new(0),
+                last_poll_ns: AtomicU64::new(0),
                 agents: Mutex::default(),
                 policies: Mutex::default(),
                 chains: Mutex::default(),
@@ -484,6 +486,9 @@ fn refuse_full(image: &str, parent: Option<u64>, full: Full) -> ProcessError {
             "host capacity reached: {limit} live processes (`libos run --max-processes` / \
              LIBOS_MAX_PROCESSES)"
         ),
+        Full::Depth(limit) => {
+            format!("process tree depth reached: a tree is at most {limit} processes deep")
+        }
     };
     tracing::warn!(image = ?image, parent = ?parent, "start refused: {message}");
     ProcessError::Capacity(message)

@@ -33,4 +33,5 @@ pub use error::ProcessError;
 pub use images::policy_of;
 pub use kernel::{Kernel, PROCESS_AMBIENT, Start};
 pub use status::ExitStatus;
+pub use subtree::MAX_DEPTH;
 pub use waiting::HUMAN_POLL;

@@ -12,6 +12,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// How deep a process tree may grow: a root is at depth 1, its children at 2. Every check of
+/// a tree's bounds and budgets walks a process's ancestors, so the depth bounds what one
+/// spawn, charge or end costs (and what one chain of short-lived processes, each spawning
+/// the next, can make every later spawn cost).
+pub const MAX_DEPTH: u32 = 256;
+
 /// The live processes below one process (or in a host), and how many there may be.
 #[derive(Debug)]
 pub(crate) struct Subtree {
@@ -20,6 +26,8 @@ pub(crate) struct Subtree {
     parent: Option<Arc<Subtree>>,
     /// For the host's level: how to say it is full.
     host: bool,
+    /// 0 for the host, 1 for a root, its parent's + 1 below.
+    depth: u32,
 }
 
 /// Which level refused an admission.
@@ -29,6 +37,8 @@ pub(crate) enum Full {
     Tree(u64),
     /// The host's `max_processes`, with that bound.
     Host(u64),
+    /// The tree is [`MAX_DEPTH`] deep there.
+    Depth(u32),
 }
 
 impl Subtree {
@@ -39,6 +49,7 @@ impl Subtree {
             limit,
             parent: None,
             host: true,
+            depth: 0,
         })
     }
 
@@ -49,12 +60,16 @@ impl Subtree {
             limit,
             parent: Some(Arc::clone(parent)),
             host: false,
+            depth: parent.depth.saturating_add(1),
         })
     }
 
     /// Counts one more live process below this level and every level above it, or nowhere
     /// if one of them is full.
     pub(crate) fn admit(self: &Arc<Self>) -> Result<Admission, Full> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Full::Depth(MAX_DEPTH));
+        }
         let mut counted: Vec<&Subtree> = Vec::new();
         let mut level = Some(&**self);
         while let Some(node) = level {
@@ -129,5 +144,23 @@ mod tests {
         let again = child.admit().expect("room again");
         drop((in_root, again, in_other));
         assert_eq!((root.live(), host.live()), (0, 0));
+    }
+
+    #[test]
+    fn a_tree_grows_no_deeper_than_max_depth() {
+        let host = Subtree::host(u64::MAX);
+        let mut level = Subtree::below(&host, u64::MAX);
+        let mut held = Vec::new();
+        for _ in 1..MAX_DEPTH {
+            held.push(level.admit().expect("within the depth"));
+            level = Subtree::below(&level, u64::MAX);
+        }
+        assert_eq!(level.depth, MAX_DEPTH);
+        assert_eq!(level.admit().err(), Some(Full::Depth(MAX_DEPTH)));
+        assert_eq!(
+            host.live(),
+            u64::from(MAX_DEPTH) - 1,
+            "the refusal counted nothing"
+        );
     }
 }

@@ -193,3 +193,77 @@ async fn the_end_of_a_root_ends_every_live_descendant_as_killed() -> anyhow::Res
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_short_lived_processes_stops_at_the_depth_bound() -> anyhow::Result<()> {
+    let w = World::new()?;
+    // Each process starts one copy of itself and exits: never more than two alive, so only
+    // the depth bound stops the chain.
+    w.image(
+        "loop",
+        libos_guests::AGENT_SPAWN_LOOP,
+        &["process.spawn:loop"],
+        "",
+    )?;
+    let kernel = serving(&w, 64)?;
+    let root = start(&kernel, "loop", r#"{"image":"loop","max":1}"#, w.work()).await?;
+    let depth = usize::try_from(libos_process::MAX_DEPTH)?;
+    for _ in 0..400 {
+        kernel.flush()?;
+        let all = kernel.table().list(ProcessFilter::All)?;
+        if all.len() >= depth && all.iter().all(|r| r.state.is_ended()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let all = kernel.table().list(ProcessFilter::All)?;
+    assert_eq!(
+        all.len(),
+        depth,
+        "the chain is exactly as deep as the bound"
+    );
+    assert_eq!(all[0].pid, root);
+    let deepest = all.last().map(|r| r.pid).unwrap_or_default();
+    let ExitStatus::Exited(out) = kernel.wait(deepest).await? else {
+        anyhow::bail!("the deepest did not exit");
+    };
+    let out: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(out["spawned"], 0, "{out}");
+    assert_eq!(out["error"]["kind"], "limit-exceeded", "{out}");
+    assert_eq!(kernel.live_processes(), 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawn_asking_for_too_many_or_too_long_capabilities_starts_nothing() -> anyhow::Result<()>
+{
+    let (w, kernel) = tree("")?;
+    let many: Vec<String> = (0..65).map(|i| format!("events.wait:t{i}")).collect();
+    let long = format!("events.wait:{}", "x".repeat(1100));
+    let input = serde_json::json!({ "steps": [
+        { "op": "spawn", "image": "waiter", "input": { "topic": "go" }, "caps": many },
+        { "op": "spawn", "image": "waiter", "input": { "topic": "go" }, "caps": [long] },
+        { "op": "spawn", "image": "waiter", "input": { "topic": "go" },
+          "caps": ["events.wait:go"] },
+    ]});
+    let root = start(&kernel, "root", &input.to_string(), w.work()).await?;
+    let ExitStatus::Exited(out) = kernel.wait(root).await? else {
+        anyhow::bail!("root did not exit");
+    };
+    let out: serde_json::Value = serde_json::from_str(&out)?;
+    for refused in [0, 1] {
+        assert_eq!(out["results"][refused]["err"]["kind"], "invalid", "{out}");
+    }
+    assert!(
+        out["results"][2]["ok"].is_u64(),
+        "the allowed spawn works: {out}"
+    );
+    kernel.end_tree(root)?;
+    kernel.flush()?;
+    assert_eq!(
+        kernel.table().list(ProcessFilter::All)?.len(),
+        2,
+        "root and one waiter"
+    );
+    Ok(())
+}

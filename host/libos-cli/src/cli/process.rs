@@ -188,23 +188,29 @@ pub fn ps(args: PsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         .map_err(|e| Failure::new(Code::Error, format!("writing the list: {e}")))
 }
 
-/// `records` as one JSON array, each with its usage.
+/// `records` as one JSON array, each with its usage, one record per line, written as it goes
+/// (no document of the whole table is built in memory).
 fn write_json(
     out: &mut impl Write,
     records: &[ProcessRecord],
     usage: &HashMap<u64, Usage>,
 ) -> std::io::Result<()> {
-    let shown: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            v["usage"] = serde_json::to_value(usage.get(&r.pid).copied().unwrap_or_default())
-                .unwrap_or_default();
-            v
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &shown)?;
-    writeln!(out)
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        #[serde(flatten)]
+        record: &'a ProcessRecord,
+        usage: Usage,
+    }
+    out.write_all(b"[")?;
+    for (i, record) in records.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        let row = Row {
+            record,
+            usage: usage.get(&record.pid).copied().unwrap_or_default(),
+        };
+        serde_json::to_writer(&mut *out, &row)?;
+    }
+    out.write_all(b"\n]\n")
 }
 
 /// Waits (from any terminal) until `pid` has ended; prints its output and exits with its

@@ -15,6 +15,12 @@ use crate::status::ExitStatus;
 
 type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 
+/// Most capabilities a spawn may ask for its child.
+const MAX_CHILD_CAPABILITIES: usize = 64;
+
+/// Longest capability (action and resource pattern together) a spawn may ask for.
+const MAX_CAPABILITY_BYTES: usize = 1024;
+
 impl ProcessCtx {
     /// The child `pid` of this process, or `not-found`.
     fn own_child(&self, pid: u64) -> Result<(), RuntimeError> {
@@ -94,6 +100,23 @@ impl ProcessCtx {
     ) -> Result<u64, RuntimeError> {
         // A malformed reference is refused before it is decided on (or audited).
         libos_image::check_reference(&image).map_err(|e| ProcessError::from(e).to_runtime())?;
+        // So is a request for more capabilities, or longer patterns, than any child needs:
+        // each is stored with the child and compiled by the host.
+        if requested.len() > MAX_CHILD_CAPABILITIES {
+            return Err(RuntimeError::Invalid(format!(
+                "{} capabilities asked for a child; at most {MAX_CHILD_CAPABILITIES}",
+                requested.len()
+            )));
+        }
+        if let Some(long) = requested
+            .iter()
+            .find(|c| c.action.len() + c.resource.len() > MAX_CAPABILITY_BYTES)
+        {
+            return Err(RuntimeError::Invalid(format!(
+                "capability of {} bytes asked for a child; at most {MAX_CAPABILITY_BYTES}",
+                long.action.len() + long.resource.len()
+            )));
+        }
         let name = image.split(':').next().unwrap_or_default().to_owned();
         // Everything the child is started with is part of what is decided (and what an
         // approval is bound to): the full reference, the input, the capabilities, the cwd.
