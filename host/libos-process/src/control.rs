@@ -92,9 +92,7 @@ impl Inner {
         drop(running);
         // Waiters learn the end from the table's state; a task aborted before it recorded
         // anything leaves `Killed` there.
-        for victim in &killed {
-            self.notify_killed(*victim);
-        }
+        self.notify_all_killed(&killed);
         Ok(killed)
     }
 
@@ -211,9 +209,7 @@ impl Inner {
                 }
             }
         }
-        for pid in killed_here {
-            self.notify_killed(pid);
-        }
+        self.notify_all_killed(&killed_here);
     }
 
     fn lock_last_paused(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
@@ -236,16 +232,36 @@ impl Inner {
         }
     }
 
-    /// Announces the kill of `pid` if this host runs it, and drops it from the running map:
-    /// its waiters learn the end from the table (the sender of its exit lives in the aborted
-    /// task, so their receivers close).
-    fn notify_killed(&self, pid: u64) {
-        let removed = self.lock_running().remove(&pid);
-        if let Some(r) = removed
-            && r.exit.borrow().is_none()
+    /// Announces the kill of each of `pids` this host runs, and drops it from the running
+    /// map: its waiters learn the end from the table (the sender of its exit lives in the
+    /// aborted task, so their receivers close).
+    ///
+    /// The notices of all `pids` are stored in one transaction: killing a tree of 100,000
+    /// is one commit, not 100,000 that would keep every other writer of the state directory
+    /// (the audit log's among them) waiting for the database.
+    fn notify_all_killed(&self, pids: &[u64]) {
+        let mut ended = Vec::new();
+        let mut removed = Vec::new();
         {
-            self.lock_recent().record(pid, &ExitStatus::Killed);
-            self.announce_exit(pid, &ExitStatus::Killed);
+            let mut running = self.lock_running();
+            for pid in pids {
+                if let Some(r) = running.remove(pid) {
+                    if r.exit.borrow().is_none() {
+                        self.lock_recent().record(*pid, &ExitStatus::Killed);
+                        ended.push(exit_payload(*pid, &ExitStatus::Killed));
+                    }
+                    removed.push(r);
+                }
+            }
+        }
+        // Their admissions and stores go outside the lock.
+        drop(removed);
+        match self.table.emit_all(EXIT_TOPIC, &ended, 0) {
+            Ok(Some(newest)) => self.bus.stored(newest, EXIT_TOPIC),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, killed = ended.len(), "the exit notices of killed processes were not stored");
+            }
         }
     }
 }

@@ -471,6 +471,26 @@ impl ProcessTable {
         self.transaction(|conn| events::emit(conn, topic, payload, source))
     }
 
+    /// Emits `payloads` on `topic` from `source`, in order, in one transaction (as
+    /// [`ProcessTable::emit`] each); returns the newest id, if any. For the exit notices of
+    /// a whole killed tree: one commit, however large the tree.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`]; then none was stored.
+    pub fn emit_all(&self, topic: &str, payloads: &[String], source: u64) -> Result<Option<u64>> {
+        if payloads.is_empty() {
+            return Ok(None);
+        }
+        self.transaction(|conn| {
+            let mut newest = None;
+            for payload in payloads {
+                newest = Some(events::emit(conn, topic, payload, source)?);
+            }
+            Ok(newest)
+        })
+    }
+
     /// Up to `limit` kept events on `topic` (every topic when `None`) with an id above
     /// `after`, oldest first: those committed (an exit notice queued with its process's end
     /// is announced only once committed, so nobody waits for one that is still queued).
