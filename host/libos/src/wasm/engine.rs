@@ -149,3 +149,61 @@ pub fn is_pool_full(error: &wasmtime::Error) -> bool {
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::Store;
+    use wasmtime::component::{Component, Linker};
+
+    use super::*;
+
+    #[test]
+    fn a_full_pool_refuses_the_next_instance_by_name_and_frees_the_slot_after() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let engine = build(Allocation::Pooling { instances: 1 }).expect("engine");
+        let component =
+            Component::from_file(&engine, libos_guests::AGENT_MINIMAL).expect("compile");
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .expect("stub imports");
+        let pre = linker.instantiate_pre(&component).expect("pre");
+        let store = || {
+            let mut store = Store::new(&engine, ());
+            store.set_fuel(u64::MAX / 2).expect("fuel");
+            store.set_epoch_deadline(u64::MAX / 2);
+            store
+        };
+        rt.block_on(async {
+            let mut first = store();
+            pre.instantiate_async(&mut first)
+                .await
+                .expect("the one slot");
+            let mut second = store();
+            let refused = pre
+                .instantiate_async(&mut second)
+                .await
+                .expect_err("the pool is full");
+            assert!(is_pool_full(&refused), "{refused:#}");
+            drop(first);
+            let mut third = store();
+            pre.instantiate_async(&mut third)
+                .await
+                .expect("the slot is free again");
+        });
+    }
+
+    #[test]
+    fn a_pool_larger_than_a_host_can_reserve_is_refused_with_the_bound() {
+        let too_many = MAX_PROCESSES + tool_room(MAX_PROCESSES) + 1;
+        let Err(e) = build(Allocation::Pooling {
+            instances: too_many,
+        }) else {
+            panic!("built a pool of {too_many}");
+        };
+        assert!(e.to_string().contains("150000"), "{e}");
+    }
+}
