@@ -157,13 +157,7 @@ impl Queue {
     /// Waits for room, then lets `add` append `count` records to the queue and wakes the
     /// writer if needed; counts them as lost if the writer is gone.
     fn enqueue(&self, count: usize, add: impl FnOnce(&mut Vec<Item>)) {
-        let mut state = self.lock();
-        while state.queued >= CAPACITY && !state.writer_gone {
-            state = self
-                .room
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        let mut state = self.lock_with_room();
         if state.writer_gone {
             state.lost += count as u64;
             return;

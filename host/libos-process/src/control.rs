@@ -29,13 +29,6 @@ const KILL_RESCAN_EVERY: u64 = 200;
 /// How far before the previous poll every [`KILL_RESCAN_EVERY`]th poll looks for kills.
 const KILL_RESCAN: Duration = Duration::from_secs(60);
 
-/// Nanoseconds since the Unix epoch (the clock the table's `updated_ns` is written with).
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 impl Kernel {
     /// Polls the process table while the kernel lives, if a tokio runtime is current.
     pub(crate) fn watch_table(&self) {
@@ -159,7 +152,8 @@ impl Inner {
             // A mass kill (the end of a large tree) is thus read for about the slack and a
             // few times after, not at every poll while it is recent.
             let polls = self.polls.fetch_add(1, Ordering::Relaxed);
-            let now = now_ns();
+            // The clock the table writes `updated_ns` with.
+            let now = u64::try_from(libos_proctable::now_ns()).unwrap_or(0);
             let last = self.last_poll_ns.swap(now, Ordering::Relaxed);
             let back = if polls.is_multiple_of(KILL_RESCAN_EVERY) {
                 KILL_RESCAN

@@ -9,7 +9,7 @@ use libos::host::HostOptions;
 use libos_process::{ExitStatus, Kernel, ProcessError};
 use libos_proctable::{ProcessFilter, State};
 
-use crate::common::{World, run_to_exit, start};
+use crate::common::{World, exit_of, run_to_exit, start};
 
 fn serving(w: &World, processes: u32) -> anyhow::Result<Kernel> {
     Ok(Kernel::new(HostOptions {
@@ -140,10 +140,7 @@ async fn a_tree_stops_at_its_roots_max_descendants_at_any_depth() -> anyhow::Res
           "caps": ["events.wait:go"] },
     ]});
     let root = start(&kernel, "root", &input.to_string(), w.work()).await?;
-    let ExitStatus::Exited(out) = kernel.wait(root).await? else {
-        anyhow::bail!("root did not exit");
-    };
-    let out: serde_json::Value = serde_json::from_str(&out)?;
+    let out = exit_of(&kernel, root).await?;
     let mid = &out["results"][1]["ok"]["output"];
     // Grandchildren count against the root: mid (1) + 2 waiters fill its 3.
     let repeat = &mid["results"][0]["ok"];
@@ -224,10 +221,7 @@ async fn a_chain_of_short_lived_processes_stops_at_the_depth_bound() -> anyhow::
     );
     assert_eq!(all[0].pid, root);
     let deepest = all.last().map(|r| r.pid).unwrap_or_default();
-    let ExitStatus::Exited(out) = kernel.wait(deepest).await? else {
-        anyhow::bail!("the deepest did not exit");
-    };
-    let out: serde_json::Value = serde_json::from_str(&out)?;
+    let out = exit_of(&kernel, deepest).await?;
     assert_eq!(out["spawned"], 0, "{out}");
     assert_eq!(out["error"]["kind"], "limit-exceeded", "{out}");
     assert_eq!(kernel.live_processes(), 0);
@@ -247,10 +241,7 @@ async fn a_spawn_asking_for_too_many_or_too_long_capabilities_starts_nothing() -
           "caps": ["events.wait:go"] },
     ]});
     let root = start(&kernel, "root", &input.to_string(), w.work()).await?;
-    let ExitStatus::Exited(out) = kernel.wait(root).await? else {
-        anyhow::bail!("root did not exit");
-    };
-    let out: serde_json::Value = serde_json::from_str(&out)?;
+    let out = exit_of(&kernel, root).await?;
     for refused in [0, 1] {
         assert_eq!(out["results"][refused]["err"]["kind"], "invalid", "{out}");
     }

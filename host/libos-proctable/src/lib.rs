@@ -31,6 +31,7 @@ pub use mailbox::{Message, MessageBody};
 pub use record::{
     NewProcess, ProcessFilter, ProcessQuery, ProcessRecord, Stopped, TransitionRecord,
 };
+pub use sql::now_ns;
 pub use state::{BlockedOn, LIVE_STATE_NAMES, State};
 pub use table::ProcessTable;
 pub use usage::Usage;

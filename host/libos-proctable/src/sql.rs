@@ -135,7 +135,8 @@ fn to_u64(value: i64, column: &str) -> Result<u64> {
 
 /// The current time in nanoseconds since the Unix epoch, clamped to what SQLite can store
 /// (0 if the clock reads before the epoch).
-pub(crate) fn now_ns() -> i64 {
+/// Nanoseconds since the Unix epoch: the clock every time in the table is written with.
+pub fn now_ns() -> i64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_nanos())

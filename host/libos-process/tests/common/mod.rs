@@ -61,9 +61,14 @@ pub async fn run_to_exit(
     work: &Path,
 ) -> anyhow::Result<serde_json::Value> {
     let pid = start(kernel, image, input, work).await?;
+    exit_of(kernel, pid).await
+}
+
+/// Waits for `pid` to end and returns its output, failing on any other end.
+pub async fn exit_of(kernel: &Kernel, pid: u64) -> anyhow::Result<serde_json::Value> {
     match kernel.wait(pid).await? {
         ExitStatus::Exited(output) => Ok(serde_json::from_str(&output)?),
-        status => anyhow::bail!("{image} did not exit: {status:?}"),
+        status => anyhow::bail!("process {pid} did not exit: {status:?}"),
     }
 }
 
