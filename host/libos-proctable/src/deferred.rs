@@ -195,9 +195,12 @@ impl Shared {
         out
     }
 
-    /// Commits whatever is queued.
+    /// Commits whatever is queued. Returns once everything queued before the call is
+    /// committed, including changes the writer thread has already taken from the queue and
+    /// is committing (it holds the connection until its commit is done).
     pub(crate) fn flush(&self) -> Result<()> {
         if self.lock_queue().ops.is_empty() {
+            drop(self.conn.lock());
             return Ok(());
         }
         self.transaction(|_| Ok(()))

@@ -331,3 +331,23 @@ fn a_refused_change_in_a_batch_leaves_the_others_recorded() -> anyhow::Result<()
     );
     Ok(())
 }
+
+#[test]
+fn a_flush_returns_only_once_what_the_writer_already_took_is_committed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("libos.db");
+    let table = ProcessTable::open(&path)?;
+    let other = ProcessTable::open(&path)?;
+    // The writer takes the queue a couple of milliseconds after a change is queued; flushes
+    // at varied moments around that must each leave the start visible to another handle.
+    for round in 0..150u64 {
+        let pid = table.start_behind(new(None))?;
+        std::thread::sleep(Duration::from_micros((round % 15) * 200));
+        table.flush()?;
+        assert!(
+            other.get(pid).is_ok(),
+            "round {round}: process {pid} flushed but not committed"
+        );
+    }
+    Ok(())
+}
