@@ -31,12 +31,8 @@
 //! libos_agent_sdk::export_agent!(Cat);
 //! ```
 
-/// The allocator of `wasm32-unknown-unknown` guests: dlmalloc starting in the heap already in
-/// the initial memory (see `guest-tools/.cargo/config.toml`), so a small call never grows
-/// memory.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+// The allocator of `wasm32-unknown-unknown` guests (a heap that keeps only the pages it uses).
+use libos_guest_heap as _;
 
 mod failure;
 mod helpers;

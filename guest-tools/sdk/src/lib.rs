@@ -23,15 +23,10 @@
 //! libos_sdk::export_tool!(Echo);
 //! ```
 
-
 extern crate alloc;
 
-/// The allocator of `wasm32-unknown-unknown` guests: dlmalloc starting in the heap already in
-/// the initial memory (see `guest-tools/.cargo/config.toml`), so a small call never grows
-/// memory.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+// The allocator of `wasm32-unknown-unknown` guests (a heap that keeps only the pages it uses).
+use libos_guest_heap as _;
 
 mod helpers;
 

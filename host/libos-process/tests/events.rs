@@ -91,3 +91,66 @@ async fn an_event_from_another_host_wakes_a_waiter_and_old_ones_are_not_replayed
     assert_eq!(got["event"]["source"], 0, "{got}");
     Ok(())
 }
+
+/// A waiter parks from deep in its stack (its host call then gives back the fiber stack below
+/// it, `libos::wasm::parking`), is woken, parks again and times out, and goes on; one that
+/// recurses past its stack fails with a trap, and the host keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_parked_deep_in_its_stack_wakes_and_goes_on() -> anyhow::Result<()> {
+    let w = World::new()?;
+    w.image(
+        "script",
+        libos_guests::AGENT_SCRIPT,
+        &["events.wait:deep"],
+        "wall_clock = \"60s\"",
+    )?;
+    let kernel = kernel(w.state.path())?;
+    let wait = |timeout_ms: u64| serde_json::json!({ "op": "wait_event", "topic": "deep", "timeout_ms": timeout_ms });
+    let script = serde_json::json!({ "stop_on_error": true, "steps": [
+        { "op": "deep", "depth": 1500, "step": wait(30000) },
+        { "op": "deep", "depth": 1000, "step": wait(50) },
+        { "op": "deep", "depth": 1, "step": { "op": "now" } },
+    ]});
+    let pid = start(&kernel, "script", &script.to_string(), w.work()).await?;
+    // Parked (blocked on the event) before it is emitted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while kernel.table().get(pid)?.state.name() != "blocked" {
+        let state = kernel.table().get(pid)?.state;
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline && !state.is_ended(),
+            "never parked: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kernel.emit("deep", &serde_json::json!({"n": 7}))?;
+    let libos_process::ExitStatus::Exited(out) = kernel.wait(pid).await? else {
+        anyhow::bail!("the deep waiter did not exit");
+    };
+    let out: serde_json::Value = serde_json::from_str(&out)?;
+    let results = &out["results"];
+    assert_eq!(results[0]["ok"]["n"], 7, "{out}");
+    assert_eq!(
+        results[1]["ok"],
+        serde_json::Value::Null,
+        "timed out: {out}"
+    );
+    assert!(results[2]["ok"].as_f64().is_some_and(|t| t > 0.0), "{out}");
+
+    // Past the guest's stack (its shadow stack in linear memory runs out first): a trap, for
+    // this process only.
+    let too_deep = serde_json::json!({ "steps": [
+        { "op": "deep", "depth": 10_000_000, "step": wait(10) },
+    ]});
+    let pid = start(&kernel, "script", &too_deep.to_string(), w.work()).await?;
+    let libos_process::ExitStatus::Failed(why) = kernel.wait(pid).await? else {
+        anyhow::bail!("recursing past the stack limit did not fail");
+    };
+    assert!(why.starts_with("trap:"), "{why}");
+    let again = run_to_exit(&kernel, "script", &script_now(), w.work()).await?;
+    assert!(again["results"][0]["ok"].as_f64().is_some(), "{again}");
+    Ok(())
+}
+
+fn script_now() -> String {
+    serde_json::json!({ "steps": [{ "op": "now" }] }).to_string()
+}

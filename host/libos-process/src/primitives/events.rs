@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use libos::bindings::{LimitKind, RuntimeError};
+use libos::wasm::parking::parking;
 use libos_proctable::BlockedOn;
 
 use libos_proctable::events::MAX_PAYLOAD;
@@ -78,7 +79,7 @@ impl Host for ProcessCtx {
     }
 
     async fn wait(&mut self, topic: String, timeout_ms: Option<u64>) -> R<Option<Event>> {
-        self.wait_for_event(topic, timeout_ms).await
+        parking(self.wait_for_event(topic, timeout_ms)).await
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use libos::bindings::{LimitKind, RuntimeError};
+use libos::wasm::parking::parking;
 use libos_human::{HumanError, NewQuestion, Request, RequestKind, RequestState};
 use libos_proctable::BlockedOn;
 
@@ -80,6 +81,22 @@ impl ProcessCtx {
 
 impl Host for ProcessCtx {
     async fn request_approval(&mut self, id: String, timeout_ms: Option<u64>) -> R<()> {
+        parking(self.wait_for_approval(id, timeout_ms)).await
+    }
+
+    async fn ask(
+        &mut self,
+        question: String,
+        choices: Vec<String>,
+        timeout_ms: Option<u64>,
+    ) -> R<String> {
+        parking(self.ask_person(question, choices, timeout_ms)).await
+    }
+}
+
+impl ProcessCtx {
+    /// `human.request-approval`: blocked until a person decides request `id`.
+    async fn wait_for_approval(&mut self, id: String, timeout_ms: Option<u64>) -> R<()> {
         match self.own_request(&id) {
             Ok(Request {
                 kind: RequestKind::Approval { .. },
@@ -109,7 +126,8 @@ impl Host for ProcessCtx {
         })
     }
 
-    async fn ask(
+    /// `human.ask`: records the question, then blocked until a person answers it.
+    async fn ask_person(
         &mut self,
         question: String,
         choices: Vec<String>,

@@ -1,6 +1,7 @@
 //! `libos:runtime/process`: spawn, wait, kill, signal, exec, self-info, send, recv.
 
 use libos::bindings::{LimitKind, RuntimeError};
+use libos::wasm::parking::parking;
 use libos_authority::Capability;
 use libos_proctable::{BlockedOn, MessageBody};
 
@@ -206,26 +207,7 @@ impl Host for ProcessCtx {
     }
 
     async fn wait(&mut self, pid: Pid) -> R<WitExit> {
-        if let Err(e) = self.own_child(pid) {
-            return Ok(Err(e));
-        }
-        let permit = match self
-            .call
-            .permit("process.wait", &format!("children/{pid}"), None)
-        {
-            Ok(permit) => permit,
-            Err(e) => return Ok(Err(e)),
-        };
-        permit.done(None);
-        self.block(BlockedOn::Child(pid));
-        let status = self.kernel.wait(pid).await;
-        self.unblock();
-        Ok(match status {
-            Ok(ExitStatus::Exited(out)) => Ok(WitExit::Exited(out)),
-            Ok(ExitStatus::Failed(why)) => Ok(WitExit::Failed(why)),
-            Ok(ExitStatus::Killed) => Ok(WitExit::Killed),
-            Err(e) => Err(e.to_runtime()),
-        })
+        parking(self.wait_for_child(pid)).await
     }
 
     async fn kill(&mut self, pid: Pid) -> R<()> {
@@ -317,6 +299,32 @@ impl Host for ProcessCtx {
     }
 
     async fn recv(&mut self, timeout_ms: Option<u64>) -> R<Option<Message>> {
-        Ok(self.do_recv(timeout_ms).await)
+        Ok(parking(self.do_recv(timeout_ms)).await)
+    }
+}
+
+impl ProcessCtx {
+    /// `process.wait`: blocked until child `pid` ends.
+    async fn wait_for_child(&mut self, pid: Pid) -> R<WitExit> {
+        if let Err(e) = self.own_child(pid) {
+            return Ok(Err(e));
+        }
+        let permit = match self
+            .call
+            .permit("process.wait", &format!("children/{pid}"), None)
+        {
+            Ok(permit) => permit,
+            Err(e) => return Ok(Err(e)),
+        };
+        permit.done(None);
+        self.block(BlockedOn::Child(pid));
+        let status = self.kernel.wait(pid).await;
+        self.unblock();
+        Ok(match status {
+            Ok(ExitStatus::Exited(out)) => Ok(WitExit::Exited(out)),
+            Ok(ExitStatus::Failed(why)) => Ok(WitExit::Failed(why)),
+            Ok(ExitStatus::Killed) => Ok(WitExit::Killed),
+            Err(e) => Err(e.to_runtime()),
+        })
     }
 }

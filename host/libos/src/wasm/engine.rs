@@ -46,10 +46,10 @@ const POOL_ADDRESS_SPACE: u64 = 48 << 40;
 
 /// Stack a pooled fiber (one per live instance) reserves; only the pages a call touches are
 /// resident.
-const FIBER_STACK: usize = 2 << 20;
+pub(crate) const FIBER_STACK: usize = 2 << 20;
 
 /// Deepest wasm stack a call may use (below [`FIBER_STACK`], which also holds host frames).
-const WASM_STACK: usize = 1 << 20;
+pub(crate) const WASM_STACK: usize = 1 << 20;
 
 /// Linear memory a pooled slot keeps resident between instances (dirty pages past it are
 /// released with `madvise`).

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod limiter;
 pub mod mediated;
 pub mod metered;
+pub mod parking;
 pub mod pipe;
 pub mod ticker;
 pub mod validate;
