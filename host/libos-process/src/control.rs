@@ -83,6 +83,9 @@ impl Inner {
             }
         }
         drop(running);
+        // An aborted task never reaches `finish`: what its process left waiting for a person
+        // is closed here (for victims other hosts run too: they are killed all the same).
+        self.close_requests_of_killed(&killed);
         // Waiters learn the end from the table's state; a task aborted before it recorded
         // anything leaves `Killed` there.
         self.notify_all_killed(&killed);
@@ -203,6 +206,7 @@ impl Inner {
                 }
             }
         }
+        self.close_requests_of_killed(&killed_here);
         self.notify_all_killed(&killed_here);
     }
 

@@ -205,6 +205,14 @@ impl Inner {
         drop(running);
     }
 
+    /// [`Inner::close_requests`] of each of `pids`, killed (their tasks aborted, so they do
+    /// not reach [`Inner::finish`]).
+    pub(crate) fn close_requests_of_killed(&self, pids: &[u64]) {
+        for &pid in pids {
+            self.close_requests(pid, &ExitStatus::Killed);
+        }
+    }
+
     /// Closes what `pid` left waiting for a person (nothing could use a decision now) and
     /// audits each as expired.
     fn close_requests(&self, pid: u64, status: &ExitStatus) {

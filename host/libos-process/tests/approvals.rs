@@ -623,3 +623,57 @@ async fn a_grant_without_the_record_of_its_approval_is_not_used() -> anyhow::Res
     assert!(read(world.work.path(), "a.txt").is_none());
     Ok(())
 }
+
+/// A process killed while it waits for a person (by this host, or from another terminal, which
+/// the host sees at its next look at the table) leaves no request pending: its task is
+/// aborted, so the host closes them with the kill, audited as `human.expire`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_while_it_asks_leaves_no_request_pending() -> anyhow::Result<()> {
+    let world = common::World::new()?;
+    writer_image(&world)?;
+    let kernel = common::kernel(world.state.path())?;
+    let other_terminal = common::kernel(world.state.path())?;
+    let person = terminal(&world)?;
+    let asks =
+        json!({"steps": [{"op": "ask", "question": "Which branch?", "choices": ["a", "b"]}]});
+    let mut closed = Vec::new();
+    for from_elsewhere in [false, true] {
+        let pid = common::start(&kernel, "writer", &asks.to_string(), world.work.path()).await?;
+        let id = common::pending_of(&person, pid).await?;
+        if from_elsewhere {
+            other_terminal.kill(pid)?;
+        } else {
+            kernel.kill(pid)?;
+        }
+        assert!(matches!(
+            kernel.wait(pid).await?,
+            libos_process::ExitStatus::Killed
+        ));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while person.get(&id)?.state == libos_human::RequestState::Pending {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{id} still pending after the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(person.get(&id)?.state, libos_human::RequestState::Expired);
+        // Nobody can answer it any more.
+        assert!(person.answer(&id, "a", "alice").is_err());
+        closed.push(id);
+    }
+    assert!(person.pending()?.is_empty());
+    kernel.host().flush_audit()?;
+    let audit = libos_audit::read_records(&world.state.path().join("libos.db"), None)?;
+    for id in &closed {
+        assert!(
+            audit
+                .iter()
+                .any(|r| r.record.decided.action.as_ref() == "human.expire"
+                    && r.record.request_id.as_deref() == Some(id.as_str())
+                    && r.record.decided.reason.contains("killed")),
+            "no human.expire record for {id}"
+        );
+    }
+    Ok(())
+}
