@@ -22,3 +22,4 @@ mod record_first;
 mod scale;
 mod state_dir;
 mod wasi_fs;
+mod wit_json;

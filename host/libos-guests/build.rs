@@ -46,6 +46,7 @@ const NATIVE: &[&str] = &[
     "agent_minimal",
     "agent_waiter",
     "agent_script",
+    "zoo",
 ];
 
 /// Guest crates built for `wasm32-wasip2` (ordinary WASI programs).

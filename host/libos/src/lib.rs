@@ -25,6 +25,7 @@ pub mod providers;
 pub mod reserved;
 pub mod state;
 pub mod wasm;
+pub mod wit_json;
 mod workdirs;
 
 pub use error::{CallFailure, HostError, LoadError};
