@@ -22,11 +22,26 @@ fn inspect_shows_imports_exports_description_and_schema() {
     assert!(text.contains("exports    describe, invoke"), "{text}");
     assert!(text.contains("\"path\""), "{text}");
 
+    // A component the host refuses is shown whole (each import with its verdict) and the
+    // command fails by the first refused import.
     let out = env
         .libos()
         .args(["tool", "inspect", "--json", guests::SOCKETS])
         .assert()
         .code(5);
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["loads"], false, "{shown}");
+    let refused: Vec<&str> = shown["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["class"] == "refused")
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    assert!(
+        refused.iter().all(|n| n.starts_with("wasi:sockets/")) && refused.len() >= 5,
+        "{shown}"
+    );
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(
         err.starts_with("error: refused: imports wasi:sockets/"),
@@ -412,4 +427,86 @@ fn a_tools_output_is_escaped_on_a_terminal_and_exact_in_a_pipe() {
         !shown.contains('\u{202e}') && !shown.contains('\u{2028}'),
         "{shown}"
     );
+}
+
+/// A component that is not a tool: `inspect` lists its functions with their schemas, and
+/// `call --function` runs one with a JSON object of its arguments (by its full name or a bare
+/// name found once), refusing arguments that do not fit and functions with no JSON form.
+#[test]
+fn any_component_is_a_tool_per_exported_function() {
+    let env = Env::new();
+    let out = env
+        .libos()
+        .args(["tool", "inspect", "--json", guests::ZOO])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["tool"], false, "{v}");
+    assert_eq!(v["describe"], serde_json::Value::Null);
+    let functions = v["functions"].as_array().unwrap();
+    let add = functions
+        .iter()
+        .find(|f| f["name"] == "zoo.add-u8")
+        .unwrap();
+    assert_eq!(
+        add["input_schema"]["properties"]["a"],
+        serde_json::json!({"type": "integer", "minimum": 0, "maximum": 255}),
+        "{add}"
+    );
+    let read_counter = functions
+        .iter()
+        .find(|f| f["name"] == "zoo.read-counter")
+        .unwrap();
+    assert_eq!(
+        read_counter["not_callable"],
+        "resource at c has no JSON form"
+    );
+
+    let call = |function: &str, input: &str| {
+        env.libos()
+            .args([
+                "tool",
+                "call",
+                guests::ZOO,
+                "--function",
+                function,
+                "--input",
+                input,
+            ])
+            .assert()
+    };
+    call("zoo.add-u8", r#"{"a": 250, "b": 10}"#)
+        .success()
+        .stdout("4\n");
+    call("add-u8", r#"{"a": 1, "b": 2}"#)
+        .success()
+        .stdout("3\n");
+    call("hello", r#"{"name": "you"}"#)
+        .success()
+        .stdout("\"hello, you\"\n");
+    call("divide", r#"{"a": 7, "b": 0}"#)
+        .success()
+        .stdout("{\"err\":\"cannot divide 7 by 0\"}\n");
+    call("zoo.add-u8", r#"{"a": 256, "b": 10}"#)
+        .code(7)
+        .stderr(predicate::str::contains(
+            "a: expected an integer within the range of u8",
+        ));
+    call("zoo.move-point", r#"{"p": {"x": 1}, "by": [1, 1]}"#)
+        .code(7)
+        .stderr(predicate::str::contains("p.y"));
+    call("read-counter", "{}")
+        .code(7)
+        .stderr(predicate::str::contains("resource at c has no JSON form"));
+    call("no-such", "{}")
+        .failure()
+        .stderr(predicate::str::contains("no function \"no-such\""));
+    // Without --function a plain component is not a tool: the error lists what to call.
+    env.libos()
+        .args(["tool", "call", guests::ZOO])
+        .assert()
+        .code(5)
+        .stderr(
+            predicate::str::contains("--function NAME").and(predicate::str::contains("zoo.add-u8")),
+        );
 }

@@ -72,6 +72,13 @@ pub enum LoadError {
     /// The component does not export the `libos:runtime/tool` world (`describe`, `invoke`).
     #[error("{path}: not a libos tool: {message}")]
     NotATool { path: PathBuf, message: String },
+    /// A plain component has no function of that name (or the bare name is ambiguous).
+    #[error("{path}: no function {name:?} (its functions: {})", known.join(", "))]
+    NoSuchFunction {
+        path: PathBuf,
+        name: String,
+        known: Vec<String>,
+    },
     /// `describe()` failed or returned an invalid description.
     #[error("{path}: describe() failed: {message}")]
     Describe { path: PathBuf, message: String },

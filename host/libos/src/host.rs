@@ -2,13 +2,15 @@
 //!
 //! Split by what each part does: [`load`] (read, check, compile through the cache, validate
 //! imports, describe), [`authorities`] (the shared, kept authorities a call decides through),
-//! [`context`] (the data and store of one call) and [`invoke`] (running one call and reporting
-//! what it left).
+//! [`context`] (the data and store of one call), [`invoke`] (running one call and reporting
+//! what it left) and [`plain`] (components that are not tools: one tool per exported
+//! function, called with JSON arguments).
 
 mod authorities;
 mod context;
 mod invoke;
 mod load;
+mod plain;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use crate::wasm::wasi;
 pub use authorities::AMBIENT_CAPABILITIES;
 pub use invoke::{CallOptions, CallReport, runtime_failure};
 pub use load::{LoadedTool, ToolDescription};
+pub use plain::{Inspection, LoadedPlain, PlainFunction};
 
 /// How a host is set up.
 #[derive(Clone)]

@@ -16,7 +16,8 @@ use super::parse;
 
 #[derive(Debug, Subcommand)]
 pub enum ToolCommand {
-    /// Show a component's imports (allowed or refused), exports, description and input schema.
+    /// Show any component's imports (each served or refused, and why), its exported functions
+    /// with the JSON Schema of their arguments, and a tool's description.
     Inspect {
         /// The component file.
         component: PathBuf,
@@ -24,7 +25,8 @@ pub enum ToolCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Call a tool once and print its JSON result.
+    /// Call a tool once and print its JSON result; with --function, call one exported
+    /// function of any component with a JSON object of its arguments.
     Call(CallArgs),
 }
 
@@ -32,9 +34,13 @@ pub enum ToolCommand {
 pub struct CallArgs {
     /// The component file.
     component: PathBuf,
-    /// JSON input of the tool.
+    /// JSON input of the tool (with --function: an object of the function's arguments).
     #[arg(long, default_value = "{}")]
     input: String,
+    /// Call this exported function of a component that is not a tool (`name`, or
+    /// `interface.name` for an exported interface's; a bare name found once also works).
+    #[arg(long, value_name = "NAME")]
+    function: Option<String>,
     /// A capability the call holds, as ACTION[:RESOURCE] (e.g. fs.read:docs/**). Repeatable.
     #[arg(long = "allow", value_name = "CAP")]
     allow: Vec<Capability>,
@@ -82,51 +88,102 @@ pub fn run(cmd: ToolCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
 }
 
 async fn inspect(host: &ToolHost, path: &Path, as_json: bool) -> Result<(), Failure> {
-    let tool = match host.load(path).await {
-        Ok(t) => t,
-        Err(e) => return Err(e.into()),
+    let seen = host.inspect(path).await?;
+    // A tool whose imports are all served also describes itself.
+    let refused = seen.imports.iter().any(|i| !i.class.is_allowed());
+    let tool = if seen.is_tool && !refused {
+        Some(host.load(path).await?)
+    } else {
+        None
     };
     if as_json {
         let out = json!({
-            "path": tool.path,
-            "digest": tool.digest,
-            "imports": tool.imports,
-            "exports": tool.exports,
-            "describe": tool.info,
+            "path": seen.path,
+            "digest": seen.digest,
+            "imports": seen.imports,
+            "exports": seen.exports,
+            "functions": seen.functions,
+            "tool": seen.is_tool,
+            "loads": !refused,
+            "describe": tool.as_ref().map(|t| &t.info),
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        return Ok(());
+    } else {
+        print_inspection(&seen, tool.as_ref());
     }
-    print_inspect(&tool);
-    Ok(())
+    // Shown whole, and still refused: the exit code and message say by which import.
+    match libos::wasm::validate::ensure_allowed(&seen.imports) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn print_inspect(tool: &LoadedTool) {
-    println!("component  {}", tool.path.display());
-    println!("sha256     {}", tool.digest);
-    println!("name       {}", tool.info.name);
-    println!("about      {}", tool.info.description);
-    println!("needs      {}", join_or_none(&tool.info.capabilities));
-    println!("imports");
-    for i in &tool.imports {
-        let verdict = match &i.class {
-            libos::wasm::validate::ImportClass::Runtime => "allowed (libos runtime)".to_string(),
-            libos::wasm::validate::ImportClass::WasiBaseline => {
-                "allowed (WASI baseline, served empty)".to_string()
-            }
-            libos::wasm::validate::ImportClass::WasiFilesystem => {
-                "allowed (WASI filesystem, only directories the caller's fs capabilities grant)"
-                    .to_string()
-            }
-            libos::wasm::validate::ImportClass::Refused(why) => format!("REFUSED: {why}"),
-        };
-        println!("  {:<40} {verdict}", i.name);
+fn print_inspection(seen: &libos::host::Inspection, tool: Option<&LoadedTool>) {
+    println!(
+        "component  {}",
+        super::text::for_stdout(&seen.path.display().to_string())
+    );
+    println!("sha256     {}", seen.digest);
+    match tool {
+        Some(tool) => print_description(tool),
+        None if seen.is_tool => {
+            println!("kind       tool, refused here (see the imports marked REFUSED)")
+        }
+        None => println!("kind       plain component: one tool per exported function"),
     }
-    println!("exports    {}", join_or_none(&tool.exports));
+    println!("imports");
+    for i in &seen.imports {
+        println!(
+            "  {:<40} {}",
+            super::text::for_stdout(&i.name),
+            import_verdict(&i.class)
+        );
+    }
+    println!("exports    {}", join_or_none(&seen.exports));
+    println!("functions");
+    for f in &seen.functions {
+        match &f.schema {
+            Ok(schema) => {
+                println!("  {}", super::text::for_stdout(&f.name));
+                let text = serde_json::to_string_pretty(schema).unwrap_or_default();
+                for line in text.lines() {
+                    println!("      {}", super::text::for_stdout(line));
+                }
+            }
+            Err(why) => println!(
+                "  {}  (not callable: {})",
+                super::text::for_stdout(&f.name),
+                super::text::for_stdout(why)
+            ),
+        }
+    }
+}
+
+fn import_verdict(class: &libos::wasm::validate::ImportClass) -> String {
+    use libos::wasm::validate::ImportClass;
+    match class {
+        ImportClass::Runtime => "allowed (libos runtime)".to_string(),
+        ImportClass::WasiBaseline => "allowed (WASI baseline, served empty)".to_string(),
+        ImportClass::WasiFilesystem => {
+            "allowed (WASI filesystem, only directories the caller's fs capabilities grant)"
+                .to_string()
+        }
+        ImportClass::Refused(why) => format!("REFUSED: {}", super::text::for_stdout(why)),
+    }
+}
+
+fn print_description(tool: &LoadedTool) {
+    println!("kind       tool");
+    println!("name       {}", tool.info.name);
+    println!(
+        "about      {}",
+        super::text::for_stdout(&tool.info.description)
+    );
+    println!("needs      {}", join_or_none(&tool.info.capabilities));
     println!("input schema");
     let schema = serde_json::to_string_pretty(&tool.info.input_schema).unwrap_or_default();
     for line in schema.lines() {
-        println!("  {line}");
+        println!("  {}", super::text::for_stdout(line));
     }
 }
 
@@ -143,10 +200,44 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         Some(p) => libos::policy::load(p)?,
         None => Policy::permit_all(),
     };
-    let tool = host.load(&args.component).await?;
+    if let Some(function) = &args.function {
+        return call_function(host, &args, function, policy).await;
+    }
+    let tool = match host.load(&args.component).await {
+        Ok(tool) => tool,
+        Err(libos::LoadError::NotATool { path, message }) => {
+            let functions = host
+                .inspect(&path)
+                .await
+                .map(|seen| {
+                    seen.functions
+                        .into_iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            return Err(Failure::new(
+                Code::Refused,
+                format!(
+                    "{}: not a libos tool ({message}); call one of its functions with \
+                     --function NAME: {}",
+                    path.display(),
+                    join_or_none(&functions)
+                ),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if tool.cache == CacheOutcome::Miss {
         tracing::info!("compiled {} (stored in the cache)", tool.path.display());
     }
+    let options = call_options(&args, policy);
+    let report = host.call(&tool, &args.input, &options).await;
+    report_call(host, &args, &tool.info.name, report)
+}
+
+/// The options of a one-shot call made with `args`.
+fn call_options(args: &CallArgs, policy: Policy) -> CallOptions {
     let limits = Limits {
         fuel: args.fuel,
         timeout: args.timeout,
@@ -154,7 +245,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         max_output: args.max_output,
         ..Limits::default()
     };
-    let options = CallOptions {
+    CallOptions {
         on_behalf_of: None,
         cwd: String::new(),
         capabilities: args.allow.clone(),
@@ -164,8 +255,32 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
         seed: args.seed,
         meter: None,
         human: None,
-    };
-    let report = host.call(&tool, &args.input, &options).await;
+    }
+}
+
+/// `tool call --function`: one exported function of a plain component.
+async fn call_function(
+    host: &ToolHost,
+    args: &CallArgs,
+    function: &str,
+    policy: Policy,
+) -> Result<(), Failure> {
+    let plain = host.load_plain(&args.component).await?;
+    let name = plain.function(function)?.name.clone();
+    let options = call_options(args, policy);
+    let report = host
+        .call_function(&plain, &name, &args.input, &options)
+        .await;
+    report_call(host, args, &name, report)
+}
+
+/// Prints a call's result (or its report as JSON) once its records are stored.
+fn report_call(
+    host: &ToolHost,
+    args: &CallArgs,
+    name: &str,
+    report: CallReport,
+) -> Result<(), Failure> {
     // Nothing is reported as done before its record is stored: if the records cannot be, the
     // call's result is not printed (what it did is then unrecorded, and the error says so).
     host.flush_audit().map_err(|e| {
@@ -180,7 +295,7 @@ async fn call(host: &ToolHost, args: CallArgs) -> Result<(), Failure> {
             serde_json::to_string_pretty(&report_json(&report)).unwrap_or_default()
         );
     } else {
-        print_side_channels(&tool.info.name, &report);
+        print_side_channels(name, &report);
         if let Ok(out) = &report.result {
             println!("{}", super::text::for_stdout(out));
         }

@@ -10,9 +10,11 @@ use wasmtime::Trap;
 
 use super::{LoadedTool, ToolHost};
 use crate::bindings::RuntimeError;
+use crate::call::CallCtx;
 use crate::error::{CallFailure, LimitKind};
 use crate::limits::Limits;
 use crate::primitives::log::LogLine;
+use crate::wasm::pipe::CappedPipe;
 
 /// Everything a caller hands to one call.
 #[derive(Clone)]
@@ -97,7 +99,27 @@ impl ToolHost {
             }
             Ok(Ok(Ok(output))) => Ok(output),
         };
-        let ctx = store.into_data();
+        CallReport::finished(
+            result,
+            store.into_data(),
+            &stdout,
+            &stderr,
+            fuel_used,
+            started,
+        )
+    }
+}
+
+impl CallReport {
+    /// The report of a call that ran: its result, and what its context and pipes kept.
+    pub(super) fn finished(
+        result: Result<String, CallFailure>,
+        ctx: CallCtx,
+        stdout: &CappedPipe,
+        stderr: &CappedPipe,
+        fuel_used: u64,
+        started: Instant,
+    ) -> CallReport {
         let (out, out_dropped) = stdout.contents();
         let (err, err_dropped) = stderr.contents();
         CallReport {
@@ -112,9 +134,7 @@ impl ToolHost {
             elapsed: started.elapsed(),
         }
     }
-}
 
-impl CallReport {
     pub(super) fn failed(failure: CallFailure, started: Instant) -> CallReport {
         CallReport {
             result: Err(failure),
@@ -130,7 +150,7 @@ impl CallReport {
     }
 }
 
-fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {
+pub(super) fn trap_failure(err: &wasmtime::Error, hit: Option<LimitKind>) -> CallFailure {
     if let Some(kind) = hit {
         return CallFailure::LimitExceeded(kind);
     }

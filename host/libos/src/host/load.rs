@@ -141,6 +141,20 @@ impl ToolHost {
         Ok((component, digest, cache, imports))
     }
 
+    /// [`ToolHost::compile`] without refusing any import: for showing what a component
+    /// imports and exports (`libos tool inspect`). Nothing of it may run.
+    pub(super) async fn compile_for_inspection(
+        &self,
+        path: &Path,
+    ) -> Result<(Component, String, Vec<ImportInfo>), LoadError> {
+        let bytes = read_regular(path, self.max_component_bytes)?;
+        check_header(path, &bytes)?;
+        let digest = ComponentCache::digest(&bytes);
+        let (component, _) = self.cache.load(&self.engine, bytes, &digest, path).await?;
+        let imports = validate::imports(&self.engine, &component);
+        Ok((component, digest, imports))
+    }
+
     fn prepare(&self, path: &Path, component: &Component) -> Result<ToolPre<CallCtx>, LoadError> {
         let pre = self
             .linker
