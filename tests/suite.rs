@@ -7,6 +7,7 @@ mod approvals;
 mod audit_tamper;
 mod cli;
 mod clock_log;
+mod conform;
 mod events;
 mod fs_files;
 mod fs_primitives;

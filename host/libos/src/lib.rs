@@ -14,6 +14,7 @@
 pub mod approval;
 pub mod bindings;
 pub mod call;
+pub mod conform;
 pub mod error;
 pub mod host;
 pub mod limits;

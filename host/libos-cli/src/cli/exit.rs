@@ -29,6 +29,8 @@ pub enum Code {
     ProcessKilled = 12,
     /// The audit log could not be read here (permissions, I/O): no verdict on its integrity.
     AuditUnreadable = 13,
+    /// `libos conform` found the component does not conform (a check failed).
+    NotConformant = 14,
 }
 
 /// Help text listing the exit codes.
@@ -46,7 +48,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
  10  not found (no such image or process)
  11  process failed (its run returned an error, trapped or hit a limit)
  12  process killed
- 13  audit log unreadable (permissions, I/O): not checked";
+ 13  audit log unreadable (permissions, I/O): not checked
+ 14  not conformant (`libos conform`: a check failed)";
 
 /// A failed command: one line of message and its exit code.
 #[derive(Debug)]

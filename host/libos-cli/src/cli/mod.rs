@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, dispatch, exit codes and error printing.
 
 mod audit;
+mod conform;
 mod control;
 mod detach;
 mod events;
@@ -41,6 +42,9 @@ enum Command {
     /// Inspect or call tool components.
     #[command(subcommand)]
     Tool(tool::ToolCommand),
+    /// Check whether a component is a good citizen: imports, exports and schemas, a call
+    /// with sample inputs, behaviour at the fuel, memory and time limits, determinism.
+    Conform(conform::ConformArgs),
     /// Work with Cedar policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -105,6 +109,7 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
+        Command::Conform(args) => conform::run(args, cli.state_dir.as_deref()),
         Command::Policy(cmd) => policy::run(cmd, cli.state_dir.as_deref()),
         Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
         Command::Image(cmd) => image::run(cmd, cli.state_dir.as_deref()),

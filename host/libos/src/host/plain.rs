@@ -37,6 +37,13 @@ pub struct PlainFunction {
     index: ComponentExportIndex,
 }
 
+impl PlainFunction {
+    /// Its component type.
+    pub fn ty(&self) -> &ComponentFunc {
+        &self.ty
+    }
+}
+
 impl Serialize for PlainFunction {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
