@@ -490,11 +490,13 @@ fn any_component_is_a_tool_per_exported_function() {
     call("zoo.add-u8", r#"{"a": 256, "b": 10}"#)
         .code(7)
         .stderr(predicate::str::contains(
-            "a: expected an integer within the range of u8",
+            "at /a: 256 is greater than the maximum of 255",
         ));
     call("zoo.move-point", r#"{"p": {"x": 1}, "by": [1, 1]}"#)
         .code(7)
-        .stderr(predicate::str::contains("p.y"));
+        .stderr(predicate::str::contains(
+            r#"at /p: "y" is a required property"#,
+        ));
     call("read-counter", "{}")
         .code(7)
         .stderr(predicate::str::contains("resource at c has no JSON form"));
@@ -509,4 +511,46 @@ fn any_component_is_a_tool_per_exported_function() {
         .stderr(
             predicate::str::contains("--function NAME").and(predicate::str::contains("zoo.add-u8")),
         );
+}
+
+/// The host checks a tool's input against the schema its `describe()` declared before the
+/// tool runs: a mismatch is `invalid input` naming where, and the tool never ran (no fuel).
+#[test]
+fn a_tools_input_is_checked_against_its_schema_by_the_host() {
+    let env = Env::new();
+    let out = env
+        .libos()
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--json",
+            "--input",
+            r#"{"text": 5}"#,
+        ])
+        .assert()
+        .code(7);
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let message = report["failure"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(r#"at /text: 5 is not of type "string""#),
+        "{report}"
+    );
+    assert_eq!(report["fuel_used"], 0, "the tool did not run: {report}");
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text": "a", "extra": 1}"#,
+        ])
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("does not match the input schema"));
+    env.libos()
+        .args(["tool", "call", guests::WORD_COUNT, "--input", "not json"])
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("the input is not JSON"));
 }

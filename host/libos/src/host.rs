@@ -8,6 +8,7 @@
 
 mod authorities;
 mod context;
+mod input_schema;
 mod invoke;
 mod load;
 mod plain;
@@ -31,6 +32,7 @@ use crate::wasm::ticker::EpochTicker;
 use crate::wasm::wasi;
 
 pub use authorities::AMBIENT_CAPABILITIES;
+pub use input_schema::{InputSchema, MAX_SCHEMA_BYTES};
 pub use invoke::{CallOptions, CallReport, runtime_failure};
 pub use load::{LoadedTool, ToolDescription};
 pub use plain::{Inspection, LoadedPlain, PlainFunction};

@@ -75,6 +75,15 @@ impl ToolHost {
             Some(pid) => format!("pid:{pid}/tool:{}", tool.info.name).into(),
             None => format!("tool:{}", tool.info.name).into(),
         };
+        // The input must match the tool's schema before anything runs.
+        if let Some(check) = &tool.input_check {
+            let checked = serde_json::from_str::<serde_json::Value>(input)
+                .map_err(|e| format!("the input is not JSON: {e}"))
+                .and_then(|json| check.check(&json));
+            if let Err(why) = checked {
+                return CallReport::failed(CallFailure::InvalidInput(why), started);
+            }
+        }
         let (mut store, stdout, stderr) =
             match self.store(subject, options, &tool.declared, tool.uses_wasi_fs) {
                 Ok(s) => s,

@@ -8,6 +8,7 @@ use libos_authority::{Capability, Policy};
 use serde::Serialize;
 use wasmtime::component::Component;
 
+use super::input_schema::{InputSchema, MAX_SCHEMA_BYTES};
 use super::{CallOptions, ToolHost};
 use crate::bindings::ToolPre;
 use crate::call::CallCtx;
@@ -46,6 +47,8 @@ pub struct LoadedTool {
     pub(super) declared: Vec<Capability>,
     pub(super) uses_wasi_fs: bool,
     pub(super) pre: ToolPre<CallCtx>,
+    /// Its input schema, compiled: every call's input is checked against it first.
+    pub(super) input_check: Option<Arc<InputSchema>>,
 }
 
 impl ToolHost {
@@ -93,6 +96,7 @@ impl ToolHost {
             declared: Vec::new(),
             uses_wasi_fs,
             pre,
+            input_check: None,
         };
         self.describe(&mut tool).await?;
         Ok(tool)
@@ -210,8 +214,16 @@ impl ToolHost {
                 info.name
             )));
         }
+        if info.input_schema.len() > MAX_SCHEMA_BYTES {
+            return Err(fail(format!(
+                "input schema of {} bytes is larger than the {MAX_SCHEMA_BYTES}-byte limit",
+                info.input_schema.len()
+            )));
+        }
         let schema: serde_json::Value = serde_json::from_str(&info.input_schema)
             .map_err(|e| fail(format!("input schema is not JSON: {e}")))?;
+        let input_check =
+            InputSchema::compile(&schema).map_err(|e| fail(format!("input schema: {e}")))?;
         let mut declared = Vec::new();
         for c in &info.capabilities {
             let text = format!("{}:{}", c.action, c.resource);
@@ -227,6 +239,7 @@ impl ToolHost {
             capabilities: declared.iter().map(ToString::to_string).collect(),
         };
         tool.declared = declared;
+        tool.input_check = Some(Arc::new(input_check));
         Ok(())
     }
 }

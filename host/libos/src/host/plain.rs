@@ -17,6 +17,7 @@ use serde::Serialize;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
 
+use super::input_schema::InputSchema;
 use super::invoke::{CallReport, trap_failure};
 use super::{CallOptions, ToolHost};
 use crate::call::CallCtx;
@@ -35,6 +36,8 @@ pub struct PlainFunction {
     pub schema: Result<serde_json::Value, String>,
     ty: ComponentFunc,
     index: ComponentExportIndex,
+    /// The schema, compiled (arguments are checked against it, then converted).
+    check: Option<Arc<InputSchema>>,
 }
 
 impl PlainFunction {
@@ -131,11 +134,17 @@ fn exported_functions(
             Ok(()) => schema::params(&ty).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
+        let check = schema
+            .as_ref()
+            .ok()
+            .and_then(|s| InputSchema::compile(s).ok())
+            .map(Arc::new);
         functions.push(PlainFunction {
             name,
             schema,
             ty,
             index,
+            check,
         });
     };
     for (name, item) in component.component_type().exports(engine) {
@@ -236,6 +245,11 @@ impl ToolHost {
         }
         let args = match serde_json::from_str::<serde_json::Value>(input)
             .map_err(|e| format!("the input is not JSON: {e}"))
+            .and_then(|json| match &f.check {
+                // The derived schema says the same as the conversion; both must agree.
+                Some(check) => check.check(&json).map(|()| json),
+                None => Ok(json),
+            })
             .and_then(|json| to_val::args(&f.ty, &json).map_err(|e| e.to_string()))
         {
             Ok(args) => args,
