@@ -503,6 +503,20 @@ fn any_component_is_a_tool_per_exported_function() {
     call("no-such", "{}")
         .failure()
         .stderr(predicate::str::contains("no function \"no-such\""));
+    // A tool is called as one: --function would skip its schema check and its name.
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::READ_FILE,
+            "--function",
+            "invoke",
+            "--input",
+            "{}",
+        ])
+        .assert()
+        .code(8)
+        .stderr(predicate::str::contains("is a libos tool; call it as one"));
     // Without --function a plain component is not a tool: the error lists what to call.
     env.libos()
         .args(["tool", "call", guests::ZOO])
@@ -553,4 +567,22 @@ fn a_tools_input_is_checked_against_its_schema_by_the_host() {
         .assert()
         .code(7)
         .stderr(predicate::str::contains("the input is not JSON"));
+}
+
+/// A duplicate key cannot carry a value past the schema check: the tool gets the checked
+/// value written anew (here the last `text`, which the check saw), not the raw text.
+#[test]
+fn a_tool_gets_the_input_the_host_checked() {
+    let env = Env::new();
+    env.libos()
+        .args([
+            "tool",
+            "call",
+            guests::WORD_COUNT,
+            "--input",
+            r#"{"text": 5, "text": "a b"}"#,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#""words":2"#));
 }

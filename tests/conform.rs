@@ -74,6 +74,30 @@ fn a_plain_component_is_called_per_function_and_resources_are_warned_about() {
 #[test]
 fn each_way_to_fail_is_a_failed_check_and_exit_14() {
     let env = Env::new();
+    // Its schema admits `{}`, which it then refuses as invalid: the schema does not say what
+    // it takes. (The limits were not exercised: warned, not passed.)
+    let (report, code) = conform(&env, guests::OVERREACH);
+    assert_eq!(code, 14, "{report}");
+    assert_eq!(
+        outcome(&report, "call overreach (invoke)"),
+        "fail",
+        "{report}"
+    );
+    assert_eq!(
+        outcome(&report, "time limit overreach (invoke)"),
+        "warn",
+        "{report}"
+    );
+
+    // An agent is run as an image, not called as a tool: a report, and exit 14.
+    let (report, code) = conform(&env, guests::AGENT_SCRIPT);
+    assert_eq!(code, 14, "{report}");
+    assert_eq!(
+        outcome(&report, "import libos:runtime/process@0.1.0"),
+        "fail",
+        "{report}"
+    );
+
     let (report, code) = conform(&env, guests::SOCKETS);
     assert_eq!(code, 14, "{report}");
     assert_eq!(report["verdict"], "fail");

@@ -72,6 +72,10 @@ pub enum LoadError {
     /// The component does not export the `libos:runtime/tool` world (`describe`, `invoke`).
     #[error("{path}: not a libos tool: {message}")]
     NotATool { path: PathBuf, message: String },
+    /// A tool (it exports `describe` and `invoke`) loaded as a plain component: a tool is
+    /// called as one, so its input is checked against its schema and it runs as itself.
+    #[error("{path}: is a libos tool; call it as one (without --function)")]
+    IsATool { path: PathBuf },
     /// A plain component has no function of that name (or the bare name is ambiguous).
     #[error("{path}: no function {name:?} (its functions: {})", known.join(", "))]
     NoSuchFunction {

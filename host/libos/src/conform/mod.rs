@@ -4,11 +4,13 @@
 //! what it exports (a tool's `describe()`, or each function with the JSON Schema of its
 //! arguments; one with no JSON form is a warning); then, per callable function (or the tool's
 //! `invoke`), a call with a sample input valid for its schema under the default limits (a
-//! result passes, a typed error of the component warns, a trap or an exceeded default limit
-//! fails), the same call at a tiny fuel, memory and time budget (it must stop with the
-//! matching typed `limit-exceeded`, or finish within it; a trap fails), and determinism (two
-//! calls with the same seed give the same output and burn the same fuel). Calls hold no
-//! capabilities. The verdict fails when any check does.
+//! result passes; `invalid-input` fails, since the schema admitted the input; another typed
+//! error warns; a trap or an exceeded default limit fails), the same call at a tiny fuel,
+//! memory and time budget (it must stop with the matching typed `limit-exceeded`, or finish
+//! within it; a typed error before the limit mattered warns: not exercised; a trap fails),
+//! and determinism (two calls with the same seed give the same output and burn the same
+//! fuel). Calls hold no capabilities. An agent (agent-only imports) fails: it is run as an
+//! image, not called as a tool. The verdict fails when any check does.
 
 pub mod sample;
 
@@ -122,6 +124,23 @@ pub async fn run(host: &ToolHost, path: &Path) -> Result<Report, LoadError> {
             format!("refused: {why}"),
         );
     }
+    // An agent's interfaces are served to processes only: as a tool it is refused.
+    let agent_only: Vec<_> = seen
+        .imports
+        .iter()
+        .filter(|i| crate::wasm::validate::is_agent_only(&i.name))
+        .collect();
+    for import in &agent_only {
+        report.add(
+            format!("import {}", import.name),
+            Outcome::Fail,
+            "served to agent processes only, not to tools (run the component as an image)",
+        );
+    }
+    if !agent_only.is_empty() {
+        report.verdict = Outcome::Fail;
+        return Ok(report);
+    }
     if refused.is_empty() {
         report.add(
             "imports",
@@ -196,11 +215,17 @@ async fn exercise(host: &ToolHost, target: &Target<'_>, input: &str, report: &mu
             }
             _ => (Outcome::Pass, format!("{input} -> {}", clip(out))),
         },
+        // The input is valid for the schema it declared: refusing it means the schema
+        // admits what the component does not.
+        Err(e @ CallFailure::InvalidInput(_)) => (
+            Outcome::Fail,
+            format!(
+                "{input} is valid for its schema, yet refused as invalid: {}",
+                clip(&e.to_string())
+            ),
+        ),
         Err(
-            e @ (CallFailure::InvalidInput(_)
-            | CallFailure::Failed(_)
-            | CallFailure::Denied(_)
-            | CallFailure::NeedsApproval(_)),
+            e @ (CallFailure::Failed(_) | CallFailure::Denied(_) | CallFailure::NeedsApproval(_)),
         ) => (
             Outcome::Warn,
             format!("{input} -> a typed error: {}", clip(&e.to_string())),
@@ -250,8 +275,12 @@ async fn exercise(host: &ToolHost, target: &Target<'_>, input: &str, report: &mu
                 | CallFailure::Denied(_)
                 | CallFailure::NeedsApproval(_)),
             ) => (
-                Outcome::Pass,
-                format!("a typed error: {}", clip(&e.to_string())),
+                // It ended before the limit mattered: the limit was not exercised.
+                Outcome::Warn,
+                format!(
+                    "not exercised: it ended first with {}",
+                    clip(&e.to_string())
+                ),
             ),
             Err(e) => (Outcome::Fail, e.to_string()),
         };

@@ -75,15 +75,25 @@ impl ToolHost {
             Some(pid) => format!("pid:{pid}/tool:{}", tool.info.name).into(),
             None => format!("tool:{}", tool.info.name).into(),
         };
-        // The input must match the tool's schema before anything runs.
-        if let Some(check) = &tool.input_check {
-            let checked = serde_json::from_str::<serde_json::Value>(input)
-                .map_err(|e| format!("the input is not JSON: {e}"))
-                .and_then(|json| check.check(&json));
-            if let Err(why) = checked {
-                return CallReport::failed(CallFailure::InvalidInput(why), started);
+        // The input must match the tool's schema before anything runs, and the tool gets the
+        // value that was checked, written anew (a duplicate key, which parsers read as the
+        // first or the last, cannot carry past the check a value the schema forbids).
+        let checked;
+        let input = match &tool.input_check {
+            Some(check) => {
+                let valid = serde_json::from_str::<serde_json::Value>(input)
+                    .map_err(|e| format!("the input is not JSON: {e}"))
+                    .and_then(|json| check.check(&json).map(|()| json));
+                match valid {
+                    Ok(json) => {
+                        checked = json.to_string();
+                        checked.as_str()
+                    }
+                    Err(why) => return CallReport::failed(CallFailure::InvalidInput(why), started),
+                }
             }
-        }
+            None => input,
+        };
         let (mut store, stdout, stderr) =
             match self.store(subject, options, &tool.declared, tool.uses_wasi_fs) {
                 Ok(s) => s,

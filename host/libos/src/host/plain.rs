@@ -6,7 +6,8 @@
 //! interface's (`zoo.add-u8` for `add-u8` of `libos:zoo/zoo@0.1.0`); a bare function name
 //! found once in the whole component names it too. A function whose parameters or result
 //! have no JSON form (resources, futures, streams) is listed with the reason at load, and a
-//! call of it is refused. A plain component declares no capabilities: a call of it holds what
+//! call of it is refused. A tool is never loaded this way (`LoadError::IsATool`): its
+//! `invoke` called as a plain function would skip its schema check and run under another name. A plain component declares no capabilities: a call of it holds what
 //! the caller grants it, decided by the caller's policy, like a tool's.
 
 use std::path::{Path, PathBuf};
@@ -172,15 +173,20 @@ fn exported_functions(
     functions
 }
 
+/// Whether `functions` are the `tool` world's: `describe` and `invoke` at the top level.
+fn is_tool(functions: &[PlainFunction]) -> bool {
+    ["describe", "invoke"]
+        .iter()
+        .all(|name| functions.iter().any(|f| f.name == *name))
+}
+
 impl ToolHost {
     /// Reads and compiles any component (through the cache) and shows its imports, each
     /// classified (refused ones too), and its exported functions. Nothing is instantiated.
     pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
         let (component, digest, imports) = self.compile_for_inspection(path).await?;
         let functions = exported_functions(&self.engine, &component);
-        let is_tool = ["describe", "invoke"]
-            .iter()
-            .all(|name| functions.iter().any(|f| f.name == *name));
+        let is_tool = is_tool(&functions);
         Ok(Inspection {
             path: path.to_path_buf(),
             digest,
@@ -209,6 +215,11 @@ impl ToolHost {
                 why: format!("this host cannot link: {e:#}"),
             })?;
         let functions = exported_functions(&self.engine, &component);
+        if is_tool(&functions) {
+            return Err(LoadError::IsATool {
+                path: path.to_path_buf(),
+            });
+        }
         let uses_wasi_fs = imports
             .iter()
             .any(|i| i.class == ImportClass::WasiFilesystem);
