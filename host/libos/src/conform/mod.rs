@@ -15,10 +15,8 @@
 pub mod sample;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use libos_authority::Policy;
 use serde::Serialize;
 
 use crate::error::{CallFailure, LimitKind, LoadError};
@@ -79,17 +77,7 @@ impl Target<'_> {
     }
 
     async fn call(&self, host: &ToolHost, input: &str, limits: Limits) -> CallReport {
-        let options = CallOptions {
-            on_behalf_of: None,
-            cwd: String::new(),
-            capabilities: Vec::new(),
-            policy: Arc::new(Policy::permit_all()),
-            workdir: None,
-            limits,
-            seed: 7,
-            meter: None,
-            human: None,
-        };
+        let options = CallOptions::holding_nothing(limits, 7);
         match self {
             Target::Tool(tool) => host.call(tool, input, &options).await,
             Target::Function(plain, name) => host.call_function(plain, name, input, &options).await,

@@ -46,6 +46,25 @@ pub struct CallOptions {
     pub human: Option<crate::approval::HumanLink>,
 }
 
+impl CallOptions {
+    /// A call that holds nothing: no capabilities, no working directory, no budget, no
+    /// person to ask; every policy decision `permit` (the capabilities alone decide, and there
+    /// are none). For a component's own checks: `describe()`, `libos conform`.
+    pub fn holding_nothing(limits: Limits, seed: u64) -> CallOptions {
+        CallOptions {
+            capabilities: Vec::new(),
+            policy: Arc::new(Policy::permit_all()),
+            workdir: None,
+            cwd: String::new(),
+            on_behalf_of: None,
+            limits,
+            seed,
+            meter: None,
+            human: None,
+        }
+    }
+}
+
 /// The outcome of one call and what it left behind.
 #[derive(Debug, Serialize)]
 pub struct CallReport {
@@ -107,24 +126,58 @@ impl ToolHost {
             instance.call_invoke(&mut store, input).await
         })
         .await;
-        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        let hit = store.data().limiter.hit;
+        let done = Ran {
+            store,
+            limits,
+            stdout: &stdout,
+            stderr: &stderr,
+            started,
+        };
+        done.report(outcome, |returned| returned.map_err(tool_failure))
+    }
+}
+
+/// A call that ran (or was stopped): its store and what it reports from.
+pub(super) struct Ran<'a> {
+    pub(super) store: wasmtime::Store<CallCtx>,
+    pub(super) limits: crate::limits::Limits,
+    pub(super) stdout: &'a CappedPipe,
+    pub(super) stderr: &'a CappedPipe,
+    pub(super) started: Instant,
+}
+
+impl Ran<'_> {
+    /// The report of the call: the grace time-out is the time limit, a trap is named by the
+    /// limit the limiter saw hit (if any), `output` turns what the call returned into its
+    /// output, which may not exceed the output limit.
+    pub(super) fn report<T>(
+        self,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+        output: impl FnOnce(T) -> Result<String, CallFailure>,
+    ) -> CallReport {
+        let limits = self.limits;
+        let fuel_used = limits
+            .fuel
+            .saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let hit = self.store.data().limiter.hit;
         let result = match outcome {
             Err(_elapsed) => Err(CallFailure::LimitExceeded(LimitKind::Time)),
             Ok(Err(trap)) => Err(trap_failure(&trap, hit)),
-            Ok(Ok(Err(tool_error))) => Err(tool_failure(tool_error)),
-            Ok(Ok(Ok(output))) if output.len() > limits.max_output => {
-                Err(CallFailure::LimitExceeded(LimitKind::Output))
-            }
-            Ok(Ok(Ok(output))) => Ok(output),
+            Ok(Ok(returned)) => output(returned).and_then(|out| {
+                if out.len() > limits.max_output {
+                    Err(CallFailure::LimitExceeded(LimitKind::Output))
+                } else {
+                    Ok(out)
+                }
+            }),
         };
         CallReport::finished(
             result,
-            store.into_data(),
-            &stdout,
-            &stderr,
+            self.store.into_data(),
+            self.stdout,
+            self.stderr,
             fuel_used,
-            started,
+            self.started,
         )
     }
 }

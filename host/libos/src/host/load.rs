@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use libos_authority::{Capability, Policy};
+use libos_authority::Capability;
 use serde::Serialize;
 use wasmtime::component::Component;
 
@@ -179,17 +179,7 @@ impl ToolHost {
             message,
         };
         let subject: Arc<str> = format!("component:{}", &tool.digest[..12]).into();
-        let options = CallOptions {
-            on_behalf_of: None,
-            cwd: String::new(),
-            capabilities: Vec::new(),
-            policy: Arc::new(Policy::permit_all()),
-            workdir: None,
-            limits: Limits::default(),
-            seed: 0,
-            meter: None,
-            human: None,
-        };
+        let options = CallOptions::holding_nothing(Limits::default(), 0);
         let (mut store, _, _) = self
             .store(subject, &options, &[], false)
             .map_err(|e| fail(e.to_string()))?;

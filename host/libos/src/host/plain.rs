@@ -19,10 +19,10 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
 
 use super::input_schema::InputSchema;
-use super::invoke::{CallReport, trap_failure};
+use super::invoke::{CallReport, Ran};
 use super::{CallOptions, ToolHost};
 use crate::call::CallCtx;
-use crate::error::{CallFailure, LimitKind, LoadError};
+use crate::error::{CallFailure, LoadError};
 use crate::wasm::cache::CacheOutcome;
 use crate::wasm::validate::{self, ImportClass, ImportInfo};
 use crate::wit_json::{from_val, schema, to_val};
@@ -287,30 +287,17 @@ impl ToolHost {
             func.call_async(&mut store, &args, &mut results).await
         })
         .await;
-        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        let hit = store.data().limiter.hit;
-        let result = match outcome {
-            Err(_elapsed) => Err(CallFailure::LimitExceeded(LimitKind::Time)),
-            Ok(Err(trap)) => Err(trap_failure(&trap, hit)),
-            Ok(Ok(())) => match from_val::results(&f.ty, &results) {
-                Ok(json) => {
-                    let out = json.to_string();
-                    if out.len() > limits.max_output {
-                        Err(CallFailure::LimitExceeded(LimitKind::Output))
-                    } else {
-                        Ok(out)
-                    }
-                }
-                Err(e) => Err(CallFailure::Failed(e.to_string())),
-            },
-        };
-        CallReport::finished(
-            result,
-            store.into_data(),
-            &stdout,
-            &stderr,
-            fuel_used,
+        let done = Ran {
+            store,
+            limits,
+            stdout: &stdout,
+            stderr: &stderr,
             started,
-        )
+        };
+        done.report(outcome, |()| {
+            from_val::results(&f.ty, &results)
+                .map(|json| json.to_string())
+                .map_err(|e| CallFailure::Failed(e.to_string()))
+        })
     }
 }
