@@ -641,6 +641,8 @@ async fn a_process_killed_while_it_asks_leaves_no_request_pending() -> anyhow::R
         let pid = common::start(&kernel, "writer", &asks.to_string(), world.work.path()).await?;
         let id = common::pending_of(&person, pid).await?;
         if from_elsewhere {
+            // Another terminal sees what this host committed (as `libos ps` shows it).
+            kernel.flush()?;
             other_terminal.kill(pid)?;
         } else {
             kernel.kill(pid)?;
