@@ -32,7 +32,9 @@ step "Escaping the working directory is denied" "$libos" tool call "$(tool read_
 step "A policy can ask a human first (exit 4)" "$libos" tool call "$(tool write_file)" --workdir "$w" --allow fs.write --policy "$demo/ask-writes.cedar" --input '{"path":"notes/todo.txt","content":"pwned"}'
 step "Granted and permitted, the write happens" "$libos" tool call "$(tool write_file)" --workdir "$w" --allow 'fs.write:notes/*' --input '{"path":"notes/done.txt","content":"demo ran\n"}'
 cat "$w/notes/done.txt"
-step "A component importing sockets is refused before it runs (exit 5)" "$libos" tool inspect "$(tool sockets)"
+step "A component importing the network loads: each use is decided when it happens" "$libos" tool inspect "$(tool sockets)"
+step "Its connect to an internal address no capability names is refused (exit 7)" "$libos" tool call "$(tool sockets)" --allow 'net.connect:*:22' --input '{"op":"tcp","host":"127.0.0.1","port":22,"send":""}'
+step "With --strict-imports it is refused before it runs (exit 5)" "$libos" --strict-imports tool inspect "$(tool sockets)"
 step "A runaway loop stops at its deadline (exit 6)" "$libos" tool call "$(tool spin)" --timeout 300ms
 step "A memory bomb stops at its cap (exit 6)" "$libos" tool call "$(tool membomb)" --max-memory 32M
 step "An AgentImage: a manifest and its components, stored by content hash" "$libos" image build "$images/coding-agent"
@@ -42,6 +44,22 @@ step "What the coding-agent image holds" "$libos" image inspect coding-agent
 proj="$(mktemp -d)"; cp -r "$images/workspace/." "$proj/"
 step "Run it: it reads a file through a tool, files tracebacks in object memory, and has a log-parser child parse the log" "$libos" run coding-agent --workdir "$proj" --input '{"log":"pytest.log","source":"src/calc.py"}'
 step "The process tree (the child held only fs.read on the log)" "$libos" ps --tree
+mkdir -p "$demo/jit-agent" "$w/handed"
+cp "$(tool agent_script)" "$demo/jit-agent/agent.wasm"
+cp "$(tool read_file)" "$w/handed/reader.wasm"
+cat > "$demo/jit-agent/image.toml" <<'TOML'
+name = "jit-agent"
+version = "1"
+agent = "agent.wasm"
+capabilities = ["tool.register:*", "fs.read:**"]
+TOML
+step "A JIT agent image: it may register tools and read everything" "$libos" image build "$demo/jit-agent"
+step "JIT tools: the agent registers a component it was handed, granting it only notes/**; asking for more than it holds is refused; the tool reads notes/ but not handed/" \
+    "$libos" run jit-agent --workdir "$w" --input '{"steps":[
+      {"op":"register","file":"handed/reader.wasm","name":"reader","caps":["fs.read:notes/**"]},
+      {"op":"register","file":"handed/reader.wasm","name":"writer","caps":["fs.write:**"]},
+      {"op":"tool","name":"reader","input":{"path":"notes/todo.txt"}},
+      {"op":"tool","name":"reader","input":{"path":"handed/reader.wasm"}}]}'
 step "Why is reading secrets/ refused?" "$libos" policy explain --policy "$demo/ask-writes.cedar" --allow fs.read --action fs.read --resource secrets/key.txt
 step "Every decision is in the audit log" "$libos" audit show
 step "The audit log verifies" "$libos" audit verify

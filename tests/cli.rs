@@ -24,30 +24,66 @@ fn inspect_shows_imports_exports_description_and_schema() {
 
     // A component the host refuses is shown whole (each import with its verdict) and the
     // command fails by the first refused import.
+    let refused_one = common::component_importing(
+        env.work.path(),
+        "lookalike.wasm",
+        &[
+            "wasi:sockets/tcp@0.2.6",
+            "libos:runtimex/fs@0.1.0",
+            "evil:pkg/x@1.0.0",
+        ],
+    );
     let out = env
         .libos()
-        .args(["tool", "inspect", "--json", guests::SOCKETS])
+        .args(["tool", "inspect", "--json"])
+        .arg(&refused_one)
         .assert()
         .code(5);
     let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(shown["loads"], false, "{shown}");
-    let refused: Vec<&str> = shown["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["class"] == "refused")
-        .filter_map(|i| i["name"].as_str())
-        .collect();
-    assert!(
-        refused.iter().all(|n| n.starts_with("wasi:sockets/")) && refused.len() >= 5,
+    let class_of = |name: &str| {
+        shown["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["class"].clone())
+    };
+    assert_eq!(
+        class_of("libos:runtimex/fs@0.1.0").unwrap(),
+        "refused",
+        "{shown}"
+    );
+    assert_eq!(class_of("evil:pkg/x@1.0.0").unwrap(), "refused", "{shown}");
+    assert_eq!(
+        class_of("wasi:sockets/tcp@0.2.6").unwrap(),
+        "wasi-network",
         "{shown}"
     );
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(
-        err.starts_with("error: refused: imports wasi:sockets/"),
+        err.starts_with("error: refused: imports libos:runtimex/fs@0.1.0"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+
+    // The network is served, denied until granted, and named so; --strict-imports refuses it.
+    let out = env
+        .libos()
+        .args(["tool", "inspect", guests::SOCKETS])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("served, denied until granted (each use decided: net.connect, net.bind)"),
+        "{text}"
+    );
+    assert!(text.contains("(each use decided: http.request)"), "{text}");
+    env.libos()
+        .args(["--strict-imports", "tool", "inspect", guests::SOCKETS])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("--strict-imports"));
 
     let out = env
         .libos()

@@ -27,6 +27,7 @@ const NATIVE: &[&str] = &[
     "write_file",
     "list_dir",
     "word_count",
+    "slugify",
     "fs_probe",
     "overreach",
     "bench_loop",

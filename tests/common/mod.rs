@@ -298,3 +298,23 @@ pub fn wait_running(marker: &str, wanted: bool, secs: u64) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A component (written to `dir/name`) that imports one empty instance under each of
+/// `names` and does nothing else: for import validation with names no toolchain emits.
+pub fn component_importing(dir: &Path, name: &str, names: &[&str]) -> PathBuf {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut component = Component::new();
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    component.section(&types);
+    let mut imports = ComponentImportSection::new();
+    for n in names {
+        imports.import(*n, ComponentTypeRef::Instance(0));
+    }
+    component.section(&imports);
+    let path = dir.join(name);
+    std::fs::write(&path, component.finish()).expect("write component");
+    path
+}

@@ -1,10 +1,11 @@
 //! Paths of the guest components built from `guest-tools/` by this crate's build script.
 //!
-//! Tools: [`READ_FILE`], [`WRITE_FILE`], [`LIST_DIR`], [`WORD_COUNT`]. Hostile fixtures:
-//! [`FS_PROBE`], [`SPIN`], [`MEMBOMB`], [`BIG_OUTPUT`], [`TRAP`], [`SOCKETS`] (imports
-//! `wasi:sockets`), [`WASI_PROBE`] (an ordinary WASI program), [`WORD_COUNT_CORE`] (a core
-//! module, not a component), [`ZOO`] (a plain component, not a tool: one exported function
-//! per kind of WIT value, `guest-tools/fixtures/zoo/wit/world.wit`).
+//! Tools: [`READ_FILE`], [`WRITE_FILE`], [`LIST_DIR`], [`WORD_COUNT`], [`SLUGIFY`] (written in
+//! JavaScript and Python too, in `examples/polyglot/`, built by `scripts/polyglot.sh`).
+//! Hostile fixtures: [`FS_PROBE`], [`SPIN`], [`MEMBOMB`], [`BIG_OUTPUT`], [`TRAP`],
+//! [`SOCKETS`] (imports `wasi:sockets`), [`WASI_PROBE`] (an ordinary WASI program),
+//! [`WORD_COUNT_CORE`] (a core module, not a component), [`ZOO`] (a plain component, not a
+//! tool: one exported function per kind of WIT value, `guest-tools/fixtures/zoo/wit/world.wit`).
 //!
 //! Agents (`libos:runtime/agent` world): [`LOG_PARSER`] and [`CODING_AGENT`] (the scripted
 //! demo), and fixtures for the host's tests and benchmarks: [`AGENT_SPINNER`] (never yields a

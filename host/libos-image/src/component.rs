@@ -43,6 +43,19 @@ pub(crate) fn read_file(dir: &Path, path: &Path, written: &str) -> Result<Vec<u8
     Ok(bytes)
 }
 
+/// Checks component bytes given whole (not read from an image directory): size, header and
+/// section framing. The reason, when they are not a component.
+pub(crate) fn check_bytes(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() as u64 > MAX_COMPONENT_SIZE {
+        return Err(format!(
+            "{} bytes, more than the {MAX_COMPONENT_SIZE} a component may have",
+            bytes.len()
+        ));
+    }
+    check_header(bytes)?;
+    check_framing(bytes)
+}
+
 fn not_a_component(path: &Path, reason: String) -> FieldError {
     FieldError::NotAComponent {
         path: path.to_path_buf(),

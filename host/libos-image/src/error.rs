@@ -209,6 +209,9 @@ pub enum ImageError {
         /// The digest of its current content.
         actual: String,
     },
+    /// Bytes given as a component are not one.
+    #[error("not a component: {0}")]
+    NotAComponent(String),
     /// A stored image record cannot be decoded or does not hash to its digest.
     #[error("image record {name}:{version} is corrupt: {reason}")]
     CorruptRecord {

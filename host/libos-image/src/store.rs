@@ -299,6 +299,17 @@ impl ImageStore {
         }
     }
 
+    /// Stores a component given as bytes (a tool registered at run time) under its digest,
+    /// after checking its header and section framing; returns the digest.
+    ///
+    /// # Errors
+    /// [`ImageError::NotAComponent`] when the bytes are no component (or larger than
+    /// [`crate::MAX_COMPONENT_SIZE`]); I/O errors writing the blob.
+    pub fn put_component(&self, bytes: &[u8]) -> Result<Digest, ImageError> {
+        crate::component::check_bytes(bytes).map_err(ImageError::NotAComponent)?;
+        self.blobs.put(bytes)
+    }
+
     /// Where the component blob named `digest` is stored. The file may not exist.
     pub fn component_path(&self, digest: &Digest) -> PathBuf {
         self.blobs.path(digest)

@@ -22,6 +22,7 @@ wasmtime::component::bindgen!({
         "libos:runtime/process.recv": async | trappable,
         "libos:runtime/process.exec": async | trappable,
         "libos:runtime/tools.call": async | trappable,
+        "libos:runtime/tools.register": async | trappable,
         "libos:runtime/events.wait": async | trappable,
         "libos:runtime/human.request-approval": async | trappable,
         "libos:runtime/human.ask": async | trappable,

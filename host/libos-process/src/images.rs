@@ -120,6 +120,39 @@ impl Inner {
         Ok(tool)
     }
 
+    /// The loaded tool whose component has `digest` (a registered one), loaded once per
+    /// host from the image store, its blob checked against the digest.
+    pub(crate) async fn tool_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Arc<libos::LoadedTool>, ProcessError> {
+        if let Some(tool) = self.lock_tools().get(digest) {
+            return Ok(Arc::clone(tool));
+        }
+        let parsed: libos_image::Digest = digest
+            .parse()
+            .map_err(|e: libos_image::ImageError| ProcessError::Invalid(e.to_string()))?;
+        let tool = Arc::new(
+            self.host
+                .load_blob(&self.images.component_path(&parsed), digest)
+                .await
+                .map_err(|e| ProcessError::Invalid(format!("registered tool: {e}")))?,
+        );
+        self.lock_tools()
+            .insert(digest.to_owned(), Arc::clone(&tool));
+        Ok(tool)
+    }
+
+    /// The tool whose component has `digest`, if this host has it loaded.
+    pub(crate) fn loaded_tool(&self, digest: &str) -> Option<Arc<libos::LoadedTool>> {
+        self.lock_tools().get(digest).cloned()
+    }
+
+    /// Keeps `tool` (just registered) for later calls.
+    pub(crate) fn remember_tool(&self, digest: &str, tool: libos::LoadedTool) {
+        self.lock_tools().insert(digest.to_owned(), Arc::new(tool));
+    }
+
     fn lock_agents(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentPre<ProcessCtx>>> {
         self.agents.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -11,6 +11,7 @@ mod events;
 mod hostile;
 mod inherited_policy;
 mod ipc;
+mod jit_tools;
 mod log_lines;
 mod path_frame;
 mod run;

@@ -86,51 +86,56 @@ fn every_imported_function_is_listed_decided_or_ambient_with_a_reason() -> anyho
     Ok(())
 }
 
-/// The WIT directory of the wasmtime-wasi this workspace builds against (the version in
-/// `Cargo.lock`, from cargo's registry sources, where building it unpacked it).
-fn wasmtime_wasi_wit() -> anyhow::Result<std::path::PathBuf> {
+/// The WIT directory (`dir` inside the crate) of `krate` as this workspace builds against it
+/// (the version in `Cargo.lock`, from cargo's registry sources, where building it unpacked
+/// it).
+fn crate_wit(krate: &str, dir: &str) -> anyhow::Result<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let lock = std::fs::read_to_string(root.join("Cargo.lock"))?;
     let version = lock
         .split("[[package]]")
-        .find(|p| p.contains("name = \"wasmtime-wasi\"\n"))
+        .find(|p| p.contains(&format!("name = \"{krate}\"\n")))
         .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
         .and_then(|v| v.strip_suffix('"'))
-        .ok_or_else(|| anyhow::anyhow!("wasmtime-wasi is not in Cargo.lock"))?;
+        .ok_or_else(|| anyhow::anyhow!("{krate} is not in Cargo.lock"))?;
     let home = std::env::var_os("CARGO_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
         .ok_or_else(|| anyhow::anyhow!("no CARGO_HOME or HOME"))?;
     for index in std::fs::read_dir(home.join("registry/src"))? {
-        let wit = index?
-            .path()
-            .join(format!("wasmtime-wasi-{version}/src/p2/wit"));
+        let wit = index?.path().join(format!("{krate}-{version}/{dir}"));
         if wit.is_dir() {
             return Ok(wit);
         }
     }
-    anyhow::bail!("the sources of wasmtime-wasi {version} are not in cargo's registry")
+    anyhow::bail!("the sources of {krate} {version} are not in cargo's registry")
 }
 
 #[test]
 fn every_linked_wasi_function_is_listed_decided_or_ambient_with_a_reason() -> anyhow::Result<()> {
-    let mut resolve = wit_parser::Resolve::default();
-    resolve.push_dir(wasmtime_wasi_wit()?)?;
     let mut linked = BTreeSet::new();
-    for (_, interface) in resolve.interfaces.iter() {
-        let (Some(name), Some(pkg)) = (&interface.name, interface.package) else {
-            continue;
-        };
-        let pkg = &resolve.packages[pkg].name;
-        let qualified = format!("{}:{}/{name}", pkg.namespace, pkg.name);
-        if !surface::wasi_interfaces().any(|i| i == qualified) {
-            continue;
-        }
-        for function in interface.functions.keys() {
-            linked.insert(format!("{qualified}.{function}"));
+    // wasi:http comes from wasmtime-wasi-http, everything else from wasmtime-wasi.
+    for (krate, dir) in [
+        ("wasmtime-wasi", "src/p2/wit"),
+        ("wasmtime-wasi-http", "wit"),
+    ] {
+        let mut resolve = wit_parser::Resolve::default();
+        resolve.push_dir(crate_wit(krate, dir)?)?;
+        for (_, interface) in resolve.interfaces.iter() {
+            let (Some(name), Some(pkg)) = (&interface.name, interface.package) else {
+                continue;
+            };
+            let pkg = &resolve.packages[pkg].name;
+            let qualified = format!("{}:{}/{name}", pkg.namespace, pkg.name);
+            if !surface::wasi_interfaces().any(|i| i == qualified) {
+                continue;
+            }
+            for function in interface.functions.keys() {
+                linked.insert(format!("{qualified}.{function}"));
+            }
         }
     }
-    assert!(linked.len() >= 60, "{linked:?}");
+    assert!(linked.len() >= 160, "{linked:?}");
     let listed: BTreeSet<String> = surface::WASI
         .iter()
         .map(|e| e.function.to_owned())
@@ -249,6 +254,11 @@ fn exercises() -> Vec<Exercise> {
         ),
         ex("libos:runtime/tools.list", &[], json!([{ "op": "tools" }])),
         ex(
+            "libos:runtime/tools.register",
+            &["libos:runtime/fs.read"],
+            json!([{ "op": "register", "file": "handed.wasm", "name": "counted", "caps": [] }]),
+        ),
+        ex(
             "libos:runtime/tools.call",
             &[],
             json!([{ "op": "tool", "name": "word_count", "input": { "text": "a b" } }]),
@@ -309,7 +319,7 @@ fn images(world: &World) -> anyhow::Result<()> {
         dir.join("image.toml"),
         "name = \"walk\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
          capabilities = [\"fs.*\", \"memory.*\", \"events.*\", \"process.spawn:*\", \
-         \"process.exec:*\", \"shell.*\", \"human.ask\"]\n\n\
+         \"process.exec:*\", \"shell.*\", \"human.ask\", \"tool.register:*\"]\n\n\
          [tools]\nword_count = \"word_count.wasm\"\n\n[limits]\nwall_clock = \"60s\"\n",
     )?;
     ImageStore::open(world.state.path())?.build(&dir)?;
@@ -333,6 +343,7 @@ async fn each_decided_function_leaves_one_decision_and_each_ambient_one_none() -
     let world = World::new()?;
     images(&world)?;
     std::fs::write(world.work().join("given.txt"), "given")?;
+    std::fs::copy(libos_guests::WORD_COUNT, world.work().join("handed.wasm"))?;
     let kernel = kernel(world.state.path())?;
     let exercises = exercises();
     let covered: BTreeSet<&str> = exercises.iter().map(|e| e.function).collect();

@@ -18,6 +18,7 @@ mod schema;
 mod sql;
 mod state;
 mod table;
+pub mod tools;
 mod usage;
 mod write;
 
@@ -34,4 +35,5 @@ pub use record::{
 pub use sql::now_ns;
 pub use state::{BlockedOn, LIVE_STATE_NAMES, State};
 pub use table::ProcessTable;
+pub use tools::RegisteredTool;
 pub use usage::Usage;

@@ -26,7 +26,8 @@ use crate::error::Result;
 /// log lines, numbered per process from 1; `process_events` the emitted events (see
 /// [`crate::events`]); `process_usage` what each process spent against
 /// its budgets (see [`crate::Usage`]); `process_policy_chains` the JSON array of image digests
-/// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]).
+/// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]);
+/// `process_tools` the tools processes registered at run time (see [`crate::tools`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
     pid          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -84,6 +85,16 @@ CREATE TABLE IF NOT EXISTS process_policy_chains (
     pid   INTEGER PRIMARY KEY,
     chain TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS process_tools (
+    pid          INTEGER NOT NULL,
+    name         TEXT    NOT NULL,
+    digest       TEXT    NOT NULL,
+    capabilities TEXT    NOT NULL,
+    inherit      INTEGER NOT NULL,
+    registrar    INTEGER NOT NULL,
+    time_ns      INTEGER NOT NULL,
+    PRIMARY KEY (pid, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS process_usage (
     pid           INTEGER PRIMARY KEY,
     tool_calls    INTEGER NOT NULL,

@@ -440,6 +440,34 @@ impl ProcessTable {
         self.transaction(|conn| mailbox::send(conn, to, from, body))
     }
 
+    /// Records the tool `tool` registered for `pid` (see [`crate::tools`]); `Ok(false)`
+    /// when `pid` already has one of that name or holds [`crate::tools::MAX_REGISTERED`].
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`] (and `NoSuchProcess` for a pid beyond range).
+    pub fn register_tool(&self, pid: u64, tool: &crate::RegisteredTool) -> Result<bool> {
+        self.transaction(|conn| crate::tools::register(conn, pid, tool))
+    }
+
+    /// The tools `pid` registered or inherited, by name.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`] (a corrupt row among them).
+    pub fn registered_tools(&self, pid: u64) -> Result<Vec<crate::RegisteredTool>> {
+        crate::tools::registered(&*self.lock()?, pid)
+    }
+
+    /// Whether `pid` has a registered tool called `name`.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn has_registered_tool(&self, pid: u64, name: &str) -> Result<bool> {
+        crate::tools::has(&*self.lock()?, pid, name)
+    }
+
     /// Takes the next message queued for `pid`, interrupts first, each kind oldest first; the
     /// message is removed in the same transaction, so each is received once.
     ///

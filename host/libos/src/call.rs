@@ -13,7 +13,10 @@ use crate::primitives::log::CallLog;
 use crate::primitives::path::PathError;
 use crate::providers::Clock;
 use crate::wasm::limiter::CallLimiter;
+use crate::wasm::net::NetState;
+use crate::wasm::net::gate::NetGate;
 use crate::wasm::wasi::WasiSetup;
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 /// The longest resource (path, name, key) a primitive decides on, in bytes.
 pub const MAX_RESOURCE: usize = 4096;
@@ -199,9 +202,9 @@ pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
 /// The WASI context of a call. Most components never use WASI (ours import only the
 /// runtime's interfaces), and a WASI context costs a few random generators and a kilobyte or
 /// two that a parked process would keep: it is built when the component first calls a WASI
-/// function.
+/// function, with the call's network state (whose gate its sockets check).
 pub(crate) struct Wasi {
-    ctx: Option<Box<WasiCtx>>,
+    built: Option<Box<(WasiCtx, NetState)>>,
     setup: Box<WasiSetup>,
 }
 
@@ -209,15 +212,27 @@ impl Wasi {
     /// A context built from `setup` on first use.
     pub(crate) fn later(setup: WasiSetup) -> Self {
         Wasi {
-            ctx: None,
+            built: None,
             setup: Box::new(setup),
         }
     }
 
-    fn get(&mut self) -> &mut WasiCtx {
+    fn built(&mut self) -> &mut (WasiCtx, NetState) {
         let setup = &self.setup;
-        self.ctx
-            .get_or_insert_with(|| Box::new(crate::wasm::wasi::build_ctx(setup)))
+        self.built.get_or_insert_with(|| {
+            let gate = Arc::new(NetGate::default());
+            let ctx = crate::wasm::wasi::build_ctx(setup, Arc::clone(&gate));
+            Box::new((ctx, NetState::new(gate)))
+        })
+    }
+
+    fn get(&mut self) -> &mut WasiCtx {
+        &mut self.built().0
+    }
+
+    /// The call's network state.
+    pub(crate) fn net(&mut self) -> &mut NetState {
+        &mut self.built().1
     }
 }
 
@@ -225,6 +240,17 @@ impl WasiView for CallCtx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: self.wasi.get(),
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let net = self.wasi.net();
+        WasiHttpCtxView {
+            ctx: &mut net.http,
+            hooks: &mut net.hooks,
             table: &mut self.table,
         }
     }

@@ -52,6 +52,9 @@ pub struct HostOptions {
     pub max_component_bytes: u64,
     /// Clock provider for guests.
     pub clock: Arc<dyn Clock>,
+    /// Whether components importing the network load (each use decided at call time) or
+    /// are refused at load (`--strict-imports`).
+    pub strict_imports: crate::wasm::validate::Strictness,
 }
 
 impl Default for HostOptions {
@@ -62,6 +65,7 @@ impl Default for HostOptions {
             max_processes: engine::DEFAULT_MAX_PROCESSES,
             max_component_bytes: 64 << 20,
             clock: Arc::new(SystemClock::default()),
+            strict_imports: crate::wasm::validate::Strictness::Decided,
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct ToolHost {
     state: StateDir,
     clock: Arc<dyn Clock>,
     max_component_bytes: u64,
+    strict_imports: crate::wasm::validate::Strictness,
     authorities: Mutex<HashMap<authorities::AuthorityKey, Arc<libos_authority::Authority>>>,
     workdirs: crate::workdirs::Workdirs,
     /// The state directory's canonical path.
@@ -106,6 +111,11 @@ pub struct ToolHost {
 
 impl ToolHost {
     /// Sets up the engine, linker, state directory, audit log and epoch ticker.
+    /// Whether components importing the network load (see [`HostOptions::strict_imports`]).
+    pub fn strict_imports(&self) -> crate::wasm::validate::Strictness {
+        self.strict_imports
+    }
+
     pub fn new(options: HostOptions) -> Result<ToolHost, HostError> {
         let state = StateDir::open(options.state_dir.as_deref())?;
         let engine = match engine::build(options.allocation) {
@@ -143,6 +153,7 @@ impl ToolHost {
             state,
             clock: options.clock,
             max_component_bytes: options.max_component_bytes,
+            strict_imports: options.strict_imports,
             authorities: Mutex::default(),
             workdirs: crate::workdirs::Workdirs::new(state_root.to_path_buf()),
             state_root,

@@ -18,10 +18,15 @@ pub struct ConformArgs {
     json: bool,
 }
 
-pub fn run(args: ConformArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+pub fn run(
+    args: ConformArgs,
+    state_dir: Option<&Path>,
+    strict_imports: libos::wasm::validate::Strictness,
+) -> Result<(), Failure> {
     let runtime = super::runtime()?;
     let host = ToolHost::new(HostOptions {
         state_dir: state_dir.map(Path::to_path_buf),
+        strict_imports,
         ..HostOptions::default()
     })?;
     let report = runtime.block_on(libos::conform::run(&host, &args.component));

@@ -26,6 +26,7 @@ pub fn run_detached(
     args: &RunArgs,
     workdir: &Path,
     state_dir: Option<&Path>,
+    strict_imports: libos::wasm::validate::Strictness,
 ) -> Result<(), Failure> {
     let state = StateDir::open(state_dir)?;
     let hosts = state.hosts_dir();
@@ -43,7 +44,11 @@ pub fn run_detached(
     let host_log = hosts.join(format!("start-{stamp}.log"));
     let log = fs::File::create(&host_log).map_err(|e| io_failure(&host_log, &e))?;
     let err_log = log.try_clone().map_err(|e| io_failure(&host_log, &e))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if strict_imports == libos::wasm::validate::Strictness::Strict {
+        command.arg("--strict-imports");
+    }
+    let mut child = command
         .arg("--state-dir")
         .arg(state.root())
         .arg("run")

@@ -29,6 +29,11 @@ struct Cli {
     #[arg(long, global = true, env = "LIBOS_STATE_DIR", value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// Refuse at load every component that imports the network (wasi:sockets, wasi:http)
+    /// instead of serving it with each use decided at call time.
+    #[arg(long, global = true)]
+    strict_imports: bool,
+
     /// Show what the host does (cache hits, compile times) on stderr.
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -108,12 +113,24 @@ pub fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let result = match cli.command {
-        Command::Tool(cmd) => tool::run(cmd, cli.state_dir.as_deref()),
-        Command::Conform(args) => conform::run(args, cli.state_dir.as_deref()),
+        Command::Tool(cmd) => tool::run(
+            cmd,
+            cli.state_dir.as_deref(),
+            strictness(cli.strict_imports),
+        ),
+        Command::Conform(args) => conform::run(
+            args,
+            cli.state_dir.as_deref(),
+            strictness(cli.strict_imports),
+        ),
         Command::Policy(cmd) => policy::run(cmd, cli.state_dir.as_deref()),
         Command::Audit(cmd) => audit::run(cmd, cli.state_dir.as_deref()),
         Command::Image(cmd) => image::run(cmd, cli.state_dir.as_deref()),
-        Command::Run(args) => process::run(args, cli.state_dir.as_deref()),
+        Command::Run(args) => process::run(
+            args,
+            cli.state_dir.as_deref(),
+            strictness(cli.strict_imports),
+        ),
         Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
         Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
         Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),
@@ -156,4 +173,13 @@ fn init_tracing(verbose: bool) {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// The load-time treatment of network imports the `--strict-imports` flag asks for.
+fn strictness(strict: bool) -> libos::wasm::validate::Strictness {
+    if strict {
+        libos::wasm::validate::Strictness::Strict
+    } else {
+        libos::wasm::validate::Strictness::Decided
+    }
 }

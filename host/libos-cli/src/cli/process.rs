@@ -81,7 +81,11 @@ const STATE_NAMES: [&str; 8] = [
 
 /// Runs `image` as the root of a new tree, prints its output and exits with its status
 /// (or, with `--detach`, leaves that to a background host and prints the pid).
-pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
+pub fn run(
+    args: RunArgs,
+    state_dir: Option<&Path>,
+    strict_imports: libos::wasm::validate::Strictness,
+) -> Result<(), Failure> {
     let workdir = match args.workdir.clone() {
         Some(dir) => dir,
         None => std::env::current_dir()
@@ -108,13 +112,14 @@ pub fn run(args: RunArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         if let Some(limit) = libos::wasm::capacity::fit(args.max_processes).limited_by {
             eprintln!("warning: {limit}");
         }
-        return super::detach::run_detached(&args, &workdir, state_dir);
+        return super::detach::run_detached(&args, &workdir, state_dir, strict_imports);
     }
     let runtime = super::runtime()?;
     runtime.block_on(async {
         // Sized to the kernel's limits; a warning says so when they allow fewer.
         let kernel = Kernel::new(HostOptions {
             state_dir: state_dir.map(Path::to_path_buf),
+            strict_imports,
             ..HostOptions::serving(args.max_processes)
         })
         .map_err(process_failure)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use libos::host::{CallOptions, HostOptions, LoadedTool, ToolHost};
 use libos::wasm::cache::CacheOutcome;
+use libos::wasm::validate::Strictness;
 use libos::{CallReport, Limits};
 use libos_authority::{Capability, Policy};
 use serde_json::json;
@@ -70,10 +71,15 @@ pub struct CallArgs {
     json: bool,
 }
 
-pub fn run(cmd: ToolCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
+pub fn run(
+    cmd: ToolCommand,
+    state_dir: Option<&Path>,
+    strict_imports: Strictness,
+) -> Result<(), Failure> {
     let runtime = super::runtime()?;
     let host = ToolHost::new(HostOptions {
         state_dir: state_dir.map(Path::to_path_buf),
+        strict_imports,
         ..HostOptions::default()
     })?;
     let result = runtime.block_on(async {
@@ -90,7 +96,8 @@ pub fn run(cmd: ToolCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
 async fn inspect(host: &ToolHost, path: &Path, as_json: bool) -> Result<(), Failure> {
     let seen = host.inspect(path).await?;
     // A tool whose imports are all served also describes itself.
-    let refused = seen.imports.iter().any(|i| !i.class.is_allowed());
+    let verdict = libos::wasm::validate::ensure_allowed_under(&seen.imports, host.strict_imports());
+    let refused = verdict.is_err();
     let tool = if seen.is_tool && !refused {
         Some(host.load(path).await?)
     } else {
@@ -112,10 +119,7 @@ async fn inspect(host: &ToolHost, path: &Path, as_json: bool) -> Result<(), Fail
         print_inspection(&seen, tool.as_ref());
     }
     // Shown whole, and still refused: the exit code and message say by which import.
-    match libos::wasm::validate::ensure_allowed(&seen.imports) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    verdict.map_err(Failure::from)
 }
 
 fn print_inspection(seen: &libos::host::Inspection, tool: Option<&LoadedTool>) {
@@ -167,6 +171,9 @@ fn import_verdict(class: &libos::wasm::validate::ImportClass) -> String {
         ImportClass::WasiFilesystem => {
             "allowed (WASI filesystem, only directories the caller's fs capabilities grant)"
                 .to_string()
+        }
+        ImportClass::WasiNetwork(grants) => {
+            format!("served, denied until granted (each use decided: {grants})")
         }
         ImportClass::Refused(why) => format!("REFUSED: {}", super::text::for_stdout(why)),
     }

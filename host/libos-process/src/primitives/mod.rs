@@ -8,6 +8,7 @@ mod human;
 mod memory;
 mod messages;
 mod process;
+mod register;
 mod tools;
 
 pub(crate) use events::EXIT_TOPIC;

@@ -183,6 +183,7 @@ impl ProcessCtx {
             Ok(pid) => {
                 self.children_started += 1;
                 permit.done(None);
+                self.pass_on_tools(pid);
                 Ok(pid)
             }
             Err(e) => {

@@ -1,12 +1,32 @@
-//! `libos:runtime/tools`: the tool table of the process's image.
+//! `libos:runtime/tools`: the tool table of the process: its image's tools and the ones it
+//! registered (or inherited) at run time (`register.rs`).
+
+use std::sync::Arc;
 
 use libos::bindings::RuntimeError;
 use libos::host::CallOptions;
 use libos::{CallFailure, Limits};
 
-use crate::bindings::libos::runtime::tools::Host;
+use crate::bindings::libos::runtime::tools::{Host, ToolManifest};
 use crate::bindings::libos::runtime::types::{CapabilityRequest, ToolError, ToolInfo};
 use crate::ctx::ProcessCtx;
+
+fn described(info: &libos::host::ToolDescription) -> ToolInfo {
+    ToolInfo {
+        name: info.name.clone(),
+        description: info.description.clone(),
+        input_schema: info.input_schema.to_string(),
+        capabilities: info
+            .capabilities
+            .iter()
+            .filter_map(|c| c.split_once(':'))
+            .map(|(a, r)| CapabilityRequest {
+                action: a.to_owned(),
+                resource: r.to_owned(),
+            })
+            .collect(),
+    }
+}
 
 impl Host for ProcessCtx {
     fn list(&mut self) -> wasmtime::Result<Vec<ToolInfo>> {
@@ -20,24 +40,9 @@ impl Host for ProcessCtx {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         for (name, component) in &self.image.tools {
-            let info = loaded
-                .get(&component.digest.to_string())
-                .map(|t| t.info.clone());
+            let info = loaded.get(&component.digest.to_string()).map(|t| &t.info);
             out.push(match info {
-                Some(info) => ToolInfo {
-                    name: info.name,
-                    description: info.description,
-                    input_schema: info.input_schema.to_string(),
-                    capabilities: info
-                        .capabilities
-                        .iter()
-                        .filter_map(|c| c.split_once(':'))
-                        .map(|(a, r)| CapabilityRequest {
-                            action: a.to_owned(),
-                            resource: r.to_owned(),
-                        })
-                        .collect(),
-                },
+                Some(info) => described(info),
                 None => ToolInfo {
                     name: name.clone(),
                     description: String::new(),
@@ -45,6 +50,20 @@ impl Host for ProcessCtx {
                     capabilities: Vec::new(),
                 },
             });
+        }
+        // Registered tools, under the name and with the capabilities their manifest gave.
+        for registered in self.registered_tools() {
+            let mut info = match self.registered_loaded(&registered) {
+                Some(tool) => described(&tool.info),
+                None => ToolInfo {
+                    name: String::new(),
+                    description: String::new(),
+                    input_schema: "{}".into(),
+                    capabilities: Vec::new(),
+                },
+            };
+            info.name = registered.name;
+            out.push(info);
         }
         Ok(out)
     }
@@ -61,6 +80,17 @@ impl Host for ProcessCtx {
         };
         let tool = match self.kernel.tool(&self.image, &name).await {
             Ok(tool) => tool,
+            Err(crate::error::ProcessError::NotFound(_)) => {
+                let found = self.registered_tools().into_iter().find(|t| t.name == name);
+                let Some(registered) = found else {
+                    return Ok(Err(ToolError::Runtime(RuntimeError::NotFound)));
+                };
+                let kernel = Arc::clone(&self.kernel);
+                match super::register::registered_tool(kernel, registered).await {
+                    Ok(tool) => Arc::new(tool),
+                    Err(e) => return Ok(Err(ToolError::Runtime(e))),
+                }
+            }
             Err(e) => return Ok(Err(ToolError::Runtime(e.to_runtime()))),
         };
         if let Err(kind) = self.budget.charge(libos::error::LimitKind::ToolCalls, 1) {
@@ -85,6 +115,17 @@ impl Host for ProcessCtx {
         // The tool ran: the call was made, whatever the tool answered.
         permit.done(None);
         Ok(report.result.map_err(to_tool_error))
+    }
+
+    async fn register(
+        &mut self,
+        component: Vec<u8>,
+        manifest: ToolManifest,
+    ) -> wasmtime::Result<Result<String, ToolError>> {
+        Ok(self
+            .register_tool(component, manifest)
+            .await
+            .map_err(ToolError::Runtime))
     }
 }
 

@@ -96,21 +96,26 @@ pub async fn run(host: &ToolHost, path: &Path) -> Result<Report, LoadError> {
         checks: Vec::new(),
         verdict: Outcome::Pass,
     };
-    let refused: Vec<_> = seen
-        .imports
-        .iter()
-        .filter(|i| !i.class.is_allowed())
-        .collect();
-    for import in &refused {
-        let why = match &import.class {
-            crate::wasm::validate::ImportClass::Refused(why) => why.clone(),
-            _ => String::new(),
+    use crate::wasm::validate::{ImportClass, Strictness};
+    let strict = host.strict_imports() == Strictness::Strict;
+    let mut refused = 0;
+    for import in &seen.imports {
+        let (outcome, detail) = match &import.class {
+            ImportClass::Refused(why) => (Outcome::Fail, format!("refused: {why}")),
+            ImportClass::WasiNetwork(_) if strict => (
+                Outcome::Fail,
+                "refused: reaches the network, which --strict-imports refuses at load".into(),
+            ),
+            ImportClass::WasiNetwork(grants) => (
+                Outcome::Pass,
+                format!("served, each use denied until granted ({grants})"),
+            ),
+            _ => continue,
         };
-        report.add(
-            format!("import {}", import.name),
-            Outcome::Fail,
-            format!("refused: {why}"),
-        );
+        if outcome == Outcome::Fail {
+            refused += 1;
+        }
+        report.add(format!("import {}", import.name), outcome, detail);
     }
     // An agent's interfaces are served to processes only: as a tool it is refused.
     let agent_only: Vec<_> = seen
@@ -129,7 +134,7 @@ pub async fn run(host: &ToolHost, path: &Path) -> Result<Report, LoadError> {
         report.verdict = Outcome::Fail;
         return Ok(report);
     }
-    if refused.is_empty() {
+    if refused == 0 {
         report.add(
             "imports",
             Outcome::Pass,

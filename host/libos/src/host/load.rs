@@ -31,6 +31,7 @@ pub struct ToolDescription {
 }
 
 /// A validated, compiled, pre-instantiated tool component.
+#[derive(Clone)]
 pub struct LoadedTool {
     /// Where it was loaded from.
     pub path: PathBuf,
@@ -49,6 +50,36 @@ pub struct LoadedTool {
     pub(super) pre: ToolPre<CallCtx>,
     /// Its input schema, compiled: every call's input is checked against it first.
     pub(super) input_check: Option<Arc<InputSchema>>,
+}
+
+impl LoadedTool {
+    /// This tool with what it may use narrowed to `grant` as well (a JIT tool's manifest):
+    /// the capabilities it declares that lie within the grant, and the granted ones that lie
+    /// within what it declares. Each kept capability is covered by both, so a call never
+    /// gets more than either allows.
+    pub fn granted(
+        &self,
+        grant: &[Capability],
+    ) -> Result<LoadedTool, libos_authority::AuthorityError> {
+        use libos_authority::attenuate::within;
+        let granted = libos_authority::CapabilitySet::new(grant.to_vec())?;
+        let declared = libos_authority::CapabilitySet::new(self.declared.clone())?;
+        let mut kept: Vec<Capability> = self
+            .declared
+            .iter()
+            .filter(|d| within(d, &granted))
+            .cloned()
+            .collect();
+        for g in grant {
+            if within(g, &declared) && !kept.contains(g) {
+                kept.push(g.clone());
+            }
+        }
+        let mut tool = self.clone();
+        tool.info.capabilities = kept.iter().map(ToString::to_string).collect();
+        tool.declared = kept;
+        Ok(tool)
+    }
 }
 
 impl ToolHost {
@@ -141,7 +172,7 @@ impl ToolHost {
         }
         let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
         let imports = validate::imports(&self.engine, &component);
-        validate::ensure_allowed(&imports)?;
+        validate::ensure_allowed_under(&imports, self.strict_imports)?;
         Ok((component, digest, cache, imports))
     }
 

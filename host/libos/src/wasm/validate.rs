@@ -6,8 +6,12 @@
 //! * `wasi:filesystem/{types,preopens}`: allowed; the working directory is preopened when the
 //!   call holds an `fs.*` capability (without one the guest sees no filesystem at all), and
 //!   each operation is decided like `libos:runtime/fs` (`wasi_fs.rs`).
-//! * anything else (sockets, http, unknown packages, bare functions): refused, and the
-//!   component is not instantiated.
+//! * `wasi:sockets/*` and `wasi:http/{types,outgoing-handler}` (0.2.x): allowed, served but
+//!   denied until granted: every lookup, connect, bind and request is decided at call time
+//!   (`net/`). Under `--strict-imports` ([`Strictness::Strict`]) they are refused at load
+//!   instead, for a host that wants no component able to reach the network at all.
+//! * anything else (unknown packages, lookalikes, other versions, bare functions): refused,
+//!   and the component is not instantiated.
 
 use serde::Serialize;
 use wasmtime::Engine;
@@ -57,6 +61,30 @@ pub const WASI_BASELINE: &[&str] = &[
 /// The WASI filesystem interfaces, each path operation decided (`wasm/wasi_fs.rs`).
 pub const WASI_FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
 
+/// The WASI network interfaces, each use decided at call time (`wasm/net/`), with the
+/// capability that grants it.
+pub const WASI_NETWORK: &[(&str, &str)] = &[
+    ("wasi:sockets/network", "net.connect, net.bind"),
+    ("wasi:sockets/instance-network", "net.connect, net.bind"),
+    ("wasi:sockets/tcp", "net.connect, net.bind"),
+    ("wasi:sockets/tcp-create-socket", "net.connect, net.bind"),
+    ("wasi:sockets/udp", "net.connect, net.bind"),
+    ("wasi:sockets/udp-create-socket", "net.connect, net.bind"),
+    ("wasi:sockets/ip-name-lookup", "net.resolve"),
+    ("wasi:http/types", "http.request"),
+    ("wasi:http/outgoing-handler", "http.request"),
+];
+
+/// Whether imports that are served but reach outside (the network) load at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strictness {
+    /// They load; each use is decided at call time (the default).
+    #[default]
+    Decided,
+    /// They are refused at load (`--strict-imports`).
+    Strict,
+}
+
 /// How the host treats one import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "class", content = "why", rename_all = "kebab-case")]
@@ -67,6 +95,8 @@ pub enum ImportClass {
     WasiBaseline,
     /// WASI filesystem: linked to the directories the caller's capabilities grant.
     WasiFilesystem,
+    /// WASI network: served, but each use denied until granted by the capability named.
+    WasiNetwork(String),
     /// Not granted by anything; the payload says why.
     Refused(String),
 }
@@ -128,6 +158,13 @@ pub fn classify(name: &str) -> ImportClass {
             ImportClass::Refused("is not a WASI 0.2 version this host serves".into())
         };
     }
+    if let Some((_, grants)) = WASI_NETWORK.iter().find(|(iface, _)| *iface == base) {
+        return if wasi_02 {
+            ImportClass::WasiNetwork((*grants).to_owned())
+        } else {
+            ImportClass::Refused("is not a WASI 0.2 version this host serves".into())
+        };
+    }
     ImportClass::Refused("no capability grants".into())
 }
 
@@ -154,6 +191,24 @@ pub fn exports(engine: &Engine, component: &Component) -> Vec<String> {
 
 /// Refuses the component if any import is refused, naming the first one.
 pub fn ensure_allowed(imports: &[ImportInfo]) -> Result<(), LoadError> {
+    ensure_allowed_under(imports, Strictness::Decided)
+}
+
+/// [`ensure_allowed`] under `strictness`: [`Strictness::Strict`] refuses the network too.
+pub fn ensure_allowed_under(
+    imports: &[ImportInfo],
+    strictness: Strictness,
+) -> Result<(), LoadError> {
+    if strictness == Strictness::Strict
+        && let Some(net) = imports
+            .iter()
+            .find(|i| matches!(i.class, ImportClass::WasiNetwork(_)))
+    {
+        return Err(LoadError::Refused {
+            import: net.name.clone(),
+            why: "reaches the network, which --strict-imports refuses at load".into(),
+        });
+    }
     match imports.iter().find(|i| !i.class.is_allowed()) {
         Some(ImportInfo {
             name,
@@ -193,8 +248,9 @@ mod tests {
     #[test]
     fn everything_else_is_refused_with_the_reason() {
         for name in [
-            "wasi:sockets/tcp@0.2.6",
-            "wasi:http/outgoing-handler@0.2.6",
+            "wasi:sockets/tcpx@0.2.6",
+            "wasi:http/incoming-handler@0.2.6",
+            "libos:runtimex/fs@0.1.0",
             "evil:pkg/backdoor@1.0.0",
             "bare-function",
             "",
@@ -206,14 +262,34 @@ mod tests {
             );
         }
         let err = ensure_allowed(&[ImportInfo {
-            name: "wasi:sockets/tcp@0.2.6".into(),
-            class: classify("wasi:sockets/tcp@0.2.6"),
+            name: "evil:pkg/backdoor@1.0.0".into(),
+            class: classify("evil:pkg/backdoor@1.0.0"),
         }])
         .map(|_| ())
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "refused: imports wasi:sockets/tcp@0.2.6, which no capability grants"
+            "refused: imports evil:pkg/backdoor@1.0.0, which no capability grants"
         );
+    }
+
+    #[test]
+    fn the_network_is_served_denied_until_granted_or_refused_when_strict() {
+        let tcp = ImportInfo {
+            name: "wasi:sockets/tcp@0.2.6".into(),
+            class: classify("wasi:sockets/tcp@0.2.6"),
+        };
+        assert_eq!(
+            tcp.class,
+            ImportClass::WasiNetwork("net.connect, net.bind".into())
+        );
+        assert_eq!(
+            classify("wasi:http/outgoing-handler@0.2.3"),
+            ImportClass::WasiNetwork("http.request".into())
+        );
+        assert!(!classify("wasi:sockets/tcp@0.3.0").is_allowed());
+        assert!(ensure_allowed(std::slice::from_ref(&tcp)).is_ok());
+        let err = ensure_allowed_under(&[tcp], Strictness::Strict).unwrap_err();
+        assert!(err.to_string().contains("--strict-imports"), "{err}");
     }
 }

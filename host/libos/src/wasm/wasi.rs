@@ -1,14 +1,16 @@
 //! The WASI baseline served to ordinary `wasm32-wasip2` components.
 //!
-//! Linked: cli (environment, exit, stdio, terminals), io, clocks, random and filesystem.
-//! Not linked: sockets, http and everything else (import validation refuses such components
-//! before this matters). The context is empty and deterministic: no environment variables,
+//! Linked: cli (environment, exit, stdio, terminals), io, clocks, random, filesystem,
+//! sockets and http (`wasi:http/types` and `outgoing-handler`). Nothing else is linked
+//! (import validation refuses such components before this matters). The context is empty and deterministic: no environment variables,
 //! no arguments, empty stdin, stdout/stderr captured with a cap, clocks from the host's clock
 //! provider, randomness from a host-seeded generator. The filesystem, the clocks and
 //! stdout/stderr are the runtime's own hosts (`mediated.rs`, `wasi_fs.rs`): every file
 //! operation is decided like `libos:runtime/fs`, a clock read like `clock.read`, the output
 //! streams like `log.write`; the working directory is preopened as `.` when the call holds any
-//! `fs.*` capability, and the preopen grants nothing by itself.
+//! `fs.*` capability, and the preopen grants nothing by itself. Every name lookup, connect,
+//! bind, datagram destination and HTTP request is decided at call time (`net/`); the
+//! sockets of a call check the call's [`NetGate`] before every system call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 use crate::providers::Clock;
 use crate::wasm::mediated::{CallData, HasMediated, mediated};
+use crate::wasm::net::gate::NetGate;
 use crate::wasm::pipe::CappedPipe;
 
 struct HasIo;
@@ -57,7 +60,26 @@ pub fn add_to_linker<T: CallData>(linker: &mut Linker<T>) -> wasmtime::Result<()
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    Ok(())
+    add_network_to_linker(l)
+}
+
+/// `wasi:sockets` and `wasi:http`: what reaches out is decided (`net/`), the rest is
+/// wasmtime-wasi's and wasmtime-wasi-http's.
+fn add_network_to_linker<T: CallData>(l: &mut Linker<T>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p2::bindings::sockets;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
+    use wasmtime_wasi_http::p2::bindings::http;
+    use wasmtime_wasi_http::{WasiHttp, WasiHttpView as _};
+
+    sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
+    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<T, HasMediated>(l, mediated)?;
+    sockets::tcp::add_to_linker::<T, HasMediated>(l, mediated)?;
+    sockets::udp::add_to_linker::<T, HasMediated>(l, mediated)?;
+    http::types::add_to_linker::<T, WasiHttp>(l, &Default::default(), |t| t.call_ctx().http())?;
+    crate::wasm::net::add_http_to_linker(l)
 }
 
 /// Everything the WASI context of one call is built from.
@@ -91,9 +113,15 @@ impl HostMonotonicClock for MonotonicAdapter {
     }
 }
 
-/// Builds the WASI context of one call (it has no preopens: see `wasi_fs.rs`).
-pub fn build_ctx(setup: &WasiSetup) -> WasiCtx {
-    builder(setup).build()
+/// Builds the WASI context of one call (it has no preopens: see `wasi_fs.rs`); its sockets
+/// check `gate` before every system call.
+pub fn build_ctx(setup: &WasiSetup, gate: Arc<NetGate>) -> WasiCtx {
+    let mut b = builder(setup);
+    b.allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(true)
+        .socket_addr_check(move |addr, used| Box::pin(Arc::clone(&gate).check(addr, used)));
+    b.build()
 }
 
 /// Everything of `setup`: output, clocks, seeded randomness, no network.

@@ -1,0 +1,179 @@
+//! `libos:runtime/tools.register`: JIT tools.
+//!
+//! A process hands the host the bytes of a tool component and a manifest (name, granted
+//! capabilities, whether its children see it). The registration is decided as
+//! `tool.register` on the name; the manifest may grant only capabilities the registrar holds
+//! (else the refusal names the first one, audited); the component is validated like any tool
+//! (imports, description, schema), stored content-addressed in the image store, and recorded
+//! with the process in the process table (`process_tools`), so it outlives the host. A call
+//! of the tool then runs with the caller's capabilities narrowed to what the tool declares
+//! *and* to what its manifest granted ([`libos::LoadedTool::granted`]); its blob is checked
+//! against its digest whenever it is loaded. Children spawned after a registration with
+//! `inherit` get a row of their own naming it (same grant); others never see it.
+
+use libos::bindings::RuntimeError;
+use libos_authority::Capability;
+use libos_proctable::RegisteredTool;
+use sha2::{Digest as _, Sha256};
+
+use crate::bindings::libos::runtime::tools::ToolManifest;
+use crate::ctx::ProcessCtx;
+
+/// Longest name of a registered tool, in bytes.
+const MAX_NAME: usize = 64;
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The loaded tool of `registered`, narrowed to its manifest's grant.
+pub(crate) async fn registered_tool(
+    kernel: std::sync::Arc<crate::kernel::Inner>,
+    registered: RegisteredTool,
+) -> Result<libos::LoadedTool, RuntimeError> {
+    let tool = kernel
+        .tool_by_digest(&registered.digest)
+        .await
+        .map_err(|e| e.to_runtime())?;
+    narrowed(&tool, &registered)
+}
+
+/// `tool` narrowed to the grant of `registered` (parsed again: the row is not trusted).
+fn narrowed(
+    tool: &libos::LoadedTool,
+    registered: &RegisteredTool,
+) -> Result<libos::LoadedTool, RuntimeError> {
+    let grant: Vec<Capability> = registered
+        .capabilities
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| RuntimeError::Io(format!("stored grant of {:?}: {e}", registered.name)))?;
+    tool.granted(&grant)
+        .map_err(|e| RuntimeError::Io(format!("grant of {:?}: {e}", registered.name)))
+}
+
+impl ProcessCtx {
+    /// `tools.register` (see the module docs); the tool's id.
+    pub(crate) async fn register_tool(
+        &mut self,
+        component: Vec<u8>,
+        manifest: ToolManifest,
+    ) -> Result<String, RuntimeError> {
+        let name = manifest.name;
+        if !valid_name(&name) {
+            return Err(RuntimeError::Invalid(format!(
+                "a tool name is [a-z0-9_-]+ of at most {MAX_NAME} bytes, not {:?}",
+                name.chars().take(80).collect::<String>()
+            )));
+        }
+        let granted: Vec<String> = manifest
+            .capabilities
+            .iter()
+            .map(|c| format!("{}:{}", c.action, c.resource))
+            .collect();
+        let bytes_digest: [u8; 32] = Sha256::digest(&component).into();
+        let args = libos::call::digest(&[
+            b"tools.register",
+            name.as_bytes(),
+            &bytes_digest,
+            granted.join("\n").as_bytes(),
+            &[u8::from(manifest.inherit)],
+        ]);
+        let permit = self.call.permit("tool.register", &name, Some(&args))?;
+        let mut grant = Vec::with_capacity(granted.len());
+        for text in &granted {
+            match text.parse::<Capability>() {
+                Ok(cap) => grant.push(cap),
+                Err(e) => return Err(RuntimeError::Invalid(format!("manifest: {e}"))),
+            }
+        }
+        if let Some(wider) = libos_authority::attenuate::first_not_within(&grant, &self.held) {
+            let why = format!(
+                "the manifest of tool {name:?} grants {wider}, which process {} does not hold",
+                self.pid
+            );
+            return Err(self.call.refuse("tool.register", &name, why));
+        }
+        let taken = self.image.tools.contains_key(&name)
+            || self
+                .kernel
+                .table
+                .has_registered_tool(self.pid, &name)
+                .map_err(|e| RuntimeError::Io(e.to_string()))?;
+        if taken {
+            return Err(RuntimeError::Invalid(format!(
+                "the tool table already has a tool named {name:?}"
+            )));
+        }
+        // Nothing is stored before the decision's record is.
+        self.call.record_stored().await?;
+        let digest = self
+            .kernel
+            .images
+            .put_component(&component)
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        let hex = digest.to_hex();
+        let blob = self.kernel.images.component_path(&digest);
+        let tool = self.kernel.host.load_blob(&blob, &hex).await.map_err(|e| {
+            // The guest is told why, never where the state directory is.
+            let why = e
+                .to_string()
+                .replace(&blob.display().to_string(), "the component");
+            RuntimeError::Invalid(format!("tool {name:?}: {why}"))
+        })?;
+        let row = RegisteredTool {
+            name: name.clone(),
+            digest: hex.clone(),
+            capabilities: granted,
+            inherit: manifest.inherit,
+            registrar: self.pid,
+        };
+        let recorded = self
+            .kernel
+            .table
+            .register_tool(self.pid, &row)
+            .map_err(|e| RuntimeError::Io(e.to_string()))?;
+        if !recorded {
+            return Err(RuntimeError::LimitExceeded(
+                libos::bindings::libos::runtime::types::LimitKind::ToolCalls,
+            ));
+        }
+        self.kernel.remember_tool(&hex, tool);
+        permit.done(None);
+        Ok(format!("sha256:{hex}"))
+    }
+
+    /// The tools this process registered or inherited (none when the table cannot be read).
+    pub(crate) fn registered_tools(&self) -> Vec<RegisteredTool> {
+        self.kernel
+            .table
+            .registered_tools(self.pid)
+            .unwrap_or_else(|e| {
+                tracing::warn!(pid = self.pid, error = %e, "registered tools unreadable");
+                Vec::new()
+            })
+    }
+
+    /// [`ProcessCtx::registered_tool`] if this host has it loaded already.
+    pub(crate) fn registered_loaded(
+        &self,
+        registered: &RegisteredTool,
+    ) -> Option<libos::LoadedTool> {
+        let tool = self.kernel.loaded_tool(&registered.digest)?;
+        narrowed(&tool, registered).ok()
+    }
+
+    /// Gives child `pid` the tools this process registered or inherited with `inherit`.
+    pub(crate) fn pass_on_tools(&self, pid: u64) {
+        for tool in self.registered_tools().into_iter().filter(|t| t.inherit) {
+            if let Err(e) = self.kernel.table.register_tool(pid, &tool) {
+                tracing::warn!(pid, tool = %tool.name, error = %e, "inherited tool not recorded");
+            }
+        }
+    }
+}

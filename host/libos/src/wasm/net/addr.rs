@@ -1,0 +1,224 @@
+//! Network resources as decisions name them, and the address ranges a name never reaches.
+//!
+//! * `net.connect` is decided on `HOST:PORT`: the name the guest resolved (lowercase), or the
+//!   address itself (`10.0.0.5:80`, `[::1]:443`) when it connects to one it did not resolve.
+//! * `net.bind` on `PORT` (`0`: an ephemeral port), `net.resolve` on the name.
+//! * `http.request` on `METHOD:AUTHORITY/PATH` (authority lowercase with its port when the
+//!   request names one, path without the query).
+//!
+//! An address in a [`special`] range (loopback, private, link-local, shared, unspecified,
+//! multicast, reserved, and IPv6 forms embedding one) is reached only when a held capability
+//! **names it**: its resource's host part is that very address. A capability for a name or
+//! a wildcard never covers one, so a name that resolves (or is rebound) to an internal address
+//! reaches nothing.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use libos_authority::CapabilitySet;
+
+/// The address in its plainest form: an IPv4 address mapped into IPv6 is the IPv4 one.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// `HOST:PORT` of `addr` as a resource (`[v6]:port` for IPv6).
+pub fn socket_resource(addr: SocketAddr) -> String {
+    SocketAddr::new(canonical(addr.ip()), addr.port()).to_string()
+}
+
+/// Whether `ip` lies in a range a name or a wildcard capability never reaches.
+pub fn special(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => special_v4(v4),
+        IpAddr::V6(v6) => special_v6(v6),
+    }
+}
+
+fn special_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || a == 0
+        || a >= 240
+        // shared address space (carrier-grade NAT), 100.64.0.0/10
+        || (a == 100 && (b & 0xc0) == 64)
+        // benchmarking, 198.18.0.0/15
+        || (a == 198 && (b & 0xfe) == 18)
+}
+
+fn special_v6(ip: Ipv6Addr) -> bool {
+    let seg = ip.segments();
+    // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) forms embed an IPv4 address.
+    let embedded = Ipv4Addr::new(
+        (seg[6] >> 8) as u8,
+        seg[6] as u8,
+        (seg[7] >> 8) as u8,
+        seg[7] as u8,
+    );
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (seg[0] & 0xfe00) == 0xfc00 // unique local
+        || (seg[0] & 0xffc0) == 0xfe80 // link-local
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local
+        || (seg[..6] == [0; 6] && special_v4(embedded))
+        || (seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && special_v4(embedded))
+}
+
+/// The host of a `host[:port]` authority, without brackets around an IPv6 address.
+pub fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// Which part of a capability's resource names the host, per action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostPart {
+    /// `HOST:PORT` (`net.connect`).
+    BeforePort,
+    /// `METHOD:AUTHORITY/PATH` (`http.request`).
+    HttpAuthority,
+}
+
+/// Whether a held capability whose action covers `action` names `ip` itself (see the module
+/// docs): the only way to reach a [`special`] address.
+pub fn named(caps: &CapabilitySet, action: &str, part: HostPart, ip: IpAddr) -> bool {
+    let ip = canonical(ip);
+    caps.iter().any(|cap| {
+        let covers = cap.action == "*"
+            || cap.action == action
+            || cap.action.strip_suffix(".*").is_some_and(|family| {
+                action.starts_with(family) && action[family.len()..].starts_with('.')
+            });
+        if !covers {
+            return false;
+        }
+        let host = match part {
+            HostPart::BeforePort => host_of(&cap.resource),
+            HostPart::HttpAuthority => match cap.resource.split_once(':') {
+                Some((_, rest)) => host_of(rest.split('/').next().unwrap_or(rest)),
+                None => return false,
+            },
+        };
+        host.parse::<IpAddr>().is_ok_and(|h| canonical(h) == ip)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(list: &[&str]) -> CapabilitySet {
+        CapabilitySet::new(list.iter().map(|c| c.parse().unwrap()).collect()).unwrap()
+    }
+
+    #[test]
+    fn internal_ranges_are_special_and_public_ones_are_not() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(special(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "100.128.0.1",
+        ] {
+            assert!(!special(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn only_a_capability_naming_the_address_reaches_it() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let held = caps(&[
+            "net.connect:127.0.0.1:8080",
+            "http.request:GET:127.0.0.1:9000/**",
+        ]);
+        assert!(named(&held, "net.connect", HostPart::BeforePort, ip));
+        assert!(named(&held, "http.request", HostPart::HttpAuthority, ip));
+        assert!(named(
+            &held,
+            "net.connect",
+            HostPart::BeforePort,
+            "::ffff:127.0.0.1".parse().unwrap()
+        ));
+        assert!(!named(
+            &held,
+            "net.connect",
+            HostPart::BeforePort,
+            "127.0.0.2".parse().unwrap()
+        ));
+        for wide in [
+            "net.connect:*:8080",
+            "net.connect",
+            "*",
+            "net.*:localhost:*",
+            "net.connect:127.0.0.*:80",
+        ] {
+            assert!(
+                !named(&caps(&[wide]), "net.connect", HostPart::BeforePort, ip),
+                "{wide}"
+            );
+        }
+        assert!(named(
+            &caps(&["net.*:[::1]:*"]),
+            "net.connect",
+            HostPart::BeforePort,
+            "::1".parse().unwrap()
+        ));
+        assert!(!named(
+            &caps(&["netx.*:127.0.0.1:1"]),
+            "net.connect",
+            HostPart::BeforePort,
+            ip
+        ));
+    }
+
+    #[test]
+    fn resources_print_the_canonical_address() {
+        assert_eq!(
+            socket_resource("[::ffff:10.0.0.1]:80".parse().unwrap()),
+            "10.0.0.1:80"
+        );
+        assert_eq!(socket_resource("[::1]:443".parse().unwrap()), "[::1]:443");
+        assert_eq!(host_of("[::1]:80"), "::1");
+        assert_eq!(host_of("example.com:8080"), "example.com");
+        assert_eq!(host_of("example.com"), "example.com");
+    }
+}
