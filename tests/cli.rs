@@ -489,6 +489,14 @@ fn any_component_is_a_tool_per_exported_function() {
         serde_json::json!({"type": "integer", "minimum": 0, "maximum": 255}),
         "{add}"
     );
+    // The WIT doc comment, from the component's package-docs section.
+    assert_eq!(add["description"], "Adds two bytes, wrapping.", "{add}");
+    assert_eq!(
+        add["input_schema"]["description"], "Adds two bytes, wrapping.",
+        "{add}"
+    );
+    let hello = functions.iter().find(|f| f["name"] == "hello").unwrap();
+    assert!(hello["description"].is_string(), "{hello}");
     let read_counter = functions
         .iter()
         .find(|f| f["name"] == "zoo.read-counter")

@@ -98,6 +98,7 @@ fn run() -> Result<()> {
             .validate(true)
             .encode()
             .with_context(|| format!("{name}: encoding the component"))?;
+        let component = with_package_docs(&guests, name, component)?;
         let path = components.join(format!("{name}.wasm"));
         fs::write(&path, component)?;
         writeln!(consts, "{}", constant(name, &path))?;
@@ -175,4 +176,44 @@ fn cargo_build(guests: &Path, target_dir: &Path, target: &str, crates: &[&str]) 
         );
     }
     Ok(())
+}
+
+/// `component` with a `package-docs` custom section (the WIT doc comments of its own
+/// package, as wit-component's WIT encoding writes them) when the guest `name` has a WIT
+/// package of its own (`<guest dir>/wit`): the host turns them into descriptions.
+fn with_package_docs(guests: &Path, name: &str, mut component: Vec<u8>) -> Result<Vec<u8>> {
+    let Some(wit) = ["tools", "fixtures", "agents", "agents/fixtures"]
+        .iter()
+        .map(|group| guests.join(group).join(name).join("wit"))
+        .find(|dir| dir.is_dir())
+    else {
+        return Ok(component);
+    };
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_dir(&wit)
+        .with_context(|| format!("{name}: reading {}", wit.display()))?;
+    let docs = wit_parser::PackageMetadata::extract(&resolve, package).encode()?;
+    let section_name = wit_parser::PackageMetadata::SECTION_NAME.as_bytes();
+    let mut body = Vec::new();
+    leb128(&mut body, section_name.len());
+    body.extend_from_slice(section_name);
+    body.extend_from_slice(&docs);
+    component.push(0); // a custom section
+    leb128(&mut component, body.len());
+    component.extend_from_slice(&body);
+    Ok(component)
+}
+
+/// Appends `n` as unsigned LEB128.
+fn leb128(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }

@@ -148,7 +148,14 @@ fn print_inspection(seen: &libos::host::Inspection, tool: Option<&LoadedTool>) {
     for f in &seen.functions {
         match &f.schema {
             Ok(schema) => {
-                println!("  {}", super::text::for_stdout(&f.name));
+                match &f.description {
+                    Some(d) => println!(
+                        "  {}  — {}",
+                        super::text::for_stdout(&f.name),
+                        super::text::for_stdout(d)
+                    ),
+                    None => println!("  {}", super::text::for_stdout(&f.name)),
+                }
                 let text = serde_json::to_string_pretty(schema).unwrap_or_default();
                 for line in text.lines() {
                     println!("      {}", super::text::for_stdout(line));

@@ -16,6 +16,7 @@ use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::wasm::cache::{CacheOutcome, ComponentCache};
 use crate::wasm::validate::{self, ImportClass, ImportInfo};
+use crate::wit_json::docs::FunctionDocs;
 
 /// What a tool says about itself, checked by the host.
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +159,26 @@ impl ToolHost {
         path: &Path,
         expected: Option<&str>,
     ) -> Result<(Component, String, CacheOutcome, Vec<ImportInfo>), LoadError> {
+        let (component, digest, cache, imports, _) =
+            self.compile_documented(path, expected).await?;
+        Ok((component, digest, cache, imports))
+    }
+
+    /// [`ToolHost::compile_checked`], with the WIT docs the component carries.
+    pub(super) async fn compile_documented(
+        &self,
+        path: &Path,
+        expected: Option<&str>,
+    ) -> Result<
+        (
+            Component,
+            String,
+            CacheOutcome,
+            Vec<ImportInfo>,
+            FunctionDocs,
+        ),
+        LoadError,
+    > {
         let bytes = read_regular(path, self.max_component_bytes)?;
         check_header(path, &bytes)?;
         let digest = ComponentCache::digest(&bytes);
@@ -170,10 +191,11 @@ impl ToolHost {
                 actual: digest,
             });
         }
+        let docs = FunctionDocs::of(&bytes);
         let (component, cache) = self.cache.load(&self.engine, bytes, &digest, path).await?;
         let imports = validate::imports(&self.engine, &component);
         validate::ensure_allowed_under(&imports, self.strict_imports)?;
-        Ok((component, digest, cache, imports))
+        Ok((component, digest, cache, imports, docs))
     }
 
     /// [`ToolHost::compile`] without refusing any import: for showing what a component
@@ -181,13 +203,14 @@ impl ToolHost {
     pub(super) async fn compile_for_inspection(
         &self,
         path: &Path,
-    ) -> Result<(Component, String, Vec<ImportInfo>), LoadError> {
+    ) -> Result<(Component, String, Vec<ImportInfo>, FunctionDocs), LoadError> {
         let bytes = read_regular(path, self.max_component_bytes)?;
         check_header(path, &bytes)?;
         let digest = ComponentCache::digest(&bytes);
+        let docs = FunctionDocs::of(&bytes);
         let (component, _) = self.cache.load(&self.engine, bytes, &digest, path).await?;
         let imports = validate::imports(&self.engine, &component);
-        Ok((component, digest, imports))
+        Ok((component, digest, imports, docs))
     }
 
     fn prepare(&self, path: &Path, component: &Component) -> Result<ToolPre<CallCtx>, LoadError> {

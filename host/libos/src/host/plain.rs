@@ -25,6 +25,7 @@ use crate::call::CallCtx;
 use crate::error::{CallFailure, LoadError};
 use crate::wasm::cache::CacheOutcome;
 use crate::wasm::validate::{self, ImportClass, ImportInfo};
+use crate::wit_json::docs::FunctionDocs;
 use crate::wit_json::{from_val, schema, to_val};
 
 /// One exported function of a plain component. As JSON: `name`, and `input_schema` or
@@ -33,8 +34,11 @@ use crate::wit_json::{from_val, schema, to_val};
 pub struct PlainFunction {
     /// Its name as a tool (`hello`, `zoo.add-u8`).
     pub name: String,
-    /// JSON Schema of its argument object, or why it has no JSON form.
+    /// JSON Schema of its argument object (its `description` the function's WIT doc
+    /// comment, when the component carries it), or why it has no JSON form.
     pub schema: Result<serde_json::Value, String>,
+    /// Its WIT doc comment, from the component's `package-docs` section.
+    pub description: Option<String>,
     ty: ComponentFunc,
     index: ComponentExportIndex,
     /// The schema, compiled (arguments are checked against it, then converted).
@@ -51,8 +55,11 @@ impl PlainFunction {
 impl Serialize for PlainFunction {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &self.name)?;
+        if let Some(description) = &self.description {
+            map.serialize_entry("description", description)?;
+        }
         match &self.schema {
             Ok(schema) => map.serialize_entry("input_schema", schema)?,
             Err(why) => map.serialize_entry("not_callable", why)?,
@@ -127,14 +134,22 @@ pub struct Inspection {
 fn exported_functions(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
+    docs: &FunctionDocs,
 ) -> Vec<PlainFunction> {
     let mut functions = Vec::new();
     let mut add = |name: String, ty: ComponentFunc, index: Option<ComponentExportIndex>| {
         let Some(index) = index else { return };
+        let description = docs.get(&name).map(str::to_owned);
         let schema = match crate::wit_json::check_func(&ty) {
             Ok(()) => schema::params(&ty).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
+        let schema = schema.map(|mut s| {
+            if let (Some(d), Some(obj)) = (&description, s.as_object_mut()) {
+                obj.insert("description".into(), serde_json::Value::String(d.clone()));
+            }
+            s
+        });
         let check = schema
             .as_ref()
             .ok()
@@ -143,6 +158,7 @@ fn exported_functions(
         functions.push(PlainFunction {
             name,
             schema,
+            description,
             ty,
             index,
             check,
@@ -184,8 +200,8 @@ impl ToolHost {
     /// Reads and compiles any component (through the cache) and shows its imports, each
     /// classified (refused ones too), and its exported functions. Nothing is instantiated.
     pub async fn inspect(&self, path: &Path) -> Result<Inspection, LoadError> {
-        let (component, digest, imports) = self.compile_for_inspection(path).await?;
-        let functions = exported_functions(&self.engine, &component);
+        let (component, digest, imports, docs) = self.compile_for_inspection(path).await?;
+        let functions = exported_functions(&self.engine, &component, &docs);
         let is_tool = is_tool(&functions);
         Ok(Inspection {
             path: path.to_path_buf(),
@@ -200,7 +216,7 @@ impl ToolHost {
     /// Reads, checks, compiles (or loads from cache) and validates a component, and lists its
     /// exported functions with their schemas. Nothing is instantiated.
     pub async fn load_plain(&self, path: &Path) -> Result<LoadedPlain, LoadError> {
-        let (component, digest, cache, imports) = self.compile(path).await?;
+        let (component, digest, cache, imports, docs) = self.compile_documented(path, None).await?;
         if let Some(agent_only) = imports.iter().find(|i| validate::is_agent_only(&i.name)) {
             return Err(LoadError::Refused {
                 import: agent_only.name.clone(),
@@ -214,7 +230,7 @@ impl ToolHost {
                 import: "an interface".into(),
                 why: format!("this host cannot link: {e:#}"),
             })?;
-        let functions = exported_functions(&self.engine, &component);
+        let functions = exported_functions(&self.engine, &component, &docs);
         if is_tool(&functions) {
             return Err(LoadError::IsATool {
                 path: path.to_path_buf(),

@@ -26,6 +26,7 @@
 //! Resources, futures, streams and error contexts have no JSON form: a function that takes or
 //! returns one is [`Unsupported`], named when the component is loaded.
 
+pub mod docs;
 pub mod from_val;
 pub mod schema;
 pub mod to_val;
