@@ -177,3 +177,25 @@ async fn children_see_a_registered_tool_only_when_the_manifest_says_so() -> anyh
     assert!(err(&child_steps[1]).starts_with("not-found"), "{child_out}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_registration_stores_is_charged_to_the_bytes_written_budget() -> anyhow::Result<()> {
+    let f = fixture(
+        "script",
+        libos_guests::AGENT_SCRIPT,
+        &["tool.register:*", "fs.read:**"],
+        "wall_clock = \"30s\"\n\n[budget]\nbytes_written = 1000",
+    )?;
+    std::fs::copy(libos_guests::READ_FILE, f.work.path().join("reader.wasm"))?;
+    let script =
+        json!({ "steps": [register("reader", "reader.wasm", &[], false), { "op": "self" }] });
+    let out = run_to_exit(&f.kernel, "script", &script.to_string(), f.work.path()).await?;
+    let steps = results(&out);
+    assert!(err(&steps[0]).starts_with("limit-exceeded"), "{out}");
+    let pid = ok(&steps[1])["pid"].as_u64().unwrap_or_default();
+    assert!(f.kernel.table().registered_tools(pid)?.is_empty());
+    let blobs = std::fs::read_dir(f.state.path().join("images/sha256"))?.count();
+    // Only the image's own agent blob is stored.
+    assert_eq!(blobs, 1, "a refused registration stored its component");
+    Ok(())
+}

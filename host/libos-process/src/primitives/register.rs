@@ -8,7 +8,8 @@
 //! with the process in the process table (`process_tools`), so it outlives the host. A call
 //! of the tool then runs with the caller's capabilities narrowed to what the tool declares
 //! *and* to what its manifest granted ([`libos::LoadedTool::granted`]); its blob is checked
-//! against its digest whenever it is loaded. Children spawned after a registration with
+//! against its digest whenever it is loaded. The component's size is charged to the
+//! process's `bytes_written` budget before it is stored. Children spawned after a registration with
 //! `inherit` get a row of their own naming it (same grant); others never see it.
 
 use libos::bindings::RuntimeError;
@@ -110,8 +111,16 @@ impl ProcessCtx {
                 "the tool table already has a tool named {name:?}"
             )));
         }
-        // Nothing is stored before the decision's record is.
+        // Nothing is stored before the decision's record is; what is stored is charged to
+        // the process's `bytes_written` budget first (registering never fills the disk
+        // beyond what the process may write).
         self.call.record_stored().await?;
+        self.budget
+            .charge(
+                libos::error::LimitKind::BytesWritten,
+                component.len() as u64,
+            )
+            .map_err(|kind| RuntimeError::LimitExceeded(kind.into()))?;
         let digest = self
             .kernel
             .images
