@@ -352,3 +352,72 @@ fn hostile_addresses_and_names_never_panic_the_host() {
         );
     }
 }
+
+#[test]
+fn naming_an_internal_address_for_one_port_or_path_opens_nothing_else() {
+    let server = Server::start(http_reply);
+    let probe = Probe::new();
+    let p = server.port;
+    // A capability naming the address for another port, beside wildcards that would cover
+    // the port: the wildcards still reach nothing internal.
+    let other = format!("net.connect:127.0.0.1:{}", p.wrapping_add(1));
+    for caps in [
+        vec![other.as_str(), "net.connect:*"],
+        vec![other.as_str(), "*"],
+        vec![other.as_str(), "net.connect:**", "net.resolve"],
+    ] {
+        let host = if caps.len() == 3 {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        let err = probe.call(&caps, None, tcp(host, p)).unwrap_err();
+        assert!(err.contains("PermissionDenied"), "{caps:?}: {err}");
+    }
+    // The same for HTTP: /public named, /secret only under a wildcard.
+    let public = format!("http.request:GET:127.0.0.1:{p}/public/**");
+    for wide in ["http.request:GET:*/**", "http.request", "*"] {
+        let err = probe
+            .call(&[&public, wide], None, http("/secret", p, false))
+            .unwrap_err();
+        assert!(err.contains("DestinationIpProhibited"), "{wide}: {err}");
+    }
+    let by_name = format!("http.request:GET:localhost:{p}/**");
+    let input = serde_json::json!({"op": "http", "method": "GET", "scheme": "http",
+        "authority": format!("localhost:{p}"), "path": "/secret"});
+    let err = probe.call(&[&public, &by_name], None, input).unwrap_err();
+    assert!(err.contains("DestinationIpProhibited"), "{err}");
+    assert_eq!(server.hits(), 0, "nothing reached the server");
+    // The sender's refusal is in the record, on the address it refused.
+    let records = probe.decided("http.request");
+    assert!(
+        records.contains(&("deny".into(), format!("GET:127.0.0.1:{p}/secret"))),
+        "{records:?}"
+    );
+    // Named for the very port and path, it is reached.
+    let secret = format!("http.request:GET:127.0.0.1:{p}/secret");
+    let ok = probe
+        .call(&[&secret], None, http("/secret", p, false))
+        .unwrap();
+    assert_eq!(ok["body"], "you asked for /secret");
+}
+
+#[test]
+fn https_connects_to_the_checked_address_and_checks_the_name() {
+    // A plain TCP server standing in for an HTTPS one: the handshake fails (no certificate
+    // for the name), but the connection went to the address that was checked.
+    let server = Server::start(echo);
+    let probe = Probe::new();
+    let p = server.port;
+    let input = serde_json::json!({"op": "http", "method": "GET", "scheme": "https",
+        "authority": format!("127.0.0.1:{p}"), "path": "/"});
+    let named = format!("http.request:GET:127.0.0.1:{p}/**");
+    let err = probe.call(&[&named], None, input.clone()).unwrap_err();
+    assert!(err.contains("Tls"), "{err}");
+    assert_eq!(server.hits(), 1);
+    let err = probe
+        .call(&["http.request:GET:*/**"], None, input)
+        .unwrap_err();
+    assert!(err.contains("DestinationIpProhibited"), "{err}");
+    assert_eq!(server.hits(), 1);
+}

@@ -26,6 +26,13 @@ pub fn policy_of(image: &Image) -> Result<Policy, ProcessError> {
     }
 }
 
+/// `e` with the blob's path (in the state directory, which guests are never shown) replaced
+/// by "the component".
+pub(crate) fn unplaced(e: &dyn std::fmt::Display, blob: &std::path::Path) -> String {
+    e.to_string()
+        .replace(&blob.display().to_string(), "the component")
+}
+
 /// How many inherited policy chains a host keeps (cleared wholesale past it).
 const KEPT_CHAINS: usize = 4096;
 
@@ -79,7 +86,13 @@ impl Inner {
             .host
             .compile_blob(&path, &image.agent.digest.to_hex())
             .await
-            .map_err(|e| ProcessError::Invalid(format!("agent of {}: {e}", image.reference())))?;
+            .map_err(|e| {
+                ProcessError::Invalid(format!(
+                    "agent of {}: {}",
+                    image.reference(),
+                    unplaced(&e, &path)
+                ))
+            })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -107,14 +120,14 @@ impl Inner {
         if let Some(tool) = self.lock_tools().get(&digest) {
             return Ok(Arc::clone(tool));
         }
+        let blob = self.images.component_path(&component.digest);
         let tool = Arc::new(
             self.host
-                .load_blob(
-                    &self.images.component_path(&component.digest),
-                    &component.digest.to_hex(),
-                )
+                .load_blob(&blob, &component.digest.to_hex())
                 .await
-                .map_err(|e| ProcessError::Invalid(format!("tool {name:?}: {e}")))?,
+                .map_err(|e| {
+                    ProcessError::Invalid(format!("tool {name:?}: {}", unplaced(&e, &blob)))
+                })?,
         );
         self.lock_tools().insert(digest, Arc::clone(&tool));
         Ok(tool)
@@ -132,12 +145,10 @@ impl Inner {
         let parsed: libos_image::Digest = digest
             .parse()
             .map_err(|e: libos_image::ImageError| ProcessError::Invalid(e.to_string()))?;
-        let tool = Arc::new(
-            self.host
-                .load_blob(&self.images.component_path(&parsed), digest)
-                .await
-                .map_err(|e| ProcessError::Invalid(format!("registered tool: {e}")))?,
-        );
+        let blob = self.images.component_path(&parsed);
+        let tool = Arc::new(self.host.load_blob(&blob, digest).await.map_err(|e| {
+            ProcessError::Invalid(format!("registered tool: {}", unplaced(&e, &blob)))
+        })?);
         self.lock_tools()
             .insert(digest.to_owned(), Arc::clone(&tool));
         Ok(tool)

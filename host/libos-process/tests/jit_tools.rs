@@ -84,6 +84,19 @@ async fn a_registered_tool_runs_attenuated_to_its_manifest() -> anyhow::Result<(
         records_of(f.state.path(), "tool.register")?,
         vec![("allow".to_string(), "reader".to_string())]
     );
+    // Its calls are recorded under its registered name, never an image tool's subject.
+    f.kernel.host().flush_audit()?;
+    let subjects: Vec<String> = libos_audit::read_records(&f.state.path().join("libos.db"), None)?
+        .iter()
+        .filter(|r| {
+            &*r.record.decided.action == "fs.read" && &*r.record.decided.resource == "secret.txt"
+        })
+        .map(|r| r.record.decided.subject.to_string())
+        .collect();
+    assert!(
+        subjects.contains(&format!("pid:{pid}/tool:jit:reader")),
+        "{subjects:?}"
+    );
     drop(f.kernel);
     let table = ProcessTable::open(f.world.state.path().join("libos.db"))?;
     let rows = table.registered_tools(pid)?;
@@ -121,6 +134,7 @@ async fn registrations_beyond_the_registrar_or_of_refused_components_fail_and_le
         "{wide}"
     );
     let agent = err(&steps[1]);
+    assert!(!agent.contains("images/sha256"), "{agent}");
     assert!(
         agent.starts_with("invalid") && agent.contains("agent processes only"),
         "{agent}"

@@ -137,11 +137,12 @@ fn print_inspection(seen: &libos::host::Inspection, tool: Option<&LoadedTool>) {
     }
     println!("imports");
     for i in &seen.imports {
-        println!(
-            "  {:<40} {}",
-            super::text::for_stdout(&i.name),
+        let verdict = if libos::wasm::validate::is_agent_only(&i.name) {
+            "allowed to agent processes only (a tool importing it is refused)".to_string()
+        } else {
             import_verdict(&i.class)
-        );
+        };
+        println!("  {:<40} {verdict}", super::text::for_stdout(&i.name));
     }
     println!("exports    {}", join_or_none(&seen.exports));
     println!("functions");
@@ -149,10 +150,13 @@ fn print_inspection(seen: &libos::host::Inspection, tool: Option<&LoadedTool>) {
         match &f.schema {
             Ok(schema) => {
                 match &f.description {
+                    // One line: a guest's text never starts a line of its own here.
                     Some(d) => println!(
                         "  {}  — {}",
                         super::text::for_stdout(&f.name),
-                        super::text::for_stdout(d)
+                        super::text::for_stdout(
+                            &d.split_whitespace().collect::<Vec<_>>().join(" ")
+                        )
                     ),
                     None => println!("  {}", super::text::for_stdout(&f.name)),
                 }

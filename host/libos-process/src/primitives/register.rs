@@ -10,7 +10,10 @@
 //! *and* to what its manifest granted ([`libos::LoadedTool::granted`]); its blob is checked
 //! against its digest whenever it is loaded. The component's size is charged to the
 //! process's `bytes_written` budget before it is stored. Children spawned after a registration with
-//! `inherit` get a row of their own naming it (same grant); others never see it.
+//! `inherit` get a row of their own naming it (same grant); others never see it. A call of a
+//! registered tool is recorded under the subject `pid:N/tool:jit:NAME` (its registered name),
+//! which no image tool can have. Registrations stay with the process across `exec` (run
+//! under the new image's capabilities).
 
 use libos::bindings::RuntimeError;
 use libos_authority::Capability;
@@ -54,8 +57,13 @@ fn narrowed(
         .map(|c| c.parse())
         .collect::<Result<_, _>>()
         .map_err(|e| RuntimeError::Io(format!("stored grant of {:?}: {e}", registered.name)))?;
-    tool.granted(&grant)
-        .map_err(|e| RuntimeError::Io(format!("grant of {:?}: {e}", registered.name)))
+    let mut tool = tool
+        .granted(&grant)
+        .map_err(|e| RuntimeError::Io(format!("grant of {:?}: {e}", registered.name)))?;
+    // Its calls are recorded as `pid:N/tool:jit:NAME`: never the subject of an image's tool
+    // (whose names have no `:`), whatever it says it is called.
+    tool.info.name = format!("jit:{}", registered.name);
+    Ok(tool)
 }
 
 impl ProcessCtx {
@@ -85,7 +93,6 @@ impl ProcessCtx {
             granted.join("\n").as_bytes(),
             &[u8::from(manifest.inherit)],
         ]);
-        let permit = self.call.permit("tool.register", &name, Some(&args))?;
         let mut grant = Vec::with_capacity(granted.len());
         for text in &granted {
             match text.parse::<Capability>() {
@@ -100,6 +107,8 @@ impl ProcessCtx {
             );
             return Err(self.call.refuse("tool.register", &name, why));
         }
+        // One decision per call: a manifest asking for more was refused above, undecided.
+        let permit = self.call.permit("tool.register", &name, Some(&args))?;
         let taken = self.image.tools.contains_key(&name)
             || self
                 .kernel

@@ -14,7 +14,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use libos_authority::CapabilitySet;
+use libos_authority::{Capability, CapabilitySet};
 
 /// The address in its plainest form: an IPv4 address mapped into IPv6 is the IPv4 one.
 pub fn canonical(ip: IpAddr) -> IpAddr {
@@ -92,28 +92,47 @@ pub enum HostPart {
     HttpAuthority,
 }
 
-/// Whether a held capability whose action covers `action` names `ip` itself (see the module
-/// docs): the only way to reach a [`special`] address.
-pub fn named(caps: &CapabilitySet, action: &str, part: HostPart, ip: IpAddr) -> bool {
+/// Whether capability action pattern `pattern` covers `action`.
+fn action_covers(pattern: &str, action: &str) -> bool {
+    pattern == "*"
+        || pattern == action
+        || pattern.strip_suffix(".*").is_some_and(|family| {
+            action.starts_with(family) && action[family.len()..].starts_with('.')
+        })
+}
+
+/// The held capabilities for `action` that name `ip` itself (see the module docs).
+pub fn naming(caps: &CapabilitySet, action: &str, part: HostPart, ip: IpAddr) -> Vec<Capability> {
     let ip = canonical(ip);
-    caps.iter().any(|cap| {
-        let covers = cap.action == "*"
-            || cap.action == action
-            || cap.action.strip_suffix(".*").is_some_and(|family| {
-                action.starts_with(family) && action[family.len()..].starts_with('.')
-            });
-        if !covers {
-            return false;
-        }
-        let host = match part {
-            HostPart::BeforePort => host_of(&cap.resource),
-            HostPart::HttpAuthority => match cap.resource.split_once(':') {
-                Some((_, rest)) => host_of(rest.split('/').next().unwrap_or(rest)),
-                None => return false,
-            },
-        };
-        host.parse::<IpAddr>().is_ok_and(|h| canonical(h) == ip)
-    })
+    caps.iter()
+        .filter(|cap| action_covers(&cap.action, action))
+        .filter(|cap| {
+            let host = match part {
+                HostPart::BeforePort => host_of(&cap.resource),
+                HostPart::HttpAuthority => match cap.resource.split_once(':') {
+                    Some((_, rest)) => host_of(rest.split('/').next().unwrap_or(rest)),
+                    None => return false,
+                },
+            };
+            host.parse::<IpAddr>().is_ok_and(|h| canonical(h) == ip)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether `action` on `resource`, which names the internal address `ip`, is covered by a
+/// held capability that names `ip` itself: the only way to reach one. A capability naming
+/// the address for another port or path does not let any other capability through.
+pub fn reaches(
+    caps: &CapabilitySet,
+    action: &str,
+    part: HostPart,
+    ip: IpAddr,
+    resource: &str,
+) -> bool {
+    let naming = naming(caps, action, part, ip);
+    !naming.is_empty()
+        && CapabilitySet::new(naming).is_ok_and(|set| set.matching(action, resource).is_some())
 }
 
 #[cfg(test)]
@@ -170,19 +189,31 @@ mod tests {
             "net.connect:127.0.0.1:8080",
             "http.request:GET:127.0.0.1:9000/**",
         ]);
-        assert!(named(&held, "net.connect", HostPart::BeforePort, ip));
-        assert!(named(&held, "http.request", HostPart::HttpAuthority, ip));
-        assert!(named(
+        let connect = |held: &CapabilitySet, ip: &str, res: &str| {
+            reaches(
+                held,
+                "net.connect",
+                HostPart::BeforePort,
+                ip.parse().unwrap(),
+                res,
+            )
+        };
+        assert!(connect(&held, "127.0.0.1", "127.0.0.1:8080"));
+        assert!(connect(&held, "::ffff:127.0.0.1", "127.0.0.1:8080"));
+        assert!(!connect(&held, "127.0.0.2", "127.0.0.2:8080"));
+        assert!(reaches(
             &held,
-            "net.connect",
-            HostPart::BeforePort,
-            "::ffff:127.0.0.1".parse().unwrap()
+            "http.request",
+            HostPart::HttpAuthority,
+            ip,
+            "GET:127.0.0.1:9000/a"
         ));
-        assert!(!named(
+        assert!(!reaches(
             &held,
-            "net.connect",
-            HostPart::BeforePort,
-            "127.0.0.2".parse().unwrap()
+            "http.request",
+            HostPart::HttpAuthority,
+            ip,
+            "GET:127.0.0.1:9001/a"
         ));
         for wide in [
             "net.connect:*:8080",
@@ -192,21 +223,18 @@ mod tests {
             "net.connect:127.0.0.*:80",
         ] {
             assert!(
-                !named(&caps(&[wide]), "net.connect", HostPart::BeforePort, ip),
+                !connect(&caps(&[wide]), "127.0.0.1", "127.0.0.1:8080"),
                 "{wide}"
             );
         }
-        assert!(named(
-            &caps(&["net.*:[::1]:*"]),
-            "net.connect",
-            HostPart::BeforePort,
-            "::1".parse().unwrap()
-        ));
-        assert!(!named(
+        // Naming the address for one port lets no wildcard through for another.
+        let mixed = caps(&["net.connect:127.0.0.1:9", "net.connect:*", "*"]);
+        assert!(!connect(&mixed, "127.0.0.1", "127.0.0.1:8080"));
+        assert!(connect(&caps(&["net.*:[::1]:*"]), "::1", "[::1]:443"));
+        assert!(!connect(
             &caps(&["netx.*:127.0.0.1:1"]),
-            "net.connect",
-            HostPart::BeforePort,
-            ip
+            "127.0.0.1",
+            "127.0.0.1:1"
         ));
     }
 

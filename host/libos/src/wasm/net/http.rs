@@ -2,44 +2,29 @@
 //!
 //! `handle` decides `http.request` on `METHOD:AUTHORITY/PATH` (the path percent-decoded, so
 //! an encoded `..` is a `..` no grant covers; authorities with user information are refused
-//! as invalid). The request is then sent by [`HttpHooks`], which first waits until the
-//! decision's record is stored, resolves the host itself and refuses an internal address
-//! that no capability names (see `addr.rs`). A plain `http` request is sent to exactly the
-//! address that was checked; an `https` one to the name, whose certificate must then match it
-//! (an internal server cannot prove a public name). Redirects are the guest's to follow: each
-//! is a new `handle`, decided again.
+//! as invalid). The request is then sent by `send.rs`'s [`HttpHooks`], which first waits
+//! until the decision's record is stored, resolves the host itself, refuses (audited) an
+//! internal address that no capability naming it covers, and connects to exactly the
+//! address it checked (TLS on top for `https`, the certificate checked against the name the
+//! guest asked for). Redirects are the guest's to follow: each is a new `handle`, decided
+//! again.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use http_body_util::BodyExt;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_http::p2::bindings::http::outgoing_handler;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Method};
 use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::p2::{HttpError, HttpResult};
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView as _};
+use wasmtime_wasi_http::{RequestOptions, WasiHttpView as _};
 
-use super::addr::{self, HostPart};
+use super::addr;
+use super::send::Decided;
 use crate::bindings::RuntimeError;
-use crate::call::CallCtx;
-use crate::call::digest;
-use crate::permit::RecordPending;
+use crate::call::{CallCtx, digest};
 use crate::wasm::mediated::CallData;
-
-/// What a decided request carries to the sender.
-struct Decided {
-    /// The decision's record, waited for before anything is sent.
-    pending: RecordPending,
-    /// Internal addresses a held capability names (the only ones the request may reach).
-    named: Vec<IpAddr>,
-}
-
-/// The sender of one call's decided requests (see the module docs).
-#[derive(Default)]
-pub struct HttpHooks {
-    next: Option<Decided>,
-}
 
 fn method_name(method: &Method) -> &str {
     match method {
@@ -56,9 +41,49 @@ fn method_name(method: &Method) -> &str {
     }
 }
 
-/// `METHOD:AUTHORITY/PATH` of a request (see the module docs); `None` for one that has no
-/// authority or names user information.
-pub fn resource(req: &HostOutgoingRequest) -> Option<String> {
+/// What a request is decided on: `METHOD`, `AUTHORITY` and `/PATH` (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub method: String,
+    pub authority: String,
+    pub path: String,
+}
+
+impl Target {
+    /// `METHOD:AUTHORITY/PATH`.
+    pub fn resource(&self) -> String {
+        format!("{}:{}{}", self.method, self.authority, self.path)
+    }
+
+    /// The same request named by the address `to` instead of its host: what a capability
+    /// naming an internal address must cover (`METHOD:IP[:PORT]/PATH`, with the port when
+    /// the request names one).
+    pub fn at(&self, to: SocketAddr) -> String {
+        let ip = addr::canonical(to.ip());
+        let authority = match (self.names_port(), ip) {
+            (true, _) => SocketAddr::new(ip, to.port()).to_string(),
+            (false, IpAddr::V6(v6)) => format!("[{v6}]"),
+            (false, v4) => v4.to_string(),
+        };
+        format!("{}:{authority}{}", self.method, self.path)
+    }
+
+    /// Whether the authority ends in `:PORT`.
+    fn names_port(&self) -> bool {
+        match self.authority.rsplit_once(':') {
+            Some((host, port)) => {
+                !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && (!host.contains(':') || host.ends_with(']'))
+            }
+            None => false,
+        }
+    }
+}
+
+/// The [`Target`] of a request (see the module docs); `None` for one that has no authority
+/// or names user information.
+pub fn target(req: &HostOutgoingRequest) -> Option<Target> {
     let authority = req.authority.as_deref()?.to_ascii_lowercase();
     if authority.is_empty() || authority.contains(['@', '/', '\\', '?', '#']) {
         return None;
@@ -77,10 +102,11 @@ pub fn resource(req: &HostOutgoingRequest) -> Option<String> {
     } else {
         format!("/{path}")
     };
-    Some(format!(
-        "{}:{authority}{path}",
-        method_name(&req.method).to_ascii_uppercase()
-    ))
+    Some(Target {
+        method: method_name(&req.method).to_ascii_uppercase(),
+        authority,
+        path,
+    })
 }
 
 /// `path` with its `%XX` escapes decoded (invalid UTF-8 shown as U+FFFD).
@@ -137,32 +163,27 @@ pub fn add_to_linker<T: CallData>(linker: &mut Linker<T>) -> wasmtime::Result<()
     Ok(())
 }
 
-/// `handle`, decided as `http.request` (see the module docs), then sent by [`HttpHooks`].
+/// `handle`, decided as `http.request` (see the module docs), then sent by the hooks.
 fn handle(
     cx: &mut CallCtx,
     request: Resource<HostOutgoingRequest>,
     options: Option<Resource<RequestOptions>>,
 ) -> HttpResult<Resource<HostFutureIncomingResponse>> {
-    let Some(resource) = resource(cx.table.get(&request)?) else {
+    let Some(target) = target(cx.table.get(&request)?) else {
         return Err(ErrorCode::HttpRequestUriInvalid.into());
     };
+    let resource = target.resource();
     let d = digest(&[b"http.request", resource.as_bytes()]);
     let permit = cx
         .permit("http.request", &resource, Some(&d))
         .map_err(refused)?;
-    let caps = cx.authority.authority().capabilities();
-    let named = caps
-        .iter()
-        .filter_map(|cap| cap.resource.split_once(':'))
-        .filter_map(|(_, rest)| {
-            addr::host_of(rest.split('/').next().unwrap_or(rest))
-                .parse()
-                .ok()
-        })
-        .filter(|ip| addr::named(caps, "http.request", HostPart::HttpAuthority, *ip))
-        .collect();
-    let pending = cx.record_pending();
-    cx.wasi.net().hooks.next = Some(Decided { pending, named });
+    let decided = Decided {
+        pending: Some(cx.record_pending()),
+        target,
+        authority: Arc::clone(cx.authority.authority()),
+        subject: Arc::clone(&cx.subject),
+    };
+    cx.wasi.net().hooks.next = Some(decided);
     let sent = outgoing_handler::Host::handle(&mut cx.http(), request, options);
     // Sent or not, nothing decided is left for another request.
     cx.wasi.net().hooks.next = None;
@@ -170,79 +191,6 @@ fn handle(
         permit.done(None);
     }
     sent
-}
-
-/// The address to send to: the first `host` resolves to that is not internal, or is internal
-/// and named.
-async fn checked_address(host: &str, port: u16, named: &[IpAddr]) -> Result<SocketAddr, Error> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let found: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|_| Error::DnsError {
-                rcode: None,
-                info_code: None,
-            })?
-            .collect(),
-    };
-    found
-        .into_iter()
-        .find(|a| !addr::special(a.ip()) || named.contains(&addr::canonical(a.ip())))
-        .ok_or(Error::DestinationIpProhibited)
-}
-
-type Sent = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), Error>> + Send>,
-                ),
-                Error,
-            >,
-        > + Send,
->;
-
-impl WasiHttpHooks for HttpHooks {
-    fn send_request(
-        &mut self,
-        mut request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) -> Sent {
-        let decided = self.next.take();
-        Box::new(async move {
-            let Some(decided) = decided else {
-                return Err(Error::HttpRequestDenied);
-            };
-            decided
-                .pending
-                .stored()
-                .await
-                .map_err(|_| Error::HttpRequestDenied)?;
-            let uri = request.uri().clone();
-            let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-            let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?;
-            let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-            let to = checked_address(host, port, &decided.named).await?;
-            if !tls {
-                let mut parts = uri.into_parts();
-                parts.authority = Some(
-                    to.to_string()
-                        .parse()
-                        .map_err(|_| Error::HttpRequestUriInvalid)?,
-                );
-                *request.uri_mut() =
-                    http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)?;
-            }
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>,
-            ))
-        })
-    }
 }
 
 #[cfg(test)]

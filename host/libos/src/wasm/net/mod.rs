@@ -22,6 +22,7 @@
 pub mod addr;
 pub mod gate;
 mod http;
+mod send;
 mod sockets;
 
 use std::collections::HashMap;
@@ -30,7 +31,8 @@ use std::sync::Arc;
 
 use wasmtime_wasi_http::WasiHttpCtx;
 
-pub use http::{HttpHooks, add_to_linker as add_http_to_linker};
+pub use http::add_to_linker as add_http_to_linker;
+pub use send::HttpHooks;
 
 /// Names a call remembers having resolved at most (the oldest are forgotten; a connect to
 /// an address whose name was forgotten is decided on the address).

@@ -57,7 +57,7 @@ impl Mediated<'_> {
         let mut permits: Vec<Permit> = Vec::with_capacity(2);
         if addr::special(ip) {
             let caps = self.cx.authority.authority().capabilities();
-            if !addr::named(caps, "net.connect", HostPart::BeforePort, ip) {
+            if !addr::reaches(caps, "net.connect", HostPart::BeforePort, ip, &literal) {
                 let why = format!(
                     "{literal} is an internal address (loopback, private, link-local or \
                      reserved): only a capability naming it reaches it"
