@@ -12,6 +12,8 @@
 //! * `repeat_call/libos`: one call of the registered tool from its process (`tools.call`:
 //!   decision, lookup of the registration, fresh instance, input checked against the
 //!   schema, result), timed by the process over a loop of calls.
+//! * `repeat_call/raw`: the fastest plain-wasmtime way to make the same call (a bare store
+//!   of the same engine, instantiate, `invoke`).
 //! * `*/node`, `*/python3`: one subprocess each.
 //! * `schema_check/libos`: checking one call's input against the compiled schema of the
 //!   tool; `schema_check/parse` is what every call pays anyway (parsing the input JSON).
@@ -109,6 +111,38 @@ fn subprocess(program: &str, flag: &str, source: &str) {
     assert_eq!(v["slug"], SLUG, "{program}");
 }
 
+/// `slugify` pre-instantiated on a bare linker of the same engine: the fastest plain-wasmtime
+/// way to run one call of it.
+fn raw_slugify(engine: &wasmtime::Engine) -> wasmtime::component::InstancePre<()> {
+    use wasmtime::component::{Component, Linker};
+    let component = Component::from_file(engine, libos_guests::SLUGIFY).expect("compile");
+    let mut linker: Linker<()> = Linker::new(engine);
+    linker
+        .define_unknown_imports_as_traps(&component)
+        .expect("stub imports");
+    linker.instantiate_pre(&component).expect("pre")
+}
+
+/// One raw call: a bare store, instantiate, `invoke`.
+async fn raw_call(engine: &wasmtime::Engine, pre: &wasmtime::component::InstancePre<()>) {
+    use wasmtime::component::Val;
+    let mut store = wasmtime::Store::new(engine, ());
+    store.set_fuel(u64::MAX / 2).expect("fuel");
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = pre
+        .instantiate_async(&mut store)
+        .await
+        .expect("instantiate");
+    let invoke = instance.get_func(&mut store, "invoke").expect("invoke");
+    let input = json!({"text": TEXT}).to_string();
+    let mut out = [Val::Bool(false)];
+    invoke
+        .call_async(&mut store, &[Val::String(input)], &mut out)
+        .await
+        .expect("call");
+    assert!(matches!(&out[0], Val::Result(Ok(_))));
+}
+
 fn main() {
     let rt = common::runtime();
     let state = tempfile::tempdir().expect("state");
@@ -132,7 +166,8 @@ fn main() {
         libos_guests::AGENT_WAITER,
         "capabilities = [\"events.wait:never\"]\n",
     );
-    let (kernel, _engine, _pre) = common::serving(&rt, state.path(), PARKED + 100);
+    let (kernel, engine, _pre) = common::serving(&rt, state.path(), PARKED + 100);
+    let raw = raw_slugify(&engine);
     rt.block_on(async {
         for _ in 0..PARKED {
             kernel
@@ -184,6 +219,7 @@ fn main() {
     g.finish();
 
     let mut g = c.benchmark_group("repeat_call");
+    g.bench_function("raw", |b| b.to_async(&rt).iter(|| raw_call(&engine, &raw)));
     g.bench_function("libos", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let kernel = &kernel;
@@ -241,6 +277,14 @@ fn main() {
                 sub / ours
             );
         }
+    }
+    if let Some((raw, ours)) = common::medians("repeat_call", "raw", "libos") {
+        println!(
+            "  repeat call: raw wasmtime {:>6.1} us, libos {:>6.1} us: ratio {:>5.2}",
+            raw / 1e3,
+            ours / 1e3,
+            ours / raw
+        );
     }
     if let Some((parse, ours)) = common::medians("schema_check", "parse", "libos") {
         println!(
