@@ -83,9 +83,10 @@ fn each_way_to_fail_is_a_failed_check_and_exit_14() {
         "fail",
         "{report}"
     );
-    assert_eq!(
-        outcome(&report, "time limit overreach (invoke)"),
-        "warn",
+    // Refused before it reaches a limit: not exercised; under a loaded machine the 1 ms
+    // limit may stop it first, which is a pass.
+    assert!(
+        ["warn", "pass"].contains(&outcome(&report, "time limit overreach (invoke)")),
         "{report}"
     );
 

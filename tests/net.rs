@@ -421,3 +421,67 @@ fn https_connects_to_the_checked_address_and_checks_the_name() {
     assert!(err.contains("DestinationIpProhibited"), "{err}");
     assert_eq!(server.hits(), 1);
 }
+
+#[test]
+fn ports_paths_and_methods_are_decided_as_they_are_sent() {
+    let server = Server::start(http_reply);
+    let probe = Probe::new();
+    let p = server.port;
+    let public = format!("http.request:GET:127.0.0.1:{p}/public/**");
+    // Forms a server may read as `..` or as another path.
+    for path in [
+        "/public/..;/secret",
+        "/public/..%5csecret",
+        "/public/..\\secret",
+    ] {
+        let err = probe
+            .call(&[&public], None, http(path, p, false))
+            .unwrap_err();
+        assert!(err.contains("HttpRequestDenied"), "{path}: {err}");
+    }
+    // A port that is no port is refused, not sent to the default one.
+    let wide = "http.request:GET:127.0.0.1:*/**";
+    for authority in [
+        "127.0.0.1:180000",
+        "127.0.0.1:0",
+        "127.0.0.1:99999999999999999999",
+    ] {
+        let input = serde_json::json!({"op": "http", "method": "GET", "scheme": "http",
+            "authority": authority, "path": "/public/a"});
+        let err = probe.call(&[wide, &public], None, input).unwrap_err();
+        assert!(err.contains("HttpRequestUriInvalid"), "{authority}: {err}");
+    }
+    // Methods are case-sensitive on the wire, and so is the decision.
+    let lower = serde_json::json!({"op": "http", "method": "get", "scheme": "http",
+        "authority": format!("127.0.0.1:{p}"), "path": "/public/a"});
+    let err = probe.call(&[&public], None, lower).unwrap_err();
+    assert!(err.contains("HttpRequestDenied"), "{err}");
+    assert_eq!(server.hits(), 0);
+}
+
+#[test]
+fn this_machines_own_addresses_are_internal() {
+    // The address this machine would reach the outside from, if it has one.
+    let Some(own) = UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        return;
+    };
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let probe = Probe::new();
+    let host = own.to_string();
+    let err = probe
+        .call(&["net.connect:*"], None, tcp(&host, port))
+        .unwrap_err();
+    assert!(err.contains("PermissionDenied"), "{own}: {err}");
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the listener"
+    );
+}

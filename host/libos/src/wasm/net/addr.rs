@@ -7,8 +7,9 @@
 //!   request names one, path without the query).
 //!
 //! An address in a [`special`] range (loopback, private, link-local, shared, unspecified,
-//! multicast, reserved, and IPv6 forms embedding one) is reached only when a held capability
-//! **names it**: its resource's host part is that very address. A capability for a name or
+//! multicast, reserved, IPv6 forms embedding one, and this machine's own interface
+//! addresses) is reached only when a held capability **names it** (its resource's host part
+//! is that very address; IPv6 brackets escaped, `\[::1\]:443`) and covers the resource. A capability for a name or
 //! a wildcard never covers one, so a name that resolves (or is rebound) to an internal address
 //! reaches nothing.
 
@@ -29,12 +30,65 @@ pub fn socket_resource(addr: SocketAddr) -> String {
     SocketAddr::new(canonical(addr.ip()), addr.port()).to_string()
 }
 
-/// Whether `ip` lies in a range a name or a wildcard capability never reaches.
+/// Whether `ip` lies in a range a name or a wildcard capability never reaches, or is an
+/// address of this machine's own interfaces (where a service listening on all interfaces
+/// answers as it does on loopback).
 pub fn special(ip: IpAddr) -> bool {
-    match canonical(ip) {
+    let ip = canonical(ip);
+    let ranged = match ip {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => special_v6(v6),
+    };
+    ranged || own_addresses().contains(&ip)
+}
+
+/// How long the list of this machine's addresses is kept before it is read again.
+const OWN_KEPT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// This machine's interface addresses (read from `/proc/net/fib_trie` and
+/// `/proc/net/if_inet6`, kept for [`OWN_KEPT`]).
+fn own_addresses() -> std::sync::Arc<Vec<IpAddr>> {
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::Instant;
+    type Kept = Option<(Instant, Arc<Vec<IpAddr>>)>;
+    static KEPT: Mutex<Kept> = Mutex::new(None);
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, list)) = kept.as_ref()
+        && at.elapsed() < OWN_KEPT
+    {
+        return Arc::clone(list);
     }
+    let list = Arc::new(read_own_addresses());
+    *kept = Some((Instant::now(), Arc::clone(&list)));
+    list
+}
+
+fn read_own_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("/proc/net/fib_trie") {
+        // `|-- 192.0.2.2` followed by `/32 host LOCAL`: an address of this machine.
+        let mut last: Option<Ipv4Addr> = None;
+        for line in text.lines() {
+            let item = line.trim_start_matches([' ', '|', '-', '+']).trim();
+            if let Ok(ip) = item.parse::<Ipv4Addr>() {
+                last = Some(ip);
+            } else if item.starts_with("/32 host LOCAL")
+                && let Some(ip) = last
+            {
+                out.push(IpAddr::V4(ip));
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string("/proc/net/if_inet6") {
+        for hex in text.lines().filter_map(|l| l.split_whitespace().next()) {
+            if hex.len() == 32
+                && let Ok(n) = u128::from_str_radix(hex, 16)
+            {
+                out.push(IpAddr::V6(Ipv6Addr::from(n)));
+            }
+        }
+    }
+    out
 }
 
 fn special_v4(ip: Ipv4Addr) -> bool {
@@ -107,9 +161,11 @@ pub fn naming(caps: &CapabilitySet, action: &str, part: HostPart, ip: IpAddr) ->
     caps.iter()
         .filter(|cap| action_covers(&cap.action, action))
         .filter(|cap| {
+            // IPv6 brackets are escaped in a glob (`\[::1\]:443`).
+            let resource = cap.resource.replace('\\', "");
             let host = match part {
-                HostPart::BeforePort => host_of(&cap.resource),
-                HostPart::HttpAuthority => match cap.resource.split_once(':') {
+                HostPart::BeforePort => host_of(&resource),
+                HostPart::HttpAuthority => match resource.split_once(':') {
                     Some((_, rest)) => host_of(rest.split('/').next().unwrap_or(rest)),
                     None => return false,
                 },
@@ -230,7 +286,7 @@ mod tests {
         // Naming the address for one port lets no wildcard through for another.
         let mixed = caps(&["net.connect:127.0.0.1:9", "net.connect:*", "*"]);
         assert!(!connect(&mixed, "127.0.0.1", "127.0.0.1:8080"));
-        assert!(connect(&caps(&["net.*:[::1]:*"]), "::1", "[::1]:443"));
+        assert!(connect(&caps(&["net.*:\\[::1\\]:*"]), "::1", "[::1]:443"));
         assert!(!connect(
             &caps(&["netx.*:127.0.0.1:1"]),
             "127.0.0.1",

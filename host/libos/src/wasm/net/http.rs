@@ -81,29 +81,44 @@ impl Target {
     }
 }
 
-/// The [`Target`] of a request (see the module docs); `None` for one that has no authority
-/// or names user information.
+/// The [`Target`] of a request (see the module docs); `None` for one that has no authority,
+/// names user information or a port outside 1–65535.
 pub fn target(req: &HostOutgoingRequest) -> Option<Target> {
     let authority = req.authority.as_deref()?.to_ascii_lowercase();
     if authority.is_empty() || authority.contains(['@', '/', '\\', '?', '#']) {
         return None;
     }
-    let authority = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            format!("{}:{port}", host.strip_suffix('.').unwrap_or(host))
-        }
-        _ => authority.strip_suffix('.').unwrap_or(&authority).to_owned(),
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, Some(port)),
+        _ => (authority.as_str(), None),
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let authority = match port {
+        // The port as the number it is (`080` is 80); the sender uses the same number.
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 => format!("{host}:{n}"),
+            _ => return None,
+        },
+        None => host.to_owned(),
     };
     let path = req.path_with_query.as_deref().unwrap_or("/");
     let path = path.split(['?', '#']).next().unwrap_or("/");
-    let path = percent_decoded(path);
+    // Decided as servers may read it: escapes decoded, `\` a separator, `;params` dropped
+    // from each segment (so `..;` and `..\` are the `..` no grant covers).
+    let path = percent_decoded(path).replace('\\', "/");
+    let path = path
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("/");
     let path = if path.starts_with('/') {
         path
     } else {
         format!("/{path}")
     };
     Some(Target {
-        method: method_name(&req.method).to_ascii_uppercase(),
+        // As sent: methods are case-sensitive (`get` is not `GET`).
+        method: method_name(&req.method).to_owned(),
         authority,
         path,
     })
