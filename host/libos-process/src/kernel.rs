@@ -124,6 +124,9 @@ pub(crate) struct Inner {
     /// Policies inheriting others, by image digest and the inherited chain's digest.
     pub(crate) chains: Mutex<HashMap<String, Arc<Policy>>>,
     pub(crate) tools: Mutex<HashMap<String, Arc<libos::LoadedTool>>>,
+    /// The processes of this host that registered or inherited a tool with `inherit`: only
+    /// their spawns look for tools to pass on (see `primitives/register.rs`).
+    pub(crate) passing_tools: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Kernel {
@@ -170,6 +173,7 @@ impl Kernel {
                 policies: Mutex::default(),
                 chains: Mutex::default(),
                 tools: Mutex::default(),
+                passing_tools: Mutex::default(),
             }),
         };
         kernel.watch_table();
@@ -304,6 +308,10 @@ impl Inner {
         } else {
             self.table.create_running(new)?.pid
         };
+        // Before the child can run: it sees its parent's inheritable tools from its first call.
+        if let Some(parent) = start.parent {
+            self.pass_on_tools(parent, pid);
+        }
         let (ctx, pipes) = match self.context(
             pid,
             start.parent,

@@ -178,6 +178,10 @@ impl Inner {
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
         self.close_requests(pid, &status);
+        self.passing_tools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&pid);
         let mut running = self.lock_running();
         // Killed (marked, or already dropped from the map by the kill): the kill recorded and
         // announced the end; waiters learn it from the table when `tx` drops. Otherwise it

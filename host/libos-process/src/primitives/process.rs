@@ -183,7 +183,6 @@ impl ProcessCtx {
             Ok(pid) => {
                 self.children_started += 1;
                 permit.done(None);
-                self.pass_on_tools(pid);
                 Ok(pid)
             }
             Err(e) => {

@@ -10,7 +10,8 @@
 //! *and* to what its manifest granted ([`libos::LoadedTool::granted`]); its blob is checked
 //! against its digest whenever it is loaded. The component's size is charged to the
 //! process's `bytes_written` budget before it is stored. Children spawned after a registration with
-//! `inherit` get a row of their own naming it (same grant); others never see it. A call of a
+//! `inherit` get a row of their own naming it (same grant), written before they run; others
+//! never see it. A call of a
 //! registered tool is recorded under the subject `pid:N/tool:jit:NAME` (its registered name),
 //! which no image tool can have. Registrations stay with the process across `exec` (run
 //! under the new image's capabilities).
@@ -162,6 +163,13 @@ impl ProcessCtx {
             ));
         }
         self.kernel.remember_tool(&hex, tool);
+        if manifest.inherit {
+            self.kernel
+                .passing_tools
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(self.pid);
+        }
         permit.done(None);
         Ok(format!("sha256:{hex}"))
     }
@@ -185,11 +193,27 @@ impl ProcessCtx {
         let tool = self.kernel.loaded_tool(&registered.digest)?;
         narrowed(&tool, registered).ok()
     }
+}
 
-    /// Gives child `pid` the tools this process registered or inherited with `inherit`.
-    pub(crate) fn pass_on_tools(&self, pid: u64) {
-        for tool in self.registered_tools().into_iter().filter(|t| t.inherit) {
-            if let Err(e) = self.kernel.table.register_tool(pid, &tool) {
+impl crate::kernel::Inner {
+    /// Gives child `pid` the tools `parent` registered or inherited with `inherit` (called
+    /// before the child runs any code).
+    pub(crate) fn pass_on_tools(&self, parent: u64, pid: u64) {
+        let mut set = self
+            .passing_tools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !set.contains(&parent) {
+            return;
+        }
+        set.insert(pid);
+        drop(set);
+        let rows = self.table.registered_tools(parent).unwrap_or_else(|e| {
+            tracing::warn!(parent, error = %e, "registered tools unreadable");
+            Vec::new()
+        });
+        for tool in rows.into_iter().filter(|t| t.inherit) {
+            if let Err(e) = self.table.register_tool(pid, &tool) {
                 tracing::warn!(pid, tool = %tool.name, error = %e, "inherited tool not recorded");
             }
         }
