@@ -205,37 +205,20 @@ fn the_fetch_components_are_components_importing_wasi_http() {
     }
 }
 
-/// An HTTP server on 127.0.0.1 answering every request with its path; counts requests.
-fn http_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = std::sync::Arc::clone(&hits);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            counted.fetch_add(1, Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let body = format!("served {path}");
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (port, hits)
+/// An HTTP/1.1 answer saying which path was asked for.
+fn served(request: &str) -> String {
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let body = format!("served {path}");
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 #[test]
 fn default_builds_load_and_their_requests_are_denied_until_granted() {
-    use std::sync::atomic::Ordering;
-    let (port, hits) = http_server();
+    let server = crate::common::server::Server::start(served);
+    let port = server.port;
     let url = format!("http://127.0.0.1:{port}/hello");
     let input = json!({ "url": url }).to_string();
     let grant = format!("http.request:GET:127.0.0.1:{port}/hello");
@@ -251,7 +234,7 @@ fn default_builds_load_and_their_requests_are_denied_until_granted() {
         assert_eq!(shown["loads"], true, "{name}: {shown}");
 
         // Not granted: refused (the guest sees its typed error), recorded, nothing sent.
-        let before = hits.load(Ordering::SeqCst);
+        let before = server.hits();
         let out = run(&[
             "tool",
             "call",
@@ -263,11 +246,7 @@ fn default_builds_load_and_their_requests_are_denied_until_granted() {
         ]);
         let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert!(shown["err"].as_str().is_some(), "{name}: {shown}");
-        assert_eq!(
-            hits.load(Ordering::SeqCst),
-            before,
-            "{name}: a refused request was sent"
-        );
+        assert_eq!(server.hits(), before, "{name}: a refused request was sent");
 
         // Granted: it reaches the server.
         let out = run(&[
@@ -284,7 +263,7 @@ fn default_builds_load_and_their_requests_are_denied_until_granted() {
         let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(shown["ok"]["status"], 200, "{name}: {shown}");
         assert_eq!(shown["ok"]["body"], "served /hello", "{name}: {shown}");
-        assert_eq!(hits.load(Ordering::SeqCst), before + 1, "{name}");
+        assert_eq!(server.hits(), before + 1, "{name}");
     }
     let out = run(&["audit", "show"]);
     let audit = String::from_utf8_lossy(&out.stdout);

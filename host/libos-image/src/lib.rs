@@ -54,6 +54,7 @@ pub use limits::ImageLimits;
 pub use manifest::{
     ComponentFile, MANIFEST_FILE, MAX_MANIFEST_SIZE, MAX_POLICY_SIZE, Manifest, PolicyFile,
 };
+pub use names::check_tool_name;
 pub use reference::{MIN_DIGEST_PREFIX, check_reference};
 pub use size::MAX_SIZE;
 pub use store::ImageStore;

@@ -51,7 +51,7 @@ pub(crate) fn check_version(version: &str) -> Result<(), String> {
 }
 
 /// Checks a tool name: `[a-z0-9_-]{1,64}`.
-pub(crate) fn check_tool_name(name: &str) -> Result<(), String> {
+pub fn check_tool_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_TOOL_NAME_LEN
         && name

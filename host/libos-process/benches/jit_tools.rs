@@ -30,7 +30,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::Criterion;
-use libos_image::ImageStore;
 use libos_process::{ExitStatus, Kernel};
 use serde_json::{Value, json};
 
@@ -44,21 +43,6 @@ console.log(JSON.stringify({slug: s}));"#;
 const PY: &str = r#"import json, re, sys
 s = re.sub(r"[^a-z0-9]+", "-", sys.argv[1].lower()).strip("-")
 print(json.dumps({"slug": s}))"#;
-
-fn image(state: &Path, dir: &Path, name: &str, component: &str, tail: &str) {
-    let d = dir.join(name);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::copy(component, d.join("agent.wasm")).expect("copy");
-    std::fs::write(
-        d.join("image.toml"),
-        format!("name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\n{tail}"),
-    )
-    .expect("manifest");
-    ImageStore::open(state)
-        .expect("store")
-        .build(&d)
-        .expect("build");
-}
 
 async fn script(kernel: &Kernel, work: &Path, steps: Value) -> Value {
     let pid = kernel
@@ -152,14 +136,14 @@ fn main() {
     std::fs::create_dir_all(w.join("handed")).expect("mkdir");
     let slugify = std::fs::read(libos_guests::SLUGIFY).expect("slugify");
     std::fs::write(w.join("handed/slugify.wasm"), &slugify).expect("write");
-    image(
+    common::image(
         state.path(),
         images.path(),
         "jit",
         libos_guests::AGENT_SCRIPT,
         "capabilities = [\"tool.register:*\", \"fs.read:handed/**\"]\n[limits]\nwall_clock = \"1h\"\n",
     );
-    image(
+    common::image(
         state.path(),
         images.path(),
         "waiter",

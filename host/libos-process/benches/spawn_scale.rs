@@ -30,7 +30,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
-use libos_image::ImageStore;
 use libos_process::{ExitStatus, Kernel};
 use libos_proctable::ProcessQuery;
 
@@ -44,21 +43,6 @@ const BATCH: u64 = 200;
 
 /// The host's process capacity for this bench.
 const CAPACITY: u32 = 12_000;
-
-fn image(state: &Path, dir: &Path, name: &str, component: &str, manifest_tail: &str) {
-    let d = dir.join(name);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::copy(component, d.join("agent.wasm")).expect("copy");
-    std::fs::write(
-        d.join("image.toml"),
-        format!("name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\n{manifest_tail}"),
-    )
-    .expect("manifest");
-    ImageStore::open(state)
-        .expect("store")
-        .build(&d)
-        .expect("build");
-}
 
 /// Starts a root that parks `live` waiters, waits until every one is parked (so their
 /// start-up does not compete with what is measured), then lets the root spawn `n` minimal
@@ -118,21 +102,21 @@ fn main() {
     let state = tempfile::tempdir().expect("state");
     let images = tempfile::tempdir().expect("images");
     let work = tempfile::tempdir().expect("work");
-    image(
+    common::image(
         state.path(),
         images.path(),
         "minimal",
         libos_guests::AGENT_MINIMAL,
         "",
     );
-    image(
+    common::image(
         state.path(),
         images.path(),
         "waiter",
         libos_guests::AGENT_WAITER,
         "capabilities = [\"events.wait:never\"]\n",
     );
-    image(
+    common::image(
         state.path(),
         images.path(),
         "spawner",

@@ -163,9 +163,19 @@ async fn registrations_beyond_the_registrar_or_of_refused_components_fail_and_le
 
     // Without the capability nothing is registered.
     let g = host(&["fs.read:**"])?;
-    let script = json!({ "steps": [register("reader", "handed/reader.wasm", &[], false)] });
+    let script = json!({ "steps": [
+        register("reader", "handed/reader.wasm", &[], false),
+        read("reader", "docs/a.txt"),
+        { "op": "self" },
+    ]});
     let out = run_to_exit(&g.kernel, "script", &script.to_string(), g.work.path()).await?;
-    assert!(err(&results(&out)[0]).starts_with("denied"), "{out}");
+    let steps = results(&out);
+    assert!(err(&steps[0]).starts_with("denied"), "{out}");
+    assert!(err(&steps[1]).starts_with("not-found"), "{out}");
+    let pid = ok(&steps[2])["pid"].as_u64().unwrap_or_default();
+    assert!(g.kernel.table().registered_tools(pid)?.is_empty());
+    let blobs = std::fs::read_dir(g.state.path().join("images/sha256"))?.count();
+    assert_eq!(blobs, 1, "only the image's agent is stored");
     Ok(())
 }
 

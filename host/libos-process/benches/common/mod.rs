@@ -92,3 +92,20 @@ pub fn medians(group: &str, base: &str, ours: &str) -> Option<(f64, f64)> {
     };
     Some((read(base)?, read(ours)?))
 }
+
+/// Builds image `name` in the store of `state` from `component` (as `agent.wasm`) with the
+/// manifest lines `tail` after name, version and agent (a directory under `dir`).
+pub fn image(state: &Path, dir: &Path, name: &str, component: &str, tail: &str) {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::copy(component, d.join("agent.wasm")).expect("copy");
+    std::fs::write(
+        d.join("image.toml"),
+        format!("name = {name:?}\nversion = \"1\"\nagent = \"agent.wasm\"\n{tail}"),
+    )
+    .expect("manifest");
+    libos_image::ImageStore::open(state)
+        .expect("store")
+        .build(&d)
+        .expect("build");
+}

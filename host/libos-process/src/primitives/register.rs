@@ -24,17 +24,6 @@ use sha2::{Digest as _, Sha256};
 use crate::bindings::libos::runtime::tools::ToolManifest;
 use crate::ctx::ProcessCtx;
 
-/// Longest name of a registered tool, in bytes.
-const MAX_NAME: usize = 64;
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 /// The loaded tool of `registered`, narrowed to its manifest's grant.
 pub(crate) async fn registered_tool(
     kernel: std::sync::Arc<crate::kernel::Inner>,
@@ -75,9 +64,10 @@ impl ProcessCtx {
         manifest: ToolManifest,
     ) -> Result<String, RuntimeError> {
         let name = manifest.name;
-        if !valid_name(&name) {
+        // The rule of an image's tool table, which the name joins.
+        if libos_image::check_tool_name(&name).is_err() {
             return Err(RuntimeError::Invalid(format!(
-                "a tool name is [a-z0-9_-]+ of at most {MAX_NAME} bytes, not {:?}",
+                "a tool name is 1 to 64 characters of [a-z0-9_-], not {:?}",
                 name.chars().take(80).collect::<String>()
             )));
         }

@@ -146,20 +146,11 @@ pub enum HostPart {
     HttpAuthority,
 }
 
-/// Whether capability action pattern `pattern` covers `action`.
-fn action_covers(pattern: &str, action: &str) -> bool {
-    pattern == "*"
-        || pattern == action
-        || pattern.strip_suffix(".*").is_some_and(|family| {
-            action.starts_with(family) && action[family.len()..].starts_with('.')
-        })
-}
-
-/// The held capabilities for `action` that name `ip` itself (see the module docs).
-pub fn naming(caps: &CapabilitySet, action: &str, part: HostPart, ip: IpAddr) -> Vec<Capability> {
+/// The held capabilities whose resource names `ip` itself (see the module docs), its host
+/// part read as `part` says.
+pub fn naming(caps: &CapabilitySet, part: HostPart, ip: IpAddr) -> Vec<Capability> {
     let ip = canonical(ip);
     caps.iter()
-        .filter(|cap| action_covers(&cap.action, action))
         .filter(|cap| {
             // IPv6 brackets are escaped in a glob (`\[::1\]:443`).
             let resource = cap.resource.replace('\\', "");
@@ -186,7 +177,7 @@ pub fn reaches(
     ip: IpAddr,
     resource: &str,
 ) -> bool {
-    let naming = naming(caps, action, part, ip);
+    let naming = naming(caps, part, ip);
     !naming.is_empty()
         && CapabilitySet::new(naming).is_ok_and(|set| set.matching(action, resource).is_some())
 }
