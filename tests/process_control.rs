@@ -181,7 +181,7 @@ fn control_commands_name_what_is_missing() {
 }
 
 #[test]
-fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation() {
+fn processes_of_a_host_killed_hard_wait_for_the_next_host_and_resume_there() {
     let env = Env::new();
     ticker_image(&env);
     let pid = env.run_detached("ticker", None);
@@ -190,12 +190,39 @@ fn processes_of_a_host_killed_hard_are_marked_failed_for_every_other_invocation(
     // The host dies without a chance to record anything.
     let host = env.kill_host_of(pid);
 
-    let (code, _, stderr) = on_pid(&env, "wait", pid);
-    assert_eq!(code, Some(11), "wait reports the failure: {stderr}");
-    assert!(stderr.contains("host lost"), "{stderr}");
-    let state = state_of(&env, pid);
-    let reason = state["failed"]["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains(&host), "{state}");
+    // Every other invocation says the process waits for a host; nothing marks it failed.
+    let out = env.libos().args(["ps"]).output().expect("ps");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&host) && stderr.contains("wait to be resumed"),
+        "{stderr}"
+    );
+    assert_eq!(state_of(&env, pid), "running");
+    let before = log_position(&env, pid, 0);
+
+    // The next host adopts it and resumes it from its journal: its log grows on.
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_libos"))
+        .arg("--state-dir")
+        .arg(env.state.path())
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("libos serve");
+    log_grows(&env, pid, before);
+    let adopted_by = env
+        .ps_json()
+        .into_iter()
+        .find(|p| p["pid"] == pid)
+        .and_then(|p| p["host"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    assert_eq!(adopted_by, format!("libos@{}", serve.id()));
+    env.libos()
+        .args(["kill", &pid.to_string()])
+        .assert()
+        .success();
+    let _ = serve.kill();
+    let _ = serve.wait();
 }
 
 #[test]

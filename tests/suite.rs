@@ -8,6 +8,7 @@ mod audit_tamper;
 mod cli;
 mod clock_log;
 mod conform;
+mod crash;
 mod events;
 mod fs_files;
 mod fs_primitives;

@@ -54,7 +54,9 @@ pub use bindings::libos::runtime::process::{ExitStatus, Pid};
 pub use bindings::libos::runtime::types::{
     CapabilityRequest, Datetime, Error, LimitKind, ToolError, ToolInfo,
 };
-pub use bindings::libos::runtime::{clock, events, fs, human, log, memory, process, shell, tools};
+pub use bindings::libos::runtime::{
+    clock, events, fs, human, log, memory, process, shell, time, tools,
+};
 pub use failure::{Context, Failure};
 pub use helpers::{
     cap, error_json, error_string, exit_status_json, limit_name, output, parse_cap, parse_input,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use libos_journal::{Entry, Journal};
+use libos_journal::{EffectState, Entry, Journal};
 
 const CONCURRENCY: [u64; 3] = [1, 8, 64];
 
@@ -25,7 +25,9 @@ fn entry(pid: u64, seq: u64) -> Entry {
         interface: "libos:runtime/fs".into(),
         function: "read".into(),
         args_digest: [7; 32],
-        result: vec![1; 64],
+        intent: Vec::new(),
+        result: Some(vec![1; 64]),
+        state: EffectState::Committed,
     }
 }
 

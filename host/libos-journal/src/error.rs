@@ -13,6 +13,16 @@ pub enum JournalError {
         /// The number expected next.
         expected: u64,
     },
+    /// The entry to settle is missing or not in a state it may leave that way.
+    #[error("process {pid}: journal entry {seq} is {state}")]
+    NotInState {
+        /// The process.
+        pid: u64,
+        /// The entry.
+        seq: u64,
+        /// The state it is in (`missing` if there is none).
+        state: String,
+    },
     /// A pid or number beyond what the store holds.
     #[error("process {0}: pid or entry number out of range")]
     OutOfRange(u64),

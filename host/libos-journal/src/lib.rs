@@ -9,6 +9,14 @@
 //! commit), so a lone process pays one fsync per call and many pay one per batch.
 //! [`Journal::entries`] reads a process's entries back in order, for replay.
 //!
+//! An external effect is journaled twice: its intent, `prepared`, durable before it is
+//! dispatched, then settled `committed` with its result ([`Journal::settle`]). A `prepared`
+//! entry that outlives its host is in doubt (see [`EffectState`]).
+//!
+//! Retention: a process's entries are needed only while it can be resumed. The host removes
+//! the committed ones when the process ends (exited, failed or killed); the effects that were
+//! in doubt, settled by a person or not, stay, and `libos effects` lists them.
+//!
 //! The table `journal` lives in the shared `libos.db` (see [`schema`]).
 
 mod entry;
@@ -16,6 +24,6 @@ mod error;
 pub mod schema;
 mod writer;
 
-pub use entry::Entry;
+pub use entry::{EffectState, Entry};
 pub use error::JournalError;
 pub use writer::{Journal, Pending};

@@ -1,7 +1,9 @@
 //! The `journal` table.
 //!
-//! One row per entry, keyed by (pid, seq); `args_digest` is 32 bytes, `result` the caller's
-//! encoding of the result. `WITHOUT ROWID`: entries are read by process in order.
+//! One row per entry, keyed by (pid, seq); `args_digest` is 32 bytes, `intent` and `result`
+//! the caller's encodings (`result` NULL while the call is prepared or in doubt), `state` an
+//! [`crate::EffectState`] name. `WITHOUT ROWID`: entries are read by process in order. The
+//! partial index finds the calls in doubt without reading every entry.
 
 /// Creates the table if it does not exist yet.
 pub const CREATE_TABLES: &str = "
@@ -11,7 +13,11 @@ CREATE TABLE IF NOT EXISTS journal (
     interface   TEXT    NOT NULL,
     function    TEXT    NOT NULL,
     args_digest BLOB    NOT NULL,
-    result      BLOB    NOT NULL,
+    intent      BLOB    NOT NULL,
+    result      BLOB    NULL,
+    state       TEXT    NOT NULL,
     PRIMARY KEY (pid, seq)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS journal_open_effects ON journal (state, pid, seq)
+    WHERE state NOT IN ('committed', 'retried');
 ";

@@ -2,37 +2,64 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver as Queue, Sender as Enqueue};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::entry::Entry;
+use tokio::sync::oneshot;
+
+use crate::entry::{EffectState, Entry};
 use crate::error::JournalError;
 use crate::schema::CREATE_TABLES;
 
 /// Most entries one commit takes.
 const MAX_BATCH: usize = 4096;
 
-/// An append waiting for its commit.
+/// A change waiting for its commit.
 struct Job {
-    entry: Entry,
-    done: SyncSender<Result<(), JournalError>>,
+    change: Change,
+    done: oneshot::Sender<Result<(), JournalError>>,
 }
 
-/// An appended entry, durable once [`Pending::wait`] returns `Ok`.
-#[must_use = "an entry is durable only once `wait` returns Ok"]
-pub struct Pending(Receiver<Result<(), JournalError>>);
+/// What a job changes.
+enum Change {
+    /// A new entry, next in its process's order.
+    Append(Entry),
+    /// An entry in one of the states `from` moves to `to`, with `result` if given.
+    Settle {
+        pid: u64,
+        seq: u64,
+        from: &'static [EffectState],
+        to: EffectState,
+        result: Option<Vec<u8>>,
+    },
+    /// The entries of an ended process that nobody needs any more.
+    Remove(u64),
+}
+
+/// A change handed to the writer, durable once [`Pending::wait`] (or [`Pending::stored`])
+/// returns `Ok`. Dropping it does not cancel the change.
+#[must_use = "a change is durable only once `wait` returns Ok"]
+pub struct Pending(oneshot::Receiver<Result<(), JournalError>>);
 
 impl Pending {
-    /// Blocks until the entry is committed (or refused).
+    /// Blocks until the change is committed (or refused). Not from inside an async task: use
+    /// [`Pending::stored`] there.
     ///
     /// # Errors
-    /// What the writer said: out of order, a store error (the entry is not stored), closed.
+    /// What the writer said: out of order, a store error (nothing is stored), closed.
     pub fn wait(self) -> Result<(), JournalError> {
-        self.0.recv().unwrap_or(Err(JournalError::Closed))
+        self.0.blocking_recv().unwrap_or(Err(JournalError::Closed))
+    }
+
+    /// Waits, without holding a thread, until the change is committed (or refused).
+    ///
+    /// # Errors
+    /// As [`Pending::wait`].
+    pub async fn stored(self) -> Result<(), JournalError> {
+        self.0.await.unwrap_or(Err(JournalError::Closed))
     }
 }
 
@@ -69,12 +96,40 @@ impl Journal {
 
     /// Hands `entry` to the writer; see [`Pending`].
     pub fn append(&self, entry: Entry) -> Pending {
-        let (done, wait) = sync_channel(1);
-        let job = Job { entry, done };
-        if let Some(queue) = &self.queue
-            && let Err(crossbeam_channel::SendError(job)) = queue.send(job)
-        {
-            let _ = job.done.send(Err(JournalError::Closed));
+        self.submit(Change::Append(entry))
+    }
+
+    /// Moves entry `seq` of `pid`, now in one of the states `from`, to `to` (with `result`,
+    /// if given; an entry moved to `committed`, `done` or `retried` must end with one). Refused
+    /// with [`JournalError::NotInState`] if the entry is not in one of those states.
+    pub fn settle(
+        &self,
+        (pid, seq): (u64, u64),
+        from: &'static [EffectState],
+        to: EffectState,
+        result: Option<Vec<u8>>,
+    ) -> Pending {
+        self.submit(Change::Settle {
+            pid,
+            seq,
+            from,
+            to,
+            result,
+        })
+    }
+
+    fn submit(&self, change: Change) -> Pending {
+        let (done, wait) = oneshot::channel();
+        let job = Job { change, done };
+        match &self.queue {
+            Some(queue) => {
+                if let Err(crossbeam_channel::SendError(job)) = queue.send(job) {
+                    let _ = job.done.send(Err(JournalError::Closed));
+                }
+            }
+            None => {
+                let _ = job.done.send(Err(JournalError::Closed));
+            }
         }
         Pending(wait)
     }
@@ -84,37 +139,54 @@ impl Journal {
     /// # Errors
     /// [`JournalError::Store`] when the database cannot be read.
     pub fn entries(&self, pid: u64) -> Result<Vec<Entry>, JournalError> {
+        self.entries_from(pid, 1)
+    }
+
+    /// The entries of `pid` numbered `from` or later, in order.
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database cannot be read or holds a malformed row.
+    pub fn entries_from(&self, pid: u64, from: u64) -> Result<Vec<Entry>, JournalError> {
         let key = i64::try_from(pid).map_err(|_| JournalError::OutOfRange(pid))?;
+        let from = i64::try_from(from).map_err(|_| JournalError::OutOfRange(pid))?;
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, interface, function, args_digest, result FROM journal
-             WHERE pid = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![key], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Vec<u8>>(3)?,
-                row.get::<_, Vec<u8>>(4)?,
-            ))
-        })?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM journal WHERE pid = ?1 AND seq >= ?2 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map(params![key, from], read_row)?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// The entries in one of `states` (all states when empty) across every process, by
+    /// pid and number: the effects a person may have to settle (`libos effects`).
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database cannot be read or holds a malformed row.
+    pub fn in_states(&self, states: &[EffectState]) -> Result<Vec<Entry>, JournalError> {
+        let wanted: Vec<&str> = if states.is_empty() {
+            vec!["prepared", "unknown", "done", "failed"]
+        } else {
+            states.iter().map(|s| s.as_str()).collect()
+        };
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
-        for row in rows {
-            let (seq, interface, function, digest, result) = row?;
-            let args_digest: [u8; 32] = digest.try_into().map_err(|_| {
-                JournalError::Store(format!("process {pid}: entry {seq} has a bad digest"))
-            })?;
-            out.push(Entry {
-                pid,
-                seq: u64::try_from(seq).map_err(|_| JournalError::OutOfRange(pid))?,
-                interface,
-                function,
-                args_digest,
-                result,
-            });
+        for state in wanted {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM journal WHERE state = ?1 ORDER BY pid, seq"
+            ))?;
+            for row in stmt.query_map(params![state], read_row)? {
+                out.push(row??);
+            }
         }
+        out.sort_by_key(|e| (e.pid, e.seq));
         Ok(out)
+    }
+
+    /// Removes the entries of `pid` (a process that ended) that nobody needs any more: the
+    /// committed and retried ones, in order after every change handed over before. Those a
+    /// person settled or has to settle stay for `libos effects`.
+    pub fn remove(&self, pid: u64) -> Pending {
+        self.submit(Change::Remove(pid))
     }
 }
 
@@ -126,6 +198,35 @@ impl Drop for Journal {
             let _ = writer.join();
         }
     }
+}
+
+/// The columns [`read_row`] reads.
+const COLUMNS: &str = "pid, seq, interface, function, args_digest, intent, result, state";
+
+/// One row of [`COLUMNS`] as an entry.
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>> {
+    let pid: i64 = row.get(0)?;
+    let seq: i64 = row.get(1)?;
+    let digest: Vec<u8> = row.get(4)?;
+    let state: String = row.get(7)?;
+    let entry = (|| {
+        let pid = u64::try_from(pid).map_err(|_| JournalError::Store(format!("bad pid {pid}")))?;
+        Ok(Entry {
+            pid,
+            seq: u64::try_from(seq).map_err(|_| JournalError::OutOfRange(pid))?,
+            interface: row.get(2)?,
+            function: row.get(3)?,
+            args_digest: digest.try_into().map_err(|_| {
+                JournalError::Store(format!("process {pid}: entry {seq} has a bad digest"))
+            })?,
+            intent: row.get(5)?,
+            result: row.get(6)?,
+            state: EffectState::parse(&state).ok_or_else(|| {
+                JournalError::Store(format!("process {pid}: entry {seq} has state {state:?}"))
+            })?,
+        })
+    })();
+    Ok(entry)
 }
 
 /// Commits whatever is queued, a batch at a time, until the queue closes.
@@ -143,47 +244,36 @@ fn write_loop(conn: &mut Connection, jobs: &Queue<Job>) {
     }
 }
 
-/// One transaction for `batch`: each entry in order or refused; all told the outcome.
+/// One transaction for `batch`: each change in order or refused; all told the outcome.
 fn commit(conn: &mut Connection, next: &mut HashMap<u64, u64>, batch: Vec<Job>) {
     let mut written: Vec<Job> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
     let outcome = (|| -> Result<(), JournalError> {
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO journal (pid, seq, interface, function, args_digest, result)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for job in batch {
-                let e = &job.entry;
-                let expected = match expected_next(&tx, next, e.pid) {
-                    Ok(n) => n,
-                    Err(err) => {
-                        let _ = job.done.send(Err(err));
-                        continue;
-                    }
-                };
-                if e.seq != expected {
-                    let _ = job.done.send(Err(JournalError::OutOfOrder {
-                        pid: e.pid,
-                        seq: e.seq,
-                        expected,
-                    }));
-                    continue;
-                }
-                let (Ok(pid), Ok(seq)) = (i64::try_from(e.pid), i64::try_from(e.seq)) else {
-                    let _ = job.done.send(Err(JournalError::OutOfRange(e.pid)));
-                    continue;
-                };
-                insert.execute(params![
+        // Immediate: the write lock is taken first (a deferred transaction that read before
+        // writing would fail at once if another connection wrote meanwhile).
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for job in jobs.by_ref() {
+            let applied = match &job.change {
+                Change::Append(e) => append(&tx, next, e),
+                Change::Settle {
                     pid,
                     seq,
-                    e.interface,
-                    e.function,
-                    &e.args_digest[..],
-                    e.result
-                ])?;
-                next.insert(e.pid, expected + 1);
-                written.push(job);
+                    from,
+                    to,
+                    result,
+                } => settle(&tx, (*pid, *seq), from, *to, result.as_deref()),
+                Change::Remove(pid) => remove(&tx, next, *pid),
+            };
+            match applied {
+                Ok(()) => written.push(job),
+                // The database itself failed: nothing of the batch is stored.
+                Err(JournalError::Store(e)) => {
+                    written.push(job);
+                    return Err(JournalError::Store(e));
+                }
+                Err(refused) => {
+                    let _ = job.done.send(Err(refused));
+                }
             }
         }
         tx.commit()?;
@@ -199,11 +289,83 @@ fn commit(conn: &mut Connection, next: &mut HashMap<u64, u64>, batch: Vec<Job>) 
             tracing::warn!(error = %err, "journal batch not stored");
             // What the cache expected next may be wrong now: read it again.
             next.clear();
-            for job in written {
+            for job in written.into_iter().chain(jobs) {
                 let _ = job.done.send(Err(err.clone()));
             }
         }
     }
+}
+
+/// Inserts `e` if it is the next entry of its process.
+fn append(conn: &Connection, next: &mut HashMap<u64, u64>, e: &Entry) -> Result<(), JournalError> {
+    let expected = expected_next(conn, next, e.pid)?;
+    if e.seq != expected {
+        return Err(JournalError::OutOfOrder {
+            pid: e.pid,
+            seq: e.seq,
+            expected,
+        });
+    }
+    let (Ok(pid), Ok(seq)) = (i64::try_from(e.pid), i64::try_from(e.seq)) else {
+        return Err(JournalError::OutOfRange(e.pid));
+    };
+    conn.prepare_cached(
+        "INSERT INTO journal (pid, seq, interface, function, args_digest, intent, result, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        pid,
+        seq,
+        e.interface,
+        e.function,
+        &e.args_digest[..],
+        e.intent,
+        e.result,
+        e.state.as_str()
+    ])?;
+    next.insert(e.pid, expected + 1);
+    Ok(())
+}
+
+/// Deletes the committed and retried entries of `pid`.
+fn remove(conn: &Connection, next: &mut HashMap<u64, u64>, pid: u64) -> Result<(), JournalError> {
+    let key = i64::try_from(pid).map_err(|_| JournalError::OutOfRange(pid))?;
+    conn.prepare_cached(
+        "DELETE FROM journal WHERE pid = ?1 AND state IN ('committed', 'retried')",
+    )?
+    .execute(params![key])?;
+    next.remove(&pid);
+    Ok(())
+}
+
+/// Moves entry `seq` of `pid` from one of `from` to `to`.
+fn settle(
+    conn: &Connection,
+    (pid, seq): (u64, u64),
+    from: &[EffectState],
+    to: EffectState,
+    result: Option<&[u8]>,
+) -> Result<(), JournalError> {
+    let (Ok(key), Ok(n)) = (i64::try_from(pid), i64::try_from(seq)) else {
+        return Err(JournalError::OutOfRange(pid));
+    };
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM journal WHERE pid = ?1 AND seq = ?2")?
+        .query_row(params![key, n], |row| row.get(0))
+        .optional()?;
+    let now = state.as_deref().and_then(EffectState::parse);
+    if !now.is_some_and(|s| from.contains(&s)) {
+        return Err(JournalError::NotInState {
+            pid,
+            seq,
+            state: state.unwrap_or_else(|| "missing".into()),
+        });
+    }
+    conn.prepare_cached(
+        "UPDATE journal SET state = ?3, result = COALESCE(?4, result) WHERE pid = ?1 AND seq = ?2",
+    )?
+    .execute(params![key, n, to.as_str(), result])?;
+    Ok(())
 }
 
 /// The number `pid`'s next entry must have (cached; read from the table the first time).

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use libos_journal::{Entry, Journal, JournalError};
+use libos_journal::{EffectState, Entry, Journal, JournalError};
 
 fn entry(pid: u64, seq: u64, result: &str) -> Entry {
     Entry {
@@ -11,7 +11,9 @@ fn entry(pid: u64, seq: u64, result: &str) -> Entry {
         interface: "libos:runtime/fs".into(),
         function: "read".into(),
         args_digest: [seq as u8; 32],
-        result: result.as_bytes().to_vec(),
+        intent: Vec::new(),
+        result: Some(result.as_bytes().to_vec()),
+        state: EffectState::Committed,
     }
 }
 
@@ -91,7 +93,68 @@ fn concurrent_processes_all_land_in_order() -> anyhow::Result<()> {
                 .enumerate()
                 .all(|(i, e)| e.seq == i as u64 + 1)
         );
-        assert_eq!(entries[49].result, format!("{pid}/50").into_bytes());
+        assert_eq!(entries[49].result, Some(format!("{pid}/50").into_bytes()));
     }
+    Ok(())
+}
+
+#[test]
+fn an_effect_is_prepared_then_settled_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let journal = Journal::open(&dir.path().join("libos.db"))?;
+    let mut intent = entry(3, 1, "");
+    intent.result = None;
+    intent.state = EffectState::Prepared;
+    intent.intent = b"wake at 10".to_vec();
+    journal.append(intent).wait()?;
+    assert_eq!(journal.in_states(&[EffectState::Prepared])?.len(), 1);
+    // Only a prepared entry may be committed, and only once.
+    journal
+        .settle(
+            (3, 1),
+            &[EffectState::Prepared],
+            EffectState::Committed,
+            Some(b"ok".to_vec()),
+        )
+        .wait()?;
+    assert!(matches!(
+        journal
+            .settle(
+                (3, 1),
+                &[EffectState::Prepared],
+                EffectState::Committed,
+                None
+            )
+            .wait(),
+        Err(JournalError::NotInState { seq: 1, .. })
+    ));
+    assert!(matches!(
+        journal
+            .settle((3, 9), &[EffectState::Prepared], EffectState::Unknown, None)
+            .wait(),
+        Err(JournalError::NotInState { seq: 9, .. })
+    ));
+    let stored = journal.entries(3)?;
+    assert_eq!(stored[0].result.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(stored[0].intent, b"wake at 10");
+    assert_eq!(stored[0].state, EffectState::Committed);
+    assert!(journal.in_states(&[EffectState::Prepared])?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn removing_an_ended_process_keeps_what_a_person_settles() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let journal = Journal::open(&dir.path().join("libos.db"))?;
+    journal.append(entry(4, 1, "read")).wait()?;
+    let mut doubt = entry(4, 2, "");
+    doubt.result = None;
+    doubt.state = EffectState::Unknown;
+    journal.append(doubt).wait()?;
+    journal.remove(4).wait()?;
+    let left = journal.entries(4)?;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].state, EffectState::Unknown);
+    assert_eq!(journal.in_states(&[])?.len(), 1);
     Ok(())
 }

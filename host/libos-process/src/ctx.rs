@@ -57,6 +57,8 @@ pub struct ProcessCtx {
     pub(crate) fuel_left: u64,
     /// What was last written to the process table's usage.
     pub(crate) reported: Reported,
+    /// Its journal: the number of its next call, the calls still to replay.
+    pub(crate) journal: crate::journal::CallJournal,
 }
 
 /// The path of a current directory `shown` as `/PATH`, relative to the tree's root (`""`

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use libos::call::CallCtx;
 use libos::host::{CallOptions, HostOptions, ToolHost};
 use libos::wasm::pipe::CappedPipe;
 use libos::{HostError, Limits};
@@ -15,7 +14,7 @@ use libos_image::{Image, ImageStore};
 use libos_memory::ObjectStore;
 use libos_proctable::{HostLease, NewProcess, ProcessTable};
 use tokio::sync::{Notify, watch};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
 use crate::bindings::AgentPre;
 use crate::budget::Budget;
@@ -69,6 +68,21 @@ pub struct Start {
     pub parent: Option<u64>,
 }
 
+/// What [`Inner::launch`] runs.
+pub(crate) struct Launch {
+    pub(crate) pre: AgentPre<ProcessCtx>,
+    pub(crate) ctx: ProcessCtx,
+    pub(crate) pipes: (CappedPipe, CappedPipe),
+    pub(crate) input: String,
+    pub(crate) budget: Arc<Budget>,
+    pub(crate) subtree: Arc<Subtree>,
+    pub(crate) admission: Admission,
+    /// Records (the spawn's) to be stored before it runs any code.
+    pub(crate) after: Option<libos::permit::RecordPending>,
+    /// Paused from the start (adopted paused).
+    pub(crate) paused: bool,
+}
+
 /// Runs AgentProcesses. One kernel serves one process tree per `start` without a parent; all
 /// share the host's engine, audit log and state directory.
 #[derive(Clone)]
@@ -101,6 +115,8 @@ pub(crate) struct Inner {
     pub(crate) memory: ObjectStore,
     /// The state directory's human queue (approval requests, questions, grants, rules).
     pub(crate) human: Arc<libos_human::HumanQueue>,
+    /// The journal of every process's primitive calls.
+    pub(crate) journal: Arc<libos_journal::Journal>,
     /// This host's processes waiting for a person (see `waiting.rs`).
     pub(crate) human_waiters: Arc<crate::waiting::HumanWaiters>,
     pub(crate) bus: Bus,
@@ -144,9 +160,13 @@ impl Kernel {
             libos_human::HumanQueue::open(host.state().db_path())
                 .map_err(|e| ProcessError::Host(e.to_string()))?,
         );
+        let journal = Arc::new(
+            libos_journal::Journal::open(&host.state().db_path())
+                .map_err(|e| ProcessError::Host(e.to_string()))?,
+        );
         let hosts = host.state().hosts_dir();
-        let lease = HostLease::acquire(&hosts)?;
-        crate::recovery::recover(&table, &hosts, &lease, &human, host.audit())?;
+        // Not the id of a dead host whose orphans are still in the table: those are adopted.
+        let lease = HostLease::acquire_avoiding(&hosts, &table.live_hosts()?)?;
         let host_id = lease.id().to_owned();
         let last_message = AtomicU64::new(table.last_message()?);
         let bus = Bus::starting_at(table.last_event()?);
@@ -158,6 +178,7 @@ impl Kernel {
                 images,
                 memory,
                 human,
+                journal,
                 human_waiters: Default::default(),
                 bus,
                 processes: Subtree::host(u64::from(max_processes)),
@@ -193,6 +214,11 @@ impl Kernel {
     /// `max_processes` bounds.
     pub fn live_processes(&self) -> u64 {
         self.inner.processes.live()
+    }
+
+    /// This host's id in the process table (`libos@<os pid>`).
+    pub fn host_id(&self) -> &str {
+        &self.inner.host_id
     }
 
     /// The tool host underneath (audit log, state directory).
@@ -294,6 +320,13 @@ impl Inner {
         let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
         let budget = Budget::new(&image.budget, parent_budget);
         let policy_chain = crate::ctx::chain_with(&image.digest.to_string(), inherited_chain);
+        // Events stored before it started, in this host or another, are not for it (an
+        // exit notice still queued is not counted, but that of an earlier process is
+        // never for it anyway: it only sees its own children's).
+        let events_from = self
+            .table
+            .last_event()
+            .unwrap_or_else(|_| self.bus.newest());
         let new = NewProcess {
             parent: start.parent,
             image: image.reference(),
@@ -302,6 +335,12 @@ impl Inner {
             capabilities: capabilities.iter().map(ToString::to_string).collect(),
             host: self.host_id.clone(),
             policy_chain: policy_chain.clone(),
+            resume: Some(libos_proctable::Resume {
+                input: start.input.clone(),
+                workdir: start.workdir.to_string_lossy().into_owned(),
+                events_from,
+                replay_from: 1,
+            }),
         };
         let pid = if parent_live_here {
             self.table.start_behind(new)?
@@ -322,6 +361,7 @@ impl Inner {
         ) {
             Ok((mut ctx, pipes)) => {
                 ctx.policy_chain = policy_chain;
+                ctx.events_from = events_from;
                 (ctx, pipes)
             }
             Err(e) => {
@@ -334,8 +374,42 @@ impl Inner {
                 return Err(e);
             }
         };
+        self.launch(
+            pid,
+            Launch {
+                pre,
+                ctx,
+                pipes,
+                input: start.input,
+                budget,
+                subtree,
+                admission,
+                after,
+                paused: false,
+            },
+        );
+        Ok(pid)
+    }
+
+    /// Runs process `pid` (recorded in the table, admitted, its context built) as a task of
+    /// this host.
+    pub(crate) fn launch(self: &Arc<Self>, pid: u64, run: Launch) {
+        let Launch {
+            pre,
+            ctx,
+            pipes,
+            input,
+            budget,
+            subtree,
+            admission,
+            after,
+            paused,
+        } = run;
         let (tx, rx) = watch::channel(None);
         let pause = Arc::new(PauseFlag::default());
+        if paused {
+            pause.set(true);
+        }
         self.lock_running().insert(
             pid,
             Running {
@@ -364,13 +438,12 @@ impl Inner {
                 this.finish(pid, ExitStatus::Failed(format!("not started: {why}")), &tx);
                 return;
             }
-            let status = Pausable::new(this.run(pid, pre, ctx, pipes, start.input), pause).await;
+            let status = Pausable::new(this.run(pid, pre, ctx, pipes, input), pause).await;
             this.finish(pid, status, &tx);
         });
         if let Some(running) = self.lock_running().get_mut(&pid) {
             running.abort = Some(task.abort_handle());
         }
-        Ok(pid)
     }
 
     /// The data of the store of process `pid` running `image` under `policy` with
@@ -437,6 +510,7 @@ impl Inner {
             budget,
             fuel_left: 0,
             reported: Reported::default(),
+            journal: crate::journal::CallJournal::new(Arc::clone(&self.journal), pid),
         };
         Ok((ctx, (stdout, stderr)))
     }
@@ -527,17 +601,20 @@ pub(crate) fn limits_of(image: &Image) -> Limits {
 fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     use libos::bindings::libos::runtime as shared;
     let mut linker = Linker::new(host.engine());
-    shared::types::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
-    shared::fs::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
-    shared::clock::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
-    shared::log::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
-    shared::shell::add_to_linker::<ProcessCtx, HasSelf<CallCtx>>(&mut linker, |p| &mut p.call)?;
+    use crate::journal::calls::{HasJournaled, Journaled};
+    // Every primitive is served journaled (`journal/calls.rs`).
+    shared::types::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    shared::fs::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    shared::clock::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    shared::log::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    shared::shell::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
     use crate::bindings::libos::runtime as own;
-    own::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
-    own::tools::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
-    own::memory::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
-    own::events::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
-    own::human::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |p| p)?;
+    own::process::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    own::tools::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    own::memory::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    own::events::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    own::human::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
+    own::time::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
     libos::wasm::wasi::add_to_linker(&mut linker)?;
     Ok(linker)
 }

@@ -1,36 +1,12 @@
-//! What a host does first: recover what dead hosts left on the state directory. Their live
-//! processes are marked failed (`host lost`), and the requests those processes left waiting
-//! for a person are closed, each closing audited as `human.expire` by the host.
-
-use std::path::Path;
+//! What a host does with what dead hosts left on the state directory: it adopts their live
+//! processes and resumes each from its journal ([`crate::Kernel::adopt_orphans`], see
+//! `resume.rs`). A process that cannot be resumed is marked failed (`host lost`), and the
+//! requests it left waiting for a person are closed, each closing audited as `human.expire`.
 
 use libos_audit::{AuditLog, AuditRecord, AuditSink, Verdict};
 use libos_human::HumanQueue;
-use libos_proctable::{HostLease, ProcessTable};
 
 use crate::error::ProcessError;
-
-/// Recovers the processes of every dead host of `hosts` (and any `own` lease left stale),
-/// closing their pending requests; returns the pids marked failed.
-///
-/// # Errors
-///
-/// [`ProcessError::Host`] if the table or the queue cannot be written.
-pub(crate) fn recover(
-    table: &ProcessTable,
-    hosts: &Path,
-    own: &HostLease,
-    human: &HumanQueue,
-    audit: &AuditLog,
-) -> Result<Vec<u64>, ProcessError> {
-    let mut lost = Vec::new();
-    for dead in libos_proctable::hosts::recover(table, hosts, Some(own))? {
-        tracing::warn!(host = %dead.host, processes = dead.pids.len(), "processes of a dead host marked failed");
-        lost.extend(dead.pids);
-    }
-    close_requests(&lost, human, audit)?;
-    Ok(lost)
-}
 
 /// Closes the pending requests of `lost` (processes of a dead host, marked failed), each
 /// audited.

@@ -67,10 +67,21 @@ impl Inner {
                     next.events_from = old.events_from;
                     next.log_quota = old.log_quota;
                     next.policy_chain = policy_chain;
+                    next.journal = old.journal;
                     ctx = Box::new(next);
                     pipes = next_pipes;
                 }
                 Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
+            }
+            // A host resuming it runs the new image on this input and replays from here.
+            let resume = libos_proctable::Resume {
+                input: exec.input.clone(),
+                workdir: ctx.workdir.to_string_lossy().into_owned(),
+                events_from: ctx.events_from,
+                replay_from: ctx.journal.next_seq(),
+            };
+            if let Err(e) = self.table.set_resume(pid, &resume) {
+                return ExitStatus::Failed(format!("exec into {image}: {e}"));
             }
             pre = exec.pre;
             input = exec.input;
@@ -214,6 +225,7 @@ impl Inner {
     pub(crate) fn close_requests_of_killed(&self, pids: &[u64]) {
         for &pid in pids {
             self.close_requests(pid, &ExitStatus::Killed);
+            drop(self.journal.remove(pid));
         }
     }
 
@@ -245,7 +257,11 @@ impl Inner {
     /// (killed meanwhile from another terminal), announces the end the table has instead.
     fn end_recorded(&self, pid: u64, outcome: libos_proctable::Result<u64>) {
         match outcome {
-            Ok(id) => self.bus.stored(id, EXIT_TOPIC),
+            Ok(id) => {
+                // Its end is stored: nobody will resume it, so its journal goes.
+                drop(self.journal.remove(pid));
+                self.bus.stored(id, EXIT_TOPIC);
+            }
             Err(e) => match self
                 .table
                 .get(pid)

@@ -241,6 +241,17 @@ pub const RUNTIME: &[Entry] = &[
         "question",
         "primitives/human.rs",
     ),
+    ambient(
+        "libos:runtime/time.sleep",
+        "waits: nothing outside the process changes, and its image's wall-clock limit bounds \
+         it; the wake time is journaled so the wait survives the host",
+        "journal/calls.rs",
+    ),
+    ambient(
+        "libos:runtime/time.sleep-until",
+        "waits until a wall-clock time, as `sleep`",
+        "journal/calls.rs",
+    ),
 ];
 
 /// The WASI 0.2 interfaces the host links: those import validation lets through

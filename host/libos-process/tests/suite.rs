@@ -14,6 +14,7 @@ mod ipc;
 mod jit_tools;
 mod log_lines;
 mod path_frame;
+mod resume;
 mod run;
 mod shell;
 mod shell_confined;

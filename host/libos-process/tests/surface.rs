@@ -304,6 +304,16 @@ fn exercises() -> Vec<Exercise> {
             &[],
             json!([{ "op": "ask", "question": "ok?", "choices": [], "timeout_ms": 10 }]),
         ),
+        ex(
+            "libos:runtime/time.sleep",
+            &[],
+            json!([{ "op": "sleep", "ms": 1 }]),
+        ),
+        ex(
+            "libos:runtime/time.sleep-until",
+            &[],
+            json!([{ "op": "sleep_until", "seconds": 1 }]),
+        ),
     ]
 }
 

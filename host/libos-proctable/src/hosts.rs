@@ -4,9 +4,9 @@
 //! on `<hosts dir>/<host id>.lock` for as long as it lives. The operating system releases the
 //! lock when the host exits in any way, `kill -9` and crashes included, so any other
 //! invocation can tell a live host from a dead one at once, without heartbeats or timeouts:
-//! if it can take the lock, the host is gone. [`recover`] then marks every process the dead
-//! host left live as failed, so `libos ps` and `libos wait` show the truth instead of a
-//! process that stays `running` forever.
+//! if it can take the lock, the host is gone. Its live processes are then orphans ([`dead`]
+//! lists such hosts): a host that adopts them ([`crate::ProcessTable::adopt`]) resumes each
+//! from its journal, and [`recover`] marks those that cannot be resumed failed.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -38,12 +38,28 @@ impl HostLease {
     ///
     /// [`KernelError::Store`] if the lock file cannot be created or locked.
     pub fn acquire(dir: &Path) -> Result<HostLease> {
+        Self::acquire_avoiding(dir, &[])
+    }
+
+    /// [`HostLease::acquire`], skipping the ids in `taken` (the hosts the process table still
+    /// names for live processes: a dead host whose operating-system pid this one reuses
+    /// leaves its orphans under its id, which must stay its).
+    ///
+    /// # Errors
+    ///
+    /// As [`HostLease::acquire`].
+    pub fn acquire_avoiding(dir: &Path, taken: &[String]) -> Result<HostLease> {
         static TAKEN: AtomicU64 = AtomicU64::new(0);
-        let n = TAKEN.fetch_add(1, Ordering::Relaxed);
-        let id = if n == 0 {
-            format!("libos@{}", std::process::id())
-        } else {
-            format!("libos@{}.{n}", std::process::id())
+        let id = loop {
+            let n = TAKEN.fetch_add(1, Ordering::Relaxed);
+            let id = if n == 0 {
+                format!("libos@{}", std::process::id())
+            } else {
+                format!("libos@{}.{n}", std::process::id())
+            };
+            if !taken.contains(&id) {
+                break id;
+            }
         };
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
         let path = lock_path(dir, &id);
@@ -99,6 +115,27 @@ pub fn is_alive(dir: &Path, host: &str) -> bool {
             Err(TryLockError::WouldBlock) => true,
             Err(TryLockError::Error(_)) => true,
         },
+    }
+}
+
+/// The hosts that the table names for live processes and that no longer hold their lease in
+/// `dir`: their processes are orphans, waiting to be adopted.
+///
+/// # Errors
+///
+/// [`KernelError::Store`] if the table cannot be read.
+pub fn dead(table: &ProcessTable, dir: &Path) -> Result<Vec<String>> {
+    Ok(table
+        .live_hosts()?
+        .into_iter()
+        .filter(|host| !is_alive(dir, host))
+        .collect())
+}
+
+/// Removes the lock file a dead `host` left in `dir` (once its processes are adopted).
+pub fn forget(dir: &Path, host: &str) {
+    if valid_id(host) && !is_alive(dir, host) {
+        let _ = std::fs::remove_file(lock_path(dir, host));
     }
 }
 

@@ -14,6 +14,7 @@ pub mod mailbox;
 mod pids;
 mod read;
 mod record;
+mod resume;
 mod schema;
 mod sql;
 mod state;
@@ -32,6 +33,7 @@ pub use mailbox::{Message, MessageBody};
 pub use record::{
     NewProcess, ProcessFilter, ProcessQuery, ProcessRecord, Stopped, TransitionRecord,
 };
+pub use resume::Resume;
 pub use sql::now_ns;
 pub use state::{BlockedOn, LIVE_STATE_NAMES, State};
 pub use table::ProcessTable;

@@ -22,6 +22,9 @@ pub struct NewProcess {
     /// The digests of the images whose policies decide for it, its own first, then those it
     /// inherits (its parent's chain, the images it `exec`ed away from); empty: not recorded.
     pub policy_chain: Vec<String>,
+    /// How another host can resume it if this one dies (stored with its start); `None`: it
+    /// cannot be resumed.
+    pub resume: Option<crate::Resume>,
 }
 
 /// One process as stored in the table. Strings are stored and returned exactly as given.

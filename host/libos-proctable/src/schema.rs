@@ -27,7 +27,8 @@ use crate::error::Result;
 /// [`crate::events`]); `process_usage` what each process spent against
 /// its budgets (see [`crate::Usage`]); `process_policy_chains` the JSON array of image digests
 /// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]);
-/// `process_tools` the tools processes registered at run time (see [`crate::tools`]).
+/// `process_tools` the tools processes registered at run time (see [`crate::tools`]);
+/// `process_resume` how to resume each process on another host (see [`crate::Resume`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
     pid          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,6 +96,13 @@ CREATE TABLE IF NOT EXISTS process_tools (
     time_ns      INTEGER NOT NULL,
     PRIMARY KEY (pid, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS process_resume (
+    pid         INTEGER PRIMARY KEY,
+    input       TEXT    NOT NULL,
+    workdir     TEXT    NOT NULL,
+    events_from INTEGER NOT NULL,
+    replay_from INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS process_usage (
     pid           INTEGER PRIMARY KEY,
     tool_calls    INTEGER NOT NULL,

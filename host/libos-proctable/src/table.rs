@@ -358,6 +358,39 @@ impl ProcessTable {
         read::live_hosts(&*self.lock()?)
     }
 
+    /// Moves every live process of the dead host `dead` to `host` in one transaction (which
+    /// then runs them); returns them by ascending pid. Only one host can take a dead host's
+    /// processes: the second finds none.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn adopt(&self, dead: &str, host: &str) -> Result<Vec<ProcessRecord>> {
+        self.flush()?;
+        self.transaction(|conn| write::adopt(conn, dead, host))
+    }
+
+    /// How to resume `pid` on another host (see [`crate::Resume`]); `None` if nothing was
+    /// stored (a process started by an earlier version).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn resume_of(&self, pid: u64) -> Result<Option<crate::Resume>> {
+        self.flush()?;
+        crate::resume::load(&*self.lock()?, pid)
+    }
+
+    /// Replaces how to resume `pid` (after an `exec`: the new image's input, and the entry
+    /// its run starts at).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn set_resume(&self, pid: u64, resume: &crate::Resume) -> Result<()> {
+        self.transaction(|conn| crate::resume::store(conn, pid, resume))
+    }
+
     /// Marks every live process of `host` failed with `reason`, whatever live state it is in
     /// (paused included), recording each change, all in one transaction; returns their pids.
     /// For the processes of a host that has died (see [`crate::hosts::recover`]).

@@ -155,6 +155,9 @@ fn insert(
     ])?;
     let pid = conn.last_insert_rowid();
     set_policy_chain(conn, pid, &new.policy_chain)?;
+    if let Some(resume) = &new.resume {
+        crate::resume::store(conn, u64::try_from(pid).unwrap_or(0), resume)?;
+    }
     if root.is_none() {
         // A fresh pid: only known now.
         conn.prepare_cached("UPDATE processes SET root = ?1 WHERE pid = ?1")?
@@ -315,6 +318,22 @@ pub(crate) fn kill_subtree(conn: &Connection, pid: u64) -> Result<Vec<u64>> {
 /// Moves every live process of `host` to `Failed { reason }` from whatever live state it is
 /// in (the lifecycle's rules are for a running host; this is the record of one that died)
 /// and returns their pids.
+/// Moves every live process of `dead` to `host`; returns them, by ascending pid.
+pub(crate) fn adopt(conn: &Connection, dead: &str, host: &str) -> Result<Vec<ProcessRecord>> {
+    let orphans = read::owned_by(conn, dead)?;
+    let mut stmt = conn.prepare_cached("UPDATE processes SET host = ?2 WHERE pid = ?1")?;
+    for process in &orphans {
+        stmt.execute(params![stored_pid(process.pid)?, host])?;
+    }
+    Ok(orphans
+        .into_iter()
+        .map(|p| ProcessRecord {
+            host: host.to_owned(),
+            ..p
+        })
+        .collect())
+}
+
 pub(crate) fn fail_host(conn: &Connection, host: &str, reason: &str) -> Result<Vec<u64>> {
     let mut failed = Vec::new();
     let to = State::Failed {
@@ -351,6 +370,6 @@ fn set_state(conn: &Connection, pid: u64, from: &State, to: &State) -> Result<()
     Ok(())
 }
 
-fn stored_pid(pid: u64) -> Result<i64> {
+pub(crate) fn stored_pid(pid: u64) -> Result<i64> {
     pid_key(pid).ok_or(KernelError::NoSuchProcess(pid))
 }

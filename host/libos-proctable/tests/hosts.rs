@@ -13,6 +13,7 @@ fn process(table: &ProcessTable, host: &str, path: &[State]) -> anyhow::Result<u
             capabilities: vec![],
             host: host.into(),
             policy_chain: Vec::new(),
+            resume: None,
         })?
         .pid;
     table.advance(pid, path)?;

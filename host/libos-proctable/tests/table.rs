@@ -20,6 +20,7 @@ fn new(parent: Option<u64>) -> NewProcess {
         capabilities: vec!["fs.read".into(), "net".into()],
         host: "1@host:9000".into(),
         policy_chain: Vec::new(),
+        resume: None,
     }
 }
 
@@ -262,6 +263,7 @@ fn owned_by_lists_live_processes_of_one_host() -> anyhow::Result<()> {
     let theirs = table.create(NewProcess {
         host: "2@other:9000".into(),
         policy_chain: Vec::new(),
+        resume: None,
         ..new(None)
     })?;
     assert_eq!(pids(&table.owned_by("1@host:9000")?), [mine]);
@@ -355,6 +357,7 @@ fn hostile_strings_are_stored_literally_and_survive_reopen() -> anyhow::Result<(
         ],
         host: "1@h'\"ost:1; DELETE FROM processes".into(),
         policy_chain: vec!["x'); DROP TABLE process_policy_chains; --".into()],
+        resume: None,
     };
     let (created, log) = {
         let table = ProcessTable::open(&path)?;

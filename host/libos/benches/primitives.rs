@@ -57,19 +57,19 @@ struct Raw {
 impl types::Host for Raw {}
 
 impl fs::Host for Raw {
-    fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
+    async fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
         Ok(Err(Error::NotFound))
     }
     async fn write(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
+    async fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
         Ok(Err(Error::NotFound))
     }
     async fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn stat(&mut self, path: String) -> wasmtime::Result<Result<Metadata, Error>> {
+    async fn stat(&mut self, path: String) -> wasmtime::Result<Result<Metadata, Error>> {
         Ok(match self.dir.symlink_metadata(&path) {
             Ok(m) => Ok(Metadata {
                 kind: fs::EntryKind::File,
@@ -82,19 +82,19 @@ impl fs::Host for Raw {
 }
 
 impl clock::Host for Raw {
-    fn now(&mut self) -> wasmtime::Result<Result<Datetime, Error>> {
+    async fn now(&mut self) -> wasmtime::Result<Result<Datetime, Error>> {
         Ok(Ok(Datetime {
             seconds: 0,
             nanoseconds: 0,
         }))
     }
-    fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
+    async fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
         Ok(Ok(self.clock.monotonic()))
     }
 }
 
 impl log::Host for Raw {
-    fn log(&mut self, _: log::Level, _: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, _: log::Level, _: String) -> wasmtime::Result<()> {
         Ok(())
     }
 }

@@ -44,34 +44,34 @@ impl WasiView for Plain {
 impl types::Host for Plain {}
 
 impl fs::Host for Plain {
-    fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
+    async fn read(&mut self, _: String) -> wasmtime::Result<Result<Vec<u8>, Error>> {
         Ok(Err(Error::NotFound))
     }
     async fn write(&mut self, _: String, _: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
+    async fn list(&mut self, _: String) -> wasmtime::Result<Result<Vec<DirEntry>, Error>> {
         Ok(Err(Error::NotFound))
     }
     async fn delete(&mut self, _: String) -> wasmtime::Result<Result<(), Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn stat(&mut self, _: String) -> wasmtime::Result<Result<Metadata, Error>> {
+    async fn stat(&mut self, _: String) -> wasmtime::Result<Result<Metadata, Error>> {
         Ok(Err(Error::NotFound))
     }
 }
 
 impl clock::Host for Plain {
-    fn now(&mut self) -> wasmtime::Result<Result<Datetime, Error>> {
+    async fn now(&mut self) -> wasmtime::Result<Result<Datetime, Error>> {
         Ok(Err(Error::NotFound))
     }
-    fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
+    async fn monotonic(&mut self) -> wasmtime::Result<Result<u64, Error>> {
         Ok(Err(Error::NotFound))
     }
 }
 
 impl log::Host for Plain {
-    fn log(&mut self, _: log::Level, _: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, _: log::Level, _: String) -> wasmtime::Result<()> {
         Ok(())
     }
 }

@@ -256,4 +256,11 @@ impl WasiHttpView for CallCtx {
     }
 }
 
+impl CallCtx {
+    /// The clock this call reads (the host's provider).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+}
+
 impl crate::bindings::libos::runtime::types::Host for CallCtx {}

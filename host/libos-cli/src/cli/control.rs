@@ -117,7 +117,7 @@ pub fn logs(args: LogsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         rounds += 1;
         if rounds.is_multiple_of(10) {
             // The host may die while we follow.
-            super::process::recover_dead_hosts(&table, state_dir);
+            super::process::note_orphans(&table, state_dir);
         }
     }
 }

@@ -4,6 +4,7 @@ mod audit;
 mod conform;
 mod control;
 mod detach;
+mod effects;
 mod events;
 mod exit;
 mod human;
@@ -12,6 +13,7 @@ mod operator;
 mod parse;
 mod policy;
 mod process;
+mod serve;
 mod text;
 mod tool;
 
@@ -61,6 +63,11 @@ enum Command {
     Image(image::ImageCommand),
     /// Run an image as the root of a new process tree; prints its output.
     Run(process::RunArgs),
+    /// Serve every process of the state directory until stopped: adopt and resume those
+    /// whose host died.
+    Serve(serve::ServeArgs),
+    /// List the external effects that are (or were) in doubt after a host stopped.
+    Effects(effects::EffectsArgs),
     /// List processes (from any terminal).
     Ps(process::PsArgs),
     /// Wait until a process has ended; prints its output.
@@ -131,6 +138,12 @@ pub fn main() -> ExitCode {
             cli.state_dir.as_deref(),
             strictness(cli.strict_imports),
         ),
+        Command::Serve(args) => serve::serve(
+            args,
+            cli.state_dir.as_deref(),
+            strictness(cli.strict_imports),
+        ),
+        Command::Effects(args) => effects::run(args, cli.state_dir.as_deref()),
         Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
         Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
         Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),

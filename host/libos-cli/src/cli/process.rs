@@ -123,6 +123,12 @@ pub fn run(
             ..HostOptions::serving(args.max_processes)
         })
         .map_err(process_failure)?;
+        // A background host also resumes what dead hosts left, and serves it to its end.
+        let adopted = if args.pid_file.is_some() {
+            super::serve::adopt(&kernel).await?
+        } else {
+            Vec::new()
+        };
         let pid = kernel
             .start(Start {
                 image: args.image.clone(),
@@ -149,6 +155,9 @@ pub fn run(
                 "process {pid} ended: {} live descendant(s) killed with it",
                 ended.len()
             );
+        }
+        for other in adopted {
+            let _ = kernel.wait(other).await;
         }
         kernel.flush().map_err(process_failure)?;
         kernel
@@ -227,7 +236,7 @@ pub fn wait(pid: u64, state_dir: Option<&Path>) -> Result<(), Failure> {
         round += 1;
         if round.is_multiple_of(20) {
             // The host may die while we wait.
-            recover_dead_hosts(&table, state_dir);
+            note_orphans(&table, state_dir);
         }
         let record = table
             .get(pid)
@@ -281,52 +290,46 @@ fn report(pid: u64, status: ExitStatus) -> Result<(), Failure> {
     }
 }
 
-/// Opens the process table of the state directory, after marking failed the processes of
-/// any host that has died (see [`recover_dead_hosts`]), so what the caller reads is true.
+/// Opens the process table of the state directory, noting on stderr any processes whose
+/// host has died (see [`note_orphans`]).
 pub(super) fn open_table(state_dir: Option<&Path>) -> Result<ProcessTable, Failure> {
     let state = StateDir::open(state_dir)?;
     let table = ProcessTable::open(state.db_path())
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
-    recover_dead_hosts(&table, state_dir);
+    note_orphans(&table, state_dir);
     Ok(table)
 }
 
-/// Marks failed the live processes of hosts that ended without finishing them (`kill -9`, a
-/// crash, a closed terminal), reporting each on stderr. A failure to do so is reported and
-/// otherwise ignored: reading the table is still worth it.
-pub(super) fn recover_dead_hosts(table: &ProcessTable, state_dir: Option<&Path>) {
+/// Says on stderr (once per invocation) which hosts ended without finishing their
+/// processes (`kill -9`, a crash, a closed terminal): those processes wait, as they were,
+/// for a host that adopts and resumes them (`libos serve`, or the next `libos run
+/// --detach`). A failure to look is reported and otherwise ignored.
+pub(super) fn note_orphans(table: &ProcessTable, state_dir: Option<&Path>) {
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if NOTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let Ok(state) = StateDir::open(state_dir) else {
         return;
     };
-    let recovered = match libos_proctable::hosts::recover(table, &state.hosts_dir(), None) {
-        Ok(recovered) => recovered,
+    let dead = match libos_proctable::hosts::dead(table, &state.hosts_dir()) {
+        Ok(dead) => dead,
         Err(e) => {
             eprintln!("note: could not check for ended hosts: {e}");
             return;
         }
     };
-    let mut lost = Vec::new();
-    for dead in recovered {
+    for host in &dead {
+        let waiting = table.owned_by(host).map_or(0, |p| p.len());
         eprintln!(
-            "note: host {} has ended; its {} live process(es) are marked failed",
-            clean(&dead.host),
-            dead.pids.len()
+            "note: host {} has ended; its {waiting} live process(es) wait to be resumed \
+             (`libos serve`, or the next `libos run --detach`)",
+            clean(host)
         );
-        lost.extend(dead.pids);
     }
-    if !lost.is_empty()
-        && let Err(e) = close_lost_requests(&state, &lost)
-    {
-        eprintln!("note: the requests of the lost processes are still open: {e}");
+    if !dead.is_empty() {
+        NOTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-}
-
-/// Closes (audited) what the processes `lost` with their host left waiting for a person.
-fn close_lost_requests(state: &StateDir, lost: &[u64]) -> Result<(), String> {
-    let human = libos_human::HumanQueue::open(state.db_path()).map_err(|e| e.to_string())?;
-    let audit = libos_audit::AuditLog::open(&state.db_path()).map_err(|e| e.to_string())?;
-    libos_process::recovery::close_requests(lost, &human, &audit).map_err(|e| e.to_string())?;
-    audit.flush().map_err(|e| e.to_string())
 }
 
 /// The rows of `libos ps`: processes and what each (with its descendants) spent.

@@ -17,7 +17,7 @@ type R<T> = wasmtime::Result<Result<T, RuntimeError>>;
 const MAX_ID: usize = 128;
 
 /// How a wait for a person ended.
-enum Outcome {
+pub(crate) enum Outcome {
     Decided(Box<Request>),
     TimedOut,
 }
@@ -39,7 +39,7 @@ impl ProcessCtx {
 
     /// Waits, blocked on a person, until request `id` (this process's) is no longer pending
     /// or `timeout_ms` passes; a request past its expiry reads as expired.
-    async fn wait_for_person(
+    pub(crate) async fn wait_for_person(
         &mut self,
         id: &str,
         timeout_ms: Option<u64>,

@@ -109,7 +109,7 @@ impl Host for ProcessCtx {
         settled(permit, put)
     }
 
-    fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {
+    async fn get(&mut self, namespace: Option<String>, kind: String, key: String) -> R<Object> {
         let (ns, permit) =
             match self.memory_target("memory.read", namespace, &kind, Some(&key), None) {
                 Ok(target) => target,
@@ -130,7 +130,7 @@ impl Host for ProcessCtx {
         )
     }
 
-    fn list(
+    async fn list(
         &mut self,
         namespace: Option<String>,
         kind: String,

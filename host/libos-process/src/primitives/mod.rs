@@ -4,7 +4,7 @@
 mod events;
 
 mod exec;
-mod human;
+pub(crate) mod human;
 mod memory;
 mod messages;
 mod process;

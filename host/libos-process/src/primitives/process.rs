@@ -277,7 +277,7 @@ impl Host for ProcessCtx {
         }
     }
 
-    fn self_info(&mut self) -> wasmtime::Result<ProcessInfo> {
+    async fn self_info(&mut self) -> wasmtime::Result<ProcessInfo> {
         Ok(ProcessInfo {
             pid: self.pid,
             parent: self.parent,

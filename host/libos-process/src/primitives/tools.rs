@@ -29,7 +29,7 @@ fn described(info: &libos::host::ToolDescription) -> ToolInfo {
 }
 
 impl Host for ProcessCtx {
-    fn list(&mut self) -> wasmtime::Result<Vec<ToolInfo>> {
+    async fn list(&mut self) -> wasmtime::Result<Vec<ToolInfo>> {
         // Tools are described when first loaded; list what the image names, loaded or not,
         // from their recorded descriptions.
         let mut out = Vec::new();

@@ -21,5 +21,6 @@ pub fn new_process(parent: Option<u64>) -> NewProcess {
         capabilities: vec![],
         host: "1@host:9000".into(),
         policy_chain: Vec::new(),
+        resume: None,
     }
 }

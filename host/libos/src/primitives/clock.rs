@@ -5,7 +5,7 @@ use crate::bindings::libos::runtime::clock::{Datetime, Host};
 use crate::call::CallCtx;
 
 impl Host for CallCtx {
-    fn now(&mut self) -> wasmtime::Result<Result<Datetime, RuntimeError>> {
+    async fn now(&mut self) -> wasmtime::Result<Result<Datetime, RuntimeError>> {
         if let Err(e) = self
             .permit("clock.read", "wall", None)
             .map(|p| p.done(None))
@@ -19,7 +19,7 @@ impl Host for CallCtx {
         }))
     }
 
-    fn monotonic(&mut self) -> wasmtime::Result<Result<u64, RuntimeError>> {
+    async fn monotonic(&mut self) -> wasmtime::Result<Result<u64, RuntimeError>> {
         if let Err(e) = self
             .permit("clock.read", "monotonic", None)
             .map(|p| p.done(None))

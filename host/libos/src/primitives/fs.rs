@@ -279,7 +279,7 @@ pub(crate) fn io_error(e: io::Error) -> RuntimeError {
 }
 
 impl Host for CallCtx {
-    fn read(&mut self, path: String) -> wasmtime::Result<R<Vec<u8>>> {
+    async fn read(&mut self, path: String) -> wasmtime::Result<R<Vec<u8>>> {
         Ok(self.fs_read(&path))
     }
 
@@ -287,7 +287,7 @@ impl Host for CallCtx {
         Ok(self.fs_write(&path, &contents).await)
     }
 
-    fn list(&mut self, path: String) -> wasmtime::Result<R<Vec<DirEntry>>> {
+    async fn list(&mut self, path: String) -> wasmtime::Result<R<Vec<DirEntry>>> {
         Ok(self.fs_list(&path))
     }
 
@@ -295,7 +295,7 @@ impl Host for CallCtx {
         Ok(self.fs_delete(&path).await)
     }
 
-    fn stat(&mut self, path: String) -> wasmtime::Result<R<WitMetadata>> {
+    async fn stat(&mut self, path: String) -> wasmtime::Result<R<WitMetadata>> {
         Ok(self.fs_stat(&path))
     }
 }

@@ -77,7 +77,7 @@ fn level_name(level: Level) -> &'static str {
 }
 
 impl Host for CallCtx {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         // Ambient, but still decided (a policy may forbid it) and audited like any primitive,
         // once per call (a process: per instance): the messages themselves are the call's
         // log, capped, not audit records. A refused message is dropped: the guest has

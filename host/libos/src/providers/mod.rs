@@ -3,4 +3,4 @@
 
 pub mod clock;
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, ManualClock, SystemClock, sleep_until};

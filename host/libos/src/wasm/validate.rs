@@ -26,7 +26,7 @@ const RUNTIME_INTERFACES: &[&str] = &["types", "fs", "clock", "log", "shell"];
 
 /// Interfaces of `libos:runtime` served to agent processes only (world `agent`); a tool that
 /// imports one is refused when loaded as a tool.
-pub const AGENT_INTERFACES: &[&str] = &["process", "tools", "memory", "events", "human"];
+pub const AGENT_INTERFACES: &[&str] = &["process", "tools", "memory", "events", "human", "time"];
 
 /// Whether `name` (an import name) is an agent-only `libos:runtime` interface.
 pub fn is_agent_only(name: &str) -> bool {

@@ -1,0 +1,374 @@
+//! The journal of a process's primitive calls, as its host keeps it (storage: `libos-journal`).
+//!
+//! Every call a process makes through an imported primitive goes through [`calls`] first:
+//! - a call that reads (or waits without changing anything outside: `process.wait`,
+//!   `events.wait`, `human.request-approval`) runs and is appended, committed, with its result;
+//! - an external effect is appended `prepared` with its intent and runs only once that entry
+//!   is durable; its result is settled onto the entry afterwards.
+//!
+//! A result is given to the guest as soon as it is known; the entry is durable before anything
+//! the guest does next can be seen outside, because every effect waits for its own entry and
+//! the writer commits entries in the order they were handed over. (A crash can lose a read
+//! made after the last effect; the resumed process makes it again, and nothing outside saw
+//! the difference.)
+//!
+//! A resumed process replays: its calls are answered, in order, from the entries of its
+//! earlier run ([`CallJournal::resuming`]); each must be the same function with the same
+//! arguments (argument digest), or the process fails with a [`Divergence`] and nothing is
+//! executed. An effect found `prepared` (the host died while it was under way) is in doubt:
+//! see `doubt.rs`.
+
+pub(crate) mod calls;
+mod doubt;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use libos_journal::{EffectState, Entry, Journal, JournalError, Pending};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A primitive call as the journal knows it: which function, and the digest of its arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) interface: &'static str,
+    pub(crate) function: &'static str,
+    pub(crate) digest: [u8; 32],
+}
+
+impl Call {
+    /// The call of `interface`.`function` with `args` (any serializable tuple).
+    pub(crate) fn new(
+        interface: &'static str,
+        function: &'static str,
+        args: &impl Serialize,
+    ) -> wasmtime::Result<Call> {
+        let bytes = postcard::to_allocvec(args)
+            .map_err(|e| JournalTrap::Encode(format!("{interface}.{function} arguments: {e}")))?;
+        let mut hash = Sha256::new();
+        hash.update(interface.as_bytes());
+        hash.update([0]);
+        hash.update(function.as_bytes());
+        hash.update([0]);
+        hash.update(&bytes);
+        Ok(Call {
+            interface,
+            function,
+            digest: hash.finalize().into(),
+        })
+    }
+
+    fn name(&self) -> String {
+        format!("{}.{}", short(self.interface), self.function)
+    }
+}
+
+/// `libos:runtime/fs` as `fs`.
+fn short(interface: &str) -> &str {
+    interface.rsplit('/').next().unwrap_or(interface)
+}
+
+/// What the host fixed before dispatching an effect, stored with its `prepared` entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    /// A short description of the call for a person (`libos effects`, in-doubt questions).
+    pub(crate) preview: String,
+    /// For a sleep: when it wakes (nanoseconds since the Unix epoch on the host's clock).
+    pub(crate) wake_ns: Option<u64>,
+}
+
+/// The description of an effect stored with its intent (`libos effects`); empty if there is
+/// none or it cannot be read.
+pub fn intent_preview(intent: &[u8]) -> String {
+    postcard::from_bytes::<Intent>(intent)
+        .map(|i| i.preview)
+        .unwrap_or_default()
+}
+
+/// How a call begins.
+pub(crate) enum Begun {
+    /// Answered from the journal: the encoded result.
+    Replayed(Vec<u8>),
+    /// To run now; its result settles the entry.
+    Live(Ticket),
+}
+
+/// A call being run live: where its result goes.
+pub(crate) struct Ticket {
+    seq: u64,
+    /// Its entry exists already (`prepared` or in doubt), from `from`; else it is appended.
+    from: Option<&'static [EffectState]>,
+    to: EffectState,
+    /// The intent the entry holds (for an effect run again after a crash, the first run's).
+    pub(crate) intent: Intent,
+}
+
+/// Why the journal stopped a process (a trap: the process fails with this reason).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JournalTrap {
+    /// The replayed process did not make the call its journal holds.
+    #[error(transparent)]
+    Divergence(#[from] Divergence),
+    /// An entry could not be stored (nothing was executed past it).
+    #[error("journal: {0}")]
+    Store(#[from] JournalError),
+    /// A value could not be encoded or a stored one decoded.
+    #[error("journal: {0}")]
+    Encode(String),
+}
+
+/// A replayed call that is not the one the journal holds at its place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "journal divergence at entry {seq}: the process called {called} where the journal holds \
+     {recorded}; nothing was executed"
+)]
+pub(crate) struct Divergence {
+    pub(crate) seq: u64,
+    pub(crate) called: String,
+    pub(crate) recorded: String,
+}
+
+/// The journal of one process: the number of its next call, and the calls of an earlier run
+/// still to be answered.
+pub(crate) struct CallJournal {
+    store: Arc<Journal>,
+    pid: u64,
+    next: u64,
+    replay: VecDeque<Entry>,
+    /// The last change handed over without waiting, and how many were since the last wait.
+    unconfirmed: Option<Pending>,
+    ahead: u32,
+}
+
+/// How many entries a process may append without waiting before it waits for the journal to
+/// catch up (a process that only reads would otherwise outrun the writer without bound).
+const MAX_AHEAD: u32 = 256;
+
+impl CallJournal {
+    /// The journal of a new process (nothing to replay).
+    pub(crate) fn new(store: Arc<Journal>, pid: u64) -> CallJournal {
+        CallJournal {
+            store,
+            pid,
+            next: 1,
+            replay: VecDeque::new(),
+            unconfirmed: None,
+            ahead: 0,
+        }
+    }
+
+    /// The journal of a process resumed from entry `from` (its current image's first):
+    /// the entries from there are answered in order, then it goes on live.
+    ///
+    /// # Errors
+    /// When the entries cannot be read.
+    pub(crate) fn resuming(
+        store: Arc<Journal>,
+        pid: u64,
+        from: u64,
+    ) -> Result<CallJournal, JournalError> {
+        let entries = store.entries_from(pid, from)?;
+        let next = entries.last().map_or(from, |e| e.seq + 1);
+        Ok(CallJournal {
+            store,
+            pid,
+            next,
+            replay: entries.into(),
+            unconfirmed: None,
+            ahead: 0,
+        })
+    }
+
+    /// The number the next call gets (the first entry of an image `exec`ed into now).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether calls are still answered from the journal.
+    pub(crate) fn replaying(&self) -> bool {
+        !self.replay.is_empty()
+    }
+
+    /// The next recorded entry, if replaying, checked against `call`.
+    fn recorded(&mut self, call: &Call) -> Result<Option<Entry>, Divergence> {
+        let Some(entry) = self.replay.pop_front() else {
+            return Ok(None);
+        };
+        if entry.interface != call.interface
+            || entry.function != call.function
+            || entry.args_digest != call.digest
+        {
+            let seq = entry.seq;
+            let recorded = format!(
+                "{}.{} (arguments {})",
+                short(&entry.interface),
+                entry.function,
+                hex::encode(&entry.args_digest[..6])
+            );
+            // Nothing more is answered from a journal the process left.
+            self.replay.clear();
+            return Err(Divergence {
+                seq,
+                called: format!(
+                    "{} (arguments {})",
+                    call.name(),
+                    hex::encode(&call.digest[..6])
+                ),
+                recorded,
+            });
+        }
+        Ok(Some(entry))
+    }
+
+    /// Begins a call that reads: answered from the journal, or run live and then appended.
+    pub(crate) fn read(&mut self, call: &Call) -> wasmtime::Result<Begun> {
+        match self.recorded(call)? {
+            Some(Entry {
+                result: Some(result),
+                ..
+            }) => Ok(Begun::Replayed(result)),
+            Some(entry) => Err(JournalTrap::Encode(format!(
+                "entry {} ({}) has no result",
+                entry.seq,
+                call.name()
+            ))
+            .into()),
+            None => Ok(Begun::Live(self.take(None, EffectState::Committed))),
+        }
+    }
+
+    /// A ticket for the next number, whose entry `from` says exists or not.
+    fn take(&mut self, from: Option<&'static [EffectState]>, to: EffectState) -> Ticket {
+        let seq = self.next;
+        self.next += 1;
+        Ticket {
+            seq,
+            from,
+            to,
+            intent: Intent::default(),
+        }
+    }
+
+    /// Stores `value` as the result of the call of `ticket`: appended (a read) or settled onto
+    /// its entry (an effect). Not waited for (see the module docs).
+    pub(crate) fn settle(
+        &mut self,
+        ticket: Ticket,
+        call: &Call,
+        value: &impl Serialize,
+    ) -> wasmtime::Result<()> {
+        let result = encode(value)?;
+        let pending = match ticket.from {
+            None => self.store.append(Entry::committed(
+                self.pid,
+                ticket.seq,
+                (call.interface, call.function),
+                call.digest,
+                result,
+            )),
+            Some(from) => self
+                .store
+                .settle((self.pid, ticket.seq), from, ticket.to, Some(result)),
+        };
+        self.unconfirmed = Some(pending);
+        self.ahead += 1;
+        Ok(())
+    }
+
+    /// Waits for the journal to store what this process handed over, once it is
+    /// [`MAX_AHEAD`] entries ahead of it.
+    pub(crate) async fn keep_up(&mut self) -> wasmtime::Result<()> {
+        if self.ahead < MAX_AHEAD {
+            return Ok(());
+        }
+        self.ahead = 0;
+        if let Some(pending) = self.unconfirmed.take() {
+            pending.stored().await.map_err(JournalTrap::Store)?;
+        }
+        Ok(())
+    }
+
+    /// Appends the intent of an effect about to run live and waits until it is durable.
+    async fn prepare(&mut self, call: &Call, intent: Intent) -> wasmtime::Result<Ticket> {
+        let mut ticket = self.take(Some(&[EffectState::Prepared]), EffectState::Committed);
+        self.store
+            .append(Entry {
+                pid: self.pid,
+                seq: ticket.seq,
+                interface: call.interface.to_owned(),
+                function: call.function.to_owned(),
+                args_digest: call.digest,
+                intent: encode(&intent)?,
+                result: None,
+                state: EffectState::Prepared,
+            })
+            .stored()
+            .await
+            .map_err(JournalTrap::Store)?;
+        // Everything before it is stored too (the writer keeps the order).
+        self.unconfirmed = None;
+        self.ahead = 0;
+        ticket.intent = intent;
+        Ok(ticket)
+    }
+}
+
+/// How an effect found in doubt after a crash is settled.
+#[derive(Clone, Copy)]
+pub(crate) enum Doubt {
+    /// Run it again: it is safe to (a sleep to its stored wake time, a compare-and-swap
+    /// against the recorded version, a question asked again).
+    Redo,
+    /// Ask a person: did it happen? `done` is the encoded result to give the guest if it did
+    /// (`None`: the call returns a value nobody knows, so "it happened" is not offered);
+    /// `failed` encodes the error the guest gets if it is failed.
+    Ask {
+        done: Option<fn() -> Vec<u8>>,
+        failed: fn(String) -> Vec<u8>,
+    },
+}
+
+/// The encoding of `value` as stored.
+pub(crate) fn encode(value: &impl Serialize) -> wasmtime::Result<Vec<u8>> {
+    postcard::to_allocvec(value).map_err(|e| JournalTrap::Encode(e.to_string()).into())
+}
+
+/// A stored result read back as the result of `call`.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], call: &Call) -> wasmtime::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| {
+        JournalTrap::Encode(format!(
+            "a stored result cannot be read as the result of {}: {e}",
+            call.name()
+        ))
+        .into()
+    })
+}
+
+impl crate::ctx::ProcessCtx {
+    /// Begins an external effect: answered from the journal; settled by a person or run
+    /// again if it is in doubt (see `doubt.rs`); or, live, its intent made durable first.
+    pub(crate) async fn begin_effect(
+        &mut self,
+        call: &Call,
+        intent: Intent,
+        doubt: Doubt,
+    ) -> wasmtime::Result<Begun> {
+        match self.journal.recorded(call)? {
+            None => Ok(Begun::Live(self.journal.prepare(call, intent).await?)),
+            Some(entry) => match (&entry.result, entry.state) {
+                (Some(result), _) => Ok(Begun::Replayed(result.clone())),
+                (None, EffectState::Prepared | EffectState::Unknown) => {
+                    self.in_doubt(call, entry, doubt).await
+                }
+                (None, state) => Err(JournalTrap::Encode(format!(
+                    "entry {} ({}) is {state} without a result",
+                    entry.seq,
+                    call.name()
+                ))
+                .into()),
+            },
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Adopting the processes of a dead host and resuming them (see `journal/`).
+//!
+//! A host that adopts ([`Kernel::adopt_orphans`]: `libos serve`, the background host of `libos
+//! run --detach`) takes, in one transaction per dead host, every process the dead host left
+//! live, by ascending pid (a parent before its children), and for each: loads the image it ran
+//! (by digest), its capabilities and policy chain as stored, and its resume record (input,
+//! working directory, event cursor, first journal entry of its current image); admits it into
+//! its parent's tree if the parent is resumed here too; and runs its agent again with its
+//! journal to replay. It keeps the state it was in (a paused one stays paused; one that was
+//! blocked is running again until its replay reaches the wait). A process that cannot be
+//! resumed (no resume record, its image gone, a journal that cannot be read, an agent that
+//! imports WASI interfaces, whose calls are not journaled) is marked failed with the reason
+//! and its pending requests are closed.
+
+use std::sync::Arc;
+
+use libos_authority::Policy;
+use libos_proctable::{ProcessRecord, State};
+
+use crate::budget::Budget;
+use crate::error::ProcessError;
+use crate::kernel::{Inner, Kernel, Launch};
+use crate::subtree::Subtree;
+
+/// What [`Kernel::adopt_orphans`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    /// The processes resumed, by pid.
+    pub resumed: Vec<u64>,
+    /// The processes that could not be resumed, marked failed, with why.
+    pub failed: Vec<(u64, String)>,
+}
+
+impl Kernel {
+    /// Adopts the live processes of every dead host of the state directory and resumes each
+    /// (see the module docs). Safe to call again: a dead host's processes are taken once.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Host`] when the table cannot be read or written.
+    pub async fn adopt_orphans(&self) -> Result<Adopted, ProcessError> {
+        let inner = &self.inner;
+        let hosts = inner.host.state().hosts_dir();
+        let mut adopted = Adopted::default();
+        for dead in libos_proctable::hosts::dead(&inner.table, &hosts)? {
+            let orphans = inner.table.adopt(&dead, &inner.host_id)?;
+            libos_proctable::hosts::forget(&hosts, &dead);
+            tracing::info!(host = %dead, processes = orphans.len(), "adopting the processes of a dead host");
+            for record in orphans {
+                let pid = record.pid;
+                match inner.resume_adopted(record).await {
+                    Ok(()) => adopted.resumed.push(pid),
+                    Err(e) => {
+                        let reason =
+                            format!("host lost: {dead} ended and it cannot be resumed: {e}");
+                        let _ = inner.table.advance(
+                            pid,
+                            &[State::Failed {
+                                reason: reason.clone(),
+                            }],
+                        );
+                        let _ = crate::recovery::close_requests(
+                            &[pid],
+                            &inner.human,
+                            inner.host.audit(),
+                        );
+                        adopted.failed.push((pid, reason));
+                    }
+                }
+            }
+        }
+        Ok(adopted)
+    }
+}
+
+impl Inner {
+    /// Resumes `record`, a process just adopted (see the module docs).
+    async fn resume_adopted(self: &Arc<Self>, record: ProcessRecord) -> Result<(), ProcessError> {
+        let pid = record.pid;
+        let resume = self
+            .table
+            .resume_of(pid)?
+            .ok_or_else(|| ProcessError::Invalid("no resume record was stored for it".into()))?;
+        let image = self
+            .images
+            .get_shared(&format!("sha256:{}", record.image_digest))?;
+        let capabilities = record
+            .capabilities
+            .iter()
+            .map(|c| c.parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ProcessError::Invalid(format!("stored capability: {e}")))?;
+        let chain = self
+            .table
+            .policy_chain(pid)?
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| vec![record.image_digest.clone()]);
+        let policy = self.chain_policy(&chain)?;
+        let pre = self.agent(&image).await?;
+        let engine = self.host.engine();
+        let wasi: Vec<String> = pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(engine)
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| name.starts_with("wasi:"))
+            .collect();
+        if let Some(first) = wasi.first() {
+            return Err(ProcessError::Invalid(format!(
+                "its agent imports {first}{}, whose calls the journal does not hold: \
+                 only agents that reach the outside through libos:runtime are resumed",
+                if wasi.len() > 1 {
+                    format!(" and {} more WASI interfaces", wasi.len() - 1)
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        let (parent_budget, parent_subtree) = match record.parent.and_then(|p| {
+            self.lock_running()
+                .get(&p)
+                .map(|r| (Arc::clone(&r.budget), Arc::clone(&r.subtree)))
+        }) {
+            Some((budget, subtree)) => (Some(budget), Some(subtree)),
+            None => (None, None),
+        };
+        let above = parent_subtree.unwrap_or_else(|| Arc::clone(&self.processes));
+        let admission = above
+            .admit()
+            .map_err(|_| ProcessError::Capacity("no room for it in this host".into()))?;
+        let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
+        let budget = Budget::new(&image.budget, parent_budget);
+        let journal = crate::journal::CallJournal::resuming(
+            Arc::clone(&self.journal),
+            pid,
+            resume.replay_from,
+        )
+        .map_err(|e| ProcessError::Host(e.to_string()))?;
+        let (mut ctx, pipes) = self.context(
+            pid,
+            record.parent,
+            (image, policy),
+            capabilities,
+            Arc::clone(&budget),
+            (resume.workdir.clone().into(), record.cwd.clone()),
+        )?;
+        ctx.policy_chain = chain;
+        ctx.events_from = resume.events_from;
+        ctx.journal = journal;
+        // Its row says what it was doing; it runs (replaying) until it waits again.
+        let paused = matches!(record.state, State::Paused { .. });
+        match &record.state {
+            State::Blocked(_) => {
+                self.table.advance(pid, &[State::Ready, State::Running])?;
+            }
+            State::Created => {
+                self.table.advance(pid, &[State::Ready, State::Running])?;
+            }
+            State::Ready => {
+                self.table.advance(pid, &[State::Running])?;
+            }
+            _ => {}
+        }
+        self.launch(
+            pid,
+            Launch {
+                pre,
+                ctx,
+                pipes,
+                input: resume.input,
+                budget,
+                subtree,
+                admission,
+                after: None,
+                paused,
+            },
+        );
+        Ok(())
+    }
+
+    /// The policy in force for a process whose chain of image digests (its own first) is
+    /// `chain`: each image's policy inheriting what was in force where it started.
+    fn chain_policy(&self, chain: &[String]) -> Result<Arc<Policy>, ProcessError> {
+        let mut policy: Option<Arc<Policy>> = None;
+        for digest in chain.iter().rev() {
+            let image = self.images.get_shared(&format!("sha256:{digest}"))?;
+            policy = Some(self.policy_inheriting(&image, policy.as_ref())?);
+        }
+        policy.ok_or_else(|| ProcessError::Invalid("empty policy chain".into()))
+    }
+}

@@ -1,0 +1,69 @@
+//! What a host needs to resume a process another host ran: the table `process_resume`
+//! (see [`crate::schema`]), one row per process, written with its start (in the same transaction) and
+//! at each `exec`.
+//!
+//! A process is resumed by running the agent of its current image with [`Resume::input`]
+//! again and answering its primitive calls from its journal, from entry [`Resume::replay_from`]
+//! on (the first entry of the current image's run; earlier ones belong to images it `exec`ed
+//! away from).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{KernelError, Result};
+use crate::write::stored_pid;
+
+/// How to start a process's current image again (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The input its current image's agent was started with.
+    pub input: String,
+    /// The working directory of its process tree on the host (absolute).
+    pub workdir: String,
+    /// The newest event id when it started: it receives only events after it.
+    pub events_from: u64,
+    /// The journal entry its current image's run starts at (1 unless it `exec`ed).
+    pub replay_from: u64,
+}
+
+/// Stores `resume` for `pid` (replacing what was there).
+pub(crate) fn store(conn: &Connection, pid: u64, resume: &Resume) -> Result<()> {
+    let events_from = i64::try_from(resume.events_from)
+        .map_err(|_| KernelError::Store("event id out of range".into()))?;
+    let replay_from = i64::try_from(resume.replay_from)
+        .map_err(|_| KernelError::Store("journal entry out of range".into()))?;
+    conn.prepare_cached(
+        "INSERT INTO process_resume (pid, input, workdir, events_from, replay_from)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (pid) DO UPDATE SET input = excluded.input, workdir = excluded.workdir,
+             events_from = excluded.events_from, replay_from = excluded.replay_from",
+    )?
+    .execute(params![
+        stored_pid(pid)?,
+        resume.input,
+        resume.workdir,
+        events_from,
+        replay_from
+    ])?;
+    Ok(())
+}
+
+/// The resume record of `pid`, if one was stored.
+pub(crate) fn load(conn: &Connection, pid: u64) -> Result<Option<Resume>> {
+    let row: Option<(String, String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT input, workdir, events_from, replay_from FROM process_resume WHERE pid = ?1",
+        )?
+        .query_row(params![stored_pid(pid)?], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    Ok(
+        row.map(|(input, workdir, events_from, replay_from)| Resume {
+            input,
+            workdir,
+            events_from: u64::try_from(events_from).unwrap_or(0),
+            replay_from: u64::try_from(replay_from).unwrap_or(1).max(1),
+        }),
+    )
+}
