@@ -5,6 +5,7 @@ mod common;
 
 mod approvals;
 mod audit_tamper;
+mod checkpoints;
 mod cli;
 mod clock_log;
 mod conform;

@@ -19,11 +19,13 @@
 //!
 //! The table `journal` lives in the shared `libos.db` (see [`schema`]).
 
+mod checkpoint;
 mod entry;
 mod error;
 pub mod schema;
 mod writer;
 
+pub use checkpoint::Checkpoint;
 pub use entry::{EffectState, Entry};
 pub use error::JournalError;
 pub use writer::{Journal, Pending};

@@ -77,11 +77,12 @@ impl Journal {
     /// # Errors
     /// [`JournalError::Store`] when the database cannot be opened.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let mut writing = libos_db::open(path, CREATE_TABLES)?;
+        let tables = format!("{CREATE_TABLES}{}", crate::checkpoint::CREATE_TABLES);
+        let mut writing = libos_db::open(path, &tables)?;
         // Each commit is on disk when it returns: the guest sees nothing before.
         writing.pragma_update(None, "synchronous", "FULL")?;
         writing.set_prepared_statement_cache_capacity(16);
-        let reader = libos_db::open(path, CREATE_TABLES)?;
+        let reader = libos_db::open(path, &tables)?;
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         let writer = std::thread::Builder::new()
             .name("libos-journal".into())
@@ -132,6 +133,11 @@ impl Journal {
             }
         }
         Pending(wait)
+    }
+
+    /// The connection reads (and checkpoints) go through.
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The entries of `pid`, in order.

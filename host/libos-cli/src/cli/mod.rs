@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, dispatch, exit codes and error printing.
 
 mod audit;
+mod checkpoint;
 mod conform;
 mod control;
 mod detach;
@@ -66,6 +67,14 @@ enum Command {
     /// Serve every process of the state directory until stopped: adopt and resume those
     /// whose host died.
     Serve(serve::ServeArgs),
+    /// Take and list checkpoints of processes (positions in their journals).
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
+    /// Start a new process that continues from a checkpoint (nothing before it runs again).
+    Fork {
+        /// The checkpoint's id or name.
+        checkpoint: String,
+    },
     /// List the external effects that are (or were) in doubt after a host stopped.
     Effects(effects::EffectsArgs),
     /// List processes (from any terminal).
@@ -144,6 +153,8 @@ pub fn main() -> ExitCode {
             strictness(cli.strict_imports),
         ),
         Command::Effects(args) => effects::run(args, cli.state_dir.as_deref()),
+        Command::Checkpoint(cmd) => checkpoint::run(cmd, cli.state_dir.as_deref()),
+        Command::Fork { checkpoint } => checkpoint::fork(&checkpoint, cli.state_dir.as_deref()),
         Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
         Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
         Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),

@@ -29,6 +29,9 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(libos::wasm::engine::MAX_PROCESSES))
     )]
     pub max_processes: u32,
+    /// Exit once this host serves no process and no host that died left any.
+    #[arg(long)]
+    pub until_idle: bool,
 }
 
 /// Serves the state directory until stopped (see the module docs).
@@ -52,9 +55,44 @@ pub fn serve(
         );
         loop {
             adopt(&kernel).await?;
+            if args.until_idle && kernel.live_processes() == 0 {
+                kernel
+                    .host()
+                    .flush_audit()
+                    .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+                return Ok(());
+            }
             tokio::time::sleep(LOOK_EVERY).await;
         }
     })
+}
+
+/// Starts `libos serve --until-idle` on `state` as a background process (its own process
+/// group; its messages go to `hosts/serve-<pid>.log`).
+pub(super) fn in_background(state: &libos::state::StateDir) -> Result<(), Failure> {
+    use std::os::unix::process::CommandExt;
+    let hosts = state.hosts_dir();
+    std::fs::create_dir_all(&hosts)
+        .map_err(|e| Failure::new(Code::Error, format!("{}: {e}", hosts.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new(Code::Error, format!("locating the libos binary: {e}")))?;
+    let log_path = hosts.join(format!("serve-from-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| Failure::new(Code::Error, format!("{}: {e}", log_path.display())))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| Failure::new(Code::Error, format!("{}: {e}", log_path.display())))?;
+    std::process::Command::new(exe)
+        .arg("--state-dir")
+        .arg(state.root())
+        .args(["serve", "--until-idle"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Failure::new(Code::Error, format!("starting a background host: {e}")))?;
+    Ok(())
 }
 
 /// Adopts the orphans of dead hosts into `kernel`, saying what became of each on stderr.

@@ -1,0 +1,236 @@
+//! Checkpoints and forks from the command line: a fork replays what came before the
+//! checkpoint (nothing of it happens again) and lives on from there; it holds no capability
+//! the process lost since; the operator's commands are audited.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::Env;
+
+fn image(env: &Env) {
+    env.build_image(
+        "forkable",
+        libos_guests::AGENT_SCRIPT,
+        &["fs.*", "events.*", "memory.*"],
+        "wall_clock = \"120s\"",
+    );
+}
+
+fn state_of(env: &Env, pid: u64) -> Value {
+    env.ps_json()
+        .into_iter()
+        .find(|p| p["pid"] == pid)
+        .map(|p| p["state"].clone())
+        .unwrap_or_default()
+}
+
+fn wait_blocked(env: &Env, pid: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state_of(env, pid).to_string().contains("blocked") {
+        assert!(
+            Instant::now() < deadline,
+            "{pid} never blocked: {}",
+            state_of(env, pid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn output_of(env: &Env, pid: u64) -> Value {
+    let out = env
+        .libos()
+        .args(["wait", &pid.to_string()])
+        .output()
+        .expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn allowed_writes(env: &Env, path: &str) -> usize {
+    env.audit_json()
+        .iter()
+        .filter(|r| r["action"] == "fs.write" && r["resource"] == path && r["verdict"] == "allow")
+        .count()
+}
+
+#[test]
+fn a_fork_continues_from_its_checkpoint_and_repeats_nothing_before_it() {
+    let env = Env::new();
+    image(&env);
+    let input = json!({ "steps": [
+        { "op": "write", "path": "before.txt", "text": "once" },
+        { "op": "put", "kind": "k", "key": "a", "value": 1 },
+        { "op": "now" },
+        { "op": "wait_event", "topic": "go" },
+        { "op": "self" },
+        { "op": "write", "path": "after.txt", "text": "each" },
+    ]})
+    .to_string();
+    let pid = env.run_detached("forkable", Some(&input));
+    wait_blocked(&env, pid);
+
+    let out = env
+        .libos()
+        .args([
+            "checkpoint",
+            "create",
+            &pid.to_string(),
+            "--name",
+            "waiting",
+        ])
+        .output()
+        .expect("checkpoint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = env.json_lines(&["checkpoint", "ls", "--json"]);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["pid"], pid);
+    assert_eq!(listed[0]["name"], "waiting");
+    // A name is unique.
+    env.libos()
+        .args([
+            "checkpoint",
+            "create",
+            &pid.to_string(),
+            "--name",
+            "waiting",
+        ])
+        .assert()
+        .failure();
+
+    let out = env
+        .libos()
+        .args(["fork", "waiting"])
+        .output()
+        .expect("fork");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fork: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pid");
+    assert_ne!(fork, pid);
+    // The fork replays to the same wait, having done nothing again.
+    wait_blocked(&env, fork);
+    assert_eq!(allowed_writes(&env, "before.txt"), 1);
+
+    env.libos().args(["emit", "go", "1"]).assert().success();
+    let original = output_of(&env, pid);
+    let forked = output_of(&env, fork);
+    let (o, f) = (&original["results"], &forked["results"]);
+    // Identical up to the checkpoint (the clock reading included: it is the journal's).
+    for i in 0..4 {
+        assert_eq!(o[i], f[i], "step {i}: {original} / {forked}");
+    }
+    // After it, each is itself: its own pid, its own write.
+    assert_eq!(f[4]["ok"]["pid"], fork);
+    assert_eq!(
+        allowed_writes(&env, "before.txt"),
+        1,
+        "before the checkpoint: once"
+    );
+    assert_eq!(
+        allowed_writes(&env, "after.txt"),
+        2,
+        "after it: once per process"
+    );
+    // The operator's commands are on the record.
+    let records = env.audit_json();
+    for (action, resource) in [
+        ("checkpoint.create", format!("process/{pid}")),
+        ("process.fork", format!("checkpoint/{}", listed[0]["id"])),
+    ] {
+        assert!(
+            records.iter().any(|r| r["action"] == action
+                && r["resource"] == resource.as_str()
+                && r["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("human:"))),
+            "no record of {action} {resource}"
+        );
+    }
+}
+
+#[test]
+fn a_fork_holds_no_capability_its_process_lost_and_bad_references_are_named() {
+    let env = Env::new();
+    image(&env);
+    let input = json!({ "steps": [
+        { "op": "wait_event", "topic": "go" },
+        { "op": "write", "path": "x.txt", "text": "x" },
+    ]})
+    .to_string();
+    let pid = env.run_detached("forkable", Some(&input));
+    wait_blocked(&env, pid);
+    env.libos()
+        .args(["checkpoint", "create", &pid.to_string()])
+        .assert()
+        .success();
+    // The process loses fs.* (as an exec into a narrower image would record it).
+    let held: Vec<String> = env
+        .ps_json()
+        .into_iter()
+        .find(|p| p["pid"] == pid)
+        .and_then(|p| serde_json::from_value(p["capabilities"].clone()).ok())
+        .unwrap_or_default();
+    let kept: Vec<&String> = held.iter().filter(|c| !c.starts_with("fs.")).collect();
+    assert_eq!(kept.len() + 1, held.len(), "{held:?}");
+    let db = rusqlite::Connection::open(env.state.path().join("libos.db")).expect("db");
+    db.execute(
+        "UPDATE processes SET capabilities = ?2 WHERE pid = ?1",
+        rusqlite::params![pid as i64, serde_json::to_string(&kept).expect("json")],
+    )
+    .expect("narrow");
+    let out = env.libos().args(["fork", "1"]).output().expect("fork");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fork: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pid");
+    let caps = env
+        .ps_json()
+        .into_iter()
+        .find(|p| p["pid"] == fork)
+        .map(|p| p["capabilities"].clone())
+        .unwrap_or_default();
+    assert_eq!(caps, json!(kept));
+    wait_blocked(&env, fork);
+    env.libos().args(["emit", "go", "1"]).assert().success();
+    let forked = output_of(&env, fork);
+    assert_eq!(forked["results"][1]["err"]["kind"], "denied", "{forked}");
+    env.libos()
+        .args(["kill", &pid.to_string()])
+        .assert()
+        .success();
+
+    for bad in ["99", "no-such-name", "\u{1b}[2J"] {
+        let out = env.libos().args(["fork", bad]).output().expect("fork");
+        assert_eq!(out.status.code(), Some(10), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no checkpoint") && !stderr.contains('\u{1b}'),
+            "{stderr}"
+        );
+    }
+    let out = env
+        .libos()
+        .args(["checkpoint", "create", "4242"])
+        .output()
+        .expect("create");
+    assert_eq!(out.status.code(), Some(10));
+}
