@@ -234,3 +234,78 @@ fn a_fork_holds_no_capability_its_process_lost_and_bad_references_are_named() {
         .expect("create");
     assert_eq!(out.status.code(), Some(10));
 }
+
+#[test]
+fn a_restored_process_goes_back_and_redoes_only_what_came_after() {
+    let env = Env::new();
+    image(&env);
+    let input = json!({ "steps": [
+        { "op": "write", "path": "a.txt", "text": "a" },
+        { "op": "wait_event", "topic": "go" },
+        { "op": "write", "path": "b.txt", "text": "b" },
+        { "op": "wait_event", "topic": "go2" },
+        { "op": "self" },
+    ]})
+    .to_string();
+    let pid = env.run_detached("forkable", Some(&input));
+    wait_blocked(&env, pid);
+    env.libos()
+        .args([
+            "checkpoint",
+            "create",
+            &pid.to_string(),
+            "--name",
+            "first-wait",
+        ])
+        .assert()
+        .success();
+    env.libos().args(["emit", "go", "1"]).assert().success();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while allowed_writes(&env, "b.txt") < 1 {
+        assert!(Instant::now() < deadline, "b.txt never written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_blocked(&env, pid);
+
+    let out = env
+        .libos()
+        .args(["checkpoint", "restore", "first-wait"])
+        .output()
+        .expect("restore");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("went back to checkpoint"), "{said}");
+    // Back at the first wait, which finds the `go` already emitted: it writes b.txt again
+    // (after the checkpoint), never a.txt (before it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while allowed_writes(&env, "b.txt") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the restored process never went on"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.libos().args(["emit", "go2", "1"]).assert().success();
+    let output = output_of(&env, pid);
+    assert_eq!(output["results"][4]["ok"]["pid"], pid, "{output}");
+    assert_eq!(allowed_writes(&env, "a.txt"), 1);
+    assert_eq!(allowed_writes(&env, "b.txt"), 2);
+    assert!(
+        env.audit_json()
+            .iter()
+            .any(|r| r["action"] == "checkpoint.restore"
+                && r["resource"] == format!("process/{pid}").as_str())
+    );
+    // An ended process is not restored; a fork is offered instead.
+    let out = env
+        .libos()
+        .args(["checkpoint", "restore", "first-wait"])
+        .output()
+        .expect("restore");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("libos fork"));
+}

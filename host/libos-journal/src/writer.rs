@@ -37,6 +37,12 @@ enum Change {
     },
     /// The entries of an ended process that nobody needs any more.
     Remove(u64),
+    /// A process's entries from a checkpoint's first on replaced by the checkpoint's.
+    Restore {
+        checkpoint: u64,
+        from: u64,
+        pid: u64,
+    },
 }
 
 /// A change handed to the writer, durable once [`Pending::wait`] (or [`Pending::stored`])
@@ -116,6 +122,17 @@ impl Journal {
             from,
             to,
             result,
+        })
+    }
+
+    /// Replaces the journal of `pid` from the checkpoint's first entry on with the
+    /// checkpoint's entries (the process goes back to it), in order after every change handed
+    /// over before.
+    pub fn restore(&self, checkpoint: &crate::Checkpoint, pid: u64) -> Pending {
+        self.submit(Change::Restore {
+            checkpoint: checkpoint.id,
+            from: checkpoint.from,
+            pid,
         })
     }
 
@@ -269,6 +286,11 @@ fn commit(conn: &mut Connection, next: &mut HashMap<u64, u64>, batch: Vec<Job>) 
                     result,
                 } => settle(&tx, (*pid, *seq), from, *to, result.as_deref()),
                 Change::Remove(pid) => remove(&tx, next, *pid),
+                Change::Restore {
+                    checkpoint,
+                    from,
+                    pid,
+                } => restore(&tx, next, *checkpoint, *from, *pid),
             };
             match applied {
                 Ok(()) => written.push(job),
@@ -330,6 +352,27 @@ fn append(conn: &Connection, next: &mut HashMap<u64, u64>, e: &Entry) -> Result<
         e.state.as_str()
     ])?;
     next.insert(e.pid, expected + 1);
+    Ok(())
+}
+
+/// Replaces the entries of `pid` from `from` on with those of `checkpoint`.
+fn restore(
+    conn: &Connection,
+    next: &mut HashMap<u64, u64>,
+    checkpoint: u64,
+    from: u64,
+    pid: u64,
+) -> Result<(), JournalError> {
+    let key = |n: u64| i64::try_from(n).map_err(|_| JournalError::OutOfRange(n));
+    conn.prepare_cached("DELETE FROM journal WHERE pid = ?1 AND seq >= ?2")?
+        .execute(params![key(pid)?, key(from)?])?;
+    conn.prepare_cached(
+        "INSERT INTO journal (pid, seq, interface, function, args_digest, intent, result, state)
+         SELECT ?1, seq, interface, function, args_digest, intent, result, state
+         FROM journal_checkpoint_entries WHERE checkpoint = ?2",
+    )?
+    .execute(params![key(pid)?, key(checkpoint)?])?;
+    next.remove(&pid);
     Ok(())
 }
 

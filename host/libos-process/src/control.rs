@@ -42,6 +42,7 @@ impl Kernel {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
                 inner.sync_with_table();
+                inner.apply_restores().await;
             }
         });
     }

@@ -516,36 +516,50 @@ impl Inner {
     }
 
     pub(crate) async fn wait(&self, pid: u64) -> Result<ExitStatus, ProcessError> {
-        let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
-        let Some(mut rx) = rx else {
-            if let Some(status) = self.lock_recent().get(pid) {
+        loop {
+            let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
+            let Some(mut rx) = rx else {
+                if let Some(status) = self.lock_recent().get(pid) {
+                    return Ok(status);
+                }
+                let record = self
+                    .table
+                    .get(pid)
+                    .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
+                return ExitStatus::of_state(&record.state).ok_or_else(|| {
+                    ProcessError::Invalid(format!(
+                        "process {pid} is run by another host ({}); wait for it there",
+                        record.host
+                    ))
+                });
+            };
+            if let Some(status) = rx
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|s| s.clone())
+            {
                 return Ok(status);
             }
-            let record = self
-                .table
-                .get(pid)
-                .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
-            return ExitStatus::of_state(&record.state).ok_or_else(|| {
-                ProcessError::Invalid(format!(
-                    "process {pid} is run by another host ({}); wait for it there",
-                    record.host
-                ))
-            });
-        };
-        if let Some(status) = rx
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|s| s.clone())
-        {
-            return Ok(status);
+            // The task was aborted before it could report: killed (the table has the end), or
+            // stopped to go back to a checkpoint (it runs again here in a moment).
+            loop {
+                let record = self
+                    .table
+                    .get(pid)
+                    .map_err(|_| ProcessError::Host(format!("process {pid} vanished")))?;
+                if let Some(status) = ExitStatus::of_state(&record.state) {
+                    return Ok(status);
+                }
+                if record.host != self.host_id {
+                    return Err(ProcessError::Host(format!("process {pid} vanished")));
+                }
+                if self.lock_running().contains_key(&pid) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
-        // The task was aborted (killed) before it could report: the table has the end.
-        self.table
-            .get(pid)
-            .ok()
-            .and_then(|r| ExitStatus::of_state(&r.state))
-            .ok_or_else(|| ProcessError::Host(format!("process {pid} vanished")))
     }
 
     pub(crate) fn lock_recent(&self) -> std::sync::MutexGuard<'_, crate::recent::RecentExits> {

@@ -10,6 +10,7 @@
 pub mod bindings;
 mod budget;
 mod bus;
+mod checkpoint;
 mod control;
 mod ctx;
 mod error;
@@ -29,6 +30,7 @@ mod subtree;
 pub mod surface;
 mod waiting;
 
+pub use checkpoint::CheckpointMeta;
 pub use control::TABLE_POLL;
 pub use ctx::ProcessCtx;
 pub use error::ProcessError;

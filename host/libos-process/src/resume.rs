@@ -48,7 +48,11 @@ impl Kernel {
             tracing::info!(host = %dead, processes = orphans.len(), "adopting the processes of a dead host");
             for record in orphans {
                 let pid = record.pid;
-                match inner.resume_adopted(record).await {
+                let resumed = match inner.restore_if_asked(record).await {
+                    Ok(record) => inner.resume_adopted(record).await,
+                    Err(e) => Err(e),
+                };
+                match resumed {
                     Ok(()) => adopted.resumed.push(pid),
                     Err(e) => {
                         let reason =
@@ -75,7 +79,10 @@ impl Kernel {
 
 impl Inner {
     /// Resumes `record`, a process just adopted (see the module docs).
-    async fn resume_adopted(self: &Arc<Self>, record: ProcessRecord) -> Result<(), ProcessError> {
+    pub(crate) async fn resume_adopted(
+        self: &Arc<Self>,
+        record: ProcessRecord,
+    ) -> Result<(), ProcessError> {
         let pid = record.pid;
         let resume = self
             .table

@@ -67,3 +67,38 @@ pub(crate) fn load(conn: &Connection, pid: u64) -> Result<Option<Resume>> {
         }),
     )
 }
+
+/// Asks that `pid` go back to `checkpoint` (replacing an earlier request).
+pub(crate) fn request_restore(conn: &Connection, pid: u64, checkpoint: u64) -> Result<()> {
+    let checkpoint = i64::try_from(checkpoint)
+        .map_err(|_| KernelError::Store("checkpoint id out of range".into()))?;
+    conn.prepare_cached(
+        "INSERT INTO process_restores (pid, checkpoint, requested_ns) VALUES (?1, ?2, ?3)
+         ON CONFLICT (pid) DO UPDATE SET checkpoint = excluded.checkpoint,
+             requested_ns = excluded.requested_ns",
+    )?
+    .execute(params![stored_pid(pid)?, checkpoint, crate::sql::now_ns()])?;
+    Ok(())
+}
+
+/// Every pending restore: (pid, checkpoint).
+pub(crate) fn pending_restores(conn: &Connection) -> Result<Vec<(u64, u64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT pid, checkpoint FROM process_restores ORDER BY pid")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pid, checkpoint) = row?;
+        if let (Ok(pid), Ok(checkpoint)) = (u64::try_from(pid), u64::try_from(checkpoint)) {
+            out.push((pid, checkpoint));
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the restore request of `pid`.
+pub(crate) fn restore_done(conn: &Connection, pid: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM process_restores WHERE pid = ?1")?
+        .execute(params![stored_pid(pid)?])?;
+    Ok(())
+}

@@ -28,7 +28,9 @@ use crate::error::Result;
 /// its budgets (see [`crate::Usage`]); `process_policy_chains` the JSON array of image digests
 /// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]);
 /// `process_tools` the tools processes registered at run time (see [`crate::tools`]);
-/// `process_resume` how to resume each process on another host (see [`crate::Resume`]).
+/// `process_resume` how to resume each process on another host (see [`crate::Resume`]);
+/// `process_restores` the checkpoints processes were asked to go back to (see
+/// [`crate::ProcessTable::request_restore`]).
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS processes (
     pid          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,6 +104,11 @@ CREATE TABLE IF NOT EXISTS process_resume (
     workdir     TEXT    NOT NULL,
     events_from INTEGER NOT NULL,
     replay_from INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS process_restores (
+    pid          INTEGER PRIMARY KEY,
+    checkpoint   INTEGER NOT NULL,
+    requested_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS process_usage (
     pid           INTEGER PRIMARY KEY,

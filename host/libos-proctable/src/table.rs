@@ -391,6 +391,69 @@ impl ProcessTable {
         self.transaction(|conn| crate::resume::store(conn, pid, resume))
     }
 
+    /// Asks that live process `pid` go back to `checkpoint`: the host running it (or the one
+    /// that adopts it) applies it and drops the request.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Ended`] if it has ended; otherwise only
+    /// [`crate::KernelError::Store`].
+    pub fn request_restore(&self, pid: u64, checkpoint: u64) -> Result<()> {
+        self.transaction(|conn| {
+            let current = read::process(conn, pid)?;
+            if current.state.is_ended() {
+                return Err(crate::KernelError::Ended {
+                    pid,
+                    state: current.state.name().to_owned(),
+                });
+            }
+            crate::resume::request_restore(conn, pid, checkpoint)
+        })
+    }
+
+    /// The restores asked for and not yet applied: (pid, checkpoint), by pid.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn pending_restores(&self) -> Result<Vec<(u64, u64)>> {
+        crate::resume::pending_restores(&self.shared.committed())
+    }
+
+    /// Drops the restore request of `pid` (one that cannot be applied).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn drop_restore(&self, pid: u64) -> Result<()> {
+        self.transaction(|conn| crate::resume::restore_done(conn, pid))
+    }
+
+    /// Records that `pid` went back to a checkpoint: it runs `image` (`image_digest`) with
+    /// `capabilities` under `policy_chain` and resumes as `resume` says; its restore request
+    /// is dropped. One transaction. Returns its record.
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::set_image`].
+    pub fn restored(
+        &self,
+        pid: u64,
+        (image, image_digest): (&str, &str),
+        capabilities: &[String],
+        policy_chain: &[String],
+        resume: &crate::Resume,
+    ) -> Result<ProcessRecord> {
+        self.flush()?;
+        self.transaction(|conn| {
+            let record =
+                write::set_image(conn, pid, image, image_digest, capabilities, policy_chain)?;
+            crate::resume::store(conn, pid, resume)?;
+            crate::resume::restore_done(conn, pid)?;
+            Ok(record)
+        })
+    }
+
     /// Marks every live process of `host` failed with `reason`, whatever live state it is in
     /// (paused included), recording each change, all in one transaction; returns their pids.
     /// For the processes of a host that has died (see [`crate::hosts::recover`]).

@@ -1,5 +1,5 @@
-//! `libos checkpoint create|ls` and `libos fork`: a process's journal up to a point, and new
-//! processes that continue from it.
+//! `libos checkpoint create|ls|restore` and `libos fork`: a process's journal up to a point,
+//! the process sent back there, and new processes that continue from it.
 //!
 //! A checkpoint is a position in a process's journal (`libos-journal` `checkpoint.rs`) with
 //! what starting it again needs (its image digest, input, working directory, capabilities and
@@ -8,19 +8,19 @@
 //! on live from there, served by a background host (`libos serve --until-idle`). It holds the
 //! capabilities the process held at the checkpoint that the process still holds now (a
 //! capability taken away since is not brought back); grants are never copied (a person's
-//! approval is for the process it was given to, and one used is used). Each command is
-//! audited as `human:$USER` (`checkpoint.create` on `process/PID`, `process.fork` on
-//! `checkpoint/ID`) before it acts. No primitive lets a process take, restore or fork a
-//! checkpoint of itself.
+//! approval is for the process it was given to, and one used is used). `restore` sends a live
+//! process back (`libos_process` `checkpoint.rs`: applied by the host that runs it). Each
+//! command is audited as `human:$USER` (`checkpoint.create` and `checkpoint.restore` on
+//! `process/PID`, `process.fork` on `checkpoint/ID`) before it acts: three actions, so a policy
+//! or a person can allow one without the others. No primitive lets a process take, restore or
+//! fork a checkpoint of itself.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use clap::Subcommand;
 use libos::state::StateDir;
 use libos_journal::{Checkpoint, Journal};
 use libos_proctable::{HostLease, NewProcess, ProcessTable, Resume, State};
-use serde::{Deserialize, Serialize};
 
 use super::exit::{Code, Failure};
 use super::text::clean;
@@ -35,6 +35,13 @@ pub enum CheckpointCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Send a live process back to one of its checkpoints: the host running it stops it and
+    /// resumes it from there (nothing before the checkpoint happens again; what it did after
+    /// runs again as it goes on).
+    Restore {
+        /// The checkpoint's id or name.
+        checkpoint: String,
+    },
     /// List checkpoints, oldest first.
     Ls {
         /// Only those of this process.
@@ -46,17 +53,7 @@ pub enum CheckpointCommand {
     },
 }
 
-/// What a checkpoint keeps to start its process again.
-#[derive(Debug, Serialize, Deserialize)]
-struct Meta {
-    image: String,
-    image_digest: String,
-    cwd: String,
-    capabilities: Vec<String>,
-    policy_chain: Vec<String>,
-    input: String,
-    workdir: String,
-}
+use libos_process::CheckpointMeta as Meta;
 
 fn error(e: impl std::fmt::Display) -> Failure {
     Failure::new(Code::Error, e.to_string())
@@ -74,6 +71,7 @@ pub fn run(cmd: CheckpointCommand, state_dir: Option<&Path>) -> Result<(), Failu
     match cmd {
         CheckpointCommand::Create { pid, name } => create(pid, name.as_deref(), state_dir),
         CheckpointCommand::Ls { pid, json } => list(pid, json, state_dir),
+        CheckpointCommand::Restore { checkpoint } => restore(&checkpoint, state_dir),
     }
 }
 
@@ -168,6 +166,61 @@ fn shown(c: &Checkpoint) -> serde_json::Value {
     })
 }
 
+/// How long `restore` waits for a running host to apply it.
+const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `libos checkpoint restore CHECKPOINT`: asks the host of the checkpoint's process to send it
+/// back there, and says when it has.
+fn restore(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let (state, table, journal) = open(state_dir)?;
+    let checkpoint = journal
+        .checkpoint_named(which)
+        .map_err(error)?
+        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let pid = checkpoint.pid;
+    let record = table
+        .get(pid)
+        .map_err(|_| Failure::new(Code::NotFound, format!("no process {pid}")))?;
+    if record.state.is_ended() {
+        return Err(Failure::new(
+            Code::Error,
+            format!(
+                "process {pid} has ended; `libos fork {}` starts a new one from there",
+                checkpoint.id
+            ),
+        ));
+    }
+    super::operator::record(
+        state_dir,
+        "checkpoint.restore",
+        &format!("process/{pid}"),
+        &format!("operator: libos checkpoint restore {}", checkpoint.id),
+    )?;
+    table.request_restore(pid, checkpoint.id).map_err(error)?;
+    let hosts = state.hosts_dir();
+    let started = std::time::Instant::now();
+    while started.elapsed() < RESTORE_WAIT {
+        let pending = table.pending_restores().map_err(error)?;
+        if !pending.iter().any(|(p, _)| *p == pid) {
+            println!(
+                "process {pid} went back to checkpoint {} (entry {})",
+                checkpoint.id, checkpoint.upto
+            );
+            return Ok(());
+        }
+        let host = table.get(pid).map(|r| r.host).unwrap_or_default();
+        if !libos_proctable::hosts::is_alive(&hosts, &host) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!(
+        "process {pid} goes back to checkpoint {} when a host resumes it (`libos serve`)",
+        checkpoint.id
+    );
+    Ok(())
+}
+
 /// `libos fork CHECKPOINT`: see the module docs. Prints the new process's pid.
 pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let (state, table, journal) = open(state_dir)?;
@@ -178,16 +231,11 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let meta: Meta = serde_json::from_str(&checkpoint.meta)
         .map_err(|e| error(format!("checkpoint {}: {e}", checkpoint.id)))?;
     // What it held then and still holds now (a process that ended keeps its last).
-    let now: HashSet<String> = table
+    let now = table
         .get(checkpoint.pid)
-        .map(|r| r.capabilities.into_iter().collect())
+        .map(|r| r.capabilities)
         .unwrap_or_default();
-    let capabilities: Vec<String> = meta
-        .capabilities
-        .iter()
-        .filter(|c| now.contains(*c))
-        .cloned()
-        .collect();
+    let capabilities = meta.still_held(&now);
     super::operator::record(
         state_dir,
         "process.fork",

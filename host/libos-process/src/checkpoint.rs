@@ -1,0 +1,143 @@
+//! Going back to a checkpoint (`libos checkpoint restore`).
+//!
+//! A checkpoint (`libos-journal` `checkpoint.rs`) is a prefix of a process's journal with a
+//! [`CheckpointMeta`]. A restore is asked for in the process table (`process_restores`); the
+//! host running the process applies it at its next table poll (the host that adopts an orphan,
+//! before resuming it): it stops the process's task where it is (no end is recorded), waits
+//! until the task is gone, replaces the process's journal from the checkpoint's first entry on
+//! with the checkpoint's entries, records the image, capabilities and resume record of the
+//! checkpoint (capabilities: those held then that it still holds now, never one taken away
+//! since), drops the request, and resumes the process: its calls up to the checkpoint are
+//! answered from the journal (nothing before it happens again), and it goes on live from
+//! there. What happened in the world after the checkpoint stays (files, objects, events,
+//! children started since); grants a person gave and the process used stay used.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libos_proctable::{ProcessRecord, Resume, State};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProcessError;
+use crate::kernel::Inner;
+
+/// What a checkpoint keeps to start its process again (stored as JSON with it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// The image it ran, `name:version`.
+    pub image: String,
+    /// Its digest.
+    pub image_digest: String,
+    /// Its current directory, as shown to it.
+    pub cwd: String,
+    /// The capabilities it held.
+    pub capabilities: Vec<String>,
+    /// The digests of the images whose policies decided for it.
+    pub policy_chain: Vec<String>,
+    /// The input of its image's run.
+    pub input: String,
+    /// The working directory of its tree.
+    pub workdir: String,
+}
+
+impl CheckpointMeta {
+    /// Those of the checkpoint's capabilities that `now` still holds.
+    pub fn still_held(&self, now: &[String]) -> Vec<String> {
+        let now: HashSet<&String> = now.iter().collect();
+        self.capabilities
+            .iter()
+            .filter(|c| now.contains(c))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Inner {
+    /// Applies the restores asked for the processes this host runs (see the module docs).
+    pub(crate) async fn apply_restores(self: &Arc<Self>) {
+        if self.lock_running().is_empty() {
+            return;
+        }
+        let Ok(pending) = self.table.pending_restores() else {
+            return;
+        };
+        for (pid, checkpoint) in pending {
+            let Some(stopped) = self.lock_running().remove(&pid) else {
+                continue;
+            };
+            if let Some(abort) = &stopped.abort {
+                abort.abort();
+                while !abort.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            drop(stopped);
+            let outcome = match self.restore_to(pid, checkpoint).await {
+                Ok(record) => self.resume_adopted(record).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(pid, checkpoint, error = %e, "restore failed");
+                let _ = self.table.advance(
+                    pid,
+                    &[State::Failed {
+                        reason: format!("restore to checkpoint {checkpoint}: {e}"),
+                    }],
+                );
+            }
+        }
+    }
+
+    /// `record`, gone back to the checkpoint asked for it if there is a request (for a
+    /// process being adopted).
+    pub(crate) async fn restore_if_asked(
+        &self,
+        record: ProcessRecord,
+    ) -> Result<ProcessRecord, ProcessError> {
+        let pending = self.table.pending_restores()?;
+        match pending.iter().find(|(pid, _)| *pid == record.pid) {
+            Some(&(pid, checkpoint)) => self.restore_to(pid, checkpoint).await,
+            None => Ok(record),
+        }
+    }
+
+    /// Replaces `pid`'s journal and records with those of `checkpoint` (the task is stopped).
+    async fn restore_to(&self, pid: u64, checkpoint: u64) -> Result<ProcessRecord, ProcessError> {
+        let host = |e: libos_journal::JournalError| ProcessError::Host(e.to_string());
+        let found = self
+            .journal
+            .checkpoint_named(&checkpoint.to_string())
+            .map_err(host)?
+            .filter(|c| c.pid == pid);
+        let Some(found) = found else {
+            self.table.drop_restore(pid)?;
+            return Err(ProcessError::NotFound(format!(
+                "checkpoint {checkpoint} of process {pid}"
+            )));
+        };
+        let meta: CheckpointMeta = serde_json::from_str(&found.meta)
+            .map_err(|e| ProcessError::Invalid(format!("checkpoint {checkpoint}: {e}")))?;
+        let current = self.table.get(pid)?;
+        let events_from = self.table.resume_of(pid)?.map_or(0, |r| r.events_from);
+        self.journal
+            .restore(&found, pid)
+            .stored()
+            .await
+            .map_err(host)?;
+        let record = self.table.restored(
+            pid,
+            (&meta.image, &meta.image_digest),
+            &meta.still_held(&current.capabilities),
+            &meta.policy_chain,
+            &Resume {
+                input: meta.input.clone(),
+                workdir: meta.workdir.clone(),
+                events_from,
+                replay_from: found.from,
+            },
+        )?;
+        tracing::info!(pid, checkpoint, "process went back to a checkpoint");
+        Ok(record)
+    }
+}
