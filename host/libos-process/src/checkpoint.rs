@@ -119,7 +119,9 @@ impl Inner {
         let meta: CheckpointMeta = serde_json::from_str(&found.meta)
             .map_err(|e| ProcessError::Invalid(format!("checkpoint {checkpoint}: {e}")))?;
         let current = self.table.get(pid)?;
-        let events_from = self.table.resume_of(pid)?.map_or(0, |r| r.events_from);
+        let before = self.table.resume_of(pid)?;
+        let events_from = before.as_ref().map_or(0, |r| r.events_from);
+        let spawned_at = before.and_then(|r| r.spawned_at);
         self.journal
             .restore(&found, pid)
             .stored()
@@ -135,6 +137,7 @@ impl Inner {
                 workdir: meta.workdir.clone(),
                 events_from,
                 replay_from: found.from,
+                spawned_at,
             },
         )?;
         tracing::info!(pid, checkpoint, "process went back to a checkpoint");

@@ -81,6 +81,9 @@ pub(crate) struct Launch {
     pub(crate) after: Option<libos::permit::RecordPending>,
     /// Paused from the start (adopted paused).
     pub(crate) paused: bool,
+    /// Its start was queued behind the spawn: it is committed before the process runs any
+    /// code, so nothing it does can outlive a crash that loses its row.
+    pub(crate) commit_first: bool,
 }
 
 /// Runs AgentProcesses. One kernel serves one process tree per `start` without a parent; all
@@ -242,7 +245,7 @@ impl Kernel {
                     .into(),
             ));
         }
-        Inner::start(&self.inner, start, None, None).await
+        Inner::start(&self.inner, start, None, None, None).await
     }
 
     /// Waits until `pid` has ended and returns how.
@@ -281,11 +284,14 @@ impl Inner {
     /// Starts `start`, under its image's policy inheriting `inherits` (the policy in force of
     /// the parent that spawns it). With `after`, the process runs no code before those
     /// records (its spawn's) are stored, and fails, never having run, if they cannot be.
+    /// `spawned_at` is the entry of the parent's journal that spawns it (see
+    /// [`libos_proctable::Resume::spawned_at`]).
     pub(crate) async fn start(
         self: &Arc<Self>,
         start: Start,
         inherits: Option<(&Arc<Policy>, &[String])>,
         after: Option<libos::permit::RecordPending>,
+        spawned_at: Option<u64>,
     ) -> Result<u64, ProcessError> {
         let (inherits, inherited_chain) = match inherits {
             Some((policy, chain)) => (Some(policy), chain),
@@ -340,6 +346,7 @@ impl Inner {
                 workdir: start.workdir.to_string_lossy().into_owned(),
                 events_from,
                 replay_from: 1,
+                spawned_at,
             }),
         };
         let pid = if parent_live_here {
@@ -386,6 +393,7 @@ impl Inner {
                 admission,
                 after,
                 paused: false,
+                commit_first: parent_live_here,
             },
         );
         Ok(pid)
@@ -404,6 +412,7 @@ impl Inner {
             admission,
             after,
             paused,
+            commit_first,
         } = run;
         let (tx, rx) = watch::channel(None);
         let pause = Arc::new(PauseFlag::default());
@@ -428,6 +437,10 @@ impl Inner {
         // the task's whole life, and the context (almost a kilobyte) moves on into the store.
         let ctx = Box::new(ctx);
         let task = tokio::spawn(async move {
+            if commit_first && let Err(e) = this.table.flush() {
+                this.finish(pid, ExitStatus::Failed(format!("not started: {e}")), &tx);
+                return;
+            }
             if let Some(after) = after
                 && let Err(e) = after.stored().await
             {
@@ -511,10 +524,14 @@ impl Inner {
             fuel_left: 0,
             reported: Reported::default(),
             journal: crate::journal::CallJournal::new(Arc::clone(&self.journal), pid),
+            spawning_at: None,
         };
         Ok((ctx, (stdout, stderr)))
     }
 
+    /// Waits for the end of `pid`. A process this host is about to run (being adopted, or
+    /// going back to a checkpoint: its row names this host, its task is not there yet) is
+    /// waited for as if it ran.
     pub(crate) async fn wait(&self, pid: u64) -> Result<ExitStatus, ProcessError> {
         loop {
             let rx = self.lock_running().get(&pid).map(|r| r.exit.clone());
@@ -526,12 +543,17 @@ impl Inner {
                     .table
                     .get(pid)
                     .map_err(|_| ProcessError::NotFound(format!("process {pid}")))?;
-                return ExitStatus::of_state(&record.state).ok_or_else(|| {
-                    ProcessError::Invalid(format!(
-                        "process {pid} is run by another host ({}); wait for it there",
-                        record.host
-                    ))
-                });
+                if let Some(status) = ExitStatus::of_state(&record.state) {
+                    return Ok(status);
+                }
+                if record.host == self.host_id {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+                return Err(ProcessError::Invalid(format!(
+                    "process {pid} is run by another host ({}); wait for it there",
+                    record.host
+                )));
             };
             if let Some(status) = rx
                 .wait_for(Option::is_some)
@@ -541,23 +563,15 @@ impl Inner {
             {
                 return Ok(status);
             }
-            // The task was aborted before it could report: killed (the table has the end), or
-            // stopped to go back to a checkpoint (it runs again here in a moment).
-            loop {
-                let record = self
-                    .table
-                    .get(pid)
-                    .map_err(|_| ProcessError::Host(format!("process {pid} vanished")))?;
-                if let Some(status) = ExitStatus::of_state(&record.state) {
-                    return Ok(status);
-                }
-                if record.host != self.host_id {
-                    return Err(ProcessError::Host(format!("process {pid} vanished")));
-                }
-                if self.lock_running().contains_key(&pid) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            // The task was aborted before it could report: killed (the table has the end, and
+            // the kill took it out of the running map), or stopped to go back to a checkpoint
+            // (it runs again here in a moment).
+            while self
+                .lock_running()
+                .get(&pid)
+                .is_some_and(|r| r.exit.has_changed().is_err())
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
         }
     }

@@ -181,6 +181,7 @@ impl Inner {
                 admission,
                 after: None,
                 paused,
+                commit_first: false,
             },
         );
         Ok(())

@@ -74,11 +74,16 @@ impl Inner {
                 Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
             }
             // A host resuming it runs the new image on this input and replays from here.
+            let spawned_at = match self.table.resume_of(pid) {
+                Ok(before) => before.and_then(|r| r.spawned_at),
+                Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
+            };
             let resume = libos_proctable::Resume {
                 input: exec.input.clone(),
                 workdir: ctx.workdir.to_string_lossy().into_owned(),
                 events_from: ctx.events_from,
                 replay_from: ctx.journal.next_seq(),
+                spawned_at,
             };
             if let Err(e) = self.table.set_resume(pid, &resume) {
                 return ExitStatus::Failed(format!("exec into {image}: {e}"));

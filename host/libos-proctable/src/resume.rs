@@ -24,6 +24,9 @@ pub struct Resume {
     pub events_from: u64,
     /// The journal entry its current image's run starts at (1 unless it `exec`ed).
     pub replay_from: u64,
+    /// The entry of its parent's journal whose `spawn` started it: a parent resumed after a
+    /// crash that lost that entry finds the child by it instead of starting another.
+    pub spawned_at: Option<u64>,
 }
 
 /// Stores `resume` for `pid` (replacing what was there).
@@ -32,40 +35,50 @@ pub(crate) fn store(conn: &Connection, pid: u64, resume: &Resume) -> Result<()> 
         .map_err(|_| KernelError::Store("event id out of range".into()))?;
     let replay_from = i64::try_from(resume.replay_from)
         .map_err(|_| KernelError::Store("journal entry out of range".into()))?;
+    let spawned_at = resume
+        .spawned_at
+        .map(i64::try_from)
+        .transpose()
+        .map_err(|_| KernelError::Store("journal entry out of range".into()))?;
     conn.prepare_cached(
-        "INSERT INTO process_resume (pid, input, workdir, events_from, replay_from)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO process_resume (pid, input, workdir, events_from, replay_from, spawned_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (pid) DO UPDATE SET input = excluded.input, workdir = excluded.workdir,
-             events_from = excluded.events_from, replay_from = excluded.replay_from",
+             events_from = excluded.events_from, replay_from = excluded.replay_from,
+             spawned_at = excluded.spawned_at",
     )?
     .execute(params![
         stored_pid(pid)?,
         resume.input,
         resume.workdir,
         events_from,
-        replay_from
+        replay_from,
+        spawned_at
     ])?;
     Ok(())
 }
 
 /// The resume record of `pid`, if one was stored.
 pub(crate) fn load(conn: &Connection, pid: u64) -> Result<Option<Resume>> {
-    let row: Option<(String, String, i64, i64)> = conn
+    type Row = (String, String, i64, i64, Option<i64>);
+    let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT input, workdir, events_from, replay_from FROM process_resume WHERE pid = ?1",
+            "SELECT input, workdir, events_from, replay_from, spawned_at
+             FROM process_resume WHERE pid = ?1",
         )?
         .query_row(params![stored_pid(pid)?], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    Ok(
-        row.map(|(input, workdir, events_from, replay_from)| Resume {
+    Ok(row.map(
+        |(input, workdir, events_from, replay_from, spawned_at)| Resume {
             input,
             workdir,
             events_from: u64::try_from(events_from).unwrap_or(0),
             replay_from: u64::try_from(replay_from).unwrap_or(1).max(1),
-        }),
-    )
+            spawned_at: spawned_at.and_then(|s| u64::try_from(s).ok()),
+        },
+    ))
 }
 
 /// Asks that `pid` go back to `checkpoint` (replacing an earlier request).
@@ -101,4 +114,17 @@ pub(crate) fn restore_done(conn: &Connection, pid: u64) -> Result<()> {
     conn.prepare_cached("DELETE FROM process_restores WHERE pid = ?1")?
         .execute(params![stored_pid(pid)?])?;
     Ok(())
+}
+
+/// The child of `parent` whose spawn was entry `seq` of the parent's journal, if any.
+pub(crate) fn child_spawned_at(conn: &Connection, parent: u64, seq: u64) -> Result<Option<u64>> {
+    let seq = i64::try_from(seq).map_err(|_| KernelError::Store("entry out of range".into()))?;
+    let child: Option<i64> = conn
+        .prepare_cached(
+            "SELECT p.pid FROM processes p JOIN process_resume r ON r.pid = p.pid
+             WHERE p.parent = ?1 AND r.spawned_at = ?2",
+        )?
+        .query_row(params![stored_pid(parent)?, seq], |r| r.get(0))
+        .optional()?;
+    Ok(child.and_then(|c| u64::try_from(c).ok()))
 }

@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS process_resume (
     input       TEXT    NOT NULL,
     workdir     TEXT    NOT NULL,
     events_from INTEGER NOT NULL,
-    replay_from INTEGER NOT NULL
+    replay_from INTEGER NOT NULL,
+    spawned_at  INTEGER NULL
 );
 CREATE TABLE IF NOT EXISTS process_restores (
     pid          INTEGER PRIMARY KEY,

@@ -420,6 +420,17 @@ impl ProcessTable {
         crate::resume::pending_restores(&self.shared.committed())
     }
 
+    /// The child of `parent` whose spawn was entry `seq` of the parent's journal (see
+    /// [`crate::Resume::spawned_at`]), if there is one.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn child_spawned_at(&self, parent: u64, seq: u64) -> Result<Option<u64>> {
+        self.flush()?;
+        crate::resume::child_spawned_at(&*self.lock()?, parent, seq)
+    }
+
     /// Drops the restore request of `pid` (one that cannot be applied).
     ///
     /// # Errors

@@ -262,6 +262,7 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
                 workdir: meta.workdir.clone(),
                 events_from,
                 replay_from: checkpoint.from,
+                spawned_at: None,
             }),
         })
         .map_err(error)?;

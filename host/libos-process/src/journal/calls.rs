@@ -196,6 +196,10 @@ impl shared::shell::Host for Journaled<'_> {
 }
 
 impl own::process::Host for Journaled<'_> {
+    /// Made idempotent by its key, the entry's number: a resumed parent whose spawn's entry was
+    /// lost finds the child it started (`Resume::spawned_at`) instead of starting another, so
+    /// a spawn is journaled like a read, without waiting for the disk before it runs. The child
+    /// commits its own row before it runs any code; the parent commits it too before going on.
     async fn spawn(
         &mut self,
         image: String,
@@ -203,30 +207,41 @@ impl own::process::Host for Journaled<'_> {
         capabilities: Vec<CapabilityRequest>,
         cwd: Option<String>,
     ) -> R<Pid> {
-        let about = preview(&format!("spawn {image}"));
-        let replayed = self.0.journal.replaying();
-        let spawned: Result<Pid, RuntimeError> = effect!(
-            self.0,
-            PROCESS,
-            "spawn",
-            (image, input, capabilities, cwd),
-            ASK_VALUE,
-            about,
-            {
+        let call = Call::new(PROCESS, "spawn", &(&image, &input, &capabilities, &cwd))?;
+        let ticket = match self.0.journal.read(&call)? {
+            Begun::Replayed(bytes) => {
+                let spawned: Result<Pid, RuntimeError> = decode(&bytes, &call)?;
+                if spawned.is_ok() {
+                    // Against `max_children`, as the spawn counted it when it ran.
+                    self.0.children_started += 1;
+                }
+                return Ok(spawned);
+            }
+            Begun::Live(ticket) => ticket,
+        };
+        let pid = self.0.pid;
+        let found = if self.0.journal.resumed() {
+            self.0.kernel.table.child_spawned_at(pid, ticket.seq())?
+        } else {
+            None
+        };
+        let spawned = match found {
+            Some(child) => {
+                self.0.children_started += 1;
+                Ok(child)
+            }
+            None => {
+                self.0.spawning_at = Some(ticket.seq());
                 let spawned =
                     own::process::Host::spawn(self.0, image, input, capabilities, cwd).await?;
-                // The child's row is committed before anything after this spawn is journaled:
-                // a host resuming the parent finds the child it was told about.
+                self.0.spawning_at = None;
                 if spawned.is_ok() {
                     self.0.kernel.table.flush()?;
                 }
                 spawned
             }
-        )?;
-        if replayed && spawned.is_ok() {
-            // Against `max_children`, as the spawn counted it when it ran.
-            self.0.children_started += 1;
-        }
+        };
+        self.0.journal.settle(ticket, &call, &spawned)?;
         Ok(spawned)
     }
 

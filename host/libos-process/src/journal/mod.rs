@@ -94,6 +94,13 @@ pub(crate) enum Begun {
     Live(Ticket),
 }
 
+impl Ticket {
+    /// The number of its entry.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// A call being run live: where its result goes.
 pub(crate) struct Ticket {
     seq: u64,
@@ -140,6 +147,9 @@ pub(crate) struct CallJournal {
     /// The last change handed over without waiting, and how many were since the last wait.
     unconfirmed: Option<Pending>,
     ahead: u32,
+    /// Whether the process ran on a host before this one (its calls past the journal may
+    /// have happened, their entries lost with that host).
+    resumed: bool,
 }
 
 /// How many entries a process may append without waiting before it waits for the journal to
@@ -156,6 +166,7 @@ impl CallJournal {
             replay: VecDeque::new(),
             unconfirmed: None,
             ahead: 0,
+            resumed: false,
         }
     }
 
@@ -178,6 +189,7 @@ impl CallJournal {
             replay: entries.into(),
             unconfirmed: None,
             ahead: 0,
+            resumed: true,
         })
     }
 
@@ -186,9 +198,9 @@ impl CallJournal {
         self.next
     }
 
-    /// Whether calls are still answered from the journal.
-    pub(crate) fn replaying(&self) -> bool {
-        !self.replay.is_empty()
+    /// Whether the process ran on another host before (see the field).
+    pub(crate) fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The next recorded entry, if replaying, checked against `call`.

@@ -176,6 +176,7 @@ impl ProcessCtx {
             start,
             Some((&self.policy, &self.policy_chain)),
             Some(recorded),
+            self.spawning_at.take(),
         )
         .await
         .map_err(|e| e.to_runtime());
