@@ -39,7 +39,7 @@ case "${1:-}" in
     bench)
         ensure_targets
         cargo bench --locked -p libos --bench primitives --bench wasi_fs
-        cargo bench --locked -p libos-process --bench shell --bench record_first --bench spawn_scale --bench jit_tools
+        cargo bench --locked -p libos-process --bench shell --bench record_first --bench spawn_scale --bench jit_tools --bench resume
         cargo bench --locked -p libos-journal --bench group_commit
         # 100,000 parked processes in one `libos run -d` host (needs vm.max_map_count raised:
         # the test raises it when run as root, or says how).

@@ -309,3 +309,81 @@ fn a_restored_process_goes_back_and_redoes_only_what_came_after() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("libos fork"));
 }
+
+#[test]
+fn forks_and_committed_images_start_with_the_checkpoints_objects() {
+    let env = Env::new();
+    image(&env);
+    let input = json!({ "steps": [
+        { "op": "put", "kind": "k", "key": "a", "value": 1 },
+        { "op": "wait_event", "topic": "go" },
+        { "op": "get", "kind": "k", "key": "a" },
+        { "op": "put", "kind": "k", "key": "a", "value": 2 },
+    ]})
+    .to_string();
+    let pid = env.run_detached("forkable", Some(&input));
+    wait_blocked(&env, pid);
+    env.libos()
+        .args(["checkpoint", "create", &pid.to_string(), "--name", "m"])
+        .assert()
+        .success();
+    let out = env.libos().args(["fork", "m"]).output().expect("fork");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fork: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pid");
+    wait_blocked(&env, fork);
+    env.libos().args(["emit", "go", "1"]).assert().success();
+    for p in [pid, fork] {
+        let results = output_of(&env, p)["results"].clone();
+        // Each read its own copy of the object as the checkpoint left it, then changed it.
+        assert_eq!(results[2]["ok"]["value"], json!(1), "{p}: {results}");
+        assert_eq!(results[3]["ok"], json!(2), "{p}: {results}");
+    }
+
+    // An image whose processes start with those objects.
+    let out = env
+        .libos()
+        .args(["image", "commit", "m", "--name", "seeded"])
+        .output()
+        .expect("commit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 objects"));
+    let reader = json!({ "steps": [
+        { "op": "get", "kind": "k", "key": "a" },
+        { "op": "put", "kind": "k", "key": "a", "value": 3 },
+    ]})
+    .to_string();
+    for _ in 0..2 {
+        let started = env.run_detached("seeded", Some(&reader));
+        let results = output_of(&env, started)["results"].clone();
+        assert_eq!(results[0]["ok"]["value"], json!(1), "{results}");
+        assert_eq!(results[0]["ok"]["version"], json!(1), "{results}");
+    }
+    assert!(
+        env.audit_json()
+            .iter()
+            .any(|r| r["action"] == "image.commit" && r["resource"] == "checkpoint/1"),
+        "the commit is on the record"
+    );
+
+    // Checkpoints are kept until deleted.
+    env.libos()
+        .args(["checkpoint", "rm", "m"])
+        .assert()
+        .success();
+    assert!(env.json_lines(&["checkpoint", "ls", "--json"]).is_empty());
+    env.libos()
+        .args(["checkpoint", "rm", "m"])
+        .assert()
+        .failure();
+}

@@ -445,5 +445,31 @@ fn killed_hosts_lose_nothing_and_repeat_no_effect() {
         .expect("effects");
     let doubt: Value = serde_json::from_slice(&doubt.stdout).expect("effects --json");
     assert_eq!(doubt, json!([]), "seed {seed}");
+    // What the person settled stays listed until pruned; every process has ended.
+    let listed = |env: &Env| -> Vec<Value> {
+        let out = env
+            .libos()
+            .args(["effects", "--json"])
+            .output()
+            .expect("effects");
+        serde_json::from_slice(&out.stdout).expect("effects --json")
+    };
+    let settled = listed(&env).len();
+    let out = env
+        .libos()
+        .args(["effects", "--prune"])
+        .output()
+        .expect("prune");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!("pruned {settled} journal")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(listed(&env).is_empty(), "seed {seed}");
     env.libos().args(["audit", "verify"]).assert().success();
 }

@@ -32,6 +32,6 @@ mod sql;
 pub use error::{HumanError, Result};
 pub use grants::{Call, Grant, stored as stored_grants};
 pub use queue::{DEFAULT_REQUEST_TTL, HumanQueue, MAX_WAITING};
-pub use request::{Asked, NewApproval, NewQuestion, Request, RequestKind, RequestState};
+pub use request::{Asked, Asker, NewApproval, NewQuestion, Request, RequestKind, RequestState};
 pub use rules::{Rule, RuleEffect, command_line, stored as stored_rules};
 pub use scope::Scope;

@@ -50,6 +50,16 @@ pub struct NewQuestion {
     pub choices: Vec<String>,
 }
 
+/// Who asks a question ([`crate::HumanQueue::ask_once`]): shown to the person as the
+/// request's action and reason, so a process cannot pass its question off as the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// The process (`human.ask`).
+    Process,
+    /// The host, about an effect in doubt (`effect.in-doubt`).
+    Host,
+}
+
 impl NewQuestion {
     pub(crate) fn check(&self) -> Result<()> {
         if self.question.trim().is_empty() || self.question.len() > MAX_TEXT {

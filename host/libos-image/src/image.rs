@@ -44,6 +44,9 @@ pub struct Image {
     pub limits: ImageLimits,
     /// Lifetime budgets of the process and its descendants.
     pub budget: ImageBudget,
+    /// The object memory its processes start with (a blob: a JSON array of `{kind, key,
+    /// value}`), for an image committed from a checkpoint ([`crate::ImageStore::commit`]).
+    pub memory: Option<ComponentRef>,
     /// When this record was stored, in nanoseconds since the Unix epoch.
     pub created_ns: u64,
 }
@@ -122,6 +125,9 @@ pub(crate) struct ImageRecord {
     /// budgets existed.
     #[serde(default, skip_serializing_if = "ImageBudget::is_empty")]
     pub budget: ImageBudget,
+    /// Left out when absent (every built image), for the same reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ComponentRef>,
 }
 
 impl ImageRecord {
@@ -143,6 +149,7 @@ impl ImageRecord {
             policy: self.policy,
             limits: self.limits,
             budget: self.budget,
+            memory: self.memory,
             created_ns,
         }
     }

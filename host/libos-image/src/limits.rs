@@ -22,6 +22,7 @@ pub(crate) const LIMIT_KEYS: &[&str] = &[
     "max_namespace_bytes",
     "events_per_second",
     "max_log_bytes",
+    "max_journal_bytes",
 ];
 
 /// Resource limits of an agent built from an image. Every field is optional in the manifest;
@@ -66,6 +67,19 @@ pub struct ImageLimits {
     /// capped per instance instead). Default 16 MiB.
     #[serde(with = "size")]
     pub max_log_bytes: u64,
+    /// Bytes the agent's journal may hold while it lives (each call's arguments digest,
+    /// intent and result: a file read keeps what it read). A call whose result would pass it
+    /// fails with `limit-exceeded(storage)` instead of returning (a call that cannot fail
+    /// traps). Default 256 MiB; left out of the image digest when default.
+    #[serde(with = "size", skip_serializing_if = "is_default_journal")]
+    pub max_journal_bytes: u64,
+}
+
+/// The default [`ImageLimits::max_journal_bytes`].
+pub const DEFAULT_MAX_JOURNAL_BYTES: u64 = 256 << 20;
+
+fn is_default_journal(bytes: &u64) -> bool {
+    *bytes == DEFAULT_MAX_JOURNAL_BYTES
 }
 
 impl Default for ImageLimits {
@@ -81,6 +95,7 @@ impl Default for ImageLimits {
             max_namespace_bytes: 16 << 20,
             events_per_second: 1_000,
             max_log_bytes: 16 << 20,
+            max_journal_bytes: DEFAULT_MAX_JOURNAL_BYTES,
         }
     }
 }
@@ -108,6 +123,9 @@ impl ImageLimits {
                     limits.events_per_second = small_count(&value).map_err(field)?;
                 }
                 "max_log_bytes" => limits.max_log_bytes = size(&value).map_err(field)?,
+                "max_journal_bytes" => {
+                    limits.max_journal_bytes = positive_size(&value).map_err(field)?;
+                }
                 // Unknown keys were rejected when the section was opened.
                 _ => {
                     return Err(field(FieldError::Unknown {

@@ -109,7 +109,63 @@ impl ImageStore {
             policy: manifest.policy.as_ref().map(|p| p.text.clone()),
             limits: manifest.limits,
             budget: manifest.budget,
+            memory: None,
         };
+        self.store_record(record)
+    }
+
+    /// Stores a new image `name:version` that is `base` (its components, capabilities,
+    /// policy, limits and budgets) whose processes start with the object memory `memory` (a
+    /// JSON array of `{kind, key, value}`, stored as a blob under its digest). The
+    /// capabilities stay requests: a process of it holds only what whoever starts it grants.
+    ///
+    /// # Errors
+    /// [`ImageError::InvalidReference`] for a bad name or version, I/O errors
+    /// writing the blob, [`ImageError::Database`] if the record cannot be stored.
+    pub fn commit(
+        &self,
+        base: &Image,
+        (name, version): (&str, &str),
+        memory: &[u8],
+    ) -> Result<Built, ImageError> {
+        let invalid = |reason: String| ImageError::InvalidReference {
+            reference: format!("{name}:{version}").chars().take(80).collect(),
+            reason,
+        };
+        crate::names::check_image_name(name).map_err(invalid)?;
+        crate::names::check_version(version).map_err(invalid)?;
+        let size = u64::try_from(memory.len()).unwrap_or(u64::MAX);
+        let digest = self.blobs.put(memory)?;
+        let record = ImageRecord {
+            format: RECORD_FORMAT.to_owned(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+            description: base.description.clone(),
+            agent: base.agent,
+            tools: base.tools.clone(),
+            capabilities: base.capabilities.clone(),
+            policy: base.policy.clone(),
+            limits: base.limits,
+            budget: base.budget,
+            memory: Some(ComponentRef { digest, size }),
+        };
+        self.store_record(record)
+    }
+
+    /// The object memory a committed image's processes start with ([`Image::memory`]), read
+    /// back and checked against its digest; empty for an image without one.
+    ///
+    /// # Errors
+    /// [`ImageError::BlobMissing`], [`ImageError::BlobCorrupt`] or I/O errors.
+    pub fn read_memory(&self, image: &Image) -> Result<Vec<u8>, ImageError> {
+        match &image.memory {
+            None => Ok(Vec::new()),
+            Some(memory) => self.blobs.read(&memory.digest),
+        }
+    }
+
+    /// Stores `record` under its digest (replacing what `name:version` was).
+    fn store_record(&self, record: ImageRecord) -> Result<Built, ImageError> {
         let encoded = record.encode().map_err(|e| ImageError::CorruptRecord {
             name: record.name.clone(),
             version: record.version.clone(),

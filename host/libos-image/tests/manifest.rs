@@ -88,6 +88,7 @@ fn parses_a_full_manifest() {
             max_namespace_bytes: 1_000_000,
             events_per_second: 25,
             max_log_bytes: 16 << 20,
+            max_journal_bytes: 256 << 20,
         }
     );
     assert_eq!(

@@ -28,6 +28,7 @@ fn entry(pid: u64, seq: u64) -> Entry {
         intent: Vec::new(),
         result: Some(vec![1; 64]),
         state: EffectState::Committed,
+        grant: None,
     }
 }
 

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS journal_checkpoints (
     from_seq   INTEGER NOT NULL,
     upto       INTEGER NOT NULL,
     created_ns INTEGER NOT NULL,
-    meta       TEXT    NOT NULL
+    meta       TEXT    NOT NULL,
+    memory     BLOB    NULL
 );
 CREATE TABLE IF NOT EXISTS journal_checkpoint_entries (
     checkpoint  INTEGER NOT NULL,
@@ -78,16 +79,20 @@ fn key(n: u64) -> Result<i64, JournalError> {
 
 impl Journal {
     /// Takes a checkpoint of `pid`'s journal from entry `from` (see the module docs), named
-    /// `name` (unique among checkpoints, if given), storing `meta` with it.
+    /// `name` (unique among checkpoints, if given), storing `meta` with it, and what `memory`
+    /// reads in the same transaction (the process's objects, consistent with the entries
+    /// kept: a checkpoint is refused while a memory write is under way).
     ///
     /// # Errors
-    /// [`JournalError::Store`] when the database fails or the name is taken.
+    /// [`JournalError::Store`] when the database fails, the name is taken, `memory` fails,
+    /// or a memory write is under way ([`JournalError::Busy`]: try again).
     pub fn checkpoint(
         &self,
         pid: u64,
         name: Option<&str>,
         from: u64,
         meta: &str,
+        memory: impl FnOnce(&rusqlite::Connection) -> Result<Vec<u8>, String>,
     ) -> Result<Checkpoint, JournalError> {
         let mut conn = self.reader();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -117,6 +122,19 @@ impl Journal {
             params![p, f],
             |r| r.get(0),
         )?;
+        if let Some(open) = open {
+            let under_way: String = tx.query_row(
+                "SELECT interface FROM journal WHERE pid = ?1 AND seq = ?2",
+                params![p, open],
+                |r| r.get(0),
+            )?;
+            if under_way.ends_with("/memory") {
+                return Err(JournalError::Busy(format!(
+                    "process {pid} is in the middle of a memory write (entry {open})"
+                )));
+            }
+        }
+        let memory = memory(&tx).map_err(JournalError::Store)?;
         let upto = match (open, last) {
             (Some(open), _) => open - 1,
             (None, Some(last)) => last,
@@ -129,9 +147,9 @@ impl Journal {
         )
         .unwrap_or(i64::MAX);
         tx.execute(
-            "INSERT INTO journal_checkpoints (pid, name, from_seq, upto, created_ns, meta)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![p, name, f, upto, now, meta],
+            "INSERT INTO journal_checkpoints (pid, name, from_seq, upto, created_ns, meta, memory)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![p, name, f, upto, now, meta, memory],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -232,5 +250,36 @@ impl Journal {
         )?;
         tx.commit()?;
         Ok(copied as u64)
+    }
+
+    /// Deletes checkpoint `id` and its entries (processes forked from it keep their own
+    /// copies). Returns whether there was one.
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database fails.
+    pub fn drop_checkpoint(&self, id: u64) -> Result<bool, JournalError> {
+        let mut conn = self.reader();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM journal_checkpoint_entries WHERE checkpoint = ?1",
+            [key(id)?],
+        )?;
+        let gone = tx.execute("DELETE FROM journal_checkpoints WHERE id = ?1", [key(id)?])?;
+        tx.commit()?;
+        Ok(gone > 0)
+    }
+
+    /// What the checkpoint `id` keeps of its process's memory (the caller's encoding; `None`
+    /// when there is no such checkpoint).
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database fails.
+    pub fn checkpoint_memory(&self, id: u64) -> Result<Option<Vec<u8>>, JournalError> {
+        let conn = self.reader();
+        let memory: Option<Option<Vec<u8>>> = conn
+            .prepare_cached("SELECT memory FROM journal_checkpoints WHERE id = ?1")?
+            .query_row([key(id)?], |r| r.get(0))
+            .optional()?;
+        Ok(memory.map(Option::unwrap_or_default))
     }
 }

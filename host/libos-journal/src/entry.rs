@@ -81,6 +81,9 @@ pub struct Entry {
     pub result: Option<Vec<u8>>,
     /// Where the call stands.
     pub state: EffectState,
+    /// The grant (a person's approval) whose use let the effect through, noted before it
+    /// ran ([`crate::Journal::note_grant`]); `None` when none was needed.
+    pub grant: Option<u64>,
 }
 
 impl Entry {
@@ -101,6 +104,7 @@ impl Entry {
             intent: Vec::new(),
             result: Some(result),
             state: EffectState::Committed,
+            grant: None,
         }
     }
 }

@@ -30,6 +30,9 @@ pub enum JournalError {
     /// of the batch were not stored.
     #[error("journal store error: {0}")]
     Store(String),
+    /// Not now: the process is in the middle of something that must finish first.
+    #[error("{0}; try again")]
+    Busy(String),
     /// The writer thread is gone (the journal was closed).
     #[error("the journal is closed")]
     Closed,

@@ -19,6 +19,7 @@
 //!
 //! The table `journal` lives in the shared `libos.db` (see [`schema`]).
 
+mod block;
 mod checkpoint;
 mod entry;
 mod error;

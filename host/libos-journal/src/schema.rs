@@ -2,7 +2,7 @@
 //!
 //! One row per entry, keyed by (pid, seq); `args_digest` is 32 bytes, `intent` and `result`
 //! the caller's encodings (`result` NULL while the call is prepared or in doubt), `state` an
-//! [`crate::EffectState`] name. `WITHOUT ROWID`: entries are read by process in order. The
+//! [`crate::EffectState`] name, `grant_id` the grant that let an effect through (if one did). `WITHOUT ROWID`: entries are read by process in order. The
 //! partial index finds the calls in doubt without reading every entry.
 
 /// Creates the table if it does not exist yet.
@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS journal (
     intent      BLOB    NOT NULL,
     result      BLOB    NULL,
     state       TEXT    NOT NULL,
+    grant_id    INTEGER NULL,
     PRIMARY KEY (pid, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS journal_open_effects ON journal (state, pid, seq)

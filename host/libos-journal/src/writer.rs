@@ -37,6 +37,10 @@ enum Change {
     },
     /// The entries of an ended process that nobody needs any more.
     Remove(u64),
+    /// The grant that let a prepared effect through.
+    NoteGrant { pid: u64, seq: u64, grant: u64 },
+    /// Nothing: stored once everything handed over before it is.
+    Barrier,
     /// A process's entries from a checkpoint's first on replaced by the checkpoint's.
     Restore {
         checkpoint: u64,
@@ -58,6 +62,15 @@ impl Pending {
     /// What the writer said: out of order, a store error (nothing is stored), closed.
     pub fn wait(self) -> Result<(), JournalError> {
         self.0.blocking_recv().unwrap_or(Err(JournalError::Closed))
+    }
+
+    /// Blocks this thread until the change is committed (or refused), even on a thread that
+    /// runs async tasks (which it holds meanwhile: for rare waits only).
+    ///
+    /// # Errors
+    /// As [`Pending::wait`].
+    pub fn wait_here(self) -> Result<(), JournalError> {
+        crate::block::block_on(self.0).unwrap_or(Err(JournalError::Closed))
     }
 
     /// Waits, without holding a thread, until the change is committed (or refused).
@@ -123,6 +136,35 @@ impl Journal {
             to,
             result,
         })
+    }
+
+    /// Notes on the prepared entry `seq` of `pid` that grant `grant` let it through (wait for
+    /// it to be stored before the effect). Refused with [`JournalError::NotInState`] if the
+    /// entry is not prepared.
+    pub fn note_grant(&self, (pid, seq): (u64, u64), grant: u64) -> Pending {
+        self.submit(Change::NoteGrant { pid, seq, grant })
+    }
+
+    /// A change that changes nothing: once it is stored, so is everything handed over before
+    /// it (the writer keeps the order).
+    pub fn barrier(&self) -> Pending {
+        self.submit(Change::Barrier)
+    }
+
+    /// Whether `pid` has an entry numbered `seq` (stored).
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database cannot be read.
+    pub fn has_entry(&self, pid: u64, seq: u64) -> Result<bool, JournalError> {
+        let (Ok(p), Ok(n)) = (i64::try_from(pid), i64::try_from(seq)) else {
+            return Err(JournalError::OutOfRange(pid));
+        };
+        let conn = self.reader();
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM journal WHERE pid = ?1 AND seq = ?2")?
+            .query_row(params![p, n], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// Replaces the journal of `pid` from the checkpoint's first entry on with the
@@ -211,6 +253,20 @@ impl Journal {
     pub fn remove(&self, pid: u64) -> Pending {
         self.submit(Change::Remove(pid))
     }
+
+    /// Deletes every entry left of `pid`, whatever its state: for a process that has ended,
+    /// once a person no longer needs its settled or in-doubt effects listed (`libos effects
+    /// --prune`; the audit log keeps the questions and answers). Returns how many there were.
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database fails.
+    pub fn forget(&self, pid: u64) -> Result<usize, JournalError> {
+        let key = i64::try_from(pid).map_err(|_| JournalError::OutOfRange(pid))?;
+        let conn = self.reader();
+        Ok(conn
+            .prepare_cached("DELETE FROM journal WHERE pid = ?1")?
+            .execute([key])?)
+    }
 }
 
 impl Drop for Journal {
@@ -224,7 +280,7 @@ impl Drop for Journal {
 }
 
 /// The columns [`read_row`] reads.
-const COLUMNS: &str = "pid, seq, interface, function, args_digest, intent, result, state";
+const COLUMNS: &str = "pid, seq, interface, function, args_digest, intent, result, state, grant_id";
 
 /// One row of [`COLUMNS`] as an entry.
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry, JournalError>> {
@@ -232,6 +288,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry, JournalEr
     let seq: i64 = row.get(1)?;
     let digest: Vec<u8> = row.get(4)?;
     let state: String = row.get(7)?;
+    let grant: Option<i64> = row.get(8)?;
     let entry = (|| {
         let pid = u64::try_from(pid).map_err(|_| JournalError::Store(format!("bad pid {pid}")))?;
         Ok(Entry {
@@ -247,6 +304,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry, JournalEr
             state: EffectState::parse(&state).ok_or_else(|| {
                 JournalError::Store(format!("process {pid}: entry {seq} has state {state:?}"))
             })?,
+            grant: grant.and_then(|g| u64::try_from(g).ok()),
         })
     })();
     Ok(entry)
@@ -286,6 +344,8 @@ fn commit(conn: &mut Connection, next: &mut HashMap<u64, u64>, batch: Vec<Job>) 
                     result,
                 } => settle(&tx, (*pid, *seq), from, *to, result.as_deref()),
                 Change::Remove(pid) => remove(&tx, next, *pid),
+                Change::NoteGrant { pid, seq, grant } => note_grant(&tx, (*pid, *seq), *grant),
+                Change::Barrier => Ok(()),
                 Change::Restore {
                     checkpoint,
                     from,
@@ -338,8 +398,9 @@ fn append(conn: &Connection, next: &mut HashMap<u64, u64>, e: &Entry) -> Result<
         return Err(JournalError::OutOfRange(e.pid));
     };
     conn.prepare_cached(
-        "INSERT INTO journal (pid, seq, interface, function, args_digest, intent, result, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO journal
+             (pid, seq, interface, function, args_digest, intent, result, state, grant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         pid,
@@ -349,7 +410,8 @@ fn append(conn: &Connection, next: &mut HashMap<u64, u64>, e: &Entry) -> Result<
         &e.args_digest[..],
         e.intent,
         e.result,
-        e.state.as_str()
+        e.state.as_str(),
+        e.grant.and_then(|g| i64::try_from(g).ok())
     ])?;
     next.insert(e.pid, expected + 1);
     Ok(())
@@ -385,6 +447,27 @@ fn remove(conn: &Connection, next: &mut HashMap<u64, u64>, pid: u64) -> Result<(
     .execute(params![key])?;
     next.remove(&pid);
     Ok(())
+}
+
+/// Notes `grant` on the prepared entry `seq` of `pid`.
+fn note_grant(conn: &Connection, (pid, seq): (u64, u64), grant: u64) -> Result<(), JournalError> {
+    let (Ok(key), Ok(n), Ok(g)) = (i64::try_from(pid), i64::try_from(seq), i64::try_from(grant))
+    else {
+        return Err(JournalError::OutOfRange(pid));
+    };
+    let changed = conn
+        .prepare_cached(
+            "UPDATE journal SET grant_id = ?3 WHERE pid = ?1 AND seq = ?2 AND state IN ('prepared', 'unknown')",
+        )?
+        .execute(params![key, n, g])?;
+    if changed == 1 {
+        return Ok(());
+    }
+    Err(JournalError::NotInState {
+        pid,
+        seq,
+        state: "neither prepared nor in doubt".into(),
+    })
 }
 
 /// Moves entry `seq` of `pid` from one of `from` to `to`.

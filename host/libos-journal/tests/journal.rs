@@ -14,6 +14,7 @@ fn entry(pid: u64, seq: u64, result: &str) -> Entry {
         intent: Vec::new(),
         result: Some(result.as_bytes().to_vec()),
         state: EffectState::Committed,
+        grant: None,
     }
 }
 

@@ -50,7 +50,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 /// The handle is `Send + Sync`; calls from several threads are serialized on one connection.
 #[derive(Debug)]
 pub struct ObjectStore {
-    conn: SharedConnection,
+    pub(crate) conn: SharedConnection,
     path: PathBuf,
 }
 

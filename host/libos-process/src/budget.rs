@@ -28,11 +28,18 @@ fn slot(kind: LimitKind) -> Option<usize> {
     KINDS.iter().position(|k| *k == kind)
 }
 
+/// What a process's own calls were charged, by kind in [`Usage`] order (fuel is never
+/// counted here: a replayed process burns it again).
+pub(crate) type Charges = [u64; 5];
+
 /// The budget of one process: its own limits and spending, and its parent's budget.
 #[derive(Debug)]
 pub(crate) struct Budget {
     limit: [u64; 5],
     spent: [AtomicU64; 5],
+    /// What was charged at this level itself (by the process's own calls, not its
+    /// descendants'), fuel excepted: what its journal keeps with each call.
+    own: [AtomicU64; 5],
     parent: Option<Arc<Budget>>,
 }
 
@@ -49,8 +56,39 @@ impl Budget {
                 or_max(image.children),
             ],
             spent: Default::default(),
+            own: Default::default(),
             parent,
         })
+    }
+
+    /// What the process's own calls were charged so far ([`Charges`]).
+    pub(crate) fn own(&self) -> Charges {
+        let mut out = [0; 5];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.own[i].load(Ordering::Acquire);
+        }
+        out[1] = 0;
+        out
+    }
+
+    /// Charges again, without a limit (they were made before), what a replayed call of the
+    /// process was charged when it ran: to this budget and every ancestor's.
+    pub(crate) fn replay(&self, charges: &Charges) {
+        for (i, amount) in charges.iter().enumerate() {
+            if i == 1 || *amount == 0 {
+                continue;
+            }
+            let _ = self.own[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some(s.saturating_add(*amount))
+            });
+            let mut level = Some(self);
+            while let Some(budget) = level {
+                let _ = budget.spent[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    Some(s.saturating_add(*amount))
+                });
+                level = budget.parent.as_deref();
+            }
+        }
     }
 
     /// Charges `amount` of `kind` to this budget and every ancestor's, or to none of them.
@@ -73,12 +111,16 @@ impl Budget {
             charged.push(budget);
             level = budget.parent.as_deref();
         }
+        self.own[i].fetch_add(amount, Ordering::AcqRel);
         Ok(())
     }
 
     /// Gives back `amount` of `kind` charged before (an effect that did not happen).
     pub(crate) fn refund(&self, kind: LimitKind, amount: u64) {
         let Some(i) = slot(kind) else { return };
+        let _ = self.own[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            Some(s.saturating_sub(amount))
+        });
         let mut level = Some(self);
         while let Some(budget) = level {
             let _ = budget.spent[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {

@@ -9,8 +9,10 @@
 //! checkpoint (capabilities: those held then that it still holds now, never one taken away
 //! since), drops the request, and resumes the process: its calls up to the checkpoint are
 //! answered from the journal (nothing before it happens again), and it goes on live from
-//! there. What happened in the world after the checkpoint stays (files, objects, events,
-//! children started since); grants a person gave and the process used stay used.
+//! there. The process's own objects (`pid:N`) go back to what the checkpoint kept of them
+//! (before the journal, so a host that stops in between does it again); what happened in the
+//! world after the checkpoint stays (files, shared objects, events, children started since);
+//! grants a person gave and the process used stay used.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -122,6 +124,11 @@ impl Inner {
         let before = self.table.resume_of(pid)?;
         let events_from = before.as_ref().map_or(0, |r| r.events_from);
         let spawned_at = before.and_then(|r| r.spawned_at);
+        let memory = self.journal.checkpoint_memory(found.id).map_err(host)?;
+        let image = self
+            .images
+            .get_shared(&format!("sha256:{}", meta.image_digest))?;
+        replace_memory(&self.memory, pid, memory.as_deref(), &image)?;
         self.journal
             .restore(&found, pid)
             .stored()
@@ -139,8 +146,53 @@ impl Inner {
                 replay_from: found.from,
                 spawned_at,
             },
+            found.upto,
         )?;
         tracing::info!(pid, checkpoint, "process went back to a checkpoint");
         Ok(record)
     }
+}
+
+/// Makes `memory` (a checkpoint's snapshot, [`encode_memory`]) the whole content of `pid`'s
+/// own namespace, within `image`'s memory limits. An empty snapshot empties it.
+///
+/// # Errors
+/// [`ProcessError::Invalid`] for a snapshot that cannot be read; [`ProcessError::Host`] when
+/// the objects do not fit the limits or cannot be stored (nothing is changed then).
+pub fn replace_memory(
+    store: &libos_memory::ObjectStore,
+    pid: u64,
+    memory: Option<&[u8]>,
+    image: &libos_image::Image,
+) -> Result<(), ProcessError> {
+    let objects = decode_memory(memory.unwrap_or_default())?;
+    let l = &image.limits;
+    let limits = libos_memory::MemoryLimits {
+        max_object_bytes: l.max_object_bytes,
+        max_objects: l.max_objects,
+        max_namespace_bytes: l.max_namespace_bytes,
+    };
+    store
+        .replace_namespace(&format!("pid:{pid}"), &objects, &limits)
+        .map_err(|e| ProcessError::Host(format!("process {pid}'s memory: {e}")))
+}
+
+/// The encoding of a memory snapshot (JSON: an array of objects).
+///
+/// # Errors
+/// Never in practice (the objects are strings); a message if encoding fails.
+pub fn encode_memory(objects: &[libos_memory::SnapshotObject]) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(objects).map_err(|e| e.to_string())
+}
+
+/// A memory snapshot read back ([`encode_memory`]); empty bytes hold no object.
+///
+/// # Errors
+/// [`ProcessError::Invalid`] if the bytes are no snapshot.
+pub fn decode_memory(bytes: &[u8]) -> Result<Vec<libos_memory::SnapshotObject>, ProcessError> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ProcessError::Invalid(format!("a memory snapshot cannot be read: {e}")))
 }

@@ -59,9 +59,9 @@ pub struct ProcessCtx {
     pub(crate) reported: Reported,
     /// Its journal: the number of its next call, the calls still to replay.
     pub(crate) journal: crate::journal::CallJournal,
-    /// The journal entry of the `spawn` being made (the child's key, see
-    /// [`libos_proctable::Resume::spawned_at`]).
-    pub(crate) spawning_at: Option<u64>,
+    /// The `spawn` being made: its journal entry (the child's key) and the barrier the child
+    /// waits for (see [`crate::kernel::SpawnKey`]).
+    pub(crate) spawning_at: Option<crate::kernel::SpawnKey>,
 }
 
 /// The path of a current directory `shown` as `/PATH`, relative to the tree's root (`""`

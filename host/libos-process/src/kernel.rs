@@ -84,6 +84,17 @@ pub(crate) struct Launch {
     /// Its start was queued behind the spawn: it is committed before the process runs any
     /// code, so nothing it does can outlive a crash that loses its row.
     pub(crate) commit_first: bool,
+    /// Stored once its parent's journal holds everything before the spawn: it runs no code
+    /// before.
+    pub(crate) parent_stored: Option<libos_journal::Pending>,
+}
+
+/// The key of a child being spawned: the entry of its parent's journal that spawns it, and
+/// the parent's journal barrier handed over at the spawn (stored once every entry before it
+/// is), which the child waits for before it runs any code.
+pub(crate) struct SpawnKey {
+    pub(crate) seq: u64,
+    pub(crate) parent_stored: libos_journal::Pending,
 }
 
 /// Runs AgentProcesses. One kernel serves one process tree per `start` without a parent; all
@@ -291,8 +302,12 @@ impl Inner {
         start: Start,
         inherits: Option<(&Arc<Policy>, &[String])>,
         after: Option<libos::permit::RecordPending>,
-        spawned_at: Option<u64>,
+        spawned_at: Option<SpawnKey>,
     ) -> Result<u64, ProcessError> {
+        let (spawned_at, parent_stored) = match spawned_at {
+            Some(key) => (Some(key.seq), Some(key.parent_stored)),
+            None => (None, None),
+        };
         let (inherits, inherited_chain) = match inherits {
             Some((policy, chain)) => (Some(policy), chain),
             None => (None, &[][..]),
@@ -358,6 +373,18 @@ impl Inner {
         if let Some(parent) = start.parent {
             self.pass_on_tools(parent, pid);
         }
+        // An image committed from a checkpoint: the process starts with its objects.
+        if image.memory.is_some()
+            && let Err(e) = self.seed_memory(pid, &image)
+        {
+            let _ = self.table.advance(
+                pid,
+                &[libos_proctable::State::Failed {
+                    reason: e.to_string(),
+                }],
+            );
+            return Err(e);
+        }
         let (ctx, pipes) = match self.context(
             pid,
             start.parent,
@@ -394,9 +421,17 @@ impl Inner {
                 after,
                 paused: false,
                 commit_first: parent_live_here,
+                parent_stored,
             },
         );
         Ok(pid)
+    }
+
+    /// Puts the objects `image` starts its processes with ([`libos_image::Image::memory`],
+    /// read back against its digest) into `pid`'s namespace, within the image's limits.
+    fn seed_memory(&self, pid: u64, image: &Image) -> Result<(), ProcessError> {
+        let memory = self.images.read_memory(image)?;
+        crate::checkpoint::replace_memory(&self.memory, pid, Some(&memory), image)
     }
 
     /// Runs process `pid` (recorded in the table, admitted, its context built) as a task of
@@ -413,6 +448,7 @@ impl Inner {
             after,
             paused,
             commit_first,
+            parent_stored,
         } = run;
         let (tx, rx) = watch::channel(None);
         let pause = Arc::new(PauseFlag::default());
@@ -439,6 +475,13 @@ impl Inner {
         let task = tokio::spawn(async move {
             if commit_first && let Err(e) = this.table.flush() {
                 this.finish(pid, ExitStatus::Failed(format!("not started: {e}")), &tx);
+                return;
+            }
+            if let Some(parent) = parent_stored
+                && let Err(e) = parent.stored().await
+            {
+                let why = format!("not started: its parent's journal: {e}");
+                this.finish(pid, ExitStatus::Failed(why), &tx);
                 return;
             }
             if let Some(after) = after
@@ -472,6 +515,7 @@ impl Inner {
     ) -> Result<(ProcessCtx, (CappedPipe, CappedPipe)), ProcessError> {
         let held = CapabilitySet::new(capabilities.clone())
             .map_err(|e| ProcessError::Invalid(e.to_string()))?;
+        let max_journal = image.limits.max_journal_bytes;
         let mut decided_with = capabilities.clone();
         decided_with.extend(AMBIENT.iter().cloned());
         let options = CallOptions {
@@ -488,6 +532,10 @@ impl Inner {
                 pid,
                 // Remembered answers are keyed by the exact image (digest included).
                 image: image.exact().into(),
+                grants_used: Some(Arc::new(crate::journal::GrantsUsed::new(
+                    Arc::clone(&self.journal),
+                    pid,
+                ))),
             }),
         };
         let (call, stdout, stderr) = self
@@ -520,10 +568,12 @@ impl Inner {
             log_quota: crate::log_quota::LogQuota::new(log_cap),
             policy_chain: Vec::new(),
             exec: None,
-            budget,
+            budget: Arc::clone(&budget),
             fuel_left: 0,
             reported: Reported::default(),
-            journal: crate::journal::CallJournal::new(Arc::clone(&self.journal), pid),
+            journal: crate::journal::CallJournal::new(Arc::clone(&self.journal), pid)
+                .charging(Arc::clone(&budget))
+                .limited(max_journal),
             spawning_at: None,
         };
         Ok((ctx, (stdout, stderr)))

@@ -30,7 +30,7 @@ mod subtree;
 pub mod surface;
 mod waiting;
 
-pub use checkpoint::CheckpointMeta;
+pub use checkpoint::{CheckpointMeta, decode_memory, encode_memory, replace_memory};
 pub use control::TABLE_POLL;
 pub use ctx::ProcessCtx;
 pub use error::ProcessError;

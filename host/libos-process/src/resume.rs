@@ -68,6 +68,8 @@ impl Kernel {
                             &inner.human,
                             inner.host.audit(),
                         );
+                        // Its journal goes as an ended process's does.
+                        let _ = inner.journal.remove(pid);
                         adopted.failed.push((pid, reason));
                     }
                 }
@@ -88,9 +90,22 @@ impl Inner {
             .table
             .resume_of(pid)?
             .ok_or_else(|| ProcessError::Invalid("no resume record was stored for it".into()))?;
+        self.spawn_was_kept(&record, &resume)?;
         let image = self
             .images
             .get_shared(&format!("sha256:{}", record.image_digest))?;
+        // A process of a committed image that made no call yet may have lost its seeding
+        // with its host (a root's row is stored first): seeded again (it read nothing yet).
+        if image.memory.is_some()
+            && resume.replay_from == 1
+            && !self
+                .journal
+                .has_entry(pid, 1)
+                .map_err(|e| ProcessError::Host(e.to_string()))?
+        {
+            let memory = self.images.read_memory(&image)?;
+            crate::checkpoint::replace_memory(&self.memory, pid, Some(&memory), &image)?;
+        }
         let capabilities = record
             .capabilities
             .iter()
@@ -143,7 +158,9 @@ impl Inner {
             pid,
             resume.replay_from,
         )
-        .map_err(|e| ProcessError::Host(e.to_string()))?;
+        .map_err(|e| ProcessError::Host(e.to_string()))?
+        .charging(Arc::clone(&budget))
+        .limited(image.limits.max_journal_bytes);
         let (mut ctx, pipes) = self.context(
             pid,
             record.parent,
@@ -182,8 +199,37 @@ impl Inner {
                 after: None,
                 paused,
                 commit_first: false,
+                parent_stored: None,
             },
         );
+        Ok(())
+    }
+
+    /// Refuses a child that never ran whose spawn its parent's journal lost: the parent, not
+    /// having stored what it was told before the spawn, may now decide otherwise, so the
+    /// child must not act (it waits for that prefix before running any code, so one that
+    /// ran is always kept). A child the parent's journal still leads to is kept: the resumed
+    /// parent finds it at the same entry.
+    fn spawn_was_kept(
+        &self,
+        record: &ProcessRecord,
+        resume: &libos_proctable::Resume,
+    ) -> Result<(), ProcessError> {
+        let (Some(parent), Some(at)) = (record.parent, resume.spawned_at) else {
+            return Ok(());
+        };
+        let store = |e: libos_journal::JournalError| ProcessError::Host(e.to_string());
+        if at <= 1 || self.journal.has_entry(record.pid, 1).map_err(store)? {
+            return Ok(());
+        }
+        let parent_live = self.table.get(parent).is_ok_and(|p| !p.state.is_ended());
+        if parent_live && !self.journal.has_entry(parent, at - 1).map_err(store)? {
+            return Err(ProcessError::Invalid(format!(
+                "it never ran: the calls of process {parent} that led to spawning it (to \
+                 journal entry {}) were lost with the host",
+                at - 1
+            )));
+        }
         Ok(())
     }
 

@@ -294,3 +294,162 @@ fn a_journal_that_does_not_match_fails_the_process_naming_the_entry() -> anyhow:
     assert!(!world.work().join("b.txt").exists());
     Ok(())
 }
+
+#[test]
+fn an_approved_effect_in_doubt_names_the_grant_that_let_it_through() -> anyhow::Result<()> {
+    let world = World::new()?;
+    common::script_image(
+        &world,
+        "asker",
+        &["shell.*", "human.*"],
+        Some(
+            r#"
+permit (principal, action == Action::"shell.run", resource);
+@decision("ask")
+permit (principal, action == Action::"shell.exec", resource);
+permit (principal, action in Action::"human", resource);
+"#,
+        ),
+    )?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let input = json!({ "steps": [
+        { "op": "shell", "argv": ["sleep", "3"], "wait_approval_ms": 0 },
+    ]})
+    .to_string();
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    let pid = runtime.block_on(common::start(&kernel, "asker", &input, world.work()))?;
+    let human = libos_human::HumanQueue::open(world.state.path().join("libos.db"))?;
+    let id = match runtime.block_on(common::pending_of(&human, pid)) {
+        Ok(id) => id,
+        Err(e) => anyhow::bail!("{e}: {:?}", kernel.table().get(pid)?.state),
+    };
+    let grant = common::vouch_grant(
+        world.state.path(),
+        human.approve(&id, libos_human::Scope::Once, None, "alice")?,
+    )?;
+    let journal = Journal::open(&world.state.path().join("libos.db"))?;
+    let mut under_way = None;
+    for _ in 0..4000 {
+        under_way = journal
+            .in_states(&[EffectState::Prepared])?
+            .into_iter()
+            .find(|e| e.pid == pid && e.function == "run" && e.grant.is_some());
+        if under_way.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let entry = under_way.ok_or_else(|| anyhow::anyhow!("the approved command never ran"))?;
+    // The grant was noted on the entry before the command ran.
+    assert_eq!(entry.grant, Some(grant.id));
+    die(&world, runtime, kernel)?;
+
+    let (runtime, kernel) = host(&world, clock)?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    until(&kernel, pid, "asked", |s| {
+        matches!(s, State::Blocked(BlockedOn::Human(_)))
+    })?;
+    let unknown = journal.in_states(&[EffectState::Unknown])?;
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert_eq!(unknown[0].grant, Some(grant.id));
+    let question = human
+        .pending()?
+        .into_iter()
+        .find(|r| r.pid == pid)
+        .ok_or_else(|| anyhow::anyhow!("no question"))?;
+    let libos_human::RequestKind::Question { question: text, .. } = &question.kind else {
+        anyhow::bail!("not a question: {question:?}");
+    };
+    assert!(
+        text.contains(&format!("approved by a person's grant {}", grant.id)),
+        "{text}"
+    );
+    human.answer(&question.id, "fail the call", "human:test")?;
+    let output = runtime.block_on(common::exit_of(&kernel, pid))?;
+    assert!(
+        results(&output)[0]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("in doubt")),
+        "{output}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_question_answered_while_no_host_ran_is_found_not_asked_again() -> anyhow::Result<()> {
+    let world = World::new()?;
+    common::script_image(
+        &world,
+        "asking",
+        &["human.*", "fs.*"],
+        Some("permit (principal, action, resource);"),
+    )?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let input = json!({ "steps": [
+        { "op": "ask", "question": "deploy?", "choices": ["yes", "no"] },
+        { "op": "write", "path": "after.txt", "text": "x" },
+    ]})
+    .to_string();
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    let pid = runtime.block_on(common::start(&kernel, "asking", &input, world.work()))?;
+    let human = libos_human::HumanQueue::open(world.state.path().join("libos.db"))?;
+    let id = runtime.block_on(common::pending_of(&human, pid))?;
+    die(&world, runtime, kernel)?;
+    // Answered while no host runs.
+    human.answer(&id, "yes", "human:test")?;
+
+    let (runtime, kernel) = host(&world, clock)?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    let output = runtime.block_on(common::exit_of(&kernel, pid))?;
+    assert_eq!(results(&output)[0]["ok"], json!("yes"), "{output}");
+    // Nothing else was asked, and the host asked nothing in doubt.
+    assert!(human.pending()?.is_empty());
+    assert!(common::records_of(world.state.path(), "effect.in-doubt")?.is_empty());
+    assert!(world.work().join("after.txt").exists());
+    Ok(())
+}
+
+#[test]
+fn a_resumed_process_keeps_what_its_budget_was_charged() -> anyhow::Result<()> {
+    let world = World::new()?;
+    let dir = world.images.path().join("frugal");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::write(
+        dir.join("image.toml"),
+        "name = \"frugal\"\nversion = \"1\"\nagent = \"agent.wasm\"\n\
+         capabilities = [\"fs.*\", \"events.*\"]\n\n[budget]\nbytes_written = \"25B\"\n",
+    )?;
+    libos_image::ImageStore::open(world.state.path())?.build(&dir)?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let input = json!({ "steps": [
+        { "op": "write", "path": "r1", "text": "0123456789" },
+        { "op": "write", "path": "r2", "text": "0123456789" },
+        { "op": "wait_event", "topic": "go" },
+        { "op": "write", "path": "r3", "text": "0123456789" },
+    ]})
+    .to_string();
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    let pid = runtime.block_on(common::start(&kernel, "frugal", &input, world.work()))?;
+    until(&kernel, pid, "waited", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    die(&world, runtime, kernel)?;
+
+    let (runtime, kernel) = host(&world, clock)?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    until(&kernel, pid, "waited again", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    kernel.emit("go", &json!({}))?;
+    let output = runtime.block_on(common::exit_of(&kernel, pid))?;
+    // 20 bytes were spent before the host died: 10 more do not fit in 25.
+    let third = &results(&output)[3];
+    assert!(
+        third["err"]["kind"].as_str() == Some("limit-exceeded"),
+        "{output}"
+    );
+    assert!(!world.work().join("r3").exists());
+    assert_eq!(kernel.table().usage()?[&pid].bytes_written, 20);
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod hostile;
 mod inherited_policy;
 mod ipc;
 mod jit_tools;
+mod journal_size;
 mod log_lines;
 mod path_frame;
 mod resume;

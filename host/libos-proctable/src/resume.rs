@@ -128,3 +128,14 @@ pub(crate) fn child_spawned_at(conn: &Connection, parent: u64, seq: u64) -> Resu
         .optional()?;
     Ok(child.and_then(|c| u64::try_from(c).ok()))
 }
+
+/// Unkeys the children `parent` spawned after its journal entry `upto`.
+pub(crate) fn forget_spawns_after(conn: &Connection, parent: u64, upto: u64) -> Result<()> {
+    let upto = i64::try_from(upto).map_err(|_| KernelError::Store("entry out of range".into()))?;
+    conn.prepare_cached(
+        "UPDATE process_resume SET spawned_at = NULL
+         WHERE spawned_at > ?2 AND pid IN (SELECT pid FROM processes WHERE parent = ?1)",
+    )?
+    .execute(params![stored_pid(parent)?, upto])?;
+    Ok(())
+}

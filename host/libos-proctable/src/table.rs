@@ -440,8 +440,10 @@ impl ProcessTable {
         self.transaction(|conn| crate::resume::restore_done(conn, pid))
     }
 
-    /// Records that `pid` went back to a checkpoint: it runs `image` (`image_digest`) with
-    /// `capabilities` under `policy_chain` and resumes as `resume` says; its restore request
+    /// Records that `pid` went back to a checkpoint that keeps its journal up to entry
+    /// `kept_upto`: it runs `image` (`image_digest`) with `capabilities` under `policy_chain`
+    /// and resumes as `resume` says; the children it spawned after that entry are no longer
+    /// the answer to a spawn (the spawns after the checkpoint run again); its restore request
     /// is dropped. One transaction. Returns its record.
     ///
     /// # Errors
@@ -454,12 +456,14 @@ impl ProcessTable {
         capabilities: &[String],
         policy_chain: &[String],
         resume: &crate::Resume,
+        kept_upto: u64,
     ) -> Result<ProcessRecord> {
         self.flush()?;
         self.transaction(|conn| {
             let record =
                 write::set_image(conn, pid, image, image_digest, capabilities, policy_chain)?;
             crate::resume::store(conn, pid, resume)?;
+            crate::resume::forget_spawns_after(conn, pid, kept_upto)?;
             crate::resume::restore_done(conn, pid)?;
             Ok(record)
         })

@@ -25,6 +25,19 @@ pub struct HumanLink {
     pub pid: u64,
     /// Its image, `name:version` (rules are per image).
     pub image: Arc<str>,
+    /// Where the grant that lets an effect through is noted before the effect (the
+    /// process's journal), if anywhere.
+    pub grants_used: Option<Arc<dyn NoteGrant>>,
+}
+
+/// Keeps, durably and before the effect, which grant let a process's effect through.
+pub trait NoteGrant: Send + Sync {
+    /// Notes that `grant` let through the effect numbered `entry` (the process's journal
+    /// entry of the call under way); returns once that is stored.
+    ///
+    /// # Errors
+    /// Why it could not be stored (the effect is then refused).
+    fn note(&self, entry: u64, grant: u64) -> Result<(), String>;
 }
 
 /// What a person is shown about an effect, and the target version its grant is bound to.

@@ -56,9 +56,18 @@ pub struct CallCtx {
     pub(crate) wasi_dirs: std::collections::HashMap<u32, String>,
     /// The human queue the calls of a process consult when the policy asks.
     pub(crate) human: Option<crate::approval::HumanLink>,
+    /// The journal entry of the effect under way, if the process's journal numbered it: a
+    /// grant used for it is noted there ([`crate::approval::NoteGrant`]).
+    pub(crate) effect_entry: Option<u64>,
 }
 
 impl CallCtx {
+    /// Says which journal entry the effect about to run is (`None` once it is done, or for
+    /// a call that is not an effect).
+    pub fn set_effect_entry(&mut self, entry: Option<u64>) {
+        self.effect_entry = entry;
+    }
+
     /// The resource limiter of this call (for a store built around the context).
     pub fn limiter_mut(&mut self) -> &mut CallLimiter {
         &mut self.limiter

@@ -1,4 +1,4 @@
-//! `libos checkpoint create|ls|restore` and `libos fork`: a process's journal up to a point,
+//! `libos checkpoint create|ls|restore|rm` and `libos fork`: a process's journal up to a point,
 //! the process sent back there, and new processes that continue from it.
 //!
 //! A checkpoint is a position in a process's journal (`libos-journal` `checkpoint.rs`) with
@@ -42,6 +42,12 @@ pub enum CheckpointCommand {
         /// The checkpoint's id or name.
         checkpoint: String,
     },
+    /// Delete a checkpoint (processes forked from it keep what they copied). Checkpoints
+    /// are kept until deleted.
+    Rm {
+        /// The checkpoint's id or name.
+        checkpoint: String,
+    },
     /// List checkpoints, oldest first.
     Ls {
         /// Only those of this process.
@@ -72,6 +78,7 @@ pub fn run(cmd: CheckpointCommand, state_dir: Option<&Path>) -> Result<(), Failu
         CheckpointCommand::Create { pid, name } => create(pid, name.as_deref(), state_dir),
         CheckpointCommand::Ls { pid, json } => list(pid, json, state_dir),
         CheckpointCommand::Restore { checkpoint } => restore(&checkpoint, state_dir),
+        CheckpointCommand::Rm { checkpoint } => remove(&checkpoint, state_dir),
     }
 }
 
@@ -114,9 +121,25 @@ fn create(pid: u64, name: Option<&str>, state_dir: Option<&Path>) -> Result<(), 
         workdir: resume.workdir,
     };
     let meta = serde_json::to_string(&meta).map_err(error)?;
-    let taken = journal
-        .checkpoint(pid, name, resume.replay_from, &meta)
-        .map_err(error)?;
+    // The process's own objects are kept with it, read in the same transaction; a memory
+    // write under way is waited for (briefly).
+    let namespace = format!("pid:{pid}");
+    let started = std::time::Instant::now();
+    let taken = loop {
+        let snapshot = |conn: &_| {
+            libos_memory::ObjectStore::snapshot_in(conn, &namespace)
+                .map_err(|e| e.to_string())
+                .and_then(|objects| libos_process::encode_memory(&objects))
+        };
+        match journal.checkpoint(pid, name, resume.replay_from, &meta, snapshot) {
+            Err(libos_journal::JournalError::Busy(_))
+                if started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other.map_err(error)?,
+        }
+    };
     println!(
         "checkpoint {} of process {pid}: {} journal entries (to entry {})",
         taken.id,
@@ -221,6 +244,24 @@ fn restore(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `libos checkpoint rm CHECKPOINT`, audited as `checkpoint.delete` on `checkpoint/ID`.
+fn remove(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let (_, _, journal) = open(state_dir)?;
+    let checkpoint = journal
+        .checkpoint_named(which)
+        .map_err(error)?
+        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    super::operator::record(
+        state_dir,
+        "checkpoint.delete",
+        &format!("checkpoint/{}", checkpoint.id),
+        "operator: libos checkpoint rm",
+    )?;
+    journal.drop_checkpoint(checkpoint.id).map_err(error)?;
+    println!("checkpoint {} deleted", checkpoint.id);
+    Ok(())
+}
+
 /// `libos fork CHECKPOINT`: see the module docs. Prints the new process's pid.
 pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let (state, table, journal) = open(state_dir)?;
@@ -267,6 +308,28 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
         })
         .map_err(error)?;
     if let Err(e) = journal.fork(&checkpoint, created.pid) {
+        let _ = table.advance(
+            created.pid,
+            &[State::Failed {
+                reason: format!("fork of checkpoint {}: {e}", checkpoint.id),
+            }],
+        );
+        return Err(error(e));
+    }
+    // Its own objects start as the checkpoint kept them.
+    let seeded = (|| -> Result<(), String> {
+        let memory = journal
+            .checkpoint_memory(checkpoint.id)
+            .map_err(|e| e.to_string())?;
+        let images = libos_image::ImageStore::open(state.root()).map_err(|e| e.to_string())?;
+        let image = images
+            .get(&format!("sha256:{}", meta.image_digest))
+            .map_err(|e| e.to_string())?;
+        let store = libos_memory::ObjectStore::open(state.db_path()).map_err(|e| e.to_string())?;
+        libos_process::replace_memory(&store, created.pid, memory.as_deref(), &image)
+            .map_err(|e| e.to_string())
+    })();
+    if let Err(e) = seeded {
         let _ = table.advance(
             created.pid,
             &[State::Failed {

@@ -20,6 +20,10 @@ pub struct EffectsArgs {
     /// Print JSON (one array).
     #[arg(long)]
     pub json: bool,
+    /// Delete what the journal still holds of processes that have ended (their settled and
+    /// in-doubt effects; the audit log keeps every question and answer), instead of listing.
+    #[arg(long, conflicts_with_all = ["state", "json"])]
+    pub prune: bool,
 }
 
 /// Lists the effects (see [`EffectsArgs`]).
@@ -27,6 +31,9 @@ pub fn run(args: EffectsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     let state = StateDir::open(state_dir)?;
     let journal =
         Journal::open(&state.db_path()).map_err(|e| Failure::new(Code::Error, e.to_string()))?;
+    if args.prune {
+        return prune(&journal, &state, state_dir);
+    }
     let states: Vec<EffectState> = args
         .state
         .as_deref()
@@ -43,12 +50,13 @@ pub fn run(args: EffectsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
         .map_err(|e| Failure::new(Code::Error, e.to_string()))?;
     let mut rows = Vec::new();
     for e in &entries {
-        let marker = format!("(journal entry {})", e.seq);
+        // The host's question ends so (the preview earlier in it is guest text).
+        let marker = format!("(journal entry {}). Did it happen?", e.seq);
         let question = pending
             .iter()
             .find(|r| {
                 r.pid == e.pid
-                    && matches!(&r.kind, libos_human::RequestKind::Question { question, .. } if question.contains(&marker))
+                    && matches!(&r.kind, libos_human::RequestKind::Question { question, .. } if question.ends_with(&marker))
             })
             .map(|r| r.id.clone());
         rows.push(serde_json::json!({
@@ -57,6 +65,7 @@ pub fn run(args: EffectsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
             "call": format!("{}.{}", e.interface.rsplit('/').next().unwrap_or(&e.interface), e.function),
             "state": e.state.as_str(),
             "preview": libos_process::intent_preview(&e.intent),
+            "grant": e.grant,
             "question": question,
         }));
     }
@@ -80,17 +89,60 @@ pub fn run(args: EffectsArgs, state_dir: Option<&Path>) -> Result<(), Failure> {
     for row in rows {
         let text = |k: &str| clean(row[k].as_str().unwrap_or_default());
         println!(
-            "{:>6} {:>6}  {:<9} {:<22} {}{}",
-            row["pid"],
-            row["seq"],
+            "{:>6} {:>6}  {:<9} {:<22} {}{}{}",
+            row["pid"].as_u64().unwrap_or_default(),
+            row["seq"].as_u64().unwrap_or_default(),
             text("state"),
             text("call"),
             text("preview"),
+            row["grant"]
+                .as_u64()
+                .map(|g| format!(" [approved: grant {g}]"))
+                .unwrap_or_default(),
             row["question"]
                 .as_str()
                 .map(|id| format!("   (answer: libos answer {} ...)", clean(id)))
                 .unwrap_or_default()
         );
     }
+    Ok(())
+}
+
+/// `libos effects --prune`: forgets the entries left of every ended process (each audited as
+/// `journal.prune` on `process/PID` before it is deleted).
+fn prune(journal: &Journal, state: &StateDir, state_dir: Option<&Path>) -> Result<(), Failure> {
+    let error = |e: &dyn std::fmt::Display| Failure::new(Code::Error, e.to_string());
+    let table = libos_proctable::ProcessTable::open(state.db_path()).map_err(|e| error(&e))?;
+    let all = [
+        EffectState::Prepared,
+        EffectState::Unknown,
+        EffectState::Done,
+        EffectState::Retried,
+        EffectState::Failed,
+    ];
+    let mut pids: Vec<u64> = journal
+        .in_states(&all)
+        .map_err(|e| error(&e))?
+        .iter()
+        .map(|e| e.pid)
+        .collect();
+    pids.dedup();
+    let (mut processes, mut entries) = (0usize, 0usize);
+    for pid in pids {
+        // Only a process whose row says it ended (a live one, or one a host may still
+        // resume, keeps everything).
+        if !table.get(pid).is_ok_and(|r| r.state.is_ended()) {
+            continue;
+        }
+        super::operator::record(
+            state_dir,
+            "journal.prune",
+            &format!("process/{pid}"),
+            "operator: libos effects --prune",
+        )?;
+        entries += journal.forget(pid).map_err(|e| error(&e))?;
+        processes += 1;
+    }
+    println!("pruned {entries} journal entries of {processes} ended processes");
     Ok(())
 }

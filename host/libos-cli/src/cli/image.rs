@@ -1,4 +1,4 @@
-//! `libos image build | ls | inspect`.
+//! `libos image build | ls | inspect | commit`.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,19 @@ pub enum ImageCommand {
         /// Print JSON (one array).
         #[arg(long)]
         json: bool,
+    },
+    /// Make a new image from a checkpoint: the checkpoint's image (agent, tools, capabilities,
+    /// policy, limits) whose processes start with the object memory its process had then.
+    /// Its capabilities stay requests: a process holds only what whoever starts it grants.
+    Commit {
+        /// The checkpoint's id or name.
+        checkpoint: String,
+        /// The new image's name.
+        #[arg(long)]
+        name: String,
+        /// Its version (default: the checkpoint's image's).
+        #[arg(long)]
+        version: Option<String>,
     },
     /// Show one image: NAME (newest version), NAME:VERSION or sha256:PREFIX.
     Inspect {
@@ -83,6 +96,16 @@ pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
             }
             Ok(())
         }
+        ImageCommand::Commit {
+            checkpoint,
+            name,
+            version,
+        } => commit(
+            &state,
+            &store,
+            (&checkpoint, &name, version.as_deref()),
+            state_dir,
+        ),
         ImageCommand::Inspect { reference, json } => {
             let image = store.get(&reference).map_err(failure)?;
             if json {
@@ -93,6 +116,53 @@ pub fn run(cmd: ImageCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `libos image commit`, audited as `image.commit` on `checkpoint/ID` before it is made.
+fn commit(
+    state: &StateDir,
+    store: &ImageStore,
+    (which, name, version): (&str, &str, Option<&str>),
+    state_dir: Option<&Path>,
+) -> Result<(), Failure> {
+    let journal = libos_journal::Journal::open(&state.db_path()).map_err(other)?;
+    let checkpoint = journal
+        .checkpoint_named(which)
+        .map_err(other)?
+        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let meta: libos_process::CheckpointMeta = serde_json::from_str(&checkpoint.meta)
+        .map_err(|e| Failure::new(Code::Error, format!("checkpoint {}: {e}", checkpoint.id)))?;
+    let base = store
+        .get(&format!("sha256:{}", meta.image_digest))
+        .map_err(failure)?;
+    let memory = journal
+        .checkpoint_memory(checkpoint.id)
+        .map_err(other)?
+        .unwrap_or_default();
+    // What it holds is read back before it is stored, as a process's start will read it.
+    let objects = libos_process::decode_memory(&memory).map_err(other)?;
+    let memory = libos_process::encode_memory(&objects).map_err(other)?;
+    super::operator::record(
+        state_dir,
+        "image.commit",
+        &format!("checkpoint/{}", checkpoint.id),
+        &format!(
+            "operator: libos image commit {} --name {name}",
+            checkpoint.id
+        ),
+    )?;
+    let built = store
+        .commit(&base, (name, version.unwrap_or(&base.version)), &memory)
+        .map_err(failure)?;
+    println!(
+        "committed {} sha256:{} ({} objects, from checkpoint {} of process {})",
+        clean(&built.image.reference()),
+        short(&built.image.digest.to_string()),
+        objects.len(),
+        checkpoint.id,
+        checkpoint.pid
+    );
+    Ok(())
 }
 
 fn print_image(image: &Image) {
@@ -161,6 +231,10 @@ fn short(digest: &str) -> &str {
 fn created(ns: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
         .to_string()
+}
+
+fn other(e: impl std::fmt::Display) -> Failure {
+    Failure::new(Code::Error, e.to_string())
 }
 
 fn failure(e: ImageError) -> Failure {

@@ -6,7 +6,9 @@ use super::expiry::expire_due;
 use super::{HumanQueue, get, signed};
 use crate::MAX_WAITING;
 use crate::error::{HumanError, Result};
-use crate::request::{self, Asked, COLUMNS, NewApproval, NewQuestion, Request, RequestState};
+use crate::request::{
+    self, Asked, Asker, COLUMNS, NewApproval, NewQuestion, Request, RequestState,
+};
 use crate::sql::{key, now_ns, plus};
 
 impl HumanQueue {
@@ -76,30 +78,61 @@ impl HumanQueue {
     /// [`HumanError::Invalid`] for an empty or oversized question or bad choices;
     /// [`HumanError::Store`].
     pub fn ask(&self, new: NewQuestion) -> Result<Request> {
+        self.ask_once(&request::new_id(), new, Asker::Process)
+    }
+
+    /// A fresh id for a question asked with [`HumanQueue::ask_once`].
+    pub fn new_question_id() -> String {
+        request::new_id()
+    }
+
+    /// Records the question `id` for a person, asked by `asker`, unless a request `id` exists
+    /// already (pending, answered or closed): then returns that one, unchanged. A caller that
+    /// keeps the id before asking (a journal) asks once however often it is interrupted.
+    ///
+    /// # Errors
+    /// As [`HumanQueue::ask`]; [`HumanError::Invalid`] for an id that is not 1 to 128
+    /// printable ASCII characters.
+    pub fn ask_once(&self, id: &str, new: NewQuestion, asker: Asker) -> Result<Request> {
+        if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(HumanError::Invalid(format!("question id {id:?}")));
+        }
         new.check()?;
         self.note_asking(new.pid);
         let now = now_ns();
-        let id = request::new_id();
         let choices = serde_json::to_string(&new.choices)
             .map_err(|e| HumanError::Invalid(format!("choices: {e}")))?;
+        let (action, because) = match asker {
+            Asker::Process => ("human.ask", "the process asked"),
+            Asker::Host => (
+                "effect.in-doubt",
+                "the host asks: the process's host stopped in the middle of this effect",
+            ),
+        };
         self.conn.immediate(|conn| {
+            match get(conn, id) {
+                Ok(asked) => return Ok(asked),
+                Err(HumanError::NoSuchRequest(_)) => {}
+                Err(e) => return Err(e),
+            }
             check_room(conn, new.pid)?;
             conn.prepare_cached(
                 "INSERT INTO human_requests (id, kind, pid, image, action, resource, preview,
                      choices, asked_because, state, created_ns, expires_ns)
-                 VALUES (?1, 'question', ?2, ?3, 'human.ask', '', ?4, ?5,
-                     'the process asked', 'pending', ?6, ?7)",
+                 VALUES (?1, 'question', ?2, ?3, ?4, '', ?5, ?6, ?7, 'pending', ?8, ?9)",
             )?
             .execute(params![
                 id,
                 key(new.pid),
                 new.image,
+                action,
                 new.question,
                 choices,
+                because,
                 now,
                 plus(now, self.request_ttl)
             ])?;
-            get(conn, &id)
+            get(conn, id)
         })
     }
 

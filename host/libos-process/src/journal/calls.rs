@@ -67,7 +67,17 @@ macro_rules! read {
         match $cx.journal.read(&call)? {
             Begun::Replayed(bytes) => decode(&bytes, &call),
             Begun::Live(ticket) => {
-                let value = $live;
+                $cx.call.set_effect_entry(None);
+                // A process whose journal is full reads nothing more (see `WhenFull`).
+                let refused = if $cx.journal.full() {
+                    super::WhenFull::when_full()
+                } else {
+                    None
+                };
+                let value = match refused {
+                    Some(value) => value,
+                    None => $live,
+                };
                 $cx.journal.settle(ticket, &call, &value)?;
                 $cx.journal.keep_up().await?;
                 Ok(value)
@@ -80,11 +90,13 @@ macro_rules! read {
 macro_rules! effect {
     ($cx:expr, $iface:expr, $func:literal, ($($arg:expr),*), $doubt:expr, $preview:expr, $live:expr) => {{
         let call = Call::new($iface, $func, &($(&$arg,)*))?;
-        let intent = Intent { preview: $preview, wake_ns: None };
+        let intent = Intent { preview: $preview, ..Intent::default() };
         match $cx.begin_effect(&call, intent, $doubt).await? {
             Begun::Replayed(bytes) => decode(&bytes, &call),
             Begun::Live(ticket) => {
+                $cx.call.set_effect_entry(Some(ticket.seq()));
                 let value = $live;
+                $cx.call.set_effect_entry(None);
                 $cx.journal.settle(ticket, &call, &value)?;
                 Ok(value)
             }
@@ -198,8 +210,10 @@ impl shared::shell::Host for Journaled<'_> {
 impl own::process::Host for Journaled<'_> {
     /// Made idempotent by its key, the entry's number: a resumed parent whose spawn's entry was
     /// lost finds the child it started (`Resume::spawned_at`) instead of starting another, so
-    /// a spawn is journaled like a read, without waiting for the disk before it runs. The child
-    /// commits its own row before it runs any code; the parent commits it too before going on.
+    /// a spawn is journaled like a read, without the parent waiting for the disk. The child
+    /// commits its own row, and waits until every entry of its parent before the spawn is
+    /// stored, before it runs any code (so a resumed parent replays up to the same spawn);
+    /// the parent commits the child's row before going on.
     async fn spawn(
         &mut self,
         image: String,
@@ -231,7 +245,12 @@ impl own::process::Host for Journaled<'_> {
                 Ok(child)
             }
             None => {
-                self.0.spawning_at = Some(ticket.seq());
+                // The child runs no code before everything this process was told until
+                // now is stored: what led to the spawn cannot be lost while the child acts.
+                self.0.spawning_at = Some(crate::kernel::SpawnKey {
+                    seq: ticket.seq(),
+                    parent_stored: self.0.journal.store.barrier(),
+                });
                 let spawned =
                     own::process::Host::spawn(self.0, image, input, capabilities, cwd).await?;
                 self.0.spawning_at = None;
@@ -501,23 +520,30 @@ impl own::human::Host for Journaled<'_> {
         })
     }
 
-    /// In doubt, asked again (the person answers the question still pending).
+    /// Asked under an id fixed in its intent before it is asked: in doubt, asked "again" under
+    /// the same id, which finds the question asked before (still pending, or answered while
+    /// no host ran).
     async fn ask(
         &mut self,
         question: String,
         choices: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> R<String> {
-        let about = preview(&question);
-        effect!(
-            self.0,
-            HUMAN,
-            "ask",
-            (question, choices, timeout_ms),
-            Doubt::Redo,
-            about,
-            { own::human::Host::ask(self.0, question, choices, timeout_ms).await? }
-        )
+        let call = Call::new(HUMAN, "ask", &(&question, &choices, &timeout_ms))?;
+        let intent = Intent {
+            preview: preview(&question),
+            request: Some(libos_human::HumanQueue::new_question_id()),
+            ..Intent::default()
+        };
+        match self.0.begin_effect(&call, intent, Doubt::Redo).await? {
+            Begun::Replayed(bytes) => decode(&bytes, &call),
+            Begun::Live(ticket) => {
+                let id = ticket.intent.request.clone();
+                let value = self.0.ask_person(id, question, choices, timeout_ms).await?;
+                self.0.journal.settle(ticket, &call, &value)?;
+                Ok(value)
+            }
+        }
     }
 }
 
@@ -558,6 +584,7 @@ impl Journaled<'_> {
         let intent = Intent {
             preview: format!("sleep until {wake_ns} ns"),
             wake_ns: Some(wake_ns),
+            ..Intent::default()
         };
         match self.0.begin_effect(&call, intent, Doubt::Redo).await? {
             Begun::Replayed(bytes) => decode(&bytes, &call),

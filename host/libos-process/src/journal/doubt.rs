@@ -40,6 +40,7 @@ impl ProcessCtx {
                     from: Some(&[EffectState::Prepared, EffectState::Unknown]),
                     to: EffectState::Committed,
                     intent,
+                    charged_before: self.journal.charged_now(),
                 }));
             }
             Doubt::Ask { done, failed } => (done, failed),
@@ -59,9 +60,13 @@ impl ProcessCtx {
                 .await
                 .map_err(JournalTrap::Store)?;
         }
+        let approved = entry
+            .grant
+            .map(|g| format!(", approved by a person's grant {g}"))
+            .unwrap_or_default();
         let question = format!(
-            "Process {pid} was in the middle of {} ({}) when its host stopped (journal entry \
-             {seq}). Did it happen?",
+            "Process {pid} was in the middle of {} ({}{approved}) when its host stopped \
+             (journal entry {seq}). Did it happen?",
             call.name(),
             intent.preview
         );
@@ -70,7 +75,7 @@ impl ProcessCtx {
             choices.push(HAPPENED.to_owned());
         }
         choices.extend([RUN_AGAIN.to_owned(), FAIL.to_owned()]);
-        let id = match self.question_for(&question, &choices) {
+        let id = match self.question_for(&entry, &question, &choices) {
             Ok(id) => id,
             Err(e) => {
                 return self
@@ -113,7 +118,7 @@ impl ProcessCtx {
                         (pid, seq),
                         &[EffectState::Unknown],
                         EffectState::Done,
-                        Some(result.clone()),
+                        Some(super::stored_result(None, &result)),
                     )
                     .stored()
                     .await
@@ -125,6 +130,7 @@ impl ProcessCtx {
                 from: Some(&[EffectState::Unknown]),
                 to: EffectState::Retried,
                 intent,
+                charged_before: self.journal.charged_now(),
             })),
             (answer, _) => {
                 let why = match answer {
@@ -142,24 +148,32 @@ impl ProcessCtx {
         }
     }
 
-    /// The id of this process's pending question `question`, asked now if there is none (a
-    /// host that stops again while the person has not answered asks nothing twice).
-    fn question_for(&self, question: &str, choices: &[String]) -> Result<String, String> {
-        let pending = self.kernel.human.pending().map_err(|e| e.to_string())?;
-        if let Some(asked) = pending.iter().find(|r| {
-            r.pid == self.pid
-                && matches!(&r.kind, libos_human::RequestKind::Question { question: q, .. } if q == question)
-        }) {
-            return Ok(asked.id.clone());
-        }
+    /// The id of the host's question about entry `entry`, asked now unless it was asked
+    /// before (its id is fixed by the process, the entry and the call's digest, so a host that
+    /// stops again asks nothing twice, and an answer given while no host ran is found).
+    fn question_for(
+        &self,
+        entry: &Entry,
+        question: &str,
+        choices: &[String],
+    ) -> Result<String, String> {
+        let digest: String = entry.args_digest[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let id = format!("req-doubt-{}-{}-{digest}", self.pid, entry.seq);
         self.kernel
             .human
-            .ask(NewQuestion {
-                pid: self.pid,
-                image: self.image.reference(),
-                question: question.to_owned(),
-                choices: choices.to_vec(),
-            })
+            .ask_once(
+                &id,
+                NewQuestion {
+                    pid: self.pid,
+                    image: self.image.reference(),
+                    question: question.to_owned(),
+                    choices: choices.to_vec(),
+                },
+                libos_human::Asker::Host,
+            )
             .map(|r| r.id)
             .map_err(|e| e.to_string())
     }
@@ -172,7 +186,7 @@ impl ProcessCtx {
                 (self.pid, seq),
                 &[EffectState::Unknown],
                 EffectState::Failed,
-                Some(result.clone()),
+                Some(super::stored_result(None, &result)),
             )
             .stored()
             .await

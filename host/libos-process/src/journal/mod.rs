@@ -25,6 +25,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use libos_journal::{EffectState, Entry, Journal, JournalError, Pending};
+
+use crate::budget::{Budget, Charges};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -76,6 +78,8 @@ pub(crate) struct Intent {
     pub(crate) preview: String,
     /// For a sleep: when it wakes (nanoseconds since the Unix epoch on the host's clock).
     pub(crate) wake_ns: Option<u64>,
+    /// For a question: the id it is asked under, fixed before it is asked.
+    pub(crate) request: Option<String>,
 }
 
 /// The description of an effect stored with its intent (`libos effects`); empty if there is
@@ -94,6 +98,28 @@ pub(crate) enum Begun {
     Live(Ticket),
 }
 
+/// Notes in a process's journal which grant let its effect through ([`libos::approval::NoteGrant`]).
+pub(crate) struct GrantsUsed {
+    store: Arc<Journal>,
+    pid: u64,
+}
+
+impl GrantsUsed {
+    pub(crate) fn new(store: Arc<Journal>, pid: u64) -> GrantsUsed {
+        GrantsUsed { store, pid }
+    }
+}
+
+impl libos::approval::NoteGrant for GrantsUsed {
+    fn note(&self, entry: u64, grant: u64) -> Result<(), String> {
+        // Rare (a person's approval is being used) and before an effect: this thread waits.
+        self.store
+            .note_grant((self.pid, entry), grant)
+            .wait_here()
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl Ticket {
     /// The number of its entry.
     pub(crate) fn seq(&self) -> u64 {
@@ -109,6 +135,8 @@ pub(crate) struct Ticket {
     to: EffectState,
     /// The intent the entry holds (for an effect run again after a crash, the first run's).
     pub(crate) intent: Intent,
+    /// What the process's own calls were charged when the call began.
+    charged_before: Option<Charges>,
 }
 
 /// Why the journal stopped a process (a trap: the process fails with this reason).
@@ -150,7 +178,54 @@ pub(crate) struct CallJournal {
     /// Whether the process ran on a host before this one (its calls past the journal may
     /// have happened, their entries lost with that host).
     resumed: bool,
+    /// The process's budget: what each call was charged is kept with its result, and charged
+    /// again when the call is replayed.
+    budget: Option<Arc<Budget>>,
+    /// About how many bytes its entries hold, and the most a read may start at
+    /// (`max_journal_bytes`).
+    bytes: u64,
+    max_bytes: u64,
 }
+
+/// About what an entry costs besides its intent and result (keys, names, digest).
+const ENTRY_OVERHEAD: u64 = 64;
+
+/// A value a read gives instead of running when its process's journal is full: a typed
+/// error for the calls that return one; `None` for the few that cannot fail (and return
+/// little), which run.
+pub(crate) trait WhenFull: Sized {
+    fn when_full() -> Option<Self>;
+}
+
+impl<T> WhenFull for Result<T, libos::bindings::RuntimeError> {
+    fn when_full() -> Option<Self> {
+        Some(Err(libos::bindings::RuntimeError::LimitExceeded(
+            libos::error::LimitKind::Storage.into(),
+        )))
+    }
+}
+
+/// `events.wait` with the topic's cursor after it.
+impl<T, C> WhenFull for (Result<T, libos::bindings::RuntimeError>, Option<C>) {
+    fn when_full() -> Option<Self> {
+        WhenFull::when_full().map(|r| (r, None))
+    }
+}
+
+macro_rules! never_full {
+    ($($t:ty),*) => {$(
+        impl WhenFull for $t {
+            fn when_full() -> Option<Self> {
+                None
+            }
+        }
+    )*};
+}
+never_full!(
+    (),
+    crate::bindings::libos::runtime::process::ProcessInfo,
+    Vec<libos::bindings::libos::runtime::types::ToolInfo>
+);
 
 /// How many entries a process may append without waiting before it waits for the journal to
 /// catch up (a process that only reads would otherwise outrun the writer without bound).
@@ -167,7 +242,29 @@ impl CallJournal {
             unconfirmed: None,
             ahead: 0,
             resumed: false,
+            budget: None,
+            bytes: 0,
+            max_bytes: u64::MAX,
         }
+    }
+
+    /// Makes a read that starts once the journal holds `max` bytes or more fail
+    /// ([`WhenFull`]).
+    pub(crate) fn limited(mut self, max: u64) -> CallJournal {
+        self.max_bytes = max;
+        self
+    }
+
+    /// Whether a read starting now is refused ([`CallJournal::limited`]).
+    pub(crate) fn full(&self) -> bool {
+        self.bytes >= self.max_bytes
+    }
+
+    /// Keeps what each call is charged to `budget` with its result (and charges it again
+    /// when the call is replayed).
+    pub(crate) fn charging(mut self, budget: Arc<Budget>) -> CallJournal {
+        self.budget = Some(budget);
+        self
     }
 
     /// The journal of a process resumed from entry `from` (its current image's first):
@@ -182,6 +279,7 @@ impl CallJournal {
     ) -> Result<CallJournal, JournalError> {
         let entries = store.entries_from(pid, from)?;
         let next = entries.last().map_or(from, |e| e.seq + 1);
+        let bytes = entries.iter().map(entry_bytes).sum();
         Ok(CallJournal {
             store,
             pid,
@@ -190,12 +288,20 @@ impl CallJournal {
             unconfirmed: None,
             ahead: 0,
             resumed: true,
+            budget: None,
+            bytes,
+            max_bytes: u64::MAX,
         })
     }
 
     /// The number the next call gets (the first entry of an image `exec`ed into now).
     pub(crate) fn next_seq(&self) -> u64 {
         self.next
+    }
+
+    /// What the process's own calls were charged so far, if its budget is kept.
+    pub(crate) fn charged_now(&self) -> Option<Charges> {
+        self.budget.as_ref().map(|b| b.own())
     }
 
     /// Whether the process ran on another host before (see the field).
@@ -231,6 +337,14 @@ impl CallJournal {
                 recorded,
             });
         }
+        let mut entry = entry;
+        if let Some(stored) = entry.result.take() {
+            let (charges, value) = split_result(&stored);
+            if let (Some(charges), Some(budget)) = (charges, &self.budget) {
+                budget.replay(&charges);
+            }
+            entry.result = Some(value.to_vec());
+        }
         Ok(Some(entry))
     }
 
@@ -260,6 +374,7 @@ impl CallJournal {
             from,
             to,
             intent: Intent::default(),
+            charged_before: self.budget.as_ref().map(|b| b.own()),
         }
     }
 
@@ -271,7 +386,21 @@ impl CallJournal {
         call: &Call,
         value: &impl Serialize,
     ) -> wasmtime::Result<()> {
-        let result = encode(value)?;
+        let charges = match (&self.budget, ticket.charged_before) {
+            (Some(budget), Some(before)) => {
+                let now = budget.own();
+                let mut delta: Charges = [0; 5];
+                for i in 0..5 {
+                    delta[i] = now[i].saturating_sub(before[i]);
+                }
+                delta.iter().any(|d| *d > 0).then_some(delta)
+            }
+            _ => None,
+        };
+        let result = stored_result(charges, &encode(value)?);
+        self.bytes = self
+            .bytes
+            .saturating_add(ENTRY_OVERHEAD + result.len() as u64);
         let pending = match ticket.from {
             None => self.store.append(Entry::committed(
                 self.pid,
@@ -315,6 +444,7 @@ impl CallJournal {
                 intent: encode(&intent)?,
                 result: None,
                 state: EffectState::Prepared,
+                grant: None,
             })
             .stored()
             .await
@@ -340,6 +470,27 @@ pub(crate) enum Doubt {
         done: Option<fn() -> Vec<u8>>,
         failed: fn(String) -> Vec<u8>,
     },
+}
+
+/// A result as the journal stores it: what the call was charged (`None`: nothing), then the
+/// encoded value.
+pub(crate) fn stored_result(charges: Option<Charges>, value: &[u8]) -> Vec<u8> {
+    let mut out = postcard::to_allocvec(&charges).unwrap_or_else(|_| vec![0]);
+    out.extend_from_slice(value);
+    out
+}
+
+/// A stored result split into its charges and its encoded value ([`stored_result`]).
+fn split_result(stored: &[u8]) -> (Option<Charges>, &[u8]) {
+    match postcard::take_from_bytes::<Option<Charges>>(stored) {
+        Ok((charges, value)) => (charges, value),
+        Err(_) => (None, stored),
+    }
+}
+
+/// About the bytes `entry` holds.
+fn entry_bytes(entry: &Entry) -> u64 {
+    ENTRY_OVERHEAD + entry.intent.len() as u64 + entry.result.as_ref().map_or(0, |r| r.len() as u64)
 }
 
 /// The encoding of `value` as stored.

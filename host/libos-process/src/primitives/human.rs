@@ -90,7 +90,7 @@ impl Host for ProcessCtx {
         choices: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> R<String> {
-        parking(self.ask_person(question, choices, timeout_ms)).await
+        parking(self.ask_person(None, question, choices, timeout_ms)).await
     }
 }
 
@@ -127,8 +127,9 @@ impl ProcessCtx {
     }
 
     /// `human.ask`: records the question, then blocked until a person answers it.
-    async fn ask_person(
+    pub(crate) async fn ask_person(
         &mut self,
+        id: Option<String>,
         question: String,
         choices: Vec<String>,
         timeout_ms: Option<u64>,
@@ -142,12 +143,20 @@ impl ProcessCtx {
             Ok(permit) => permit,
             Err(e) => return Ok(Err(e)),
         };
-        let asked = self.kernel.human.ask(NewQuestion {
+        let new = NewQuestion {
             pid: self.pid,
             image: self.image.reference(),
             question,
             choices,
-        });
+        };
+        // Under the id given (a journaled ask keeps it before asking), once.
+        let asked = match id {
+            Some(id) => self
+                .kernel
+                .human
+                .ask_once(&id, new, libos_human::Asker::Process),
+            None => self.kernel.human.ask(new),
+        };
         if asked.is_ok() {
             permit.done(None);
         }

@@ -98,6 +98,7 @@ impl ToolHost {
             wasi_fs,
             wasi_dirs: std::collections::HashMap::new(),
             human: options.human.clone(),
+            effect_entry: None,
         };
         Ok((ctx, stdout, stderr))
     }

@@ -126,6 +126,20 @@ impl CallCtx {
             vouched
         });
         if let Some(grant) = taken {
+            // Which grant let the effect through is stored before the effect; if it cannot
+            // be, the effect does not happen.
+            if let (Some(entry), Some(noter)) = (self.effect_entry, link.grants_used.as_ref())
+                && let Err(e) = noter.note(entry, grant.id)
+            {
+                if grant.uses_left.is_some() {
+                    let _ = link.queue.give_back(grant.id);
+                }
+                self.record_asks(decisions, None);
+                return Err(RuntimeError::Io(format!(
+                    "the journal could not note grant {}: {e}",
+                    grant.id
+                )));
+            }
             self.record_asks(decisions, Some(&grant.request_id));
             let reason = format!(
                 "approved by a person: grant {} ({}) of {}",
