@@ -67,7 +67,10 @@ fn baseline(path: &Path, total: u64) -> Duration {
         )
         .expect("max");
     let mut stmt = conn
-        .prepare("INSERT INTO journal (pid, seq, interface, function, args_digest, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .prepare(
+            "INSERT INTO journal (pid, seq, interface, function, args_digest, intent, result, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
         .expect("prepare");
     let t = Instant::now();
     for i in 1..=total as i64 {
@@ -78,7 +81,9 @@ fn baseline(path: &Path, total: u64) -> Duration {
             e.interface,
             e.function,
             &e.args_digest[..],
-            e.result
+            e.intent,
+            e.result,
+            e.state.as_str()
         ])
         .expect("insert");
     }

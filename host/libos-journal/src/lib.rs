@@ -29,4 +29,4 @@ mod writer;
 pub use checkpoint::Checkpoint;
 pub use entry::{EffectState, Entry};
 pub use error::JournalError;
-pub use writer::{Journal, Pending};
+pub use writer::{BeforeCommit, Journal, Pending, SharedPending};

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver as Queue, Sender as Enqueue};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::entry::{EffectState, Entry};
 use crate::error::JournalError;
@@ -20,7 +20,40 @@ const MAX_BATCH: usize = 4096;
 /// A change waiting for its commit.
 struct Job {
     change: Change,
-    done: oneshot::Sender<Result<(), JournalError>>,
+    done: Done,
+}
+
+/// Where a job's outcome goes: one waiter, or any number ([`SharedPending`]).
+enum Done {
+    One(oneshot::Sender<Result<(), JournalError>>),
+    Shared(watch::Sender<Option<Result<(), JournalError>>>),
+}
+
+impl Done {
+    fn send(self, outcome: Result<(), JournalError>) -> Result<(), ()> {
+        match self {
+            Done::One(tx) => tx.send(outcome).map_err(|_| ()),
+            Done::Shared(tx) => tx.send(Some(outcome)).map_err(|_| ()),
+        }
+    }
+}
+
+/// [`Pending`] for any number of waiters (clone it): stored once [`SharedPending::stored`]
+/// returns `Ok`.
+#[derive(Clone)]
+pub struct SharedPending(watch::Receiver<Option<Result<(), JournalError>>>);
+
+impl SharedPending {
+    /// Waits, without holding a thread, until the change is committed (or refused).
+    ///
+    /// # Errors
+    /// As [`Pending::wait`].
+    pub async fn stored(mut self) -> Result<(), JournalError> {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or(Err(JournalError::Closed)),
+            Err(_) => Err(JournalError::Closed),
+        }
+    }
 }
 
 /// What a job changes.
@@ -96,6 +129,18 @@ impl Journal {
     /// # Errors
     /// [`JournalError::Store`] when the database cannot be opened.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        Journal::open_after(path, Box::new(|| Ok(())))
+    }
+
+    /// [`Journal::open`] whose writer calls `before` before it commits each batch (and
+    /// commits nothing of a batch when it fails): for changes of other tables that must be
+    /// stored no later than what the batch holds (a process table's queued starts: a parent's
+    /// journal never holds a child the table could lose). In WAL mode the batch's sync
+    /// covers what `before` committed.
+    ///
+    /// # Errors
+    /// As [`Journal::open`].
+    pub fn open_after(path: &Path, before: BeforeCommit) -> Result<Journal, JournalError> {
         let tables = format!("{CREATE_TABLES}{}", crate::checkpoint::CREATE_TABLES);
         let mut writing = libos_db::open(path, &tables)?;
         // Each commit is on disk when it returns: the guest sees nothing before.
@@ -105,7 +150,7 @@ impl Journal {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         let writer = std::thread::Builder::new()
             .name("libos-journal".into())
-            .spawn(move || write_loop(&mut writing, &jobs))
+            .spawn(move || write_loop(&mut writing, &jobs, &before))
             .map_err(|e| JournalError::Store(format!("starting the journal writer: {e}")))?;
         Ok(Journal {
             queue: Some(queue),
@@ -146,9 +191,14 @@ impl Journal {
     }
 
     /// A change that changes nothing: once it is stored, so is everything handed over before
-    /// it (the writer keeps the order).
-    pub fn barrier(&self) -> Pending {
-        self.submit(Change::Barrier)
+    /// it (the writer keeps the order). Any number may wait for it.
+    pub fn barrier(&self) -> SharedPending {
+        let (done, wait) = watch::channel(None);
+        self.hand_over(Job {
+            change: Change::Barrier,
+            done: Done::Shared(done),
+        });
+        SharedPending(wait)
     }
 
     /// Whether `pid` has an entry numbered `seq` (stored).
@@ -180,7 +230,15 @@ impl Journal {
 
     fn submit(&self, change: Change) -> Pending {
         let (done, wait) = oneshot::channel();
-        let job = Job { change, done };
+        self.hand_over(Job {
+            change,
+            done: Done::One(done),
+        });
+        Pending(wait)
+    }
+
+    /// Queues `job` for the writer (or fails it at once if the writer is gone).
+    fn hand_over(&self, job: Job) {
         match &self.queue {
             Some(queue) => {
                 if let Err(crossbeam_channel::SendError(job)) = queue.send(job) {
@@ -191,7 +249,6 @@ impl Journal {
                 let _ = job.done.send(Err(JournalError::Closed));
             }
         }
-        Pending(wait)
     }
 
     /// The connection reads (and checkpoints) go through.
@@ -310,8 +367,11 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry, JournalEr
     Ok(entry)
 }
 
+/// What a journal's writer calls before each commit ([`Journal::open_after`]).
+pub type BeforeCommit = Box<dyn Fn() -> Result<(), String> + Send>;
+
 /// Commits whatever is queued, a batch at a time, until the queue closes.
-fn write_loop(conn: &mut Connection, jobs: &Queue<Job>) {
+fn write_loop(conn: &mut Connection, jobs: &Queue<Job>, before: &BeforeCommit) {
     let mut next: HashMap<u64, u64> = HashMap::new();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -320,6 +380,14 @@ fn write_loop(conn: &mut Connection, jobs: &Queue<Job>) {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        if let Err(e) = before() {
+            let err = JournalError::Store(format!("what must be stored first was not: {e}"));
+            tracing::warn!(error = %err, "journal batch not stored");
+            for job in batch {
+                let _ = job.done.send(Err(err.clone()));
+            }
+            continue;
         }
         commit(conn, &mut next, batch);
     }

@@ -86,7 +86,7 @@ pub(crate) struct Launch {
     pub(crate) commit_first: bool,
     /// Stored once its parent's journal holds everything before the spawn: it runs no code
     /// before.
-    pub(crate) parent_stored: Option<libos_journal::Pending>,
+    pub(crate) parent_stored: Option<libos_journal::SharedPending>,
 }
 
 /// The key of a child being spawned: the entry of its parent's journal that spawns it, and
@@ -94,7 +94,7 @@ pub(crate) struct Launch {
 /// is), which the child waits for before it runs any code.
 pub(crate) struct SpawnKey {
     pub(crate) seq: u64,
-    pub(crate) parent_stored: libos_journal::Pending,
+    pub(crate) parent_stored: Option<libos_journal::SharedPending>,
 }
 
 /// Runs AgentProcesses. One kernel serves one process tree per `start` without a parent; all
@@ -174,9 +174,15 @@ impl Kernel {
             libos_human::HumanQueue::open(host.state().db_path())
                 .map_err(|e| ProcessError::Host(e.to_string()))?,
         );
+        // A batch of the journal commits the table's queued starts first: a parent's spawn
+        // entry is never stored before its child's row.
+        let flush_table = table.flusher();
         let journal = Arc::new(
-            libos_journal::Journal::open(&host.state().db_path())
-                .map_err(|e| ProcessError::Host(e.to_string()))?,
+            libos_journal::Journal::open_after(
+                &host.state().db_path(),
+                Box::new(move || flush_table().map_err(|e| e.to_string())),
+            )
+            .map_err(|e| ProcessError::Host(e.to_string()))?,
         );
         let hosts = host.state().hosts_dir();
         // Not the id of a dead host whose orphans are still in the table: those are adopted.
@@ -305,7 +311,7 @@ impl Inner {
         spawned_at: Option<SpawnKey>,
     ) -> Result<u64, ProcessError> {
         let (spawned_at, parent_stored) = match spawned_at {
-            Some(key) => (Some(key.seq), Some(key.parent_stored)),
+            Some(key) => (Some(key.seq), key.parent_stored),
             None => (None, None),
         };
         let (inherits, inherited_chain) = match inherits {

@@ -160,6 +160,13 @@ impl ProcessTable {
         self.shared.flush()
     }
 
+    /// [`ProcessTable::flush`] as a function another thread may call while the table lives
+    /// (a journal commits what the table queued before it commits its own batch).
+    pub fn flusher(&self) -> impl Fn() -> Result<()> + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.flush()
+    }
+
     /// Registers a new process in state [`State::Created`] with a fresh pid (pids are never
     /// reused). Its `root` is its parent's root, or its own pid without a parent.
     ///

@@ -212,8 +212,9 @@ impl own::process::Host for Journaled<'_> {
     /// lost finds the child it started (`Resume::spawned_at`) instead of starting another, so
     /// a spawn is journaled like a read, without the parent waiting for the disk. The child
     /// commits its own row, and waits until every entry of its parent before the spawn is
-    /// stored, before it runs any code (so a resumed parent replays up to the same spawn);
-    /// the parent commits the child's row before going on.
+    /// stored, before it runs any code (so a resumed parent replays up to the same spawn).
+    /// The journal commits the table's queued starts before each batch, so the spawn's entry
+    /// is never stored before the child's row.
     async fn spawn(
         &mut self,
         image: String,
@@ -249,18 +250,20 @@ impl own::process::Host for Journaled<'_> {
                 // now is stored: what led to the spawn cannot be lost while the child acts.
                 self.0.spawning_at = Some(crate::kernel::SpawnKey {
                     seq: ticket.seq(),
-                    parent_stored: self.0.journal.store.barrier(),
+                    parent_stored: self.0.journal.spawn_barrier(),
                 });
                 let spawned =
                     own::process::Host::spawn(self.0, image, input, capabilities, cwd).await?;
                 self.0.spawning_at = None;
-                if spawned.is_ok() {
-                    self.0.kernel.table.flush()?;
-                }
                 spawned
             }
         };
         self.0.journal.settle(ticket, &call, &spawned)?;
+        if spawned.is_err() {
+            // What the process does next depends on this failure: a later child must not
+            // run before it is stored.
+            self.0.journal.not_a_spawn();
+        }
         Ok(spawned)
     }
 

@@ -185,6 +185,11 @@ pub(crate) struct CallJournal {
     /// (`max_journal_bytes`).
     bytes: u64,
     max_bytes: u64,
+    /// The barrier children spawned since wait for (stored once every entry before it is),
+    /// and whether an entry other than a successful spawn was handed over since it was made
+    /// (a successful spawn needs no barrier of its own: its child is found by its key).
+    barrier: Option<libos_journal::SharedPending>,
+    since_barrier: bool,
 }
 
 /// About what an entry costs besides its intent and result (keys, names, digest).
@@ -245,6 +250,8 @@ impl CallJournal {
             budget: None,
             bytes: 0,
             max_bytes: u64::MAX,
+            barrier: None,
+            since_barrier: false,
         }
     }
 
@@ -291,6 +298,8 @@ impl CallJournal {
             budget: None,
             bytes,
             max_bytes: u64::MAX,
+            barrier: None,
+            since_barrier: false,
         })
     }
 
@@ -302,6 +311,24 @@ impl CallJournal {
     /// What the process's own calls were charged so far, if its budget is kept.
     pub(crate) fn charged_now(&self) -> Option<Charges> {
         self.budget.as_ref().map(|b| b.own())
+    }
+
+    /// What a child spawned now waits for before it runs any code: a barrier stored once
+    /// every entry this process handed over before is (`None`: all are stored already).
+    pub(crate) fn spawn_barrier(&mut self) -> Option<libos_journal::SharedPending> {
+        if self.unconfirmed.is_none() {
+            return None;
+        }
+        if self.since_barrier || self.barrier.is_none() {
+            self.barrier = Some(self.store.barrier());
+            self.since_barrier = false;
+        }
+        self.barrier.clone()
+    }
+
+    /// Says that an entry other than a successful spawn was handed over (see `barrier`).
+    pub(crate) fn not_a_spawn(&mut self) {
+        self.since_barrier = true;
     }
 
     /// Whether the process ran on another host before (see the field).
@@ -415,6 +442,9 @@ impl CallJournal {
         };
         self.unconfirmed = Some(pending);
         self.ahead += 1;
+        if !(call.interface == "libos:runtime/process" && call.function == "spawn") {
+            self.since_barrier = true;
+        }
         Ok(())
     }
 
@@ -428,6 +458,8 @@ impl CallJournal {
         if let Some(pending) = self.unconfirmed.take() {
             pending.stored().await.map_err(JournalTrap::Store)?;
         }
+        self.barrier = None;
+        self.since_barrier = false;
         Ok(())
     }
 
@@ -452,6 +484,9 @@ impl CallJournal {
         // Everything before it is stored too (the writer keeps the order).
         self.unconfirmed = None;
         self.ahead = 0;
+        self.barrier = None;
+        // The effect's own entry is settled later, and is no spawn.
+        self.since_barrier = true;
         ticket.intent = intent;
         Ok(ticket)
     }
