@@ -316,9 +316,8 @@ impl CallJournal {
     /// What a child spawned now waits for before it runs any code: a barrier stored once
     /// every entry this process handed over before is (`None`: all are stored already).
     pub(crate) fn spawn_barrier(&mut self) -> Option<libos_journal::SharedPending> {
-        if self.unconfirmed.is_none() {
-            return None;
-        }
+        // Nothing handed over is waiting to be stored.
+        self.unconfirmed.as_ref()?;
         if self.since_barrier || self.barrier.is_none() {
             self.barrier = Some(self.store.barrier());
             self.since_barrier = false;
