@@ -375,6 +375,11 @@ fn forks_and_committed_images_start_with_the_checkpoints_objects() {
             .any(|r| r["action"] == "image.commit" && r["resource"] == "checkpoint/1"),
         "the commit is on the record"
     );
+    // A commit never replaces an image (processes and checkpoints run images by digest).
+    env.libos()
+        .args(["image", "commit", "m", "--name", "forkable"])
+        .assert()
+        .failure();
 
     // Checkpoints are kept until deleted.
     env.libos()

@@ -67,10 +67,11 @@ pub struct ImageLimits {
     /// capped per instance instead). Default 16 MiB.
     #[serde(with = "size")]
     pub max_log_bytes: u64,
-    /// Bytes the agent's journal may hold while it lives (each call's arguments digest,
-    /// intent and result: a file read keeps what it read). A call whose result would pass it
-    /// fails with `limit-exceeded(storage)` instead of returning (a call that cannot fail
-    /// traps). Default 256 MiB; left out of the image digest when default.
+    /// Bytes the agent's journal may hold while it lives (each call's intent and result: a
+    /// file read keeps what it read, a shell command its output). A call that starts once the
+    /// journal holds this much fails with `limit-exceeded(storage)` without running (the few
+    /// calls that cannot fail still run); the last call before may pass it by its own result.
+    /// Default 256 MiB; left out of the image digest when default.
     #[serde(with = "size", skip_serializing_if = "is_default_journal")]
     pub max_journal_bytes: u64,
 }

@@ -120,7 +120,8 @@ impl ImageStore {
     /// capabilities stay requests: a process of it holds only what whoever starts it grants.
     ///
     /// # Errors
-    /// [`ImageError::InvalidReference`] for a bad name or version, I/O errors
+    /// [`ImageError::InvalidReference`] for a bad name or version, or one that exists (a
+    /// commit never replaces an image), I/O errors
     /// writing the blob, [`ImageError::Database`] if the record cannot be stored.
     pub fn commit(
         &self,
@@ -134,6 +135,12 @@ impl ImageStore {
         };
         crate::names::check_image_name(name).map_err(invalid)?;
         crate::names::check_version(version).map_err(invalid)?;
+        // Never in place of an image: live processes and checkpoints run images by digest.
+        if self.get(&format!("{name}:{version}")).is_ok() {
+            return Err(invalid(format!(
+                "an image {name}:{version} exists already; commit under another name or version"
+            )));
+        }
         let size = u64::try_from(memory.len()).unwrap_or(u64::MAX);
         let digest = self.blobs.put(memory)?;
         let record = ImageRecord {

@@ -69,6 +69,7 @@ async fn spawns_with_live(kernel: &Kernel, work: &Path, live: u32, n: u64) -> Du
         image: Some("spawner".into()),
         ..ProcessQuery::default()
     };
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
     loop {
         kernel.flush().expect("flush");
         let table = kernel.table();
@@ -77,6 +78,11 @@ async fn spawns_with_live(kernel: &Kernel, work: &Path, live: u32, n: u64) -> Du
         {
             break;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiters never all parked ({} live in the host)",
+            kernel.live_processes()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     kernel
@@ -92,8 +98,12 @@ async fn spawns_with_live(kernel: &Kernel, work: &Path, live: u32, n: u64) -> Du
         assert_eq!(repeat["done"], wanted, "{out}");
     }
     let elapsed = out["results"][2]["ok"]["elapsed_ns"].as_u64().unwrap_or(0);
-    // The waiters end with their root's tree.
+    // The waiters end with their root's tree; the next sample starts once they have left
+    // the host (their room in it is given back as their tasks end).
     kernel.end_tree(root).expect("end tree");
+    while kernel.live_processes() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     Duration::from_nanos(elapsed)
 }
 

@@ -46,11 +46,20 @@ impl Kernel {
             let orphans = inner.table.adopt(&dead, &inner.host_id)?;
             libos_proctable::hosts::forget(&hosts, &dead);
             tracing::info!(host = %dead, processes = orphans.len(), "adopting the processes of a dead host");
-            for record in orphans {
+            // Every child is decided against its parent's journal as the dead host left it,
+            // before any of its processes runs again (a resumed parent writes new entries).
+            let lost: Vec<Option<ProcessError>> = orphans
+                .iter()
+                .map(|record| inner.spawn_was_kept(record).err())
+                .collect();
+            for (record, lost) in orphans.into_iter().zip(lost) {
                 let pid = record.pid;
-                let resumed = match inner.restore_if_asked(record).await {
-                    Ok(record) => inner.resume_adopted(record).await,
-                    Err(e) => Err(e),
+                let resumed = match lost {
+                    Some(e) => Err(e),
+                    None => match inner.restore_if_asked(record).await {
+                        Ok(record) => inner.resume_adopted(record).await,
+                        Err(e) => Err(e),
+                    },
                 };
                 match resumed {
                     Ok(()) => adopted.resumed.push(pid),
@@ -90,7 +99,6 @@ impl Inner {
             .table
             .resume_of(pid)?
             .ok_or_else(|| ProcessError::Invalid("no resume record was stored for it".into()))?;
-        self.spawn_was_kept(&record, &resume)?;
         let image = self
             .images
             .get_shared(&format!("sha256:{}", record.image_digest))?;
@@ -209,12 +217,11 @@ impl Inner {
     /// having stored what it was told before the spawn, may now decide otherwise, so the
     /// child must not act (it waits for that prefix before running any code, so one that
     /// ran is always kept). A child the parent's journal still leads to is kept: the resumed
-    /// parent finds it at the same entry.
-    fn spawn_was_kept(
-        &self,
-        record: &ProcessRecord,
-        resume: &libos_proctable::Resume,
-    ) -> Result<(), ProcessError> {
+    /// parent finds it at the same entry. Decided for every adopted process before any runs.
+    fn spawn_was_kept(&self, record: &ProcessRecord) -> Result<(), ProcessError> {
+        let Some(resume) = self.table.resume_of(record.pid)? else {
+            return Ok(());
+        };
         let (Some(parent), Some(at)) = (record.parent, resume.spawned_at) else {
             return Ok(());
         };
@@ -224,6 +231,8 @@ impl Inner {
         }
         let parent_live = self.table.get(parent).is_ok_and(|p| !p.state.is_ended());
         if parent_live && !self.journal.has_entry(parent, at - 1).map_err(store)? {
+            // The resumed parent's spawn, wherever it now comes, starts a child of its own.
+            self.table.unkey(record.pid)?;
             return Err(ProcessError::Invalid(format!(
                 "it never ran: the calls of process {parent} that led to spawning it (to \
                  journal entry {}) were lost with the host",

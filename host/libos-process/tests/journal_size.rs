@@ -1,12 +1,13 @@
-//! A process's journal is bounded (`max_journal_bytes`): once it holds that much, a read fails
-//! with `limit-exceeded(storage)` instead of running; the process and the host go on.
+//! A process's journal is bounded (`max_journal_bytes`): once it holds that much, a call fails
+//! with `limit-exceeded(storage)` instead of running (a read reads nothing, an effect does
+//! nothing); the process and the host go on.
 
 use serde_json::json;
 
 use crate::common::{self, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_journal_refuses_reads_with_a_typed_error() -> anyhow::Result<()> {
+async fn a_full_journal_refuses_calls_with_a_typed_error() -> anyhow::Result<()> {
     let world = World::new()?;
     let dir = world.images.path().join("reader");
     std::fs::create_dir_all(&dir)?;
@@ -39,8 +40,8 @@ async fn a_full_journal_refuses_reads_with_a_typed_error() -> anyhow::Result<()>
             .is_some_and(|m| m.contains("storage")),
         "{output}"
     );
-    // An effect still runs (its result is small), and the host serves others.
-    assert!(steps[3].get("ok").is_some(), "{output}");
-    assert!(world.work().join("done.txt").exists());
+    // An effect is refused the same way, and nothing is written.
+    assert_eq!(steps[3]["err"]["kind"], json!("limit-exceeded"), "{output}");
+    assert!(!world.work().join("done.txt").exists());
     Ok(())
 }

@@ -453,3 +453,60 @@ fn a_resumed_process_keeps_what_its_budget_was_charged() -> anyhow::Result<()> {
     assert_eq!(kernel.table().usage()?[&pid].bytes_written, 20);
     Ok(())
 }
+
+#[test]
+fn a_child_whose_spawn_the_journal_lost_never_runs_and_is_not_the_answer() -> anyhow::Result<()> {
+    let world = World::new()?;
+    common::script_image(&world, "family", &["fs.*", "events.*", "process.*"], None)?;
+    std::fs::write(world.work().join("a.txt"), "a")?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let child = json!({ "steps": [{ "op": "wait_event", "topic": "never" }] });
+    let input = json!({ "steps": [
+        { "op": "read", "path": "a.txt" },
+        { "op": "spawn", "image": "family", "input": child, "caps": ["events.*"] },
+        { "op": "wait_event", "topic": "go" },
+    ]})
+    .to_string();
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    let pid = runtime.block_on(common::start(&kernel, "family", &input, world.work()))?;
+    until(&kernel, pid, "waited", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    let first = kernel
+        .table()
+        .children(pid)?
+        .first()
+        .map(|c| c.pid)
+        .ok_or_else(|| anyhow::anyhow!("no child"))?;
+    until(&kernel, first, "waited", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    die(&world, runtime, kernel)?;
+    // The host lost what the parent was told before the spawn (and all after).
+    let db = rusqlite::Connection::open(world.state.path().join("libos.db"))?;
+    db.execute("DELETE FROM journal WHERE pid = ?1", [pid as i64])?;
+    db.execute("DELETE FROM journal WHERE pid = ?1", [first as i64])?;
+
+    let (runtime, kernel) = host(&world, clock)?;
+    let adopted = runtime.block_on(kernel.adopt_orphans())?;
+    assert!(
+        adopted
+            .failed
+            .iter()
+            .any(|(p, why)| *p == first && why.contains("never ran")),
+        "{adopted:?}"
+    );
+    until(&kernel, pid, "waited again", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    // The parent's spawn, run live again, started a child of its own.
+    let children: Vec<u64> = kernel
+        .table()
+        .children(pid)?
+        .iter()
+        .map(|c| c.pid)
+        .collect();
+    assert_eq!(children.len(), 2, "{children:?}");
+    assert!(children.iter().any(|c| *c != first));
+    Ok(())
+}

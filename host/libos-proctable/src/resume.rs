@@ -139,3 +139,10 @@ pub(crate) fn forget_spawns_after(conn: &Connection, parent: u64, upto: u64) -> 
     .execute(params![stored_pid(parent)?, upto])?;
     Ok(())
 }
+
+/// Unkeys `pid` (see [`crate::ProcessTable::unkey`]).
+pub(crate) fn unkey(conn: &Connection, pid: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE process_resume SET spawned_at = NULL WHERE pid = ?1")?
+        .execute(params![stored_pid(pid)?])?;
+    Ok(())
+}

@@ -438,6 +438,16 @@ impl ProcessTable {
         crate::resume::child_spawned_at(&*self.lock()?, parent, seq)
     }
 
+    /// Unkeys `pid`: it is no longer the answer to its parent's spawn (a child that never
+    /// ran, whose spawn its parent's journal lost).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn unkey(&self, pid: u64) -> Result<()> {
+        self.transaction(|conn| crate::resume::unkey(conn, pid))
+    }
+
     /// Drops the restore request of `pid` (one that cannot be applied).
     ///
     /// # Errors

@@ -86,10 +86,20 @@ macro_rules! read {
     }};
 }
 
-/// An external effect: `$live` runs only once its intent (`$preview`) is durable.
+/// An external effect: `$live` runs only once its intent (`$preview`) is durable; refused
+/// with a typed error, without running, once the process's journal is full.
 macro_rules! effect {
     ($cx:expr, $iface:expr, $func:literal, ($($arg:expr),*), $doubt:expr, $preview:expr, $live:expr) => {{
         let call = Call::new($iface, $func, &($(&$arg,)*))?;
+        // A process whose journal is full makes no more effects: the refusal is journaled
+        // like a read (so a replay meets it at its place), and nothing runs.
+        if $cx.journal.full()
+            && let Some(value) = super::WhenFull::when_full()
+            && let Begun::Live(ticket) = $cx.journal.read(&call)?
+        {
+            $cx.journal.settle(ticket, &call, &value)?;
+            return Ok(value);
+        }
         let intent = Intent { preview: $preview, ..Intent::default() };
         match $cx.begin_effect(&call, intent, $doubt).await? {
             Begun::Replayed(bytes) => decode(&bytes, &call),

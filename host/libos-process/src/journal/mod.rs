@@ -210,6 +210,18 @@ impl<T> WhenFull for Result<T, libos::bindings::RuntimeError> {
     }
 }
 
+impl<T> WhenFull for Result<T, libos::bindings::libos::runtime::types::ToolError> {
+    fn when_full() -> Option<Self> {
+        Some(Err(
+            libos::bindings::libos::runtime::types::ToolError::Runtime(
+                libos::bindings::RuntimeError::LimitExceeded(
+                    libos::error::LimitKind::Storage.into(),
+                ),
+            ),
+        ))
+    }
+}
+
 /// `events.wait` with the topic's cursor after it.
 impl<T, C> WhenFull for (Result<T, libos::bindings::RuntimeError>, Option<C>) {
     fn when_full() -> Option<Self> {
@@ -262,9 +274,10 @@ impl CallJournal {
         self
     }
 
-    /// Whether a read starting now is refused ([`CallJournal::limited`]).
+    /// Whether a call starting now is refused ([`CallJournal::limited`]): only once the
+    /// journal is replayed (a replayed call is answered as it was).
     pub(crate) fn full(&self) -> bool {
-        self.bytes >= self.max_bytes
+        self.replay.is_empty() && self.bytes >= self.max_bytes
     }
 
     /// Keeps what each call is charged to `budget` with its result (and charges it again
