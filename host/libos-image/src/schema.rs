@@ -16,7 +16,9 @@ pub(crate) const DB_FILE: &str = "libos.db";
 /// One row per `(name, version)`. `record` is the canonical JSON the image digest is the
 /// SHA-256 of; `digest`, `created_ns` and `tool_count` are kept alongside for lookups and
 /// listings. `created_ns` strictly increases from one stored record to the next, so the
-/// newest version of a name is the one with the largest `created_ns`.
+/// newest version of a name is the one with the largest `created_ns`. `images_replaced` keeps
+/// each record a build replaced, found only by its whole digest: processes and checkpoints
+/// name the image they run by digest, and a rebuild must not take it from them.
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS images (
     name       TEXT NOT NULL,
@@ -29,6 +31,13 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_by_digest ON images (digest);
 CREATE INDEX IF NOT EXISTS images_by_created ON images (name, created_ns);
+CREATE TABLE IF NOT EXISTS images_replaced (
+    digest     TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    record     TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// The columns [`crate::row::decode_row`] decodes, in order.

@@ -198,13 +198,22 @@ impl ImageStore {
                     change: BuildChange::Unchanged,
                 });
             }
-            Some((old, _)) => BuildChange::Replaced {
-                previous: old.parse().map_err(|_| ImageError::CorruptRecord {
-                    name: record.name.clone(),
-                    version: record.version.clone(),
-                    reason: format!("stored digest {old:?} is not a digest"),
-                })?,
-            },
+            Some((old, _)) => {
+                // Kept for whoever runs it by digest (a live process, a checkpoint).
+                tx.execute(
+                    "INSERT OR IGNORE INTO images_replaced (digest, name, version, created_ns, record)
+                     SELECT digest, name, version, created_ns, record FROM images
+                     WHERE name = ?1 AND version = ?2",
+                    params![record.name, record.version],
+                )?;
+                BuildChange::Replaced {
+                    previous: old.parse().map_err(|_| ImageError::CorruptRecord {
+                        name: record.name.clone(),
+                        version: record.version.clone(),
+                        reason: format!("stored digest {old:?} is not a digest"),
+                    })?,
+                }
+            }
             None => BuildChange::Created,
         };
         let latest: Option<i64> =
@@ -335,6 +344,13 @@ impl ImageStore {
                 let mut rows = rows.into_iter();
                 match (rows.next(), rows.next()) {
                     (Some(only), None) => Some(only),
+                    // A replaced record, by its whole digest only.
+                    (None, _) if prefix.len() == 64 => conn
+                        .prepare_cached(&format!(
+                            "SELECT {IMAGE_COLUMNS} FROM images_replaced WHERE digest = ?1"
+                        ))?
+                        .query_row([prefix], decode_row)
+                        .optional()?,
                     (None, _) => None,
                     (Some(first), Some(second)) => {
                         let matches = [first, second]

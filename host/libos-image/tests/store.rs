@@ -123,6 +123,14 @@ fn building_the_same_content_twice_gives_the_same_digest() {
     assert!(third.image.created_ns > first.image.created_ns);
     assert_eq!(store.list().unwrap().len(), 1);
     assert_eq!(store.get("a:1").unwrap().digest, third.image.digest);
+    // The replaced record is still found by its whole digest (a process that runs it is
+    // resumed with it), never by a prefix or a name.
+    let old = first.image.digest.to_string();
+    assert_eq!(
+        store.get(&format!("sha256:{old}")).unwrap().capabilities,
+        first.image.capabilities
+    );
+    assert!(store.get(&format!("sha256:{}", &old[..16])).is_err());
 }
 
 #[test]

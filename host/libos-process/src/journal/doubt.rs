@@ -17,6 +17,10 @@ use libos_journal::{EffectState, Entry};
 use super::{Begun, Call, Doubt, Intent, JournalTrap, Ticket};
 use crate::ctx::ProcessCtx;
 
+/// How many times the host asks about one entry (each after a "run it again" it was stopped
+/// in the middle of) before it fails the call.
+const MAX_ATTEMPTS: u32 = 100;
+
 /// The answers a person may give.
 pub(crate) const HAPPENED: &str = "it happened";
 pub(crate) const RUN_AGAIN: &str = "run it again";
@@ -149,8 +153,11 @@ impl ProcessCtx {
     }
 
     /// The id of the host's question about entry `entry`, asked now unless it was asked
-    /// before (its id is fixed by the process, the entry and the call's digest, so a host that
-    /// stops again asks nothing twice, and an answer given while no host ran is found).
+    /// before. Its ids are fixed by the process, the entry, the call's digest and the attempt
+    /// (`-1`, `-2`, ...): a host that stops again while the person has not answered asks
+    /// nothing twice, and an answer given while no host ran is found; only after "run it
+    /// again" (whose run the host may have stopped in the middle of too) is the next attempt
+    /// asked about anew.
     fn question_for(
         &self,
         entry: &Entry,
@@ -161,21 +168,43 @@ impl ProcessCtx {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let id = format!("req-doubt-{}-{}-{digest}", self.pid, entry.seq);
-        self.kernel
-            .human
-            .ask_once(
-                &id,
-                NewQuestion {
-                    pid: self.pid,
-                    image: self.image.reference(),
-                    question: question.to_owned(),
-                    choices: choices.to_vec(),
-                },
-                libos_human::Asker::Host,
-            )
-            .map(|r| r.id)
-            .map_err(|e| e.to_string())
+        let base = format!("req-doubt-{}-{}-{digest}", self.pid, entry.seq);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let id = format!("{base}-{attempt}");
+            match self.kernel.human.get(&id) {
+                Err(libos_human::HumanError::NoSuchRequest(_)) => {
+                    return self
+                        .kernel
+                        .human
+                        .ask_once(
+                            &id,
+                            NewQuestion {
+                                pid: self.pid,
+                                image: self.image.reference(),
+                                question: question.to_owned(),
+                                choices: choices.to_vec(),
+                            },
+                            libos_human::Asker::Host,
+                        )
+                        .map(|r| r.id)
+                        .map_err(|e| e.to_string());
+                }
+                Err(e) => return Err(e.to_string()),
+                Ok(asked) => {
+                    let run_again = matches!(
+                        &asked.state,
+                        RequestState::Answered { answer } if answer == RUN_AGAIN
+                    );
+                    if !run_again {
+                        return Ok(id);
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "entry {} was in doubt {MAX_ATTEMPTS} times; nobody is asked again",
+            entry.seq
+        ))
     }
 
     /// Settles entry `seq` failed with the encoded error `result` and answers the guest with it.
