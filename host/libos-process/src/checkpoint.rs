@@ -166,12 +166,7 @@ pub fn replace_memory(
     image: &libos_image::Image,
 ) -> Result<(), ProcessError> {
     let objects = decode_memory(memory.unwrap_or_default())?;
-    let l = &image.limits;
-    let limits = libos_memory::MemoryLimits {
-        max_object_bytes: l.max_object_bytes,
-        max_objects: l.max_objects,
-        max_namespace_bytes: l.max_namespace_bytes,
-    };
+    let limits = crate::primitives::memory::limits_of(&image.limits);
     store
         .replace_namespace(&format!("pid:{pid}"), &objects, &limits)
         .map_err(|e| ProcessError::Host(format!("process {pid}'s memory: {e}")))

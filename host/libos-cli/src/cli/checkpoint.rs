@@ -72,6 +72,14 @@ fn open(state_dir: Option<&Path>) -> Result<(StateDir, ProcessTable, Journal), F
     Ok((state, table, journal))
 }
 
+/// The checkpoint with id or name `which`, or [`Code::NotFound`].
+pub(super) fn named(journal: &Journal, which: &str) -> Result<Checkpoint, Failure> {
+    journal
+        .checkpoint_named(which)
+        .map_err(error)?
+        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))
+}
+
 /// Runs a `checkpoint` subcommand.
 pub fn run(cmd: CheckpointCommand, state_dir: Option<&Path>) -> Result<(), Failure> {
     match cmd {
@@ -196,10 +204,7 @@ const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// back there, and says when it has.
 fn restore(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let (state, table, journal) = open(state_dir)?;
-    let checkpoint = journal
-        .checkpoint_named(which)
-        .map_err(error)?
-        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let checkpoint = named(&journal, which)?;
     let pid = checkpoint.pid;
     let record = table
         .get(pid)
@@ -247,10 +252,7 @@ fn restore(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
 /// `libos checkpoint rm CHECKPOINT`, audited as `checkpoint.delete` on `checkpoint/ID`.
 fn remove(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let (_, _, journal) = open(state_dir)?;
-    let checkpoint = journal
-        .checkpoint_named(which)
-        .map_err(error)?
-        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let checkpoint = named(&journal, which)?;
     super::operator::record(
         state_dir,
         "checkpoint.delete",
@@ -265,10 +267,7 @@ fn remove(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
 /// `libos fork CHECKPOINT`: see the module docs. Prints the new process's pid.
 pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
     let (state, table, journal) = open(state_dir)?;
-    let checkpoint = journal
-        .checkpoint_named(which)
-        .map_err(error)?
-        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let checkpoint = named(&journal, which)?;
     let meta: Meta = serde_json::from_str(&checkpoint.meta)
         .map_err(|e| error(format!("checkpoint {}: {e}", checkpoint.id)))?;
     // What it held then and still holds now (a process that ended keeps its last).

@@ -126,10 +126,7 @@ fn commit(
     state_dir: Option<&Path>,
 ) -> Result<(), Failure> {
     let journal = libos_journal::Journal::open(&state.db_path()).map_err(other)?;
-    let checkpoint = journal
-        .checkpoint_named(which)
-        .map_err(other)?
-        .ok_or_else(|| Failure::new(Code::NotFound, format!("no checkpoint {}", clean(which))))?;
+    let checkpoint = super::checkpoint::named(&journal, which)?;
     let meta: libos_process::CheckpointMeta = serde_json::from_str(&checkpoint.meta)
         .map_err(|e| Failure::new(Code::Error, format!("checkpoint {}: {e}", checkpoint.id)))?;
     let base = store

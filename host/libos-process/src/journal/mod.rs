@@ -522,7 +522,14 @@ pub(crate) enum Doubt {
 /// A result as the journal stores it: what the call was charged (`None`: nothing), then the
 /// encoded value.
 pub(crate) fn stored_result(charges: Option<Charges>, value: &[u8]) -> Vec<u8> {
-    let mut out = postcard::to_allocvec(&charges).unwrap_or_else(|_| vec![0]);
+    let Some(charges) = charges else {
+        // `None`, then the value: the common case, one allocation.
+        let mut out = Vec::with_capacity(1 + value.len());
+        out.push(0);
+        out.extend_from_slice(value);
+        return out;
+    };
+    let mut out = postcard::to_allocvec(&Some(charges)).unwrap_or_else(|_| vec![0]);
     out.extend_from_slice(value);
     out
 }

@@ -55,12 +55,16 @@ impl ProcessCtx {
     }
 
     fn memory_limits(&self) -> MemoryLimits {
-        let l = &self.image.limits;
-        MemoryLimits {
-            max_object_bytes: l.max_object_bytes,
-            max_objects: l.max_objects,
-            max_namespace_bytes: l.max_namespace_bytes,
-        }
+        limits_of(&self.image.limits)
+    }
+}
+
+/// The limits of a process's own namespace under `limits` (its image's).
+pub(crate) fn limits_of(limits: &libos_image::ImageLimits) -> MemoryLimits {
+    MemoryLimits {
+        max_object_bytes: limits.max_object_bytes,
+        max_objects: limits.max_objects,
+        max_namespace_bytes: limits.max_namespace_bytes,
     }
 }
 

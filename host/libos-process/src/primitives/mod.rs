@@ -5,7 +5,7 @@ mod events;
 
 mod exec;
 pub(crate) mod human;
-mod memory;
+pub(crate) mod memory;
 mod messages;
 mod process;
 mod register;
