@@ -376,10 +376,21 @@ fn forks_and_committed_images_start_with_the_checkpoints_objects() {
         "the commit is on the record"
     );
     // A commit never replaces an image (processes and checkpoints run images by digest).
+    let digest = |env: &Env| -> Value {
+        let out = env
+            .libos()
+            .args(["image", "inspect", "forkable", "--json"])
+            .output()
+            .expect("inspect");
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")["digest"].clone()
+    };
+    let before = digest(&env);
+    assert!(before.is_string(), "{before}");
     env.libos()
         .args(["image", "commit", "m", "--name", "forkable"])
         .assert()
         .failure();
+    assert_eq!(digest(&env), before, "the refused commit changed nothing");
 
     // Checkpoints are kept until deleted.
     env.libos()
