@@ -1,5 +1,7 @@
 //! The crash test: the real `libos` binary runs the script agent through rounds of file
-//! writes, object writes, events, shell commands, sleeps and an approved write, while the host
+//! writes, object writes, events, shell commands, sleeps and an approved write (every other
+//! process is its `wasm32-wasip2` build, which also reads WASI randomness, saving what it got,
+//! prints to stdout and sleeps through WASI), while the host
 //! is killed with SIGKILL at random moments (at least [`KILLS`] times; the seed is printed, and
 //! `LIBOS_CRASH_SEED=N` replays a run) and a new host (`libos serve`) resumes the processes
 //! each time. A person (this test) answers what the processes ask: the approval, and each
@@ -9,7 +11,9 @@
 //! object is at version 1, each event was stored once) or was settled by the person; the
 //! approval was asked once per process and honored; no effect is left in doubt; `libos audit
 //! verify` is ok; and every process's output is the output of a run that was never
-//! interrupted, but for the calls the person failed after being asked.
+//! interrupted, but for the calls the person failed after being asked (and for the random
+//! values a WASI process read, which must be the ones it saved; its stdout holds each line
+//! once).
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -58,10 +62,20 @@ fn seed() -> u64 {
         })
 }
 
+/// Whether process `run` runs the WASI build of the script agent.
+fn wasi(run: u64) -> bool {
+    run % 2 == 1
+}
+
 /// The script of process `run`: [`ROUNDS`] rounds of effects, the approved write halfway.
 fn script(run: u64) -> String {
     let mut steps = Vec::new();
     for i in 0..ROUNDS {
+        if wasi(run) {
+            steps.push(json!({ "op": "wasi_random", "save": format!("r{run}-rand{i}.txt") }));
+            steps.push(json!({ "op": "wasi_print", "text": format!("round {i}") }));
+            steps.push(json!({ "op": "wasi_sleep", "ms": 10 }));
+        }
         steps.push(
             json!({ "op": "write", "path": format!("r{run}-f{i}.txt"), "text": format!("v{i}") }),
         );
@@ -87,8 +101,19 @@ fn script(run: u64) -> String {
     json!({ "steps": steps }).to_string()
 }
 
-fn image(env: &Env) {
-    let dir = env.agent_image("crashy", libos_guests::AGENT_SCRIPT, "wall_clock = \"10m\"");
+/// The image process `run` runs.
+fn image_of(run: u64) -> &'static str {
+    if wasi(run) { "crashy-wasi" } else { "crashy" }
+}
+
+/// Builds both images: `crashy` and `crashy-wasi`.
+fn images(env: &Env) {
+    image(env, "crashy", libos_guests::AGENT_SCRIPT);
+    image(env, "crashy-wasi", libos_guests::AGENT_SCRIPT_WASI);
+}
+
+fn image(env: &Env, name: &str, component: &str) {
+    let dir = env.agent_image(name, component, "wall_clock = \"10m\"");
     std::fs::write(dir.join("policy.cedar"), POLICY).expect("policy");
     let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
     let manifest = manifest.replacen(
@@ -212,6 +237,19 @@ impl Person {
     }
 }
 
+/// The lines `pid` wrote to stdout, as its log holds them.
+fn stdout_of(env: &Env, pid: u64) -> Vec<String> {
+    let conn = db(env);
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT message FROM process_logs WHERE pid = ?1 AND level = 'stdout' ORDER BY seq",
+    ) else {
+        return Vec::new();
+    };
+    stmt.query_map([pid as i64], |r| r.get::<_, String>(0))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
 fn db(env: &Env) -> rusqlite::Connection {
     rusqlite::Connection::open(env.state.path().join("libos.db")).expect("db")
 }
@@ -310,7 +348,7 @@ fn output_of(env: &Env, pid: u64) -> Value {
 
 /// Runs `env`'s process `run` without interruption (the person approving) to its output.
 fn uninterrupted(env: &Env, run: u64) -> Value {
-    let pid = env.run_detached("crashy", Some(&script(run)));
+    let pid = env.run_detached(image_of(run), Some(&script(run)));
     let mut person = Person::default();
     let deadline = Instant::now() + Duration::from_secs(300);
     while !ended(&state_of(env, pid)) {
@@ -335,18 +373,21 @@ fn killed_hosts_lose_nothing_and_repeat_no_effect() {
     let mut rng = Rng(seed);
 
     let reference_env = Env::new();
-    image(&reference_env);
-    let reference = uninterrupted(&reference_env, 0);
+    images(&reference_env);
+    let reference = [
+        uninterrupted(&reference_env, 0),
+        uninterrupted(&reference_env, 1),
+    ];
 
     let env = Env::new();
-    image(&env);
+    images(&env);
     let mut person = Person::default();
     let mut kills = 0;
     let mut pids = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(900);
     while kills < KILLS {
         let run = pids.len() as u64;
-        let pid = env.run_detached("crashy", Some(&script(run)));
+        let pid = env.run_detached(image_of(run), Some(&script(run)));
         pids.push((run, pid));
         // The host of the moment: `None` is the `run --detach` host.
         let mut host: Option<Child> = None;
@@ -390,13 +431,27 @@ fn killed_hosts_lose_nothing_and_repeat_no_effect() {
     for &(run, pid) in &pids {
         let output = output_of(&env, pid);
         let got = output["results"].as_array().cloned().unwrap_or_default();
-        let want = reference["results"].as_array().cloned().unwrap_or_default();
+        let want = reference[usize::from(wasi(run))]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(got.len(), want.len(), "seed {seed}: pid {pid}: {output}");
         let failed_here = person.failed.iter().filter(|(p, _)| *p == pid).count();
         let mut differing = 0;
+        let mut saved = (0..ROUNDS).map(|i| env.read(&format!("r{run}-rand{i}.txt")));
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             // A spawn returns the child's pid, which differs from run to run.
             let both_pids = g["ok"].is_u64() && w["ok"].is_u64();
+            // The random values a WASI process read are its own: the ones it saved.
+            if g["ok"].is_array() && w["ok"].is_array() {
+                let saved = saved.next().flatten();
+                assert_eq!(
+                    Some(g["ok"].to_string()),
+                    saved,
+                    "seed {seed}: pid {pid} step {i}: what it read is not what it saved"
+                );
+                continue;
+            }
             if same(g, w) || both_pids {
                 continue;
             }
@@ -435,6 +490,10 @@ fn killed_hosts_lose_nothing_and_repeat_no_effect() {
             env.read(&format!("r{run}-approved.txt")).as_deref(),
             Some("yes")
         );
+        if wasi(run) {
+            let printed: Vec<String> = (0..ROUNDS).map(|i| format!("round {i}")).collect();
+            assert_eq!(stdout_of(&env, pid), printed, "seed {seed}: pid {pid}");
+        }
     }
     // One approval per process, each honored; nothing left in doubt; the log verifies.
     assert_eq!(person.approved.len(), pids.len(), "seed {seed}");

@@ -50,8 +50,13 @@ const NATIVE: &[&str] = &[
     "zoo",
 ];
 
-/// Guest crates built for `wasm32-wasip2` (ordinary WASI programs).
-const WASIP2: &[&str] = &["sockets", "wasi_probe"];
+/// Guest crates built for `wasm32-wasip2` (ordinary WASI programs), with the name each
+/// component gets (`agent_script` is built for both targets).
+const WASIP2: &[(&str, &str)] = &[
+    ("sockets", "sockets"),
+    ("wasi_probe", "wasi_probe"),
+    ("agent_script", "agent_script_wasi"),
+];
 
 fn main() {
     if let Err(e) = run() {
@@ -84,7 +89,8 @@ fn run() -> Result<()> {
     fs::create_dir_all(&components)?;
 
     cargo_build(&guests, &target_dir, "wasm32-unknown-unknown", NATIVE)?;
-    cargo_build(&guests, &target_dir, "wasm32-wasip2", WASIP2)?;
+    let wasip2: Vec<&str> = WASIP2.iter().map(|(krate, _)| *krate).collect();
+    cargo_build(&guests, &target_dir, "wasm32-wasip2", &wasip2)?;
 
     let mut consts = String::new();
     for name in NATIVE {
@@ -109,10 +115,10 @@ fn run() -> Result<()> {
             writeln!(consts, "{}", constant("word_count_core", &core_copy))?;
         }
     }
-    for name in WASIP2 {
+    for (krate, name) in WASIP2 {
         let built = target_dir
             .join("wasm32-wasip2/release")
-            .join(format!("{name}.wasm"));
+            .join(format!("{krate}.wasm"));
         let path = components.join(format!("{name}.wasm"));
         fs::copy(&built, &path).with_context(|| format!("copying {}", built.display()))?;
         writeln!(consts, "{}", constant(name, &path))?;

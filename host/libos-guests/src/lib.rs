@@ -11,7 +11,8 @@
 //! demo), and fixtures for the host's tests and benchmarks: [`AGENT_SPINNER`] (never yields a
 //! primitive call), [`AGENT_TICKER`], [`AGENT_SPAWN_LOOP`], [`AGENT_OBJECT_FLOOD`],
 //! [`AGENT_EVENT_FLOOD`], [`AGENT_KILL_FOREIGN`], [`AGENT_ESCALATE`], [`AGENT_MINIMAL`],
-//! [`AGENT_WAITER`], [`AGENT_SCRIPT`]. Their input and output contracts are in each crate's documentation under
+//! [`AGENT_WAITER`], [`AGENT_SCRIPT`], and [`AGENT_SCRIPT_WASI`] (the same built for
+//! `wasm32-wasip2`: an agent that imports WASI as well). Their input and output contracts are in each crate's documentation under
 //! `guest-tools/agents/`.
 //!
 //! Images: [`IMAGES`] is a directory holding one ready-to-build image directory per image of

@@ -192,6 +192,15 @@ impl libos::wasm::mediated::CallData for ProcessCtx {
     fn call_ctx(&mut self) -> &mut CallCtx {
         &mut self.call
     }
+
+    /// See `journal/wasi/boundary.rs`.
+    fn before_unjournaled(
+        &mut self,
+        interface: &'static str,
+        function: &'static str,
+    ) -> wasmtime::Result<()> {
+        self.leave_journal(interface, function)
+    }
 }
 
 /// The policy chain of a process running image `digest` under `inherited` (a parent's chain,

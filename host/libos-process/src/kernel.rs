@@ -699,7 +699,7 @@ fn link(host: &ToolHost) -> wasmtime::Result<Linker<ProcessCtx>> {
     own::events::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
     own::human::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
     own::time::add_to_linker::<ProcessCtx, HasJournaled>(&mut linker, |p| Journaled(p))?;
-    libos::wasm::wasi::add_to_linker(&mut linker)?;
+    crate::journal::wasi::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 

@@ -8,9 +8,10 @@
 //! its parent's tree if the parent is resumed here too; and runs its agent again with its
 //! journal to replay. It keeps the state it was in (a paused one stays paused; one that was
 //! blocked is running again until its replay reaches the wait). A process that cannot be
-//! resumed (no resume record, its image gone, a journal that cannot be read, an agent that
-//! imports WASI interfaces, whose calls are not journaled) is marked failed with the reason
-//! and its pending requests are closed.
+//! resumed (no resume record, its image gone, a journal that cannot be read) is marked failed
+//! with the reason and its pending requests are closed. One whose replay reaches the entry
+//! where it first used WASI files or network (not journaled: `journal/wasi/`) fails there,
+//! with that reason.
 
 use std::sync::Arc;
 
@@ -127,26 +128,6 @@ impl Inner {
             .unwrap_or_else(|| vec![record.image_digest.clone()]);
         let policy = self.chain_policy(&chain)?;
         let pre = self.agent(&image).await?;
-        let engine = self.host.engine();
-        let wasi: Vec<String> = pre
-            .instance_pre()
-            .component()
-            .component_type()
-            .imports(engine)
-            .map(|(name, _)| name.to_owned())
-            .filter(|name| name.starts_with("wasi:"))
-            .collect();
-        if let Some(first) = wasi.first() {
-            return Err(ProcessError::Invalid(format!(
-                "its agent imports {first}{}, whose calls the journal does not hold: \
-                 only agents that reach the outside through libos:runtime are resumed",
-                if wasi.len() > 1 {
-                    format!(" and {} more WASI interfaces", wasi.len() - 1)
-                } else {
-                    String::new()
-                }
-            )));
-        }
         let (parent_budget, parent_subtree) = match record.parent.and_then(|p| {
             self.lock_running()
                 .get(&p)

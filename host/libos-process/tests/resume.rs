@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::common::{self, World};
 
 /// A kernel on `world`'s state directory with `clock`, in a runtime of its own.
-fn host(
+pub(crate) fn host(
     world: &World,
     clock: Arc<ManualClock>,
 ) -> anyhow::Result<(tokio::runtime::Runtime, Kernel)> {
@@ -39,7 +39,11 @@ fn host(
 
 /// Stops `runtime` where its tasks are (nothing about them is recorded), drops `kernel`, and
 /// waits until its lease is released.
-fn die(world: &World, runtime: tokio::runtime::Runtime, kernel: Kernel) -> anyhow::Result<()> {
+pub(crate) fn die(
+    world: &World,
+    runtime: tokio::runtime::Runtime,
+    kernel: Kernel,
+) -> anyhow::Result<()> {
     let id = kernel.host_id().to_owned();
     drop(runtime);
     drop(kernel);
@@ -54,7 +58,7 @@ fn die(world: &World, runtime: tokio::runtime::Runtime, kernel: Kernel) -> anyho
 }
 
 /// Waits (up to 20 s) until `pid`'s row satisfies `done`.
-fn until(
+pub(crate) fn until(
     kernel: &Kernel,
     pid: u64,
     what: &str,
@@ -73,10 +77,41 @@ fn until(
     )
 }
 
+/// Moves `clock` three hours on, checking that `woke` (written once the sleeper wakes) is
+/// not there until the very last second.
+pub(crate) fn wake_in_three_hours(clock: &ManualClock, woke: &std::path::Path) {
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!woke.exists(), "woke early");
+    clock.advance(Duration::from_secs(3 * 3600 - 1));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!woke.exists(), "woke a second early");
+    clock.advance(Duration::from_secs(1));
+}
+
+/// Why `pid` failed once a new host (with `clock`) adopted it.
+pub(crate) fn failure_on_resume(
+    world: &World,
+    clock: Arc<ManualClock>,
+    pid: u64,
+) -> anyhow::Result<String> {
+    let (runtime, kernel) = host(world, clock)?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    let status = runtime.block_on(kernel.wait(pid))?;
+    let ExitStatus::Failed(reason) = status else {
+        anyhow::bail!("not failed: {status:?}");
+    };
+    Ok(reason)
+}
+
 fn script(world: &World, name: &str) -> anyhow::Result<()> {
+    script_of(world, name, libos_guests::AGENT_SCRIPT)
+}
+
+/// Builds image `name` of the script agent `component`, with the capabilities its steps use.
+pub(crate) fn script_of(world: &World, name: &str, component: &str) -> anyhow::Result<()> {
     let dir = world.images.path().join(name);
     std::fs::create_dir_all(&dir)?;
-    std::fs::copy(libos_guests::AGENT_SCRIPT, dir.join("agent.wasm"))?;
+    std::fs::copy(component, dir.join("agent.wasm"))?;
     std::fs::write(
         dir.join("image.toml"),
         format!(
@@ -131,15 +166,7 @@ fn a_six_hour_sleep_survives_its_host_wakes_on_time_and_repeats_nothing() -> any
     until(&kernel, pid, "slept again", |s| {
         *s == State::Blocked(BlockedOn::Sleep)
     })?;
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(!world.work().join("after.txt").exists(), "woke early");
-    clock.advance(Duration::from_secs(3 * 3600 - 1));
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        !world.work().join("after.txt").exists(),
-        "woke a second early"
-    );
-    clock.advance(Duration::from_secs(1));
+    wake_in_three_hours(&clock, &world.work().join("after.txt"));
     let output = runtime.block_on(common::exit_of(&kernel, pid))?;
     let steps = results(&output);
     assert!(steps.iter().all(|s| s.get("ok").is_some()), "{output}");
@@ -279,12 +306,7 @@ fn a_journal_that_does_not_match_fails_the_process_naming_the_entry() -> anyhow:
     assert_eq!(changed, 1);
     std::fs::remove_file(world.work().join("a.txt"))?;
 
-    let (runtime, kernel) = host(&world, clock)?;
-    runtime.block_on(kernel.adopt_orphans())?;
-    let status = runtime.block_on(kernel.wait(pid))?;
-    let ExitStatus::Failed(reason) = status else {
-        anyhow::bail!("not failed: {status:?}");
-    };
+    let reason = failure_on_resume(&world, clock, pid)?;
     assert!(
         reason.contains("divergence at entry 1") && reason.contains("fs.write"),
         "{reason}"

@@ -182,14 +182,17 @@ impl shared::clock::Host for Journaled<'_> {
         )
     }
 
+    /// Never less than a reading the process was given before (`CallJournal::monotonic`).
     async fn monotonic(&mut self) -> R<u64> {
-        read!(
-            self.0,
-            CLOCK,
-            "monotonic",
-            (),
-            shared::clock::Host::monotonic(&mut self.0.call).await?
-        )
+        let value: Result<u64, RuntimeError> = read!(self.0, CLOCK, "monotonic", (), {
+            shared::clock::Host::monotonic(&mut self.0.call)
+                .await?
+                .map(|raw| self.0.journal.monotonic(raw))
+        })?;
+        if let Ok(value) = value {
+            self.0.journal.saw_monotonic(value);
+        }
+        Ok(value)
     }
 }
 

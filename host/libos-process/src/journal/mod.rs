@@ -20,6 +20,7 @@
 
 pub(crate) mod calls;
 mod doubt;
+pub(crate) mod wasi;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -61,14 +62,16 @@ impl Call {
         })
     }
 
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}.{}", short(self.interface), self.function)
     }
 }
 
-/// `libos:runtime/fs` as `fs`.
+/// `libos:runtime/fs` as `fs`; a WASI interface whole.
 fn short(interface: &str) -> &str {
-    interface.rsplit('/').next().unwrap_or(interface)
+    interface
+        .strip_prefix("libos:runtime/")
+        .unwrap_or(interface)
 }
 
 /// What the host fixed before dispatching an effect, stored with its `prepared` entry.
@@ -151,6 +154,18 @@ pub(crate) enum JournalTrap {
     /// A value could not be encoded or a stored one decoded.
     #[error("journal: {0}")]
     Encode(String),
+    /// A call of an interface with no error to return found the journal full.
+    #[error(
+        "journal full: {call} needs an entry past the image's max_journal_bytes ({max} bytes), \
+         and has no error to return"
+    )]
+    Full { call: String, max: u64 },
+    /// A replay met the entry where the process first used what no journal keeps.
+    #[error(
+        "cannot be resumed: at entry {seq} it called {call} (WASI files or network), whose \
+         results no journal keeps; it was failed rather than run on past it"
+    )]
+    Unreplayable { seq: u64, call: String },
 }
 
 /// A replayed call that is not the one the journal holds at its place.
@@ -190,6 +205,14 @@ pub(crate) struct CallJournal {
     /// (a successful spawn needs no barrier of its own: its child is found by its key).
     barrier: Option<libos_journal::SharedPending>,
     since_barrier: bool,
+    /// The monotonic clock as the process saw it: the latest reading it was given, and what
+    /// is added to this host's clock so that it never reads less (see
+    /// [`CallJournal::monotonic`]).
+    monotonic_seen: u64,
+    monotonic_shift: Option<u64>,
+    /// The entry at which the process first called what no journal keeps (WASI files and
+    /// network, `wasi/boundary.rs`), in this run.
+    left_at: Option<u64>,
 }
 
 /// About what an entry costs besides its intent and result (keys, names, digest).
@@ -251,19 +274,33 @@ const MAX_AHEAD: u32 = 256;
 impl CallJournal {
     /// The journal of a new process (nothing to replay).
     pub(crate) fn new(store: Arc<Journal>, pid: u64) -> CallJournal {
+        CallJournal::with(store, pid, 1, VecDeque::new(), false)
+    }
+
+    fn with(
+        store: Arc<Journal>,
+        pid: u64,
+        next: u64,
+        replay: VecDeque<Entry>,
+        resumed: bool,
+    ) -> CallJournal {
+        let bytes = replay.iter().map(entry_bytes).sum();
         CallJournal {
             store,
             pid,
-            next: 1,
-            replay: VecDeque::new(),
+            next,
+            replay,
             unconfirmed: None,
             ahead: 0,
-            resumed: false,
+            resumed,
             budget: None,
-            bytes: 0,
+            bytes,
             max_bytes: u64::MAX,
             barrier: None,
             since_barrier: false,
+            monotonic_seen: 0,
+            monotonic_shift: None,
+            left_at: None,
         }
     }
 
@@ -278,6 +315,11 @@ impl CallJournal {
     /// journal is replayed (a replayed call is answered as it was).
     pub(crate) fn full(&self) -> bool {
         self.replay.is_empty() && self.bytes >= self.max_bytes
+    }
+
+    /// The most its entries may hold before calls are refused ([`CallJournal::limited`]).
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// Keeps what each call is charged to `budget` with its result (and charges it again
@@ -299,26 +341,49 @@ impl CallJournal {
     ) -> Result<CallJournal, JournalError> {
         let entries = store.entries_from(pid, from)?;
         let next = entries.last().map_or(from, |e| e.seq + 1);
-        let bytes = entries.iter().map(entry_bytes).sum();
-        Ok(CallJournal {
-            store,
-            pid,
-            next,
-            replay: entries.into(),
-            unconfirmed: None,
-            ahead: 0,
-            resumed: true,
-            budget: None,
-            bytes,
-            max_bytes: u64::MAX,
-            barrier: None,
-            since_barrier: false,
-        })
+        Ok(CallJournal::with(store, pid, next, entries.into(), true))
     }
 
     /// The number the next call gets (the first entry of an image `exec`ed into now).
     pub(crate) fn next_seq(&self) -> u64 {
         self.next
+    }
+
+    /// A reading `raw` of this host's monotonic clock as the process is given it: never less
+    /// than a reading it was given before, on this host or the one it ran on before (whose
+    /// clock started elsewhere). The first live reading after a replay fixes the shift.
+    pub(crate) fn monotonic(&mut self, raw: u64) -> u64 {
+        let shift = *self
+            .monotonic_shift
+            .get_or_insert(self.monotonic_seen.saturating_sub(raw));
+        let value = raw.saturating_add(shift).max(self.monotonic_seen);
+        self.monotonic_seen = value;
+        value
+    }
+
+    /// Notes a monotonic reading the process was given (a replayed one too).
+    pub(crate) fn saw_monotonic(&mut self, value: u64) {
+        self.monotonic_seen = self.monotonic_seen.max(value);
+    }
+
+    /// The entry at which this run first called what no journal keeps, if it did.
+    pub(crate) fn left_at(&self) -> Option<u64> {
+        self.left_at
+    }
+
+    /// Notes that it did, at `seq`.
+    pub(crate) fn left(&mut self, seq: u64) {
+        self.left_at = Some(seq);
+    }
+
+    /// Waits, blocking this thread, until everything handed over is stored (for a caller
+    /// that cannot wait asynchronously).
+    pub(crate) fn stored_here(&mut self) -> wasmtime::Result<()> {
+        self.ahead = 0;
+        if let Some(pending) = self.unconfirmed.take() {
+            pending.wait_here().map_err(JournalTrap::Store)?;
+        }
+        Ok(())
     }
 
     /// What the process's own calls were charged so far, if its budget is kept.
@@ -587,5 +652,30 @@ impl crate::ctx::ProcessCtx {
                 .into()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_monotonic_clock_never_runs_back_across_hosts() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(Journal::open(&dir.path().join("j.db"))?);
+        // A new process reads this host's clock as it is.
+        let mut fresh = CallJournal::new(Arc::clone(&store), 1);
+        assert_eq!(fresh.monotonic(500), 500);
+        assert_eq!(fresh.monotonic(700), 700);
+        // A resumed one was given 10_000 on the host before, whose clock started earlier:
+        // this host's 200 reads as 10_000, and time goes on from there.
+        let mut resumed = CallJournal::new(store, 2);
+        resumed.saw_monotonic(10_000);
+        assert_eq!(resumed.monotonic(200), 10_000);
+        assert_eq!(resumed.monotonic(250), 10_050);
+        // A clock that jumps back is held where it was.
+        assert_eq!(resumed.monotonic(100), 10_050);
+        Ok(())
     }
 }

@@ -20,6 +20,17 @@ use crate::call::CallCtx;
 pub trait CallData: wasmtime_wasi::WasiView + Send + 'static {
     /// The call's context.
     fn call_ctx(&mut self) -> &mut CallCtx;
+
+    /// Called before `interface`.`function`, a call whose results no journal keeps (WASI
+    /// files and network), acts; an error stops the call (a trap). An agent process records
+    /// there, durably, that it has left what a replay can answer; a tool call does nothing.
+    fn before_unjournaled(
+        &mut self,
+        _interface: &'static str,
+        _function: &'static str,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
 }
 
 impl CallData for CallCtx {
@@ -101,35 +112,55 @@ impl monotonic_clock::Host for Mediated<'_> {
     }
 }
 
+/// One of the output streams a guest gets from `wasi:cli`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    Stdout,
+    Stderr,
+}
+
 impl Mediated<'_> {
-    /// The output stream `which` (`stdout` or `stderr`) when `log.write` on it is allowed;
-    /// refused, a stream that drops what is written (like a refused log message).
-    fn output(
-        &mut self,
-        which: &str,
-        stream: fn(&mut CallCtx) -> wasmtime::Result<Resource<DynOutputStream>>,
-    ) -> wasmtime::Result<Resource<DynOutputStream>> {
-        if self
-            .cx
-            .permit("log.write", which, None)
+    /// Decides `log.write` on `which` (`stdout` or `stderr`): whether what the guest writes
+    /// there is kept.
+    pub fn output_allowed(&mut self, which: Stdio) -> bool {
+        let name = match which {
+            Stdio::Stdout => "stdout",
+            Stdio::Stderr => "stderr",
+        };
+        self.cx
+            .permit("log.write", name, None)
             .map(|p| p.done(None))
             .is_ok()
-        {
-            return stream(self.cx);
+    }
+
+    /// The output stream `which` as decided (`allowed`); refused, a stream that drops what
+    /// is written (like a refused log message).
+    pub fn output_stream(
+        &mut self,
+        which: Stdio,
+        allowed: bool,
+    ) -> wasmtime::Result<Resource<DynOutputStream>> {
+        if !allowed {
+            let sink: DynOutputStream = Box::new(SinkOutputStream);
+            return Ok(self.cx.table.push(sink)?);
         }
-        let sink: DynOutputStream = Box::new(SinkOutputStream);
-        Ok(self.cx.table.push(sink)?)
+        match which {
+            Stdio::Stdout => stdout::Host::get_stdout(&mut self.cx.cli()),
+            Stdio::Stderr => stderr::Host::get_stderr(&mut self.cx.cli()),
+        }
     }
 }
 
 impl stdout::Host for Mediated<'_> {
     fn get_stdout(&mut self) -> wasmtime::Result<Resource<DynOutputStream>> {
-        self.output("stdout", |cx| stdout::Host::get_stdout(&mut cx.cli()))
+        let allowed = self.output_allowed(Stdio::Stdout);
+        self.output_stream(Stdio::Stdout, allowed)
     }
 }
 
 impl stderr::Host for Mediated<'_> {
     fn get_stderr(&mut self) -> wasmtime::Result<Resource<DynOutputStream>> {
-        self.output("stderr", |cx| stderr::Host::get_stderr(&mut cx.cli()))
+        let allowed = self.output_allowed(Stdio::Stderr);
+        self.output_stream(Stdio::Stderr, allowed)
     }
 }

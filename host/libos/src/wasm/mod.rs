@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod capacity;
+pub mod deadline;
 pub mod engine;
 pub mod limiter;
 pub mod mediated;

@@ -6,6 +6,10 @@ use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi_io::async_trait;
+use wasmtime_wasi_io::bytes::Bytes;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -83,5 +87,35 @@ impl IsTerminal for CappedPipe {
 impl StdoutStream for CappedPipe {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+
+    /// A stream that takes every write at once: always ready, the same answers whatever the
+    /// timing (a journaled process replays its output calls exactly).
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+/// The most one write may hand over ([`OutputStream::check_write`]).
+const WRITE_PERMIT: usize = 1 << 20;
+
+#[async_trait]
+impl Pollable for CappedPipe {
+    async fn ready(&mut self) {}
+}
+
+#[async_trait]
+impl OutputStream for CappedPipe {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
     }
 }

@@ -36,43 +36,91 @@ impl HasData for HasIo {
 /// Adds the WASI baseline and filesystem interfaces (nothing else) to `linker`: the
 /// filesystem, clocks and stdout/stderr decided by the runtime, the rest wasmtime-wasi's.
 pub fn add_to_linker<T: CallData>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    add_to_linker_but(linker, &[])
+}
+
+/// The interfaces [`add_to_linker_but`] leaves to its caller when asked to: their calls are
+/// what an agent process journals (`libos-process`'s `journal/wasi/`).
+pub const JOURNALED: &[&str] = &[
+    "wasi:io/poll",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/instance-network",
+];
+
+/// [`add_to_linker`], except the interfaces named in `own` (unversioned names from
+/// [`JOURNALED`]), which the caller links itself.
+pub fn add_to_linker_but<T: CallData>(
+    linker: &mut Linker<T>,
+    own: &[&str],
+) -> wasmtime::Result<()> {
     use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
     use wasmtime_wasi_io::bindings::wasi::io;
 
+    let ours = |name: &str| !own.contains(&name);
     let l = linker;
     io::error::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
-    io::poll::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
+    if ours("wasi:io/poll") {
+        io::poll::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
+    }
     io::streams::add_to_linker::<T, HasIo>(l, |t| t.ctx().table)?;
-    clocks::wall_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
-    clocks::monotonic_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
+    if ours("wasi:clocks/wall-clock") {
+        clocks::wall_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
+    }
+    if ours("wasi:clocks/monotonic-clock") {
+        clocks::monotonic_clock::add_to_linker::<T, HasMediated>(l, mediated)?;
+    }
     filesystem::types::add_to_linker::<T, HasMediated>(l, mediated)?;
-    filesystem::preopens::add_to_linker::<T, HasMediated>(l, mediated)?;
-    random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
-    random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
-    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    if ours("wasi:filesystem/preopens") {
+        filesystem::preopens::add_to_linker::<T, HasMediated>(l, mediated)?;
+    }
+    if ours("wasi:random/random") {
+        random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    }
+    if ours("wasi:random/insecure") {
+        random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    }
+    if ours("wasi:random/insecure-seed") {
+        random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    }
     cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    cli::stdout::add_to_linker::<T, HasMediated>(l, mediated)?;
-    cli::stderr::add_to_linker::<T, HasMediated>(l, mediated)?;
+    if ours("wasi:cli/stdout") {
+        cli::stdout::add_to_linker::<T, HasMediated>(l, mediated)?;
+    }
+    if ours("wasi:cli/stderr") {
+        cli::stderr::add_to_linker::<T, HasMediated>(l, mediated)?;
+    }
     cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    add_network_to_linker(l)
+    add_network_to_linker(l, ours("wasi:sockets/instance-network"))
 }
 
 /// `wasi:sockets` and `wasi:http`: what reaches out is decided (`net/`), the rest is
-/// wasmtime-wasi's and wasmtime-wasi-http's.
-fn add_network_to_linker<T: CallData>(l: &mut Linker<T>) -> wasmtime::Result<()> {
+/// wasmtime-wasi's and wasmtime-wasi-http's (`instance-network` only if `instance_network`).
+fn add_network_to_linker<T: CallData>(
+    l: &mut Linker<T>,
+    instance_network: bool,
+) -> wasmtime::Result<()> {
     use wasmtime_wasi::p2::bindings::sockets;
     use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView as _};
     use wasmtime_wasi_http::p2::bindings::http;
     use wasmtime_wasi_http::{WasiHttp, WasiHttpView as _};
 
     sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
-    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    if instance_network {
+        sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    }
     sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     sockets::ip_name_lookup::add_to_linker::<T, HasMediated>(l, mediated)?;

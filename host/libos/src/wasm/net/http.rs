@@ -169,6 +169,9 @@ pub fn add_to_linker<T: CallData>(linker: &mut Linker<T>) -> wasmtime::Result<()
     linker.instance(OUTGOING_HANDLER)?.func_wrap(
         "handle",
         |mut store: StoreContextMut<'_, T>, (request, options): Args| -> wasmtime::Result<Ret> {
+            store
+                .data_mut()
+                .before_unjournaled("wasi:http/outgoing-handler", "handle")?;
             match handle(store.data_mut().call_ctx(), request, options) {
                 Ok(future) => Ok((Ok(future),)),
                 Err(e) => Ok((Err(e.downcast()?),)),
