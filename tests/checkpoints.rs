@@ -60,17 +60,34 @@ fn allowed_writes(env: &Env, path: &str) -> usize {
 
 #[test]
 fn a_fork_continues_from_its_checkpoint_and_repeats_nothing_before_it() {
+    fork_continues(false);
+}
+
+/// The same from a checkpoint taken after a snapshot: the fork restores the snapshot (the
+/// entries before it are gone) and replays what came after it.
+#[test]
+fn a_fork_of_a_checkpoint_after_a_snapshot_restores_it() {
+    fork_continues(true);
+}
+
+fn fork_continues(snapshot: bool) {
     let env = Env::new();
     image(&env);
-    let input = json!({ "steps": [
-        { "op": "write", "path": "before.txt", "text": "once" },
-        { "op": "put", "kind": "k", "key": "a", "value": 1 },
-        { "op": "now" },
-        { "op": "wait_event", "topic": "go" },
-        { "op": "self" },
-        { "op": "write", "path": "after.txt", "text": "each" },
-    ]})
-    .to_string();
+    let mut steps = vec![
+        json!({ "op": "write", "path": "before.txt", "text": "once" }),
+        json!({ "op": "put", "kind": "k", "key": "a", "value": 1 }),
+        json!({ "op": "now" }),
+    ];
+    if snapshot {
+        steps.push(json!({ "op": "snapshot" }));
+    }
+    let waits = steps.len();
+    steps.extend([
+        json!({ "op": "wait_event", "topic": "go" }),
+        json!({ "op": "self" }),
+        json!({ "op": "write", "path": "after.txt", "text": "each" }),
+    ]);
+    let input = json!({ "steps": steps }).to_string();
     let pid = env.run_detached("forkable", Some(&input));
     wait_blocked(&env, pid);
 
@@ -130,11 +147,11 @@ fn a_fork_continues_from_its_checkpoint_and_repeats_nothing_before_it() {
     let forked = output_of(&env, fork);
     let (o, f) = (&original["results"], &forked["results"]);
     // Identical up to the checkpoint (the clock reading included: it is the journal's).
-    for i in 0..4 {
+    for i in 0..=waits {
         assert_eq!(o[i], f[i], "step {i}: {original} / {forked}");
     }
     // After it, each is itself: its own pid, its own write.
-    assert_eq!(f[4]["ok"]["pid"], fork);
+    assert_eq!(f[waits + 1]["ok"]["pid"], fork);
     assert_eq!(
         allowed_writes(&env, "before.txt"),
         1,

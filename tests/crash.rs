@@ -1,8 +1,9 @@
 //! The crash test: the real `libos` binary runs the script agent through rounds of file
-//! writes, object writes, events, shell commands, sleeps and an approved write (every other
-//! process is its `wasm32-wasip2` build, which also reads WASI randomness, saving what it got,
-//! prints to stdout and sleeps through WASI), while the host
-//! is killed with SIGKILL at random moments (at least [`KILLS`] times; the seed is printed, and
+//! writes, object writes, events, shell commands, sleeps, an approved write and a snapshot
+//! per round (every other process is its `wasm32-wasip2` build, without snapshots, which
+//! also reads WASI randomness, saving what it got, prints to stdout and sleeps through WASI),
+//! while the host is killed with SIGKILL at random moments (at least [`KILLS`] times; the
+//! seed is printed, and
 //! `LIBOS_CRASH_SEED=N` replays a run) and a new host (`libos serve`) resumes the processes
 //! each time. A person (this test) answers what the processes ask: the approval, and each
 //! effect found in doubt, by looking at what really happened.
@@ -96,6 +97,10 @@ fn script(run: u64) -> String {
                 "op": "write", "path": format!("r{run}-approved.txt"), "text": "yes",
                 "wait_approval_ms": 0
             }));
+        }
+        // The native build keeps snapshots: its journal is compacted every round.
+        if !wasi(run) {
+            steps.push(json!({ "op": "snapshot" }));
         }
     }
     json!({ "steps": steps }).to_string()

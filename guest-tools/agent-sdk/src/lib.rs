@@ -49,7 +49,36 @@ pub mod bindings {
     });
 }
 
+/// Generated bindings to the `libos:runtime/restorable-agent` world: its export only (the
+/// imports are [`bindings`]'). Used by [`export_restorable_agent!`].
+#[doc(hidden)]
+pub mod restorable_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "libos:runtime/restorable-agent",
+        pub_export_macro: true,
+        export_macro_name: "export_restorable",
+        default_bindings_module: "libos_agent_sdk::restorable_bindings",
+        with: {
+            "libos:runtime/types@0.1.0": crate::bindings::libos::runtime::types,
+            "libos:runtime/fs@0.1.0": crate::bindings::libos::runtime::fs,
+            "libos:runtime/clock@0.1.0": crate::bindings::libos::runtime::clock,
+            "libos:runtime/log@0.1.0": crate::bindings::libos::runtime::log,
+            "libos:runtime/shell@0.1.0": crate::bindings::libos::runtime::shell,
+            "libos:runtime/process@0.1.0": crate::bindings::libos::runtime::process,
+            "libos:runtime/tools@0.1.0": crate::bindings::libos::runtime::tools,
+            "libos:runtime/memory@0.1.0": crate::bindings::libos::runtime::memory,
+            "libos:runtime/events@0.1.0": crate::bindings::libos::runtime::events,
+            "libos:runtime/human@0.1.0": crate::bindings::libos::runtime::human,
+            "libos:runtime/time@0.1.0": crate::bindings::libos::runtime::time,
+        },
+    });
+}
+
 pub use bindings::Guest as Agent;
+/// What an agent that keeps snapshots implements besides [`Agent`]: `restore` rebuilds its
+/// state from the bytes it last gave `process::snapshot` (see [`export_restorable_agent!`]).
+pub use restorable_bindings::exports::libos::runtime::restorable::Guest as Restore;
 pub use bindings::libos::runtime::process::{ExitStatus, Pid};
 pub use bindings::libos::runtime::types::{
     CapabilityRequest, Datetime, Error, LimitKind, ToolError, ToolInfo,
@@ -69,5 +98,26 @@ pub use serde_json::{Value, json};
 macro_rules! export_agent {
     ($ty:ident) => {
         $crate::bindings::export_agent!($ty);
+    };
+}
+
+/// Exports a type implementing [`Agent`] and [`Restore`] as the component's `run` and
+/// `libos:runtime/restorable.restore`: the agent may call `process::snapshot`, and a host
+/// that resumes it calls `restore` with the last snapshot before `run`.
+#[macro_export]
+macro_rules! export_restorable_agent {
+    ($ty:ident) => {
+        struct __LibosRestorable;
+        impl $crate::restorable_bindings::Guest for __LibosRestorable {
+            fn run(input: String) -> Result<String, String> {
+                <$ty as $crate::Agent>::run(input)
+            }
+        }
+        impl $crate::Restore for __LibosRestorable {
+            fn restore(state: Vec<u8>) -> Result<(), String> {
+                <$ty as $crate::Restore>::restore(state)
+            }
+        }
+        $crate::restorable_bindings::export_restorable!(__LibosRestorable);
     };
 }

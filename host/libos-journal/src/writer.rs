@@ -70,6 +70,8 @@ enum Change {
     },
     /// The entries of an ended process that nobody needs any more.
     Remove(u64),
+    /// The entries of a live process before `before` (its snapshot) that nobody needs.
+    Compact { pid: u64, before: u64 },
     /// The grant that let a prepared effect through.
     NoteGrant { pid: u64, seq: u64, grant: u64 },
     /// Nothing: stored once everything handed over before it is.
@@ -311,6 +313,13 @@ impl Journal {
         self.submit(Change::Remove(pid))
     }
 
+    /// Compacts the journal of a live process at its snapshot `before`: deletes its committed
+    /// and retried entries numbered below it, in order after every change handed over before
+    /// (the snapshot's own entry among them). Those a person settled or has to settle stay.
+    pub fn compact(&self, pid: u64, before: u64) -> Pending {
+        self.submit(Change::Compact { pid, before })
+    }
+
     /// Deletes every entry left of `pid`, whatever its state: for a process that has ended,
     /// once a person no longer needs its settled or in-doubt effects listed (`libos effects
     /// --prune`; the audit log keeps the questions and answers). Returns how many there were.
@@ -412,6 +421,7 @@ fn commit(conn: &mut Connection, next: &mut HashMap<u64, u64>, batch: Vec<Job>) 
                     result,
                 } => settle(&tx, (*pid, *seq), from, *to, result.as_deref()),
                 Change::Remove(pid) => remove(&tx, next, *pid),
+                Change::Compact { pid, before } => compact(&tx, *pid, *before),
                 Change::NoteGrant { pid, seq, grant } => note_grant(&tx, (*pid, *seq), *grant),
                 Change::Barrier => Ok(()),
                 Change::Restore {
@@ -514,6 +524,16 @@ fn remove(conn: &Connection, next: &mut HashMap<u64, u64>, pid: u64) -> Result<(
     )?
     .execute(params![key])?;
     next.remove(&pid);
+    Ok(())
+}
+
+/// Deletes the committed and retried entries of `pid` below `before`.
+fn compact(conn: &Connection, pid: u64, before: u64) -> Result<(), JournalError> {
+    let key = |n: u64| i64::try_from(n).map_err(|_| JournalError::OutOfRange(n));
+    conn.prepare_cached(
+        "DELETE FROM journal WHERE pid = ?1 AND seq < ?2 AND state IN ('committed', 'retried')",
+    )?
+    .execute(params![key(pid)?, key(before)?])?;
     Ok(())
 }
 

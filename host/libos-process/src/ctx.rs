@@ -55,6 +55,10 @@ pub struct ProcessCtx {
     pub(crate) budget: Arc<Budget>,
     /// The store's fuel when last charged to the budget.
     pub(crate) fuel_left: u64,
+    /// The fuel it burnt over its life (to its last time slice), kept by its snapshots.
+    pub(crate) fuel_burnt: u64,
+    /// Whether its agent exports `libos:runtime/restorable` (may take snapshots).
+    pub(crate) restorable: bool,
     /// What was last written to the process table's usage.
     pub(crate) reported: Reported,
     /// Its journal: the number of its next call, the calls still to replay.
@@ -130,6 +134,7 @@ impl ProcessCtx {
     pub(crate) fn burn(&mut self, left: u64) -> Result<(), libos::error::LimitKind> {
         let burnt = self.fuel_left.saturating_sub(left);
         self.fuel_left = left;
+        self.fuel_burnt = self.fuel_burnt.saturating_add(burnt);
         self.budget.burn(burnt)
     }
 

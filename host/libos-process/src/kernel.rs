@@ -576,6 +576,8 @@ impl Inner {
             exec: None,
             budget: Arc::clone(&budget),
             fuel_left: 0,
+            fuel_burnt: 0,
+            restorable: false,
             reported: Reported::default(),
             journal: crate::journal::CallJournal::new(Arc::clone(&self.journal), pid)
                 .charging(Arc::clone(&budget))

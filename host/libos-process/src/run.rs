@@ -11,9 +11,45 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::bindings::AgentPre;
 use crate::control::exit_payload;
 use crate::ctx::{PendingExec, ProcessCtx};
+use crate::journal::snapshot::RESTORABLE;
 use crate::kernel::{Inner, limits_of};
 use crate::primitives::EXIT_TOPIC;
 use crate::status::ExitStatus;
+
+/// The arguments and results of `libos:runtime/restorable.restore`.
+type RestoreFunc = wasmtime::component::TypedFunc<(Vec<u8>,), (Result<(), String>,)>;
+
+/// Notes whether the agent of `instance` exports `restorable`, and if its replay starts from
+/// a snapshot, restores it (`journal/snapshot.rs`) and charges the fuel it had burnt.
+async fn restore(
+    store: &mut Store<ProcessCtx>,
+    instance: &wasmtime::component::Instance,
+) -> wasmtime::Result<()> {
+    let func = instance
+        .get_export_index(&mut *store, None, RESTORABLE)
+        .and_then(|iface| instance.get_export_index(&mut *store, Some(&iface), "restore"))
+        .map(|index| {
+            instance.get_typed_func::<(Vec<u8>,), (Result<(), String>,)>(&mut *store, &index)
+        })
+        .transpose()?;
+    let func: Option<RestoreFunc> = func;
+    let data = store.data_mut();
+    data.restorable = func.is_some();
+    let Some(restored) = data.journal.take_restored() else {
+        return Ok(());
+    };
+    let Some(func) = func else {
+        return Err(wasmtime::Error::msg(format!(
+            "its journal starts at a snapshot, but its agent does not export {RESTORABLE}"
+        )));
+    };
+    data.fuel_burnt = restored.fuel_burnt;
+    if data.budget.burn(restored.fuel_burnt).is_err() {
+        data.call.limiter_mut().hit = Some(LimitKind::Fuel);
+    }
+    let (outcome,) = func.call_async(&mut *store, (restored.state,)).await?;
+    outcome.map_err(|e| wasmtime::Error::msg(format!("restoring its snapshot failed: {e}")))
+}
 
 /// How one instance of a process ended: with a status, or by `exec` into another image.
 enum Ended {
@@ -135,7 +171,9 @@ impl Inner {
         // event, a child, a sleep), where no epoch tick can interrupt it: at the deadline the
         // instance is dropped wherever it is parked.
         let outcome = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
-            let agent = Box::pin(pre.instantiate_async(&mut store)).await?;
+            let instance = Box::pin(pre.instance_pre().instantiate_async(&mut store)).await?;
+            let agent = crate::bindings::Agent::new(&mut store, &instance)?;
+            restore(&mut store, &instance).await?;
             agent.call_run(&mut store, input).await
         })
         .await;

@@ -170,6 +170,13 @@ pub const RUNTIME: &[Entry] = &[
         "primitives/messages.rs",
     ),
     ambient(
+        "libos:runtime/process.snapshot",
+        "stores the process's own state in its own journal and deletes the entries of its \
+         own that nobody needs any more (never one in doubt or settled by a person); it gives \
+         the process nothing but that state back, in its own restore",
+        "journal/snapshot.rs",
+    ),
+    ambient(
         "libos:runtime/tools.list",
         "describes the process's own tool table (its image), reaching nothing else",
         "primitives/tools.rs",

@@ -20,5 +20,6 @@ mod resume_wasi;
 mod run;
 mod shell;
 mod shell_confined;
+mod snapshots;
 mod surface;
 mod wall_clock;

@@ -252,6 +252,11 @@ fn exercises() -> Vec<Exercise> {
             &[],
             json!([{ "op": "recv", "timeout_ms": 0 }]),
         ),
+        ex(
+            "libos:runtime/process.snapshot",
+            &[],
+            json!([{ "op": "snapshot" }]),
+        ),
         ex("libos:runtime/tools.list", &[], json!([{ "op": "tools" }])),
         ex(
             "libos:runtime/tools.register",

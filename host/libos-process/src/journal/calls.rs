@@ -363,6 +363,11 @@ impl own::process::Host for Journaled<'_> {
             own::process::Host::recv(self.0, timeout_ms).await?
         })
     }
+
+    /// Journals itself (`journal/snapshot.rs`).
+    async fn snapshot(&mut self, state: Vec<u8>) -> R<()> {
+        self.0.take_snapshot(state).await
+    }
 }
 
 impl own::tools::Host for Journaled<'_> {

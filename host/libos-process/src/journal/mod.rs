@@ -20,6 +20,7 @@
 
 pub(crate) mod calls;
 mod doubt;
+pub(crate) mod snapshot;
 pub(crate) mod wasi;
 
 use std::collections::VecDeque;
@@ -213,6 +214,10 @@ pub(crate) struct CallJournal {
     /// The entry at which the process first called what no journal keeps (WASI files and
     /// network, `wasi/boundary.rs`), in this run.
     left_at: Option<u64>,
+    /// The snapshot its replay starts from (`snapshot.rs`), until the instance takes it, and
+    /// what the process had been charged when it was taken.
+    restored: Option<snapshot::Restored>,
+    restored_charges: Option<Charges>,
 }
 
 /// About what an entry costs besides its intent and result (keys, names, digest).
@@ -301,6 +306,8 @@ impl CallJournal {
             monotonic_seen: 0,
             monotonic_shift: None,
             left_at: None,
+            restored: None,
+            restored_charges: None,
         }
     }
 
@@ -324,7 +331,12 @@ impl CallJournal {
 
     /// Keeps what each call is charged to `budget` with its result (and charges it again
     /// when the call is replayed).
+    /// A snapshot the replay starts from is charged at once with what the process had spent
+    /// when it was taken.
     pub(crate) fn charging(mut self, budget: Arc<Budget>) -> CallJournal {
+        if let Some(charges) = self.restored_charges.take() {
+            budget.replay(&charges);
+        }
         self.budget = Some(budget);
         self
     }
@@ -339,9 +351,35 @@ impl CallJournal {
         pid: u64,
         from: u64,
     ) -> Result<CallJournal, JournalError> {
-        let entries = store.entries_from(pid, from)?;
+        let mut entries = store.entries_from(pid, from)?;
         let next = entries.last().map_or(from, |e| e.seq + 1);
-        Ok(CallJournal::with(store, pid, next, entries.into(), true))
+        // A replay starts after the last snapshot, from the state it holds.
+        let mut found = None;
+        if let Some(at) = entries.iter().rposition(snapshot::is_snapshot) {
+            let entry = entries.remove(at);
+            let stored = entry.result.as_deref().unwrap_or_default();
+            let (charges, value) = split_result(stored);
+            let restored: snapshot::Restored = postcard::from_bytes(value).map_err(|e| {
+                JournalError::Store(format!(
+                    "process {pid}: the snapshot at entry {} cannot be read: {e}",
+                    entry.seq
+                ))
+            })?;
+            // A host that died between the snapshot and its compaction left entries before
+            // it: compacted now (in the writer's order, before anything this run hands over).
+            if at > 0 {
+                let _compacted = store.compact(pid, entry.seq);
+            }
+            entries.drain(..at);
+            found = Some((restored, charges));
+        }
+        let mut journal = CallJournal::with(store, pid, next, entries.into(), true);
+        if let Some((restored, charges)) = found {
+            journal.bytes = journal.bytes.saturating_add(restored.bytes());
+            journal.restored = Some(restored);
+            journal.restored_charges = charges;
+        }
+        Ok(journal)
     }
 
     /// The number the next call gets (the first entry of an image `exec`ed into now).

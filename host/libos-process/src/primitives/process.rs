@@ -302,6 +302,11 @@ impl Host for ProcessCtx {
     async fn recv(&mut self, timeout_ms: Option<u64>) -> R<Option<Message>> {
         Ok(parking(self.do_recv(timeout_ms)).await)
     }
+
+    /// A journal operation (`journal/snapshot.rs`).
+    async fn snapshot(&mut self, state: Vec<u8>) -> R<()> {
+        self.take_snapshot(state).await
+    }
 }
 
 impl ProcessCtx {
