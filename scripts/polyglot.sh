@@ -3,6 +3,7 @@
 #
 #   slugify-js.wasm  slugify-py.wasm   the `slugify` tool (world libos:runtime/tool), no WASI
 #   fetch-js.wasm    fetch-py.wasm     one HTTP GET (world `fetch`), default toolchain options
+#   agent-js.wasm                      an agent (world libos:runtime/agent) importing WASI
 #
 # Usage: scripts/polyglot.sh OUTDIR
 #
@@ -87,6 +88,8 @@ build slugify-js "$js/slugify wit examples/polyglot/package-lock.json" \
     node "$js/slugify/build.mjs"
 build fetch-js "$js/fetch examples/polyglot/package-lock.json" \
     node "$js/fetch/build.mjs"
+build agent-js "$js/agent wit examples/polyglot/package-lock.json" \
+    node "$js/agent/build.mjs"
 build slugify-py "$py/slugify wit examples/polyglot/requirements.txt" \
     "$cpy" -d wit -w tool componentize -p "$py/slugify" app --stub-wasi -o
 build fetch-py "$py/fetch examples/polyglot/requirements.txt" \

@@ -25,7 +25,7 @@ fn state_of(env: &Env, pid: u64) -> Value {
         .unwrap_or_default()
 }
 
-fn wait_blocked(env: &Env, pid: u64) {
+pub(crate) fn wait_blocked(env: &Env, pid: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !state_of(env, pid).to_string().contains("blocked") {
         assert!(
@@ -37,7 +37,7 @@ fn wait_blocked(env: &Env, pid: u64) {
     }
 }
 
-fn output_of(env: &Env, pid: u64) -> Value {
+pub(crate) fn output_of(env: &Env, pid: u64) -> Value {
     let out = env
         .libos()
         .args(["wait", &pid.to_string()])
@@ -51,7 +51,7 @@ fn output_of(env: &Env, pid: u64) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
-fn allowed_writes(env: &Env, path: &str) -> usize {
+pub(crate) fn allowed_writes(env: &Env, path: &str) -> usize {
     env.audit_json()
         .iter()
         .filter(|r| r["action"] == "fs.write" && r["resource"] == path && r["verdict"] == "allow")

@@ -301,7 +301,7 @@ fn ended(state: &Value) -> bool {
         .any(|s| state.get(s).is_some() || state == s)
 }
 
-fn serve(env: &Env) -> Child {
+pub(crate) fn serve(env: &Env) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

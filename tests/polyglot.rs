@@ -2,7 +2,8 @@
 //! Python (`examples/polyglot/`), each built from source (`scripts/polyglot.sh` for the last
 //! two), gives the same answers through `libos tool call`; and the JavaScript and Python
 //! `fetch` components, built with their toolchains' default options, are valid components
-//! importing `wasi:http`.
+//! importing `wasi:http`; and a JavaScript agent (importing WASI) whose host is killed is
+//! resumed with the random number and the time it drew before, repeating no effect.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -275,4 +276,65 @@ fn default_builds_load_and_their_requests_are_denied_until_granted() {
             .count()
     };
     assert_eq!((decided("deny"), decided("allow")), (2, 2), "{audit}");
+}
+
+#[test]
+fn a_javascript_agent_resumed_after_its_host_is_killed_draws_nothing_again() {
+    let env = crate::common::Env::new();
+    let dir = env.agent_image(
+        "js-agent",
+        &component("agent-js.wasm"),
+        "wall_clock = \"120s\"",
+    );
+    let manifest = std::fs::read_to_string(dir.join("image.toml")).expect("manifest");
+    let manifest = manifest.replacen(
+        "agent = \"agent.wasm\"\n",
+        "agent = \"agent.wasm\"\ncapabilities = [\"fs.*\"]\n",
+        1,
+    );
+    std::fs::write(dir.join("image.toml"), manifest).expect("manifest");
+    env.image_build(&dir);
+    let input = json!({ "sleep_ms": 4000, "path": "drawn.json" }).to_string();
+    let pid = env.run_detached("js-agent", Some(&input));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let drawn = loop {
+        if let Some(text) = env.read("drawn.json") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drawn.json never written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Killed while it sleeps; a new host resumes it.
+    env.kill_host_of(pid);
+    let mut host = crate::crash::serve(&env);
+    let out = env
+        .libos()
+        .args(["wait", &pid.to_string()])
+        .output()
+        .expect("wait");
+    let _ = host.kill();
+    let _ = host.wait();
+    assert!(out.status.success(), "{out:?}");
+    let output: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let drawn: Value = serde_json::from_str(&drawn).expect("JSON drawn");
+    assert_eq!(output["random"], drawn["random"], "{output} / {drawn}");
+    assert_eq!(output["time"], drawn["time"], "{output} / {drawn}");
+    let writes = env
+        .audit_json()
+        .iter()
+        .filter(|r| r["action"] == "fs.write" && r["resource"] == "drawn.json")
+        .count();
+    assert_eq!(writes, 1);
+    let logs = env
+        .libos()
+        .args(["logs", &pid.to_string()])
+        .output()
+        .expect("logs");
+    let printed = String::from_utf8_lossy(&logs.stdout)
+        .matches("drew ")
+        .count();
+    assert_eq!(printed, 1, "{}", String::from_utf8_lossy(&logs.stdout));
 }

@@ -26,5 +26,6 @@ mod processes;
 mod record_first;
 mod scale;
 mod state_dir;
+mod upgrade;
 mod wasi_fs;
 mod wit_json;

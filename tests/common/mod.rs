@@ -179,9 +179,14 @@ impl Env {
             1,
         );
         std::fs::write(dir.join("image.toml"), manifest).expect("manifest");
+        self.image_build(&dir);
+    }
+
+    /// `libos image build DIR`, which must succeed.
+    pub fn image_build(&self, dir: &Path) {
         self.libos()
             .args(["image", "build"])
-            .arg(&dir)
+            .arg(dir)
             .assert()
             .success();
     }
@@ -212,7 +217,7 @@ impl Env {
             policy: Arc::new(policy),
             workdir: Some(self.work.path().to_path_buf()),
             limits: Limits::default(),
-            seed: 7,
+            seed: libos::host::Seed::Fixed(7),
             meter: None,
             human: None,
         }

@@ -201,7 +201,7 @@ fn main() {
         policy: Arc::new(Policy::permit_all()),
         workdir: Some(work.path().to_path_buf()),
         limits: Limits::default(),
-        seed: 1,
+        seed: libos::host::Seed::Fixed(1),
         meter: None,
         human: None,
     };

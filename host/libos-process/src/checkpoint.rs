@@ -57,24 +57,19 @@ impl CheckpointMeta {
 
 impl Inner {
     /// Applies the restores asked for the processes this host runs (see the module docs).
+    /// And the upgrades (`upgrade.rs`).
     pub(crate) async fn apply_restores(self: &Arc<Self>) {
         if self.lock_running().is_empty() {
             return;
         }
+        self.apply_upgrades().await;
         let Ok(pending) = self.table.pending_restores() else {
             return;
         };
         for (pid, checkpoint) in pending {
-            let Some(stopped) = self.lock_running().remove(&pid) else {
+            if !self.stop_here(pid).await {
                 continue;
-            };
-            if let Some(abort) = &stopped.abort {
-                abort.abort();
-                while !abort.is_finished() {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
             }
-            drop(stopped);
             let outcome = match self.restore_to(pid, checkpoint).await {
                 Ok(record) => self.resume_adopted(record).await,
                 Err(e) => Err(e),
@@ -89,6 +84,21 @@ impl Inner {
                 );
             }
         }
+    }
+
+    /// Stops the task of `pid` if this host runs it, where it is (no end is recorded), and
+    /// waits until it is gone; `false` if this host does not run it.
+    pub(crate) async fn stop_here(&self, pid: u64) -> bool {
+        let Some(stopped) = self.lock_running().remove(&pid) else {
+            return false;
+        };
+        if let Some(abort) = &stopped.abort {
+            abort.abort();
+            while !abort.is_finished() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        true
     }
 
     /// `record`, gone back to the checkpoint asked for it if there is a request (for a

@@ -531,7 +531,8 @@ impl Inner {
             workdir: Some(workdir.clone()),
             cwd: crate::ctx::cwd_relative(&cwd),
             limits: limits_of(&image),
-            seed: pid,
+            // What it draws is journaled: nothing needs to draw it again.
+            seed: libos::host::Seed::Fresh,
             meter: Some(Arc::clone(&budget) as Arc<dyn libos::meter::Meter>),
             human: Some(libos::approval::HumanLink {
                 queue: Arc::clone(&self.human),

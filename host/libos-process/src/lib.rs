@@ -28,6 +28,7 @@ mod run;
 mod status;
 mod subtree;
 pub mod surface;
+mod upgrade;
 mod waiting;
 
 pub use checkpoint::{CheckpointMeta, decode_memory, encode_memory, replace_memory};

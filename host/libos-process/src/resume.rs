@@ -58,7 +58,10 @@ impl Kernel {
                 let resumed = match lost {
                     Some(e) => Err(e),
                     None => match inner.restore_if_asked(record).await {
-                        Ok(record) => inner.resume_adopted(record).await,
+                        Ok(record) => match inner.upgrade_if_asked(record).await {
+                            Ok(record) => inner.resume_adopted(record).await,
+                            Err(e) => Err(e),
+                        },
                         Err(e) => Err(e),
                     },
                 };

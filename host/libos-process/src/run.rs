@@ -138,6 +138,9 @@ impl Inner {
     ) -> Ended {
         let limits = limits_of(&ctx.image);
         let fuel_per_slice = ctx.image.limits.fuel_per_slice;
+        let mut ctx = ctx;
+        let now = ctx.call.clock().monotonic();
+        ctx.journal.start_monotonic(now);
         let mut store = store_of(self.host.engine(), ctx);
         store.limiter(|p| p.call.limiter_mut());
         if let Err(e) = store.set_fuel(limits.fuel) {
@@ -196,6 +199,12 @@ impl Inner {
         }
         // The final usage is recorded with the end (`finish`).
         let hit = store.data_mut().call.limiter_mut().hit;
+        // A replayed run that ends before its journal does is not the run that made it.
+        if outcome.is_ok()
+            && let Some(divergence) = store.data_mut().journal.ended_early()
+        {
+            return Ended::Status(ExitStatus::Failed(divergence.to_string()));
+        }
         Ended::Status(match outcome {
             Ok(Ok(output)) => ExitStatus::Exited(output),
             Ok(Err(message)) => ExitStatus::Failed(message),

@@ -295,7 +295,8 @@ const WRITES: &str = "writes through a descriptor opened by a decided open-at wi
     every byte is charged to bytes_written before it is written";
 const STREAMS: &str = "operates on a stream or pollable handed out by a function above, decided \
     where it was handed out; writes to a file stream are charged to bytes_written";
-const RANDOM: &str = "host-seeded per call, deterministic; reaches nothing outside the component";
+const RANDOM: &str = "seeded per call (a tool run: fixed; a process and its tool calls: from \
+    the operating system, each value journaled); reaches nothing outside the component";
 const FS: &str = "libos wasm/wasi_fs.rs";
 const CLI: &str = "libos wasm/mediated.rs";
 

@@ -45,17 +45,20 @@ fn a_wasi_agent_resumes_with_its_clocks_randomness_and_sleep_from_the_journal() 
     let input = json!({ "steps": [
         { "op": "wasi_now", "save": "now.txt" },
         { "op": "wasi_random", "save": "order.txt" },
+        { "op": "wasi_bytes", "n": 32, "save": "bytes.txt" },
         { "op": "wasi_monotonic" },
         { "op": "wasi_print", "text": "before the sleep" },
         { "op": "wasi_sleep", "ms": six_hours, "save": "slept.txt" },
         { "op": "wasi_now" },
         { "op": "wasi_monotonic" },
         { "op": "wasi_print", "text": "after the sleep" },
+        { "op": "wasi_bytes", "n": 32 },
     ]})
     .to_string();
 
     let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
     let pid = runtime.block_on(common::start(&kernel, "wasi-sleeper", &input, world.work()))?;
+    until_file(&world.work().join("bytes.txt"))?;
     let order_before = until_file(&world.work().join("order.txt"))?;
     let now_before = std::fs::read_to_string(world.work().join("now.txt"))?;
     // Let it reach the sleep.
@@ -72,15 +75,19 @@ fn a_wasi_agent_resumes_with_its_clocks_randomness_and_sleep_from_the_journal() 
     wake_in_three_hours(&clock, &world.work().join("slept.txt"));
     let output = runtime.block_on(common::exit_of(&kernel, pid))?;
     let steps = common::results(&output);
-    assert_eq!(steps.len(), 8, "{output}");
+    assert_eq!(steps.len(), 10, "{output}");
 
     // The replay was given what the first run was: the time, the random order.
     assert_eq!(ok(&steps[0])?.to_string(), now_before);
     assert_eq!(ok(&steps[0])?, &json!(start.as_nanos() as u64));
     assert_eq!(ok(&steps[1])?.to_string(), order_before);
+    let bytes_before = std::fs::read_to_string(world.work().join("bytes.txt"))?;
+    assert_eq!(ok(&steps[2])?.to_string(), bytes_before);
+    // What it draws after the resume is new: not a replay of what it drew before.
+    assert_ne!(ok(&steps[9])?, ok(&steps[2])?, "{output}");
     let woke = start + Duration::from_millis(six_hours);
-    assert_eq!(ok(&steps[5])?, &json!(woke.as_nanos() as u64));
-    let (m0, m1) = (ok(&steps[2])?.as_u64(), ok(&steps[6])?.as_u64());
+    assert_eq!(ok(&steps[6])?, &json!(woke.as_nanos() as u64));
+    let (m0, m1) = (ok(&steps[3])?.as_u64(), ok(&steps[7])?.as_u64());
     assert!(
         m0.is_some() && m1 >= Some(six_hours * 1_000_000),
         "{m0:?} {m1:?}"

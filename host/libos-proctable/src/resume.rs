@@ -116,6 +116,39 @@ pub(crate) fn restore_done(conn: &Connection, pid: u64) -> Result<()> {
     Ok(())
 }
 
+/// Asks that `pid` go on with the image `digest` (replacing an earlier request).
+pub(crate) fn request_upgrade(conn: &Connection, pid: u64, digest: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO process_upgrades (pid, image_digest, requested_ns) VALUES (?1, ?2, ?3)
+         ON CONFLICT (pid) DO UPDATE SET image_digest = excluded.image_digest,
+             requested_ns = excluded.requested_ns",
+    )?
+    .execute(params![stored_pid(pid)?, digest, crate::sql::now_ns()])?;
+    Ok(())
+}
+
+/// Every pending upgrade: (pid, image digest).
+pub(crate) fn pending_upgrades(conn: &Connection) -> Result<Vec<(u64, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT pid, image_digest FROM process_upgrades ORDER BY pid")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pid, digest) = row?;
+        if let Ok(pid) = u64::try_from(pid) {
+            out.push((pid, digest));
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the upgrade request of `pid`.
+pub(crate) fn upgrade_done(conn: &Connection, pid: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM process_upgrades WHERE pid = ?1")?
+        .execute(params![stored_pid(pid)?])?;
+    Ok(())
+}
+
 /// The child of `parent` whose spawn was entry `seq` of the parent's journal, if any.
 pub(crate) fn child_spawned_at(conn: &Connection, parent: u64, seq: u64) -> Result<Option<u64>> {
     let seq = i64::try_from(seq).map_err(|_| KernelError::Store("entry out of range".into()))?;

@@ -406,6 +406,18 @@ impl ProcessTable {
     /// [`crate::KernelError::Ended`] if it has ended; otherwise only
     /// [`crate::KernelError::Store`].
     pub fn request_restore(&self, pid: u64, checkpoint: u64) -> Result<()> {
+        self.request_of_live(pid, |conn| {
+            crate::resume::request_restore(conn, pid, checkpoint)
+        })
+    }
+
+    /// Runs `request` in a transaction in which `pid` is live, or fails with
+    /// [`crate::KernelError::Ended`].
+    fn request_of_live(
+        &self,
+        pid: u64,
+        request: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<()> {
         self.transaction(|conn| {
             let current = read::process(conn, pid)?;
             if current.state.is_ended() {
@@ -414,7 +426,7 @@ impl ProcessTable {
                     state: current.state.name().to_owned(),
                 });
             }
-            crate::resume::request_restore(conn, pid, checkpoint)
+            request(conn)
         })
     }
 
@@ -446,6 +458,59 @@ impl ProcessTable {
     /// Only [`crate::KernelError::Store`].
     pub fn unkey(&self, pid: u64) -> Result<()> {
         self.transaction(|conn| crate::resume::unkey(conn, pid))
+    }
+
+    /// Asks that live process `pid` go on with the image `digest`: the host that runs it (or
+    /// adopts it) stops it and resumes it with that image, replaying its journal (see
+    /// `libos-process` `upgrade.rs`). Replaces an earlier request.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::KernelError::Ended`] if it has ended; `NoSuchProcess`; `Store`.
+    pub fn request_upgrade(&self, pid: u64, digest: &str) -> Result<()> {
+        self.request_of_live(pid, |conn| {
+            crate::resume::request_upgrade(conn, pid, digest)
+        })
+    }
+
+    /// The upgrades asked for and not yet applied: (pid, image digest), by pid.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn pending_upgrades(&self) -> Result<Vec<(u64, String)>> {
+        crate::resume::pending_upgrades(&self.shared.committed())
+    }
+
+    /// Drops the upgrade request of `pid` (one that cannot be applied).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn drop_upgrade(&self, pid: u64) -> Result<()> {
+        self.transaction(|conn| crate::resume::upgrade_done(conn, pid))
+    }
+
+    /// Records that `pid` goes on with `image` (`image_digest`), `capabilities` and
+    /// `policy_chain`, and drops its upgrade request, in one transaction. Returns its record.
+    ///
+    /// # Errors
+    ///
+    /// As [`ProcessTable::set_image`].
+    pub fn upgraded(
+        &self,
+        pid: u64,
+        (image, image_digest): (&str, &str),
+        capabilities: &[String],
+        policy_chain: &[String],
+    ) -> Result<ProcessRecord> {
+        self.flush()?;
+        self.transaction(|conn| {
+            let record =
+                write::set_image(conn, pid, image, image_digest, capabilities, policy_chain)?;
+            crate::resume::upgrade_done(conn, pid)?;
+            Ok(record)
+        })
     }
 
     /// Drops the restore request of `pid` (one that cannot be applied).

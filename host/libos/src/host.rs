@@ -33,7 +33,7 @@ use crate::wasm::wasi;
 
 pub use authorities::AMBIENT_CAPABILITIES;
 pub use input_schema::{InputSchema, MAX_SCHEMA_BYTES};
-pub use invoke::{CallOptions, CallReport, runtime_failure};
+pub use invoke::{CallOptions, CallReport, Seed, runtime_failure};
 pub use load::{LoadedTool, ToolDescription};
 pub use plain::{Inspection, LoadedPlain, PlainFunction};
 

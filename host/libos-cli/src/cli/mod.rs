@@ -17,6 +17,7 @@ mod process;
 mod serve;
 mod text;
 mod tool;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,15 @@ enum Command {
     Fork {
         /// The checkpoint's id or name.
         checkpoint: String,
+    },
+    /// Make a live process go on with another image: its host stops it and resumes it with
+    /// that image, which replays its journal (one that makes other calls fails it). It keeps
+    /// only the capabilities the new image also requests.
+    Upgrade {
+        /// The process.
+        pid: u64,
+        /// The image (`name`, `name:version` or `sha256:DIGEST`).
+        image: String,
     },
     /// List the external effects that are (or were) in doubt after a host stopped.
     Effects(effects::EffectsArgs),
@@ -155,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Effects(args) => effects::run(args, cli.state_dir.as_deref()),
         Command::Checkpoint(cmd) => checkpoint::run(cmd, cli.state_dir.as_deref()),
         Command::Fork { checkpoint } => checkpoint::fork(&checkpoint, cli.state_dir.as_deref()),
+        Command::Upgrade { pid, image } => upgrade::upgrade(pid, &image, cli.state_dir.as_deref()),
         Command::Ps(args) => process::ps(args, cli.state_dir.as_deref()),
         Command::Wait { pid } => process::wait(pid, cli.state_dir.as_deref()),
         Command::Kill { pid } => process::kill(pid, cli.state_dir.as_deref()),

@@ -270,7 +270,7 @@ fn call_options(args: &CallArgs, policy: Policy) -> CallOptions {
         policy: Arc::new(policy),
         workdir: Some(args.workdir.clone()),
         limits,
-        seed: args.seed,
+        seed: libos::host::Seed::Fixed(args.seed),
         meter: None,
         human: None,
     }

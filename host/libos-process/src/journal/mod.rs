@@ -68,6 +68,30 @@ impl Call {
     }
 }
 
+/// The monotonic clock reading `entry` gave the process, if it is one.
+fn monotonic_reading(entry: &Entry) -> Option<u64> {
+    let (_, value) = split_result(entry.result.as_deref()?);
+    match (entry.interface.as_str(), entry.function.as_str()) {
+        ("wasi:clocks/monotonic-clock", "now") => postcard::from_bytes::<u64>(value).ok(),
+        ("libos:runtime/clock", "monotonic") => {
+            postcard::from_bytes::<Result<u64, libos::bindings::RuntimeError>>(value)
+                .ok()
+                .and_then(Result::ok)
+        }
+        _ => None,
+    }
+}
+
+/// An entry's call, for a divergence: `fs.write (arguments 0a1b2c3d4e5f)`.
+fn described(entry: &Entry) -> String {
+    format!(
+        "{}.{} (arguments {})",
+        short(&entry.interface),
+        entry.function,
+        hex::encode(&entry.args_digest[..6])
+    )
+}
+
 /// `libos:runtime/fs` as `fs`; a WASI interface whole.
 fn short(interface: &str) -> &str {
     interface
@@ -374,6 +398,12 @@ impl CallJournal {
             found = Some((restored, charges));
         }
         let mut journal = CallJournal::with(store, pid, next, entries.into(), true);
+        journal.monotonic_seen = journal
+            .replay
+            .iter()
+            .filter_map(monotonic_reading)
+            .max()
+            .unwrap_or(0);
         if let Some((restored, charges)) = found {
             journal.bytes = journal.bytes.saturating_add(restored.bytes());
             journal.restored = Some(restored);
@@ -387,9 +417,17 @@ impl CallJournal {
         self.next
     }
 
+    /// Fixes, as a run of the process starts on this host (whose monotonic clock reads
+    /// `raw`), what is added to the clock: the latest reading its journal holds goes on from
+    /// now (the clock does not count the time no host ran it). Once per journal.
+    pub(crate) fn start_monotonic(&mut self, raw: u64) {
+        self.monotonic_shift
+            .get_or_insert(self.monotonic_seen.saturating_sub(raw));
+    }
+
     /// A reading `raw` of this host's monotonic clock as the process is given it: never less
     /// than a reading it was given before, on this host or the one it ran on before (whose
-    /// clock started elsewhere). The first live reading after a replay fixes the shift.
+    /// clock started elsewhere; see [`CallJournal::start_monotonic`]).
     pub(crate) fn monotonic(&mut self, raw: u64) -> u64 {
         let shift = *self
             .monotonic_shift
@@ -461,12 +499,7 @@ impl CallJournal {
             || entry.args_digest != call.digest
         {
             let seq = entry.seq;
-            let recorded = format!(
-                "{}.{} (arguments {})",
-                short(&entry.interface),
-                entry.function,
-                hex::encode(&entry.args_digest[..6])
-            );
+            let recorded = described(&entry);
             // Nothing more is answered from a journal the process left.
             self.replay.clear();
             return Err(Divergence {
@@ -488,6 +521,18 @@ impl CallJournal {
             entry.result = Some(value.to_vec());
         }
         Ok(Some(entry))
+    }
+
+    /// If the process's `run` returned while entries of its journal were still to be
+    /// replayed, the divergence: the journal holds a call where the process ended.
+    pub(crate) fn ended_early(&mut self) -> Option<Divergence> {
+        let entry = self.replay.pop_front()?;
+        self.replay.clear();
+        Some(Divergence {
+            seq: entry.seq,
+            called: "nothing more (its run returned)".to_owned(),
+            recorded: described(&entry),
+        })
     }
 
     /// Begins a call that reads: answered from the journal, or run live and then appended.
@@ -707,13 +752,15 @@ mod tests {
         assert_eq!(fresh.monotonic(500), 500);
         assert_eq!(fresh.monotonic(700), 700);
         // A resumed one was given 10_000 on the host before, whose clock started earlier:
-        // this host's 200 reads as 10_000, and time goes on from there.
+        // it goes on from 10_000 when it starts here (at this host's 150).
         let mut resumed = CallJournal::new(store, 2);
         resumed.saw_monotonic(10_000);
-        assert_eq!(resumed.monotonic(200), 10_000);
-        assert_eq!(resumed.monotonic(250), 10_050);
+        resumed.start_monotonic(150);
+        // It slept 50 since it started on this host: the clock went on meanwhile.
+        assert_eq!(resumed.monotonic(200), 10_050);
+        assert_eq!(resumed.monotonic(250), 10_100);
         // A clock that jumps back is held where it was.
-        assert_eq!(resumed.monotonic(100), 10_050);
+        assert_eq!(resumed.monotonic(100), 10_100);
         Ok(())
     }
 }

@@ -61,7 +61,7 @@ impl ProcessCtx {
 /// `requested`: each requested one that `held` covers, and each held one that `requested`
 /// covers (so `fs.read:**` requested of a holder of `fs.read:src/**` gives `fs.read:src/**`).
 /// Never anything `held` does not cover.
-fn narrow(
+pub(crate) fn narrow(
     own: &[Capability],
     held: &CapabilitySet,
     requested: &[Capability],

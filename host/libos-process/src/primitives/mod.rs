@@ -3,7 +3,7 @@
 
 mod events;
 
-mod exec;
+pub(crate) mod exec;
 pub(crate) mod human;
 pub(crate) mod memory;
 mod messages;

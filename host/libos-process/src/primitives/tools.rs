@@ -106,7 +106,7 @@ impl Host for ProcessCtx {
             workdir: Some(self.workdir.clone()),
             cwd: crate::ctx::cwd_relative(&self.cwd),
             limits: Limits::default(),
-            seed: self.pid,
+            seed: libos::host::Seed::Fresh,
             meter: Some(self.budget.clone()),
             // The process's own link: its grants, its image's rules (shared, not rebuilt).
             human: self.call.human().cloned(),

@@ -29,7 +29,7 @@ pub fn reading_options(work: &Path) -> CallOptions {
             timeout: Duration::from_secs(60),
             ..Limits::default()
         },
-        seed: 1,
+        seed: libos::host::Seed::Fixed(1),
         meter: None,
         human: None,
     }

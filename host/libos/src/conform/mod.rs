@@ -77,7 +77,7 @@ impl Target<'_> {
     }
 
     async fn call(&self, host: &ToolHost, input: &str, limits: Limits) -> CallReport {
-        let options = CallOptions::holding_nothing(limits, 7);
+        let options = CallOptions::holding_nothing(limits, crate::host::Seed::Fixed(7));
         match self {
             Target::Tool(tool) => host.call(tool, input, &options).await,
             Target::Function(plain, name) => host.call_function(plain, name, input, &options).await,

@@ -37,8 +37,8 @@ pub struct CallOptions {
     pub on_behalf_of: Option<u64>,
     /// Limits of the call.
     pub limits: Limits,
-    /// Seed of the guest's randomness (WASI random); fixed for deterministic runs.
-    pub seed: u64,
+    /// Where the guest's randomness (WASI random) comes from.
+    pub seed: Seed,
     /// Where what the call spends (bytes written) is charged; `None`: no budget.
     pub meter: Option<Arc<dyn crate::meter::Meter>>,
     /// The human queue the call consults when the policy asks (a process's calls, and the
@@ -46,11 +46,22 @@ pub struct CallOptions {
     pub human: Option<crate::approval::HumanLink>,
 }
 
+/// Where a call's WASI randomness comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Generators seeded with this number: the same bytes on every run (a reproducible tool
+    /// run, a component's own checks, tests).
+    Fixed(u64),
+    /// Generators seeded from the operating system's entropy: an agent process (what it drew
+    /// is journaled, so its replay needs no seed) and the tools it calls.
+    Fresh,
+}
+
 impl CallOptions {
     /// A call that holds nothing: no capabilities, no working directory, no budget, no
     /// person to ask; every policy decision `permit` (the capabilities alone decide, and there
     /// are none). For a component's own checks: `describe()`, `libos conform`.
-    pub fn holding_nothing(limits: Limits, seed: u64) -> CallOptions {
+    pub fn holding_nothing(limits: Limits, seed: Seed) -> CallOptions {
         CallOptions {
             capabilities: Vec::new(),
             policy: Arc::new(Policy::permit_all()),

@@ -233,7 +233,7 @@ impl ToolHost {
             message,
         };
         let subject: Arc<str> = format!("component:{}", &tool.digest[..12]).into();
-        let options = CallOptions::holding_nothing(Limits::default(), 0);
+        let options = CallOptions::holding_nothing(Limits::default(), super::Seed::Fixed(0));
         let (mut store, _, _) = self
             .store(subject, &options, &[], false)
             .map_err(|e| fail(e.to_string()))?;

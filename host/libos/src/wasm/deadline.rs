@@ -11,25 +11,17 @@ use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
 use crate::providers::{Clock, sleep_until};
 
-/// Ready once `clock` reads `wall` (a duration since the Unix epoch) or later.
+/// Ready once `clock` reads `wall` (a duration since the Unix epoch) or later: at once when
+/// it is past (`pollable.ready` says `true`). A guest that polls a zero timeout in a busy
+/// loop does not starve the host's other tasks: its fuel makes it yield every time slice.
 struct WallDeadline {
     clock: Arc<dyn Clock>,
     wall: Duration,
-    /// Whether a deadline already past has let other tasks run once (a guest polling in a
-    /// busy loop with a zero timeout must not starve the host's other pollables).
-    yielded: bool,
 }
 
 #[async_trait]
 impl Pollable for WallDeadline {
     async fn ready(&mut self) {
-        if self.clock.now() >= self.wall {
-            if !self.yielded {
-                self.yielded = true;
-                tokio::task::yield_now().await;
-            }
-            return;
-        }
         sleep_until(self.clock.as_ref(), self.wall).await;
     }
 }
@@ -40,10 +32,6 @@ pub fn subscribe_wall(
     clock: Arc<dyn Clock>,
     wall: Duration,
 ) -> wasmtime::Result<Resource<DynPollable>> {
-    let deadline = table.push(WallDeadline {
-        clock,
-        wall,
-        yielded: false,
-    })?;
+    let deadline = table.push(WallDeadline { clock, wall })?;
     subscribe(table, deadline)
 }

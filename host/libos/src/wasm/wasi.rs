@@ -134,7 +134,7 @@ fn add_network_to_linker<T: CallData>(
 #[derive(Clone)]
 pub struct WasiSetup {
     pub clock: Arc<dyn Clock>,
-    pub seed: u64,
+    pub seed: crate::host::Seed,
     pub stdout: CappedPipe,
     pub stderr: CappedPipe,
 }
@@ -178,13 +178,18 @@ fn builder(setup: &WasiSetup) -> WasiCtxBuilder {
     b.stdout(setup.stdout.clone())
         .stderr(setup.stderr.clone())
         .wall_clock(WallAdapter(setup.clock.clone()))
-        .monotonic_clock(MonotonicAdapter(setup.clock.clone()))
-        .secure_random(StdRng::seed_from_u64(setup.seed))
-        .insecure_random(StdRng::seed_from_u64(
-            setup.seed.rotate_left(17) ^ 0x9e37_79b9,
-        ))
-        .insecure_random_seed(u128::from(setup.seed))
-        .allow_tcp(false)
+        .monotonic_clock(MonotonicAdapter(setup.clock.clone()));
+    match setup.seed {
+        crate::host::Seed::Fixed(seed) => b
+            .secure_random(StdRng::seed_from_u64(seed))
+            .insecure_random(StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9))
+            .insecure_random_seed(u128::from(seed)),
+        crate::host::Seed::Fresh => b
+            .secure_random(rand::make_rng::<StdRng>())
+            .insecure_random(rand::make_rng::<StdRng>())
+            .insecure_random_seed(rand::random::<u128>()),
+    };
+    b.allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
     b
