@@ -306,6 +306,26 @@ impl Journal {
         Ok(out)
     }
 
+    /// Whether `pid` has an effect under way that a stop would leave in doubt: an entry
+    /// `prepared`, as stored, other than a sleep (`libos:runtime/time`) or a question
+    /// (`libos:runtime/human.ask`), which are safe to run again.
+    ///
+    /// # Errors
+    /// [`JournalError::Store`] when the database fails.
+    pub fn effect_under_way(&self, pid: u64) -> Result<bool, JournalError> {
+        let key = i64::try_from(pid).map_err(|_| JournalError::OutOfRange(pid))?;
+        let conn = self.reader();
+        Ok(conn
+            .prepare_cached(
+                "SELECT 1 FROM journal WHERE state = 'prepared' AND pid = ?1
+                 AND interface <> 'libos:runtime/time'
+                 AND NOT (interface = 'libos:runtime/human' AND function = 'ask') LIMIT 1",
+            )?
+            .query_row([key], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Removes the entries of `pid` (a process that ended) that nobody needs any more: the
     /// committed and retried ones, in order after every change handed over before. Those a
     /// person settled or has to settle stay for `libos effects`.

@@ -12,6 +12,10 @@
 //!   from a vector of the recorded results (decoded as the journal stores them), instantiated
 //!   and run.
 //!
+//! * `resume/libos-snapshot`: the same, but the process took a snapshot (`process.snapshot`)
+//!   after its 10,000 calls: its journal was compacted to the snapshot, and the resume
+//!   restores it (`restorable.restore`) instead of replaying the calls.
+//!
 //! Replay speed is entries divided by the time of `resume/libos`.
 //!
 //! Run: `cargo bench -p libos-process --bench resume`.
@@ -34,18 +38,19 @@ use wasmtime::{Engine, Store};
 const CALLS: u64 = 10_000;
 const PARKED: u32 = 1_000;
 
-fn steps(topic: &str) -> String {
-    json!({ "steps": [
-        { "op": "repeat", "times": CALLS, "step": { "op": "now" } },
-        { "op": "wait_event", "topic": topic },
-    ]})
-    .to_string()
+fn steps(topic: &str, snapshot: bool) -> String {
+    let mut steps = vec![json!({ "op": "repeat", "times": CALLS, "step": { "op": "now" } })];
+    if snapshot {
+        steps.push(json!({ "op": "snapshot" }));
+    }
+    steps.push(json!({ "op": "wait_event", "topic": topic }));
+    json!({ "steps": steps }).to_string()
 }
 
 /// Runs the script on a host of its own until it waits for `topic`, then stops that host
 /// (its runtime dropped where its tasks are, its lease released): the process is an orphan
 /// with its journal. Returns its pid.
-fn orphan(state: &Path, work: &Path, topic: &str) -> u64 {
+fn orphan(state: &Path, work: &Path, topic: &str, snapshot: bool) -> u64 {
     let rt = common::runtime();
     let kernel = rt
         .block_on(async {
@@ -56,7 +61,7 @@ fn orphan(state: &Path, work: &Path, topic: &str) -> u64 {
         })
         .expect("first host");
     let pid = rt
-        .block_on(kernel.start(common::start("replayer", &steps(topic), work)))
+        .block_on(kernel.start(common::start("replayer", &steps(topic, snapshot), work)))
         .expect("start");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -180,7 +185,7 @@ fn main() {
         count * size
     };
     let before = pages();
-    let pid = orphan(state.path(), work.path(), "go-0");
+    let pid = orphan(state.path(), work.path(), "go-0", false);
     let grown = pages() - before;
     let stored: i64 = rusqlite::Connection::open(state.path().join("libos.db"))
         .expect("db")
@@ -206,28 +211,30 @@ fn main() {
 
     let mut round = 0u64;
     let mut g = c.benchmark_group("resume");
-    g.bench_function("libos", |b| {
-        b.iter_custom(|n| {
-            let mut total = Duration::ZERO;
-            for _ in 0..n {
-                round += 1;
-                let topic = format!("go-{round}");
-                let pid = orphan(state.path(), work.path(), &topic);
-                host.emit(&topic, &json!(round)).expect("emit");
-                let started = Instant::now();
-                rt.block_on(async {
-                    let adopted = host.adopt_orphans().await.expect("adopt");
-                    assert_eq!(adopted.resumed, vec![pid], "{adopted:?}");
-                    match host.wait(pid).await.expect("wait") {
-                        ExitStatus::Exited(_) => {}
-                        other => panic!("resumed process did not exit: {other:?}"),
-                    }
-                });
-                total += started.elapsed();
-            }
-            total
+    for (name, snapshot) in [("libos", false), ("libos-snapshot", true)] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|n| {
+                let mut total = Duration::ZERO;
+                for _ in 0..n {
+                    round += 1;
+                    let topic = format!("go-{round}");
+                    let pid = orphan(state.path(), work.path(), &topic, snapshot);
+                    host.emit(&topic, &json!(round)).expect("emit");
+                    let started = Instant::now();
+                    rt.block_on(async {
+                        let adopted = host.adopt_orphans().await.expect("adopt");
+                        assert_eq!(adopted.resumed, vec![pid], "{adopted:?}");
+                        match host.wait(pid).await.expect("wait") {
+                            ExitStatus::Exited(_) => {}
+                            other => panic!("resumed process did not exit: {other:?}"),
+                        }
+                    });
+                    total += started.elapsed();
+                }
+                total
+            });
         });
-    });
+    }
     let results: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..CALLS)
             .map(|i| {
@@ -255,6 +262,14 @@ fn main() {
             ours / 1e6,
             entries / (ours / 1e9),
             raw / 1e6,
+            ours / raw
+        );
+    }
+    if let Some((raw, ours)) = common::medians("resume", "raw", "libos-snapshot") {
+        println!(
+            "resume of the same process after a snapshot (journal compacted to it): {:.1} ms; \
+             ratio to raw {:.1}",
+            ours / 1e6,
             ours / raw
         );
     }

@@ -43,6 +43,20 @@ pub(crate) struct Budget {
     parent: Option<Arc<Budget>>,
 }
 
+/// `budget` as a process's resume record keeps it (`None`: no limit at all, nothing stored).
+pub(crate) fn stored(budget: &ImageBudget) -> Option<String> {
+    if budget.is_empty() {
+        return None;
+    }
+    serde_json::to_string(budget).ok()
+}
+
+/// The budget a process started with, as its resume record keeps it; `None` if none is
+/// stored (it started without one) or it cannot be read.
+pub(crate) fn started_with(stored: Option<&str>) -> Option<ImageBudget> {
+    stored.and_then(|s| serde_json::from_str(s).ok())
+}
+
 impl Budget {
     /// A budget with the limits of `image` under `parent`'s.
     pub(crate) fn new(image: &ImageBudget, parent: Option<Arc<Budget>>) -> Arc<Budget> {
@@ -127,6 +141,31 @@ impl Budget {
                 Some(s.saturating_sub(amount))
             });
             level = budget.parent.as_deref();
+        }
+    }
+
+    /// Charges again, without a limit (it was spent before), what ended descendants spent
+    /// (`usage`: their recorded usage), to this budget and every ancestor's, not to this
+    /// process's own charges: for a process resumed after its children ended.
+    pub(crate) fn carry(&self, usage: &Usage) {
+        let amounts = [
+            usage.tool_calls,
+            usage.fuel,
+            usage.bytes_written,
+            usage.objects,
+            usage.children,
+        ];
+        for (i, amount) in amounts.into_iter().enumerate() {
+            if amount == 0 {
+                continue;
+            }
+            let mut level = Some(self);
+            while let Some(budget) = level {
+                let _ = budget.spent[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    Some(s.saturating_add(amount))
+                });
+                level = budget.parent.as_deref();
+            }
         }
     }
 

@@ -155,6 +155,8 @@ impl Inner {
                 events_from,
                 replay_from: found.from,
                 spawned_at,
+                // The budget it started with stays stored.
+                budget: None,
             },
             found.upto,
         )?;

@@ -368,6 +368,7 @@ impl Inner {
                 events_from,
                 replay_from: 1,
                 spawned_at,
+                budget: crate::budget::stored(&image.budget),
             }),
         };
         let pid = if parent_live_here {
@@ -500,8 +501,8 @@ impl Inner {
                 this.finish(pid, ExitStatus::Failed(format!("not started: {why}")), &tx);
                 return;
             }
-            let status = Pausable::new(this.run(pid, pre, ctx, pipes, input), pause).await;
-            this.finish(pid, status, &tx);
+            let ended = Pausable::new(this.run(pid, pre, ctx, pipes, input), pause).await;
+            this.finish_with_output(pid, ended, &tx);
         });
         if let Some(running) = self.lock_running().get_mut(&pid) {
             running.abort = Some(task.abort_handle());

@@ -5,6 +5,9 @@
 /// reach the database, with one note saying so, so a process logging in a loop costs the
 /// store nothing once it is spent. Not an audit matter: the `log.write` decision is recorded
 /// once per instance; the lines are the process log.
+/// How the note of a drop starts.
+const DROP_NOTE: &str = "[log limit of ";
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LogQuota {
     cap: u64,
@@ -21,6 +24,24 @@ impl LogQuota {
             used: 0,
             dropped: 0,
         }
+    }
+
+    /// The quota of a process resumed on another host, whose log already holds `stored`:
+    /// its lines count against `cap` (stdout and stderr aside, which are not counted), and
+    /// once the note of a drop is there nothing more is kept.
+    pub(crate) fn resumed(cap: u64, stored: &[libos_proctable::LogRecord]) -> Self {
+        let mut quota = LogQuota::new(cap);
+        for line in stored {
+            if line.level == "stdout" || line.level == "stderr" {
+                continue;
+            }
+            if line.message.starts_with(DROP_NOTE) {
+                quota.dropped = quota.dropped.max(1);
+            } else {
+                quota.used = quota.used.saturating_add(line.message.len() as u64);
+            }
+        }
+        quota
     }
 
     /// Whether lines were dropped: nothing more is kept.
@@ -51,7 +72,7 @@ impl LogQuota {
         self.dropped = self.dropped.saturating_add(dropped.max(1));
         first_drop.then(|| {
             format!(
-                "[log limit of {} bytes reached (max_log_bytes): later lines are dropped]",
+                "{DROP_NOTE}{} bytes reached (max_log_bytes): later lines are dropped]",
                 self.cap
             )
         })

@@ -144,7 +144,13 @@ impl Inner {
             .admit()
             .map_err(|_| ProcessError::Capacity("no room for it in this host".into()))?;
         let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
-        let budget = Budget::new(&image.budget, parent_budget);
+        // The budget it started with, whatever image it runs now (an `exec` or an upgrade
+        // does not refill it). None stored (it started without one, or was stored before
+        // budgets were kept): its current image's, which can only be narrower.
+        let limits = crate::budget::started_with(resume.budget.as_deref()).unwrap_or(image.budget);
+        let budget = Budget::new(&limits, parent_budget);
+        // What its ended children spent is not replayed by anyone: charged again here.
+        budget.carry(&self.table.ended_children_usage(pid)?);
         let journal = crate::journal::CallJournal::resuming(
             Arc::clone(&self.journal),
             pid,
@@ -164,6 +170,11 @@ impl Inner {
         ctx.policy_chain = chain;
         ctx.events_from = resume.events_from;
         ctx.journal = journal;
+        // What it logged before is not logged again: it counts against its quota.
+        ctx.log_quota = crate::log_quota::LogQuota::resumed(
+            ctx.image.limits.max_log_bytes,
+            &self.table.logs(pid, 0)?,
+        );
         // Its row says what it was doing; it runs (replaying) until it waits again.
         let paused = matches!(record.state, State::Paused { .. });
         match &record.state {

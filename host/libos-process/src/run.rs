@@ -16,6 +16,21 @@ use crate::kernel::{Inner, limits_of};
 use crate::primitives::EXIT_TOPIC;
 use crate::status::ExitStatus;
 
+/// What an instance wrote to stdout and stderr (WASI agents), as log lines (level,
+/// message), with a note of what the pipes dropped past their cap.
+fn output_lines((stdout, stderr): &(CappedPipe, CappedPipe)) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (level, pipe) in [("stdout", stdout), ("stderr", stderr)] {
+        let (bytes, dropped) = pipe.contents();
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if dropped > 0 {
+            text.push_str(&format!("\n[{dropped} more bytes dropped]"));
+        }
+        out.extend(text.lines().map(|l| (level.to_owned(), l.to_owned())));
+    }
+    out
+}
+
 /// The arguments and results of `libos:runtime/restorable.restore`.
 type RestoreFunc = wasmtime::component::TypedFunc<(Vec<u8>,), (Result<(), String>,)>;
 
@@ -44,6 +59,7 @@ async fn restore(
         )));
     };
     data.fuel_burnt = restored.fuel_burnt;
+    data.children_started = restored.children_started;
     if data.budget.burn(restored.fuel_burnt).is_err() {
         data.call.limiter_mut().hit = Some(LimitKind::Fuel);
     }
@@ -58,7 +74,8 @@ enum Ended {
 }
 
 impl Inner {
-    /// Runs process `pid` to its end: its agent, then each image it `exec`s into.
+    /// Runs process `pid` to its end: its agent, then each image it `exec`s into. Returns
+    /// how it ended and what its last instance printed (stored with its end, `finish`).
     pub(crate) async fn run(
         self: &Arc<Self>,
         pid: u64,
@@ -66,16 +83,17 @@ impl Inner {
         ctx: Box<ProcessCtx>,
         pipes: (CappedPipe, CappedPipe),
         input: String,
-    ) -> ExitStatus {
+    ) -> (ExitStatus, Vec<(String, String)>) {
         // The table has it running already (`create_running`).
         let (mut pre, mut ctx, mut pipes, mut input) = (pre, ctx, pipes, input);
         loop {
             let ended = self.run_instance(&pre, ctx, &input).await;
-            self.store_output(pid, &pipes);
+            let output = output_lines(&pipes);
             let (exec, old) = match ended {
-                Ended::Status(status) => return status,
+                Ended::Status(status) => return (status, output),
                 Ended::Exec(exec, old) => (exec, old),
             };
+            self.store_output(pid, &output);
             let image = exec.image.reference();
             let granted: Vec<String> = exec.capabilities.iter().map(ToString::to_string).collect();
             let digest = exec.image.digest.to_string();
@@ -85,7 +103,10 @@ impl Inner {
                 .table
                 .set_image(pid, &image, &digest, &granted, &policy_chain)
             {
-                return ExitStatus::Failed(format!("exec into {image}: {e}"));
+                return (
+                    ExitStatus::Failed(format!("exec into {image}: {e}")),
+                    Vec::new(),
+                );
             }
             let old = *old;
             match self.context(
@@ -107,12 +128,22 @@ impl Inner {
                     ctx = Box::new(next);
                     pipes = next_pipes;
                 }
-                Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
+                Err(e) => {
+                    return (
+                        ExitStatus::Failed(format!("exec into {image}: {e}")),
+                        Vec::new(),
+                    );
+                }
             }
             // A host resuming it runs the new image on this input and replays from here.
             let spawned_at = match self.table.resume_of(pid) {
                 Ok(before) => before.and_then(|r| r.spawned_at),
-                Err(e) => return ExitStatus::Failed(format!("exec into {image}: {e}")),
+                Err(e) => {
+                    return (
+                        ExitStatus::Failed(format!("exec into {image}: {e}")),
+                        Vec::new(),
+                    );
+                }
             };
             let resume = libos_proctable::Resume {
                 input: exec.input.clone(),
@@ -120,9 +151,14 @@ impl Inner {
                 events_from: ctx.events_from,
                 replay_from: ctx.journal.next_seq(),
                 spawned_at,
+                // The budget it started with stays stored.
+                budget: None,
             };
             if let Err(e) = self.table.set_resume(pid, &resume) {
-                return ExitStatus::Failed(format!("exec into {image}: {e}"));
+                return (
+                    ExitStatus::Failed(format!("exec into {image}: {e}")),
+                    Vec::new(),
+                );
             }
             pre = exec.pre;
             input = exec.input;
@@ -212,18 +248,14 @@ impl Inner {
         })
     }
 
-    /// Stores what an instance wrote to stdout and stderr (WASI agents) in the process log.
-    fn store_output(&self, pid: u64, (stdout, stderr): &(CappedPipe, CappedPipe)) {
-        for (level, pipe) in [("stdout", stdout), ("stderr", stderr)] {
-            let (bytes, dropped) = pipe.contents();
-            let mut text = String::from_utf8_lossy(&bytes).into_owned();
-            if dropped > 0 {
-                text.push_str(&format!("\n[{dropped} more bytes dropped]"));
-            }
-            let lines: Vec<(&str, &str)> = text.lines().map(|l| (level, l)).collect();
-            if let Err(e) = self.table.append_logs(pid, &lines) {
-                tracing::warn!(pid, error = %e, "process output not stored");
-            }
+    /// Stores `output` (what an instance printed, [`output_lines`]) in the process log.
+    fn store_output(&self, pid: u64, output: &[(String, String)]) {
+        let lines: Vec<(&str, &str)> = output
+            .iter()
+            .map(|(level, line)| (level.as_str(), line.as_str()))
+            .collect();
+        if let Err(e) = self.table.append_logs(pid, &lines) {
+            tracing::warn!(pid, error = %e, "process output not stored");
         }
     }
 
@@ -238,6 +270,16 @@ impl Inner {
         self: &Arc<Self>,
         pid: u64,
         status: ExitStatus,
+        tx: &watch::Sender<Option<ExitStatus>>,
+    ) {
+        self.finish_with_output(pid, (status, Vec::new()), tx);
+    }
+
+    /// [`Inner::finish`], storing `output` (what its last instance printed) with its end.
+    pub(crate) fn finish_with_output(
+        self: &Arc<Self>,
+        pid: u64,
+        (status, output): (ExitStatus, Vec<(String, String)>),
         tx: &watch::Sender<Option<ExitStatus>>,
     ) {
         self.close_requests(pid, &status);
@@ -256,11 +298,11 @@ impl Inner {
             return;
         };
         let weak = Arc::downgrade(self);
-        self.table.end_behind(
+        self.table.end_with_output_behind(
             pid,
             status.to_state(),
             (EXIT_TOPIC.to_owned(), exit_payload(pid, &status)),
-            Some(usage),
+            (Some(usage), output),
             Box::new(move |outcome| {
                 if let Some(inner) = weak.upgrade() {
                     inner.end_recorded(pid, outcome);

@@ -6,7 +6,8 @@
 //! process table (`process_upgrades`), it is applied by the host that runs the process at its
 //! next table poll (or by the host that adopts it, before resuming it): the task is stopped
 //! where it is (no end is recorded), the process's record is switched to the new image, and
-//! it is resumed: the new component replays the journal of its current run (so the journal
+//! it is resumed (never in the middle of an effect: it waits until none is under way): the
+//! new component replays the journal of its current run (so the journal
 //! stays the one truth of what happened), and goes on live. A new component that makes other
 //! calls fails the process with a divergence naming the entry, having executed nothing.
 //!
@@ -30,6 +31,14 @@ impl Inner {
             return;
         };
         for (pid, digest) in pending {
+            // Not in the middle of an effect (a sleep or a question aside): the next poll
+            // tries again. (An effect that starts in the instant between is in doubt, as
+            // after a crash: a person is asked about it, it is never run twice.)
+            if !self.lock_running().contains_key(&pid)
+                || self.journal.effect_under_way(pid).unwrap_or(true)
+            {
+                continue;
+            }
             if !self.stop_here(pid).await {
                 continue;
             }

@@ -103,6 +103,31 @@ pub(crate) fn failure_on_resume(
     Ok(reason)
 }
 
+/// Starts `input` on image `name` and kills its host while its shell command is under way
+/// (its entry `prepared`); returns its pid.
+fn killed_during_a_command(
+    world: &World,
+    clock: &Arc<ManualClock>,
+    name: &str,
+    input: &str,
+) -> anyhow::Result<u64> {
+    let (runtime, kernel) = host(world, Arc::clone(clock))?;
+    let pid = runtime.block_on(common::start(&kernel, name, input, world.work()))?;
+    let journal = Journal::open(&world.state.path().join("libos.db"))?;
+    let mut caught = false;
+    for _ in 0..2000 {
+        let prepared = journal.in_states(&[EffectState::Prepared])?;
+        if prepared.iter().any(|e| e.pid == pid && e.function == "run") {
+            caught = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(caught, "the shell command was never under way");
+    die(world, runtime, kernel)?;
+    Ok(pid)
+}
+
 fn script(world: &World, name: &str) -> anyhow::Result<()> {
     script_of(world, name, libos_guests::AGENT_SCRIPT)
 }
@@ -210,23 +235,8 @@ fn an_effect_caught_mid_way_is_a_question_and_never_a_guess() -> anyhow::Result<
         { "op": "write", "path": "b.txt", "text": "b" },
     ]})
     .to_string();
-    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
-    let pid = runtime.block_on(common::start(&kernel, "worker", &input, world.work()))?;
+    let pid = killed_during_a_command(&world, &clock, "worker", &input)?;
     let journal = Journal::open(&world.state.path().join("libos.db"))?;
-    let mut caught = false;
-    for _ in 0..2000 {
-        if journal
-            .in_states(&[EffectState::Prepared])?
-            .iter()
-            .any(|e| e.pid == pid && e.function == "run")
-        {
-            caught = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert!(caught, "the shell command was never under way");
-    die(&world, runtime, kernel)?;
 
     let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
     runtime.block_on(kernel.adopt_orphans())?;
@@ -276,6 +286,52 @@ fn an_effect_caught_mid_way_is_a_question_and_never_a_guess() -> anyhow::Result<
         writes.iter().filter(|(_, r)| r == "a.txt").count(),
         1,
         "{writes:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_run_again_answered_while_no_host_ran_runs_it_once_and_asks_nothing_more() -> anyhow::Result<()>
+{
+    let world = World::new()?;
+    script(&world, "rerun")?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let input = json!({ "steps": [
+        { "op": "shell", "argv": ["sleep", "2"] },
+        { "op": "write", "path": "b.txt", "text": "b" },
+    ]})
+    .to_string();
+    let pid = killed_during_a_command(&world, &clock, "rerun", &input)?;
+    // The next host asks, and stops before anyone answers.
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    until(&kernel, pid, "asked", |s| {
+        matches!(s, State::Blocked(BlockedOn::Human(_)))
+    })?;
+    die(&world, runtime, kernel)?;
+    // Answered while no host runs.
+    let human = libos_human::HumanQueue::open(world.state.path().join("libos.db"))?;
+    let question = human
+        .pending()?
+        .into_iter()
+        .find(|r| r.pid == pid)
+        .ok_or_else(|| anyhow::anyhow!("no question"))?;
+    human.answer(&question.id, "run it again", "human:test")?;
+    let (runtime, kernel) = host(&world, clock)?;
+    runtime.block_on(kernel.adopt_orphans())?;
+    let output = runtime.block_on(common::exit_of(&kernel, pid))?;
+    assert!(
+        results(&output).iter().all(|s| s.get("ok").is_some()),
+        "{output}"
+    );
+    // Asked once; the command was decided twice: its first run and the one asked for.
+    assert_eq!(
+        common::records_of(world.state.path(), "effect.in-doubt")?.len(),
+        1
+    );
+    assert_eq!(
+        common::records_of(world.state.path(), "shell.exec")?.len(),
+        2
     );
     Ok(())
 }

@@ -16,6 +16,7 @@ mod journal_size;
 mod log_lines;
 mod path_frame;
 mod resume;
+mod resume_limits;
 mod resume_wasi;
 mod run;
 mod shell;

@@ -48,6 +48,8 @@ pub(crate) enum Op {
         topic: String,
         payload: String,
         usage: Option<Usage>,
+        /// Lines (level, message) of what its last instance printed, stored with the end.
+        output: Vec<(String, String)>,
         done: Option<EndDone>,
     },
 }
@@ -81,8 +83,19 @@ impl Op {
                 topic,
                 payload,
                 usage,
+                output,
                 ..
-            } => write::end(conn, *pid, end, (topic, payload), usage.as_ref()),
+            } => {
+                let event = write::end(conn, *pid, end, (topic, payload), usage.as_ref())?;
+                if !output.is_empty() {
+                    let lines: Vec<(&str, &str)> = output
+                        .iter()
+                        .map(|(level, line)| (level.as_str(), line.as_str()))
+                        .collect();
+                    crate::logs::append(conn, *pid, &lines)?;
+                }
+                Ok(event)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use crate::sql::{PROCESS_COLUMNS, decode_state, pid_key, query_processes, query_
 use crate::state::{LIVE_STATE_NAMES, State};
 
 /// The `IN (...)` list of live state names.
-fn live_names() -> String {
+pub(crate) fn live_names() -> String {
     LIVE_STATE_NAMES
         .iter()
         .map(|name| format!("'{name}'"))

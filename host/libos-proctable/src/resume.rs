@@ -27,6 +27,9 @@ pub struct Resume {
     /// The entry of its parent's journal whose `spawn` started it: a parent resumed after a
     /// crash that lost that entry finds the child by it instead of starting another.
     pub spawned_at: Option<u64>,
+    /// The budget it started with (an encoding its runtime chose), kept whatever image it
+    /// `exec`s into or is upgraded to; `None` when it has none (or to keep the one stored).
+    pub budget: Option<String>,
 }
 
 /// Stores `resume` for `pid` (replacing what was there).
@@ -55,28 +58,44 @@ pub(crate) fn store(conn: &Connection, pid: u64, resume: &Resume) -> Result<()> 
         replay_from,
         spawned_at
     ])?;
+    if let Some(budget) = &resume.budget {
+        conn.prepare_cached(
+            "INSERT INTO process_budgets (pid, budget) VALUES (?1, ?2)
+             ON CONFLICT (pid) DO UPDATE SET budget = excluded.budget",
+        )?
+        .execute(params![stored_pid(pid)?, budget])?;
+    }
     Ok(())
 }
 
 /// The resume record of `pid`, if one was stored.
 pub(crate) fn load(conn: &Connection, pid: u64) -> Result<Option<Resume>> {
-    type Row = (String, String, i64, i64, Option<i64>);
+    type Row = (String, String, i64, i64, Option<i64>, Option<String>);
     let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT input, workdir, events_from, replay_from, spawned_at
-             FROM process_resume WHERE pid = ?1",
+            "SELECT r.input, r.workdir, r.events_from, r.replay_from, r.spawned_at, b.budget
+             FROM process_resume r LEFT JOIN process_budgets b ON b.pid = r.pid
+             WHERE r.pid = ?1",
         )?
         .query_row(params![stored_pid(pid)?], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .optional()?;
     Ok(row.map(
-        |(input, workdir, events_from, replay_from, spawned_at)| Resume {
+        |(input, workdir, events_from, replay_from, spawned_at, budget)| Resume {
             input,
             workdir,
             events_from: u64::try_from(events_from).unwrap_or(0),
             replay_from: u64::try_from(replay_from).unwrap_or(1).max(1),
             spawned_at: spawned_at.and_then(|s| u64::try_from(s).ok()),
+            budget,
         },
     ))
 }

@@ -134,12 +134,28 @@ impl ProcessTable {
         usage: Option<Usage>,
         done: EndDone,
     ) {
+        self.end_with_output_behind(pid, end, event, (usage, Vec::new()), done);
+    }
+
+    /// [`ProcessTable::end_behind`], storing `output` (lines: level, message) in its log in
+    /// the same transaction: what a process printed is stored with its end, or neither is
+    /// (a host that stops in between stores neither, and the run that resumes it prints the
+    /// lines again, once).
+    pub fn end_with_output_behind(
+        &self,
+        pid: u64,
+        end: State,
+        event: (String, String),
+        (usage, output): (Option<Usage>, Vec<(String, String)>),
+        done: EndDone,
+    ) {
         self.shared.post(Op::End {
             pid,
             end,
             topic: event.0,
             payload: event.1,
             usage,
+            output,
             done: Some(done),
         });
     }
@@ -777,6 +793,17 @@ impl ProcessTable {
     /// Only [`crate::KernelError::Store`].
     pub fn usage(&self) -> Result<HashMap<u64, Usage>> {
         usage::all(&*self.lock()?)
+    }
+
+    /// What the children of `parent` that have ended spent, each with its descendants,
+    /// summed (as last recorded for each).
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn ended_children_usage(&self, parent: u64) -> Result<Usage> {
+        self.flush()?;
+        usage::of_ended_children(&*self.lock()?, parent)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction after the changes queued behind the

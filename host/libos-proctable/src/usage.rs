@@ -71,3 +71,27 @@ pub(crate) fn all(conn: &Connection) -> Result<HashMap<u64, Usage>> {
     })?;
     Ok(rows.collect::<std::result::Result<HashMap<_, _>, _>>()?)
 }
+
+/// What the ended children of `parent` spent, each with its descendants, summed.
+pub(crate) fn of_ended_children(conn: &Connection, parent: u64) -> Result<Usage> {
+    let sql = format!(
+        "SELECT COALESCE(SUM(u.tool_calls), 0), COALESCE(SUM(u.fuel), 0),
+                COALESCE(SUM(u.bytes_written), 0), COALESCE(SUM(u.objects), 0),
+                COALESCE(SUM(u.children), 0)
+         FROM processes p JOIN process_usage u ON u.pid = p.pid
+         WHERE p.parent = ?1 AND p.state_name NOT IN ({})",
+        crate::read::live_names()
+    );
+    let usage = conn
+        .prepare_cached(&sql)?
+        .query_row([to_sql(parent)], |row| {
+            Ok(Usage {
+                tool_calls: from_sql(row.get(0)?),
+                fuel: from_sql(row.get(1)?),
+                bytes_written: from_sql(row.get(2)?),
+                objects: from_sql(row.get(3)?),
+                children: from_sql(row.get(4)?),
+            })
+        })?;
+    Ok(usage)
+}

@@ -303,6 +303,8 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
                 events_from,
                 replay_from: checkpoint.from,
                 spawned_at: None,
+                // A fork is a new root with its image's budget (see the module docs).
+                budget: None,
             }),
         })
         .map_err(error)?;

@@ -79,8 +79,8 @@ impl ProcessCtx {
             choices.push(HAPPENED.to_owned());
         }
         choices.extend([RUN_AGAIN.to_owned(), FAIL.to_owned()]);
-        let id = match self.question_for(&entry, &question, &choices) {
-            Ok(id) => id,
+        let (id, asked_now) = match self.question_for(&entry, &question, &choices) {
+            Ok(found) => found,
             Err(e) => {
                 return self
                     .settle_failed(
@@ -92,20 +92,23 @@ impl ProcessCtx {
                     .await;
             }
         };
-        let record = AuditRecord::decided_now(
-            (
-                "host",
-                "effect.in-doubt",
-                &format!("pid:{pid}/journal/{seq}"),
-            ),
-            Verdict::Ask,
-            &format!(
-                "{} may or may not have happened before its host stopped",
-                call.name()
-            ),
-            Some(id.clone()),
-        );
-        AuditSink::append(self.kernel.host.audit().as_ref(), record);
+        // Recorded when asked, not each time a host finds the question again.
+        if asked_now {
+            let record = AuditRecord::decided_now(
+                (
+                    "host",
+                    "effect.in-doubt",
+                    &format!("pid:{pid}/journal/{seq}"),
+                ),
+                Verdict::Ask,
+                &format!(
+                    "{} may or may not have happened before its host stopped",
+                    call.name()
+                ),
+                Some(id.clone()),
+            );
+            AuditSink::append(self.kernel.host.audit().as_ref(), record);
+        }
         let answer = match self.wait_for_person(&id, None).await {
             Ok(crate::primitives::human::Outcome::Decided(request)) => match request.state {
                 RequestState::Answered { answer } => Some(answer),
@@ -129,13 +132,28 @@ impl ProcessCtx {
                     .map_err(JournalTrap::Store)?;
                 Ok(Begun::Replayed(result))
             }
-            (Some(RUN_AGAIN), _) => Ok(Begun::Live(Ticket {
-                seq,
-                from: Some(&[EffectState::Unknown]),
-                to: EffectState::Retried,
-                intent,
-                charged_before: self.journal.charged_now(),
-            })),
+            (Some(RUN_AGAIN), _) => {
+                // Marked `prepared` before it runs again: a host that stops in the middle
+                // of this run leaves it so, and the next asks anew (`question_for`).
+                self.journal
+                    .store
+                    .settle(
+                        (pid, seq),
+                        &[EffectState::Unknown],
+                        EffectState::Prepared,
+                        None,
+                    )
+                    .stored()
+                    .await
+                    .map_err(JournalTrap::Store)?;
+                Ok(Begun::Live(Ticket {
+                    seq,
+                    from: Some(&[EffectState::Prepared]),
+                    to: EffectState::Retried,
+                    intent,
+                    charged_before: self.journal.charged_now(),
+                }))
+            }
             (answer, _) => {
                 let why = match answer {
                     Some(a) => format!("a person answered {a:?}"),
@@ -155,49 +173,55 @@ impl ProcessCtx {
     /// The id of the host's question about entry `entry`, asked now unless it was asked
     /// before. Its ids are fixed by the process, the entry, the call's digest and the attempt
     /// (`-1`, `-2`, ...): a host that stops again while the person has not answered asks
-    /// nothing twice, and an answer given while no host ran is found; only after "run it
-    /// again" (whose run the host may have stopped in the middle of too) is the next attempt
-    /// asked about anew.
+    /// nothing twice, and an answer given while no host ran is found and acted on. An entry
+    /// found `prepared` after a "run it again" was stopped in the middle of that run (the run
+    /// marks it `prepared` first): only then is the next attempt asked about anew.
+    /// Returns the id, and whether it was asked now.
     fn question_for(
         &self,
         entry: &Entry,
         question: &str,
         choices: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<(String, bool), String> {
         let digest: String = entry.args_digest[..6]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         let base = format!("req-doubt-{}-{}-{digest}", self.pid, entry.seq);
+        // The latest attempt asked, and whether its answer was "run it again".
+        let mut latest: Option<(String, bool)> = None;
         for attempt in 1..=MAX_ATTEMPTS {
             let id = format!("{base}-{attempt}");
             match self.kernel.human.get(&id) {
                 Err(libos_human::HumanError::NoSuchRequest(_)) => {
-                    return self
-                        .kernel
-                        .human
-                        .ask_once(
-                            &id,
-                            NewQuestion {
-                                pid: self.pid,
-                                image: self.image.reference(),
-                                question: question.to_owned(),
-                                choices: choices.to_vec(),
-                            },
-                            libos_human::Asker::Host,
-                        )
-                        .map(|r| r.id)
-                        .map_err(|e| e.to_string());
+                    let rerun_cut_short = entry.state == EffectState::Prepared
+                        && latest.as_ref().is_some_and(|(_, again)| *again);
+                    return match latest {
+                        Some((id, _)) if !rerun_cut_short => Ok((id, false)),
+                        _ => self
+                            .kernel
+                            .human
+                            .ask_once(
+                                &id,
+                                NewQuestion {
+                                    pid: self.pid,
+                                    image: self.image.reference(),
+                                    question: question.to_owned(),
+                                    choices: choices.to_vec(),
+                                },
+                                libos_human::Asker::Host,
+                            )
+                            .map(|r| (r.id, true))
+                            .map_err(|e| e.to_string()),
+                    };
                 }
                 Err(e) => return Err(e.to_string()),
                 Ok(asked) => {
-                    let run_again = matches!(
+                    let again = matches!(
                         &asked.state,
                         RequestState::Answered { answer } if answer == RUN_AGAIN
                     );
-                    if !run_again {
-                        return Ok(id);
-                    }
+                    latest = Some((id, again));
                 }
             }
         }

@@ -68,6 +68,25 @@ impl Call {
     }
 }
 
+/// What the entries before `from` were charged: from the last snapshot among them (which
+/// holds everything charged before it) on.
+fn earlier_charges(entries: &[Entry], from: u64) -> Option<Charges> {
+    let mut total: Charges = [0; 5];
+    for entry in entries.iter().filter(|e| e.seq < from) {
+        let Some((Some(charges), _)) = entry.result.as_deref().map(split_result) else {
+            continue;
+        };
+        if snapshot::is_snapshot(entry) {
+            total = charges;
+        } else {
+            for (t, c) in total.iter_mut().zip(charges) {
+                *t = t.saturating_add(c);
+            }
+        }
+    }
+    total.iter().any(|t| *t > 0).then_some(total)
+}
+
 /// The monotonic clock reading `entry` gave the process, if it is one.
 fn monotonic_reading(entry: &Entry) -> Option<u64> {
     let (_, value) = split_result(entry.result.as_deref()?);
@@ -242,6 +261,8 @@ pub(crate) struct CallJournal {
     /// what the process had been charged when it was taken.
     restored: Option<snapshot::Restored>,
     restored_charges: Option<Charges>,
+    /// What the calls of the images it ran before its current one were charged.
+    earlier_charges: Option<Charges>,
 }
 
 /// About what an entry costs besides its intent and result (keys, names, digest).
@@ -332,6 +353,7 @@ impl CallJournal {
             left_at: None,
             restored: None,
             restored_charges: None,
+            earlier_charges: None,
         }
     }
 
@@ -359,6 +381,9 @@ impl CallJournal {
     /// when it was taken.
     pub(crate) fn charging(mut self, budget: Arc<Budget>) -> CallJournal {
         if let Some(charges) = self.restored_charges.take() {
+            budget.replay(&charges);
+        }
+        if let Some(charges) = self.earlier_charges.take() {
             budget.replay(&charges);
         }
         self.budget = Some(budget);
@@ -397,7 +422,15 @@ impl CallJournal {
             entries.drain(..at);
             found = Some((restored, charges));
         }
+        // What the calls of the images it ran before (`exec`) were charged: not replayed,
+        // charged at once (a snapshot of this image holds them already).
+        let earlier = if from > 1 && found.is_none() {
+            earlier_charges(&store.entries(pid)?, from)
+        } else {
+            None
+        };
         let mut journal = CallJournal::with(store, pid, next, entries.into(), true);
+        journal.earlier_charges = earlier;
         journal.monotonic_seen = journal
             .replay
             .iter()
@@ -406,6 +439,7 @@ impl CallJournal {
             .unwrap_or(0);
         if let Some((restored, charges)) = found {
             journal.bytes = journal.bytes.saturating_add(restored.bytes());
+            journal.monotonic_seen = journal.monotonic_seen.max(restored.monotonic);
             journal.restored = Some(restored);
             journal.restored_charges = charges;
         }
@@ -435,6 +469,11 @@ impl CallJournal {
         let value = raw.saturating_add(shift).max(self.monotonic_seen);
         self.monotonic_seen = value;
         value
+    }
+
+    /// The latest monotonic reading the process was given.
+    pub(crate) fn monotonic_seen(&self) -> u64 {
+        self.monotonic_seen
     }
 
     /// Notes a monotonic reading the process was given (a replayed one too).

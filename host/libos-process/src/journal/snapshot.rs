@@ -27,6 +27,10 @@ pub(crate) struct Restored {
     pub(crate) state: Vec<u8>,
     /// The fuel the process had burnt (to its last time slice).
     pub(crate) fuel_burnt: u64,
+    /// The latest monotonic clock reading it had been given (its clock goes on from there).
+    pub(crate) monotonic: u64,
+    /// The children it had started over its life (against `max_children`).
+    pub(crate) children_started: u64,
 }
 
 impl Restored {
@@ -96,6 +100,8 @@ impl ProcessCtx {
         let restored = Restored {
             state,
             fuel_burnt: self.fuel_burnt,
+            monotonic: self.journal.monotonic_seen(),
+            children_started: self.children_started,
         };
         if restored.bytes() > self.journal.max_bytes() {
             return Ok(Err(RuntimeError::LimitExceeded(
