@@ -203,20 +203,18 @@ impl Journal {
         SharedPending(wait)
     }
 
-    /// Whether `pid` has an entry numbered `seq` (stored).
+    /// The number of the last entry `pid` has, if any (a snapshot deletes earlier entries,
+    /// never the last).
     ///
     /// # Errors
-    /// [`JournalError::Store`] when the database cannot be read.
-    pub fn has_entry(&self, pid: u64, seq: u64) -> Result<bool, JournalError> {
-        let (Ok(p), Ok(n)) = (i64::try_from(pid), i64::try_from(seq)) else {
-            return Err(JournalError::OutOfRange(pid));
-        };
+    /// [`JournalError::Store`] when the database fails.
+    pub fn last_seq(&self, pid: u64) -> Result<Option<u64>, JournalError> {
+        let p = i64::try_from(pid).map_err(|_| JournalError::OutOfRange(pid))?;
         let conn = self.reader();
-        Ok(conn
-            .prepare_cached("SELECT 1 FROM journal WHERE pid = ?1 AND seq = ?2")?
-            .query_row(params![p, n], |_| Ok(()))
-            .optional()?
-            .is_some())
+        let last: Option<i64> = conn
+            .prepare_cached("SELECT MAX(seq) FROM journal WHERE pid = ?1")?
+            .query_row(params![p], |r| r.get(0))?;
+        Ok(last.and_then(|n| u64::try_from(n).ok()))
     }
 
     /// Replaces the journal of `pid` from the checkpoint's first entry on with the

@@ -43,16 +43,14 @@ pub(crate) struct Budget {
     parent: Option<Arc<Budget>>,
 }
 
-/// `budget` as a process's resume record keeps it (`None`: no limit at all, nothing stored).
+/// `budget` as a process's resume record keeps it (an empty one too: a process that started
+/// without limits keeps none, whatever image it `exec`s into).
 pub(crate) fn stored(budget: &ImageBudget) -> Option<String> {
-    if budget.is_empty() {
-        return None;
-    }
     serde_json::to_string(budget).ok()
 }
 
 /// The budget a process started with, as its resume record keeps it; `None` if none is
-/// stored (it started without one) or it cannot be read.
+/// stored or it cannot be read.
 pub(crate) fn started_with(stored: Option<&str>) -> Option<ImageBudget> {
     stored.and_then(|s| serde_json::from_str(s).ok())
 }

@@ -67,11 +67,11 @@ impl Inner {
             return;
         };
         for (pid, checkpoint) in pending {
-            if !self.stop_here(pid).await {
+            let Some(budget) = self.stop_here(pid).await else {
                 continue;
-            }
+            };
             let outcome = match self.restore_to(pid, checkpoint).await {
-                Ok(record) => self.resume_adopted(record).await,
+                Ok(record) => self.resume_here(record, Some(budget)).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = outcome {
@@ -87,18 +87,18 @@ impl Inner {
     }
 
     /// Stops the task of `pid` if this host runs it, where it is (no end is recorded), and
-    /// waits until it is gone; `false` if this host does not run it.
-    pub(crate) async fn stop_here(&self, pid: u64) -> bool {
-        let Some(stopped) = self.lock_running().remove(&pid) else {
-            return false;
-        };
+    /// waits until it is gone; returns its budget, which it goes on with when it is resumed
+    /// here (its live children still charge it; nothing it spent is charged again). `None`
+    /// if this host does not run it.
+    pub(crate) async fn stop_here(&self, pid: u64) -> Option<Arc<crate::budget::Budget>> {
+        let stopped = self.lock_running().remove(&pid)?;
         if let Some(abort) = &stopped.abort {
             abort.abort();
             while !abort.is_finished() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        true
+        Some(Arc::clone(&stopped.budget))
     }
 
     /// `record`, gone back to the checkpoint asked for it if there is a request (for a

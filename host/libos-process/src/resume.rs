@@ -98,6 +98,16 @@ impl Inner {
         self: &Arc<Self>,
         record: ProcessRecord,
     ) -> Result<(), ProcessError> {
+        self.resume_here(record, None).await
+    }
+
+    /// [`Inner::resume_adopted`]; with `kept`, the budget of the process this host stopped
+    /// (a restore, an upgrade), which it goes on with: its replay charges nothing again.
+    pub(crate) async fn resume_here(
+        self: &Arc<Self>,
+        record: ProcessRecord,
+        kept: Option<Arc<Budget>>,
+    ) -> Result<(), ProcessError> {
         let pid = record.pid;
         let resume = self
             .table
@@ -110,10 +120,11 @@ impl Inner {
         // with its host (a root's row is stored first): seeded again (it read nothing yet).
         if image.memory.is_some()
             && resume.replay_from == 1
-            && !self
+            && self
                 .journal
-                .has_entry(pid, 1)
+                .last_seq(pid)
                 .map_err(|e| ProcessError::Host(e.to_string()))?
+                .is_none()
         {
             let memory = self.images.read_memory(&image)?;
             crate::checkpoint::replace_memory(&self.memory, pid, Some(&memory), &image)?;
@@ -144,21 +155,28 @@ impl Inner {
             .admit()
             .map_err(|_| ProcessError::Capacity("no room for it in this host".into()))?;
         let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
-        // The budget it started with, whatever image it runs now (an `exec` or an upgrade
-        // does not refill it). None stored (it started without one, or was stored before
-        // budgets were kept): its current image's, which can only be narrower.
-        let limits = crate::budget::started_with(resume.budget.as_deref()).unwrap_or(image.budget);
-        let budget = Budget::new(&limits, parent_budget);
-        // What its ended children spent is not replayed by anyone: charged again here.
-        budget.carry(&self.table.ended_children_usage(pid)?);
-        let journal = crate::journal::CallJournal::resuming(
+        let replayed = crate::journal::CallJournal::resuming(
             Arc::clone(&self.journal),
             pid,
             resume.replay_from,
         )
-        .map_err(|e| ProcessError::Host(e.to_string()))?
-        .charging(Arc::clone(&budget))
-        .limited(image.limits.max_journal_bytes);
+        .map_err(|e| ProcessError::Host(e.to_string()))?;
+        let (budget, journal) = match kept {
+            // Stopped here: it goes on with its budget, which holds what it spent already.
+            Some(budget) => (Arc::clone(&budget), replayed.continuing(budget)),
+            None => {
+                // The budget it started with, whatever image it runs now (an `exec` or an
+                // upgrade does not change it). None stored (a row from before budgets were
+                // kept): its current image's.
+                let limits =
+                    crate::budget::started_with(resume.budget.as_deref()).unwrap_or(image.budget);
+                let budget = Budget::new(&limits, parent_budget);
+                // What its ended children spent is not replayed by anyone: charged here.
+                budget.carry(&self.table.ended_children_usage(pid)?);
+                (Arc::clone(&budget), replayed.charging(budget))
+            }
+        };
+        let journal = journal.limited(image.limits.max_journal_bytes);
         let (mut ctx, pipes) = self.context(
             pid,
             record.parent,
@@ -221,11 +239,19 @@ impl Inner {
             return Ok(());
         };
         let store = |e: libos_journal::JournalError| ProcessError::Host(e.to_string());
-        if at <= 1 || self.journal.has_entry(record.pid, 1).map_err(store)? {
+        // A child with any entry ran (a snapshot may have deleted its first ones).
+        if at <= 1 || self.journal.last_seq(record.pid).map_err(store)?.is_some() {
             return Ok(());
         }
         let parent_live = self.table.get(parent).is_ok_and(|p| !p.state.is_ended());
-        if parent_live && !self.journal.has_entry(parent, at - 1).map_err(store)? {
+        // The parent's journal reaches the entry before the spawn (or past it: a snapshot
+        // may have deleted the entry itself, never the last).
+        let reached = self
+            .journal
+            .last_seq(parent)
+            .map_err(store)?
+            .is_some_and(|last| last >= at - 1);
+        if parent_live && !reached {
             // The resumed parent's spawn, wherever it now comes, starts a child of its own.
             self.table.unkey(record.pid)?;
             return Err(ProcessError::Invalid(format!(

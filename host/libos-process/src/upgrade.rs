@@ -39,11 +39,11 @@ impl Inner {
             {
                 continue;
             }
-            if !self.stop_here(pid).await {
+            let Some(budget) = self.stop_here(pid).await else {
                 continue;
-            }
+            };
             let outcome = match self.upgrade_or_not(pid, &digest).await {
-                Ok(record) => self.resume_adopted(record).await,
+                Ok(record) => self.resume_here(record, Some(budget)).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = outcome {

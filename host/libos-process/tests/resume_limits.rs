@@ -137,3 +137,116 @@ fn the_log_quota_is_not_refilled_by_a_resume() -> anyhow::Result<()> {
     assert!(!logs.iter().any(|l| l.starts_with("second")), "{run}");
     Ok(())
 }
+
+#[test]
+fn a_child_and_its_parent_that_both_took_snapshots_are_resumed_together() -> anyhow::Result<()> {
+    let world = World::new()?;
+    image(
+        &world,
+        "snap-parent",
+        "capabilities = [\"fs.*\", \"events.*\", \"process.spawn:*\"]\n",
+    )?;
+    image(
+        &world,
+        "snap-kid",
+        "capabilities = [\"fs.*\", \"events.*\"]\n",
+    )?;
+    let input = json!({ "steps": [
+        { "op": "write", "path": "a", "text": "a" },
+        { "op": "spawn", "image": "snap-kid", "caps": ["fs.*", "events.*"], "input": { "steps": [
+            { "op": "write", "path": "x", "text": "x" },
+            { "op": "snapshot" },
+            { "op": "wait_event", "topic": "go" },
+            { "op": "write", "path": "y", "text": "y" },
+        ]}},
+        { "op": "snapshot" },
+        { "op": "wait_event", "topic": "go" },
+        { "op": "wait", "pid": "$1" },
+    ]});
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let (runtime, kernel) = host(&world, Arc::clone(&clock))?;
+    let pid = runtime.block_on(crate::common::start(
+        &kernel,
+        "snap-parent",
+        &input.to_string(),
+        world.work(),
+    ))?;
+    let waits = |s: &State| matches!(s, State::Blocked(BlockedOn::Event(_)));
+    until(&kernel, pid, "waited", waits)?;
+    let child = kernel.table().children(pid)?[0].pid;
+    // Both past their snapshots (their journals compacted) when the host dies.
+    until(&kernel, child, "waited", waits)?;
+    die(&world, runtime, kernel)?;
+    let (runtime, kernel) = host(&world, clock)?;
+    let adopted = runtime.block_on(kernel.adopt_orphans())?;
+    assert_eq!(adopted.resumed, vec![pid, child], "{adopted:?}");
+    until(&kernel, pid, "waited again", waits)?;
+    until(&kernel, child, "waited again", waits)?;
+    kernel.emit("go", &json!({}))?;
+    let output = runtime.block_on(crate::common::exit_of(&kernel, pid))?;
+    assert!(
+        output["results"][4]["ok"].to_string().contains("exited"),
+        "the child was resumed and ended: {output}"
+    );
+    assert_eq!(std::fs::read_to_string(world.work().join("y"))?, "y");
+    Ok(())
+}
+
+#[test]
+fn an_upgraded_child_charges_its_parent_nothing_twice() -> anyhow::Result<()> {
+    let world = World::new()?;
+    image(
+        &world,
+        "thrifty",
+        "capabilities = [\"fs.*\", \"events.*\", \"process.spawn:*\"]\n\n\
+         [budget]\nbytes_written = \"25B\"\n",
+    )?;
+    image(&world, "kid", "capabilities = [\"fs.*\", \"events.*\"]\n")?;
+    image(
+        &world,
+        "kid2",
+        "capabilities = [\"fs.*\", \"events.*\"]\n\n[limits]\nmax_children = 3\n",
+    )?;
+    let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
+    let (runtime, kernel) = host(&world, clock)?;
+    let input = json!({ "steps": [
+        { "op": "spawn", "image": "kid", "caps": ["fs.*", "events.*"], "input": { "steps": [
+            { "op": "write", "path": "k1", "text": "0123456789" },
+            { "op": "wait_event", "topic": "go" },
+        ]}},
+        { "op": "wait", "pid": "$0" },
+        { "op": "write", "path": "p1", "text": "0123456789" },
+    ]});
+    let pid = runtime.block_on(crate::common::start(
+        &kernel,
+        "thrifty",
+        &input.to_string(),
+        world.work(),
+    ))?;
+    until(&kernel, pid, "waited for its child", |s| {
+        matches!(s, State::Blocked(BlockedOn::Child(_)))
+    })?;
+    let child = kernel.table().children(pid)?[0].pid;
+    until(&kernel, child, "waited", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    let kid2 = libos_image::ImageStore::open(world.state.path())?.get("kid2")?;
+    kernel
+        .table()
+        .request_upgrade(child, &kid2.digest.to_string())?;
+    for _ in 0..500 {
+        if kernel.table().pending_upgrades()?.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    until(&kernel, child, "waited again", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    kernel.emit("go", &json!({}))?;
+    let output = runtime.block_on(crate::common::exit_of(&kernel, pid))?;
+    // 10 bytes by the child, 10 by the parent: both fit in 25.
+    assert!(output["results"][2].get("ok").is_some(), "{output}");
+    assert_eq!(kernel.table().get(child)?.image, "kid2:1");
+    Ok(())
+}

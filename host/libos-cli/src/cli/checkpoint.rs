@@ -276,6 +276,11 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
         .map(|r| r.capabilities)
         .unwrap_or_default();
     let capabilities = meta.still_held(&now);
+    let started_with = table
+        .resume_of(checkpoint.pid)
+        .ok()
+        .flatten()
+        .and_then(|r| r.budget);
     super::operator::record(
         state_dir,
         "process.fork",
@@ -303,8 +308,8 @@ pub fn fork(which: &str, state_dir: Option<&Path>) -> Result<(), Failure> {
                 events_from,
                 replay_from: checkpoint.from,
                 spawned_at: None,
-                // A fork is a new root with its image's budget (see the module docs).
-                budget: None,
+                // The budget its process started with (a new root has it anew).
+                budget: started_with,
             }),
         })
         .map_err(error)?;

@@ -263,6 +263,9 @@ pub(crate) struct CallJournal {
     restored_charges: Option<Charges>,
     /// What the calls of the images it ran before its current one were charged.
     earlier_charges: Option<Charges>,
+    /// Whether a replayed call is charged again what it was charged (not for a process that
+    /// goes on with the budget it had: [`CallJournal::continuing`]).
+    replay_charges: bool,
 }
 
 /// About what an entry costs besides its intent and result (keys, names, digest).
@@ -354,6 +357,7 @@ impl CallJournal {
             restored: None,
             restored_charges: None,
             earlier_charges: None,
+            replay_charges: true,
         }
     }
 
@@ -377,6 +381,16 @@ impl CallJournal {
 
     /// Keeps what each call is charged to `budget` with its result (and charges it again
     /// when the call is replayed).
+    /// Keeps what each call is charged to `budget`, which already holds what the process
+    /// spent (it was stopped on this host and goes on): nothing replayed is charged again.
+    pub(crate) fn continuing(mut self, budget: Arc<Budget>) -> CallJournal {
+        self.restored_charges = None;
+        self.earlier_charges = None;
+        self.replay_charges = false;
+        self.budget = Some(budget);
+        self
+    }
+
     /// A snapshot the replay starts from is charged at once with what the process had spent
     /// when it was taken.
     pub(crate) fn charging(mut self, budget: Arc<Budget>) -> CallJournal {
@@ -554,7 +568,9 @@ impl CallJournal {
         let mut entry = entry;
         if let Some(stored) = entry.result.take() {
             let (charges, value) = split_result(&stored);
-            if let (Some(charges), Some(budget)) = (charges, &self.budget) {
+            if let (Some(charges), Some(budget), true) =
+                (charges, &self.budget, self.replay_charges)
+            {
                 budget.replay(&charges);
             }
             entry.result = Some(value.to_vec());
