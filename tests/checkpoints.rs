@@ -25,6 +25,20 @@ fn state_of(env: &Env, pid: u64) -> Value {
         .unwrap_or_default()
 }
 
+/// `libos checkpoint create PID --name NAME`, which must succeed.
+fn checkpoint(env: &Env, pid: u64, name: &str) {
+    let out = env
+        .libos()
+        .args(["checkpoint", "create", &pid.to_string(), "--name", name])
+        .output()
+        .expect("checkpoint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub(crate) fn wait_blocked(env: &Env, pid: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !state_of(env, pid).to_string().contains("blocked") {
@@ -91,22 +105,7 @@ fn fork_continues(snapshot: bool) {
     let pid = env.run_detached("forkable", Some(&input));
     wait_blocked(&env, pid);
 
-    let out = env
-        .libos()
-        .args([
-            "checkpoint",
-            "create",
-            &pid.to_string(),
-            "--name",
-            "waiting",
-        ])
-        .output()
-        .expect("checkpoint");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    checkpoint(&env, pid, "waiting");
     let listed = env.json_lines(&["checkpoint", "ls", "--json"]);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["pid"], pid);
@@ -419,4 +418,55 @@ fn forks_and_committed_images_start_with_the_checkpoints_objects() {
         .args(["checkpoint", "rm", "m"])
         .assert()
         .failure();
+}
+
+/// What the calls a restore took back had spent stays spent, even on a host that resumes
+/// the process after its own died.
+#[test]
+fn a_restore_then_a_crash_gives_back_no_budget() {
+    let env = Env::new();
+    env.build_image(
+        "thrifty",
+        libos_guests::AGENT_SCRIPT,
+        &["fs.*", "events.*"],
+        "wall_clock = \"120s\"\n\n[budget]\nbytes_written = \"25B\"",
+    );
+    let input = json!({ "steps": [
+        { "op": "write", "path": "a", "text": "01234" },
+        { "op": "wait_event", "topic": "e1" },
+        { "op": "write", "path": "b", "text": "0123456789" },
+        { "op": "wait_event", "topic": "e2" },
+        { "op": "write", "path": "c", "text": "01234" },
+    ]})
+    .to_string();
+    let pid = env.run_detached("thrifty", Some(&input));
+    wait_blocked(&env, pid);
+    checkpoint(&env, pid, "after-a");
+    env.libos().args(["emit", "e1", "1"]).assert().success();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while allowed_writes(&env, "b") < 1 {
+        assert!(Instant::now() < deadline, "b never written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Back to after `a`: `b` is written again (the event is still there), 25 bytes spent.
+    env.libos()
+        .args(["checkpoint", "restore", "after-a"])
+        .assert()
+        .success();
+    while allowed_writes(&env, "b") < 2 {
+        assert!(Instant::now() < deadline, "b never written again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_blocked(&env, pid);
+    env.kill_host_of(pid);
+    let mut host = crate::crash::serve(&env);
+    env.libos().args(["emit", "e2", "2"]).assert().success();
+    let output = output_of(&env, pid);
+    let _ = host.kill();
+    let _ = host.wait();
+    assert_eq!(
+        output["results"][4]["err"]["kind"], "limit-exceeded",
+        "{output}"
+    );
+    assert!(env.read("c").is_none());
 }

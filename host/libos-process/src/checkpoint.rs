@@ -139,6 +139,20 @@ impl Inner {
             .images
             .get_shared(&format!("sha256:{}", meta.image_digest))?;
         replace_memory(&self.memory, pid, memory.as_deref(), &image)?;
+        // What the calls it takes out of the journal were charged stays spent: stored, so a
+        // host that resumes the process later charges it again.
+        let entries = self.journal.entries_from(pid, found.from).map_err(host)?;
+        if let Some(discarded) = crate::journal::charges_after(&entries, found.upto) {
+            self.table.add_discarded_charges(pid, |before| {
+                let mut total: [u64; 5] = before
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or_default();
+                for (t, d) in total.iter_mut().zip(discarded) {
+                    *t = t.saturating_add(d);
+                }
+                serde_json::to_string(&total).unwrap_or_default()
+            })?;
+        }
         self.journal
             .restore(&found, pid)
             .stored()

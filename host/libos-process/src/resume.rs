@@ -155,12 +155,17 @@ impl Inner {
             .admit()
             .map_err(|_| ProcessError::Capacity("no room for it in this host".into()))?;
         let subtree = Subtree::below(&above, u64::from(image.limits.max_descendants));
-        let replayed = crate::journal::CallJournal::resuming(
+        let mut replayed = crate::journal::CallJournal::resuming(
             Arc::clone(&self.journal),
             pid,
             resume.replay_from,
         )
         .map_err(|e| ProcessError::Host(e.to_string()))?;
+        // What calls restores took out of its journal had been charged stays spent.
+        replayed.discarded_charges = self
+            .table
+            .discarded_charges(pid)?
+            .and_then(|c| serde_json::from_str(&c).ok());
         let (budget, journal) = match kept {
             // Stopped here: it goes on with its budget, which holds what it spent already.
             Some(budget) => (Arc::clone(&budget), replayed.continuing(budget)),

@@ -29,7 +29,9 @@ use crate::error::Result;
 /// whose policies decide for each process (see [`crate::NewProcess::policy_chain`]);
 /// `process_tools` the tools processes registered at run time (see [`crate::tools`]);
 /// `process_resume` how to resume each process on another host (see [`crate::Resume`]);
-/// `process_budgets` the budget each process started with, when it has one (see
+/// `process_discarded` what the calls a restore took out of a process's journal had been
+/// charged (see [`ProcessTable::add_discarded_charges`]); `process_budgets` the budget each
+/// process started with (see
 /// [`crate::Resume::budget`]); `process_upgrades` the images live processes were asked to go
 /// on with (see
 /// [`ProcessTable::request_upgrade`]); `process_restores` the checkpoints processes were
@@ -118,6 +120,10 @@ CREATE TABLE IF NOT EXISTS process_restores (
 CREATE TABLE IF NOT EXISTS process_budgets (
     pid    INTEGER PRIMARY KEY,
     budget TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS process_discarded (
+    pid     INTEGER PRIMARY KEY,
+    charges TEXT    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS process_upgrades (
     pid          INTEGER PRIMARY KEY,

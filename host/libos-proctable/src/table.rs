@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::deferred::{EndDone, Op, Shared};
 use crate::error::{KernelError, Result};
@@ -496,6 +496,49 @@ impl ProcessTable {
     /// Only [`crate::KernelError::Store`].
     pub fn pending_upgrades(&self) -> Result<Vec<(u64, String)>> {
         crate::resume::pending_upgrades(&self.shared.committed())
+    }
+
+    /// Adds `charges` (an encoding its runtime chose, summed by `add`) to what the calls a
+    /// restore took out of `pid`'s journal had been charged, so a host that resumes it later
+    /// charges them again.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn add_discarded_charges(
+        &self,
+        pid: u64,
+        add: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<()> {
+        self.transaction(|conn| {
+            let key = i64::try_from(pid)
+                .map_err(|_| crate::KernelError::Store("pid out of range".into()))?;
+            let before: Option<String> = conn
+                .prepare_cached("SELECT charges FROM process_discarded WHERE pid = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?;
+            conn.prepare_cached(
+                "INSERT INTO process_discarded (pid, charges) VALUES (?1, ?2)
+                 ON CONFLICT (pid) DO UPDATE SET charges = excluded.charges",
+            )?
+            .execute(rusqlite::params![key, add(before.as_deref())])?;
+            Ok(())
+        })
+    }
+
+    /// What the calls restores took out of `pid`'s journal had been charged, as stored.
+    ///
+    /// # Errors
+    ///
+    /// Only [`crate::KernelError::Store`].
+    pub fn discarded_charges(&self, pid: u64) -> Result<Option<String>> {
+        let key =
+            i64::try_from(pid).map_err(|_| crate::KernelError::Store("pid out of range".into()))?;
+        Ok(self
+            .lock()?
+            .prepare_cached("SELECT charges FROM process_discarded WHERE pid = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
     }
 
     /// Drops the upgrade request of `pid` (one that cannot be applied).

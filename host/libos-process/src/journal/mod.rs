@@ -70,7 +70,7 @@ impl Call {
 
 /// What the entries before `from` were charged: from the last snapshot among them (which
 /// holds everything charged before it) on.
-fn earlier_charges(entries: &[Entry], from: u64) -> Option<Charges> {
+pub(crate) fn earlier_charges(entries: &[Entry], from: u64) -> Option<Charges> {
     let mut total: Charges = [0; 5];
     for entry in entries.iter().filter(|e| e.seq < from) {
         let Some((Some(charges), _)) = entry.result.as_deref().map(split_result) else {
@@ -85,6 +85,19 @@ fn earlier_charges(entries: &[Entry], from: u64) -> Option<Charges> {
         }
     }
     total.iter().any(|t| *t > 0).then_some(total)
+}
+
+/// What the entries of `entries` after `upto` were charged (a restore to a checkpoint that
+/// ends at `upto` deletes them). A snapshot after `upto` that deleted entries before it
+/// makes this count them too: never less than what was spent.
+pub(crate) fn charges_after(entries: &[Entry], upto: u64) -> Option<Charges> {
+    let all = earlier_charges(entries, u64::MAX)?;
+    let kept = earlier_charges(entries, upto.saturating_add(1)).unwrap_or([0; 5]);
+    let mut after: Charges = [0; 5];
+    for i in 0..5 {
+        after[i] = all[i].saturating_sub(kept[i]);
+    }
+    after.iter().any(|a| *a > 0).then_some(after)
 }
 
 /// The monotonic clock reading `entry` gave the process, if it is one.
@@ -263,6 +276,9 @@ pub(crate) struct CallJournal {
     restored_charges: Option<Charges>,
     /// What the calls of the images it ran before its current one were charged.
     earlier_charges: Option<Charges>,
+    /// What calls a restore took out of its journal had been charged (stored with the
+    /// process: `ProcessTable::discarded_charges`), set by its resumer.
+    pub(crate) discarded_charges: Option<Charges>,
     /// Whether a replayed call is charged again what it was charged (not for a process that
     /// goes on with the budget it had: [`CallJournal::continuing`]).
     replay_charges: bool,
@@ -357,6 +373,7 @@ impl CallJournal {
             restored: None,
             restored_charges: None,
             earlier_charges: None,
+            discarded_charges: None,
             replay_charges: true,
         }
     }
@@ -386,6 +403,7 @@ impl CallJournal {
     pub(crate) fn continuing(mut self, budget: Arc<Budget>) -> CallJournal {
         self.restored_charges = None;
         self.earlier_charges = None;
+        self.discarded_charges = None;
         self.replay_charges = false;
         self.budget = Some(budget);
         self
@@ -398,6 +416,9 @@ impl CallJournal {
             budget.replay(&charges);
         }
         if let Some(charges) = self.earlier_charges.take() {
+            budget.replay(&charges);
+        }
+        if let Some(charges) = self.discarded_charges.take() {
             budget.replay(&charges);
         }
         self.budget = Some(budget);
