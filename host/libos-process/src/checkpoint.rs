@@ -55,6 +55,14 @@ impl CheckpointMeta {
     }
 }
 
+/// What a process this host runs is stopped for (`Inner::stop_change_resume`).
+pub(crate) enum Change {
+    /// Going back to checkpoint N.
+    Restore(u64),
+    /// Going on with the image of this digest (`upgrade.rs`).
+    Upgrade(String),
+}
+
 impl Inner {
     /// Applies the restores asked for the processes this host runs (see the module docs).
     /// And the upgrades (`upgrade.rs`).
@@ -67,22 +75,39 @@ impl Inner {
             return;
         };
         for (pid, checkpoint) in pending {
-            let Some(budget) = self.stop_here(pid).await else {
-                continue;
-            };
-            let outcome = match self.restore_to(pid, checkpoint).await {
-                Ok(record) => self.resume_here(record, Some(budget)).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(pid, checkpoint, error = %e, "restore failed");
-                let _ = self.table.advance(
-                    pid,
-                    &[State::Failed {
-                        reason: format!("restore to checkpoint {checkpoint}: {e}"),
-                    }],
-                );
-            }
+            self.stop_change_resume(pid, Change::Restore(checkpoint))
+                .await;
+        }
+    }
+
+    /// Stops `pid` if this host runs it, applies `change` to its records and resumes it with
+    /// its budget; if that fails, the process is failed naming the change.
+    pub(crate) async fn stop_change_resume(self: &Arc<Self>, pid: u64, change: Change) {
+        let Some(budget) = self.stop_here(pid).await else {
+            return;
+        };
+        let (changed, what) = match &change {
+            Change::Restore(checkpoint) => (
+                self.restore_to(pid, *checkpoint).await,
+                format!("restore to checkpoint {checkpoint}"),
+            ),
+            Change::Upgrade(digest) => (
+                self.upgrade_or_not(pid, digest).await,
+                format!("resumed after an upgrade to sha256:{digest}"),
+            ),
+        };
+        let outcome = match changed {
+            Ok(record) => self.resume_here(record, Some(budget)).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(pid, change = %what, error = %e, "a stopped process could not go on");
+            let _ = self.table.advance(
+                pid,
+                &[State::Failed {
+                    reason: format!("{what}: {e}"),
+                }],
+            );
         }
     }
 

@@ -19,8 +19,9 @@
 use std::sync::Arc;
 
 use libos_authority::{Capability, CapabilitySet};
-use libos_proctable::{ProcessRecord, State};
+use libos_proctable::ProcessRecord;
 
+use crate::checkpoint::Change;
 use crate::error::ProcessError;
 use crate::kernel::{Inner, image_capabilities};
 
@@ -39,22 +40,7 @@ impl Inner {
             {
                 continue;
             }
-            let Some(budget) = self.stop_here(pid).await else {
-                continue;
-            };
-            let outcome = match self.upgrade_or_not(pid, &digest).await {
-                Ok(record) => self.resume_here(record, Some(budget)).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(pid, digest, error = %e, "resuming after an upgrade failed");
-                let _ = self.table.advance(
-                    pid,
-                    &[State::Failed {
-                        reason: format!("resumed after an upgrade to sha256:{digest}: {e}"),
-                    }],
-                );
-            }
+            self.stop_change_resume(pid, Change::Upgrade(digest)).await;
         }
     }
 
@@ -73,7 +59,11 @@ impl Inner {
 
     /// Switches `pid` to image `digest`; if it cannot be, drops the request and leaves the
     /// process as it was. Returns its record.
-    async fn upgrade_or_not(&self, pid: u64, digest: &str) -> Result<ProcessRecord, ProcessError> {
+    pub(crate) async fn upgrade_or_not(
+        &self,
+        pid: u64,
+        digest: &str,
+    ) -> Result<ProcessRecord, ProcessError> {
         match self.upgrade_to(pid, digest) {
             Ok(record) => {
                 tracing::info!(pid, digest, "process upgraded");

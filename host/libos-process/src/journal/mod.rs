@@ -699,6 +699,15 @@ impl CallJournal {
         Ok(())
     }
 
+    /// Notes that everything handed over so far is stored (the writer keeps the order): no
+    /// entry waits to be confirmed, and a child spawned next needs a barrier of its own.
+    fn everything_stored(&mut self) {
+        self.unconfirmed = None;
+        self.ahead = 0;
+        self.barrier = None;
+        self.since_barrier = true;
+    }
+
     /// Appends the intent of an effect about to run live and waits until it is durable.
     async fn prepare(&mut self, call: &Call, intent: Intent) -> wasmtime::Result<Ticket> {
         let mut ticket = self.take(Some(&[EffectState::Prepared]), EffectState::Committed);
@@ -717,12 +726,8 @@ impl CallJournal {
             .stored()
             .await
             .map_err(JournalTrap::Store)?;
-        // Everything before it is stored too (the writer keeps the order).
-        self.unconfirmed = None;
-        self.ahead = 0;
-        self.barrier = None;
-        // The effect's own entry is settled later, and is no spawn.
-        self.since_barrier = true;
+        // Everything before it is stored too; its own entry is settled later (no spawn).
+        self.everything_stored();
         ticket.intent = intent;
         Ok(ticket)
     }

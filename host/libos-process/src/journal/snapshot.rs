@@ -71,10 +71,7 @@ impl CallJournal {
             .stored()
             .await
             .map_err(JournalTrap::Store)?;
-        self.unconfirmed = None;
-        self.ahead = 0;
-        self.barrier = None;
-        self.since_barrier = true;
+        self.everything_stored();
         // What the journal holds now: the snapshot, and whatever a person still needs.
         self.bytes = bytes;
         Ok(())
