@@ -59,6 +59,19 @@ fn an_upgrade_replays_the_journal_with_the_new_image_and_only_narrows_authority(
     assert!(!upgrade(&env, pid, "up:1").status.success());
     assert!(!upgrade(&env, pid, "up:9").status.success());
     assert!(!upgrade(&env, 999, "up:2").status.success());
+    let image_of = |env: &Env| {
+        env.ps_json()
+            .into_iter()
+            .find(|p| p["pid"] == pid)
+            .map(|p| p["image"].clone())
+    };
+    assert_eq!(image_of(&env), Some(json!("up:1")));
+    assert!(
+        !env.audit_json()
+            .iter()
+            .any(|r| r["action"] == "process.upgrade"),
+        "a refused upgrade is not recorded as one"
+    );
 
     let out = upgrade(&env, pid, "up:2");
     assert!(

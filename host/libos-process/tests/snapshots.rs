@@ -73,12 +73,26 @@ fn an_agent_that_cannot_restore_is_refused_a_snapshot() -> anyhow::Result<()> {
     let input = json!({ "steps": [
         { "op": "put", "kind": "k", "key": "a", "value": 1 },
         { "op": "snapshot" },
+        { "op": "wait_event", "topic": "go" },
         { "op": "put", "kind": "k", "key": "b", "value": 1 },
     ]})
     .to_string();
     let clock = Arc::new(ManualClock::new(Duration::from_secs(1_900_000_000)));
     let (runtime, kernel) = host(&world, clock)?;
     let pid = runtime.block_on(common::start(&kernel, "plain", &input, world.work()))?;
+    until(&kernel, pid, "waited", |s| {
+        matches!(s, State::Blocked(BlockedOn::Event(_)))
+    })?;
+    // Refused, it left no effect: nothing was compacted, no snapshot was stored.
+    let journal = Journal::open(&world.state.path().join("libos.db"))?;
+    let calls: Vec<String> = journal
+        .entries(pid)?
+        .iter()
+        .map(|e| e.function.clone())
+        .collect();
+    assert!(calls.iter().any(|f| f == "put"), "{calls:?}");
+    assert!(!calls.iter().any(|f| f == "snapshot"), "{calls:?}");
+    kernel.emit("go", &json!({}))?;
     let output = runtime.block_on(common::exit_of(&kernel, pid))?;
     let steps = common::results(&output);
     assert_eq!(steps[1]["err"]["kind"], json!("invalid"), "{output}");
@@ -88,6 +102,6 @@ fn an_agent_that_cannot_restore_is_refused_a_snapshot() -> anyhow::Result<()> {
             .is_some_and(|m| m.contains("does not export libos:runtime/restorable")),
         "{output}"
     );
-    assert!(steps[2].get("ok").is_some(), "{output}");
+    assert!(steps[3].get("ok").is_some(), "{output}");
     Ok(())
 }
